@@ -1,0 +1,45 @@
+/* DRBD options that operators may set on resource groups and resource
+ * definitions: a whitelist of keys per section with typed values, so that no
+ * value can ever inject text into a generated .res file. */
+#pragma once
+
+#include <stdbool.h>
+
+typedef enum DrbdDialect {
+        DRBD_DIALECT_84,
+        DRBD_DIALECT_9,
+        _DRBD_DIALECT_MAX,
+} DrbdDialect;
+
+const char *drbd_dialect_to_string(DrbdDialect d); /* "8.4", "9" */
+int drbd_dialect_from_string(const char *s);       /* or -EINVAL */
+
+typedef enum OptionSection {
+        OPTION_SECTION_NET,     /* net { } */
+        OPTION_SECTION_DISK,    /* disk { } */
+        OPTION_SECTION_OPTIONS, /* resource options { } */
+        _OPTION_SECTION_MAX,
+} OptionSection;
+
+const char *option_section_to_string(OptionSection s); /* "net", "disk", "options" */
+int option_section_from_string(const char *s);
+
+/* Options are addressed as "section/key", e.g. "net/protocol",
+ * "disk/on-io-error", "options/quorum". Validates the key against the
+ * whitelist and the value against the key's type (boolean yes/no, integer in
+ * range with optional unit suffix where DRBD takes one, or one of a fixed set
+ * of words). Returns 0, -EINVAL with a message (if ret_msg) such as
+ * "unknown DRBD option 'net/foo'" or "invalid value for net/protocol: 'D'
+ * (expected one of A, B, C)". The message never echoes control characters. */
+int drbd_option_validate(const char *name, const char *value, char **ret_msg);
+
+/* Whether the option exists in the given dialect (e.g. options/quorum is
+ * DRBD 9 only). Unknown names return false. */
+bool drbd_option_supported(const char *name, DrbdDialect d);
+
+/* Splits "net/protocol" into section and key (pointer into name). */
+int drbd_option_split(const char *name, OptionSection *ret_section, const char **ret_key);
+
+/* Iterate the whitelist (for --help and completion): returns the i-th option
+ * name or NULL past the end. */
+const char *drbd_option_name(unsigned i);

@@ -1,0 +1,288 @@
+/* Subprocess execution: fork/exec with pipes, poll loop, timeout, recording. */
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "exec.h"
+#include "log.h"
+#include "macro.h"
+
+static struct {
+        bool active;
+        ExecResponder responder;
+        void *userdata;
+        char *log;
+        size_t len;
+} rec;
+
+void exec_result_done(ExecResult *r) {
+        if (!r)
+                return;
+        free(r->out);
+        free(r->err);
+        *r = (ExecResult) {};
+}
+
+static bool is_plain(const char *s) {
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%", *s))
+                        return false;
+        return true;
+}
+
+char *exec_argv_to_string(char *const argv[]) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return NULL;
+        for (size_t i = 0; argv[i]; i++) {
+                if (i > 0)
+                        fputc(' ', f);
+                if (is_plain(argv[i]))
+                        fputs(argv[i], f);
+                else {
+                        fputc('\'', f);
+                        for (const char *p = argv[i]; *p; p++)
+                                if (*p == '\'')
+                                        fputs("'\\''", f);
+                                else
+                                        fputc(*p, f);
+                        fputc('\'', f);
+                }
+        }
+        fclose(f);
+        return buf;
+}
+
+void exec_record_start(ExecResponder responder, void *userdata) {
+        free(rec.log);
+        rec.active = true;
+        rec.responder = responder;
+        rec.userdata = userdata;
+        rec.log = NULL;
+        rec.len = 0;
+}
+
+char *exec_record_stop(void) {
+        char *l = rec.log ? rec.log : strdup("");
+        rec = (typeof(rec)) {};
+        return l;
+}
+
+static int record(char *const argv[], ExecResult *ret) {
+        _cleanup_free_ char *line = exec_argv_to_string(argv);
+        if (!line)
+                return -ENOMEM;
+        size_t l = strlen(line);
+        char *n = realloc(rec.log, rec.len + l + 2);
+        if (!n)
+                return -ENOMEM;
+        rec.log = n;
+        memcpy(rec.log + rec.len, line, l);
+        rec.len += l;
+        rec.log[rec.len++] = '\n';
+        rec.log[rec.len] = 0;
+        if (rec.responder)
+                return rec.responder(argv, rec.userdata, ret);
+        return 0;
+}
+
+static uint64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+typedef struct Buf {
+        char *data;
+        size_t len, cap;
+} Buf;
+
+static int buf_read(Buf *b, int fd, size_t max) {
+        char tmp[65536];
+        ssize_t n = read(fd, tmp, sizeof tmp);
+        if (n < 0)
+                return errno == EINTR || errno == EAGAIN ? 1 : -errno;
+        if (n == 0)
+                return 0;
+        size_t keep = b->len >= max ? 0 : MIN((size_t) n, max - b->len);
+        if (b->len + keep + 1 > b->cap) {
+                size_t cap = MAX(b->cap * 2, b->len + keep + 1);
+                char *d = realloc(b->data, cap);
+                if (!d)
+                        return -ENOMEM;
+                b->data = d;
+                b->cap = cap;
+        }
+        memcpy(b->data + b->len, tmp, keep);
+        b->len += keep;
+        b->data[b->len] = 0;
+        return 1;
+}
+
+static char *buf_take(Buf *b, size_t *ret_len) {
+        if (!b->data)
+                b->data = strdup("");
+        *ret_len = b->len;
+        return TAKE_PTR(b->data);
+}
+
+int exec_run(char *const argv[], const ExecOptions *opts, ExecResult *ret) {
+        static const ExecOptions defaults = {};
+        int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+        int r;
+
+        *ret = (ExecResult) {};
+        if (!opts)
+                opts = &defaults;
+        if (!argv || !argv[0])
+                return -EINVAL;
+        if (rec.active)
+                return record(argv, ret);
+
+        if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+                r = -errno;
+                goto fail_pipes;
+        }
+
+        pid_t pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                goto fail_pipes;
+        }
+        if (pid == 0) {
+                /* Child: own process group so a timeout kills helpers too. */
+                setpgid(0, 0);
+                sigset_t ss;
+                sigemptyset(&ss);
+                sigprocmask(SIG_SETMASK, &ss, NULL);
+                signal(SIGPIPE, SIG_DFL);
+                if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
+                        _exit(127);
+                execvp(argv[0], argv);
+                _exit(errno == ENOENT ? 127 : 126);
+        }
+        close(in[0]);
+        close(out[1]);
+        close(err[1]);
+        in[0] = out[1] = err[1] = -1;
+
+        size_t max = opts->max_output ? opts->max_output : 16u << 20;
+        uint64_t deadline = now_ms() + (opts->timeout_ms ? opts->timeout_ms : 30000);
+        size_t written = 0;
+        Buf bo = {}, be = {};
+        bool timed_out = false;
+
+        fcntl(in[1], F_SETFL, O_NONBLOCK);
+        if (!opts->input || opts->input_len == 0) {
+                close(in[1]);
+                in[1] = -1;
+        }
+        r = 0;
+        while (out[0] >= 0 || err[0] >= 0) {
+                struct pollfd p[3] = { { out[0], POLLIN, 0 }, { err[0], POLLIN, 0 }, { in[1], POLLOUT, 0 } };
+                uint64_t t = now_ms();
+                if (t >= deadline) {
+                        timed_out = true;
+                        break;
+                }
+                int n = poll(p, 3, (int) (deadline - t));
+                if (n < 0 && errno != EINTR) {
+                        r = -errno;
+                        break;
+                }
+                for (int i = 0; i < 2; i++) {
+                        int *fd = i == 0 ? &out[0] : &err[0];
+                        if (*fd >= 0 && (p[i].revents & (POLLIN | POLLHUP | POLLERR))) {
+                                int k = buf_read(i == 0 ? &bo : &be, *fd, max);
+                                if (k <= 0) {
+                                        close(*fd);
+                                        *fd = -1;
+                                        if (k < 0)
+                                                r = k;
+                                }
+                        }
+                }
+                if (in[1] >= 0 && (p[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
+                        ssize_t w = write(in[1], opts->input + written, opts->input_len - written);
+                        if (w > 0)
+                                written += (size_t) w;
+                        if (w < 0 && errno != EAGAIN && errno != EINTR)
+                                written = opts->input_len;
+                        if (written >= opts->input_len) {
+                                close(in[1]);
+                                in[1] = -1;
+                        }
+                }
+        }
+        if (timed_out || r < 0) {
+                kill(-pid, SIGKILL);
+                kill(pid, SIGKILL);
+        }
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        ret->out = buf_take(&bo, &ret->out_len);
+        ret->err = buf_take(&be, &ret->err_len);
+        ret->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        for (int *fd = (int[]) { out[0], err[0], in[1], -2 }; *fd != -2; fd++)
+                if (*fd >= 0)
+                        close(*fd);
+        if (timed_out)
+                return -ETIMEDOUT;
+        if (r < 0)
+                return r;
+        if (ret->status == 127 && ret->err_len == 0)
+                return -ENOENT;
+        return 0;
+
+fail_pipes:
+        for (int *fd = (int[]) { in[0], in[1], out[0], out[1], err[0], err[1], -2 }; *fd != -2; fd++)
+                if (*fd >= 0)
+                        close(*fd);
+        return r;
+}
+
+static char *first_line(const char *s) {
+        while (*s == '\n' || *s == ' ')
+                s++;
+        size_t n = strcspn(s, "\n");
+        return strndup(s, n);
+}
+
+int exec_run_checked(char *const argv[], const ExecOptions *opts, char **ret_out, char **ret_err) {
+        ExecResult res;
+        int r = exec_run(argv, opts, &res);
+        _cleanup_free_ char *cmd = exec_argv_to_string(argv);
+        char *msg = NULL;
+
+        if (r == -ETIMEDOUT)
+                r = asprintf(&msg, "%s timed out", argv[0]) < 0 ? -ENOMEM : -ETIMEDOUT;
+        else if (r == -ENOENT)
+                r = asprintf(&msg, "%s: command not found", argv[0]) < 0 ? -ENOMEM : -ENOENT;
+        else if (r < 0)
+                r = asprintf(&msg, "%s: %s", argv[0], strerror(-r)) < 0 ? -ENOMEM : r;
+        else if (res.status != 0) {
+                _cleanup_free_ char *line = first_line(res.err && *res.err ? res.err : (res.out ? res.out : ""));
+                r = asprintf(&msg, "%s exited %d: %s", argv[0], res.status, line ? line : "") < 0 ? -ENOMEM : -EIO;
+        }
+        if (r < 0) {
+                log_debug("command failed: %s: %s", cmd ? cmd : argv[0], msg ? msg : "");
+                if (ret_err)
+                        *ret_err = msg;
+                else
+                        free(msg);
+                exec_result_done(&res);
+                return r;
+        }
+        if (ret_out)
+                *ret_out = TAKE_PTR(res.out);
+        exec_result_done(&res);
+        return 0;
+}
