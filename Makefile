@@ -35,7 +35,7 @@ CTL_SRC    := $(wildcard drbdd/drbdctl/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test-*.c)
 BENCH_SRC  := $(wildcard tests/bench/*.c)
 
-obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 CORE_A   := $(BUILD)/libdrbdd-core.a
 CLIENT_A := $(BUILD)/libdrbdd-client.a
@@ -45,14 +45,14 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 .PHONY: all deps check unit integration bench clean check-san format-check
 all: $(BINS)
 
-$(BUILD)/%.o: %.c | $(BUILD)/.deps-ok
+$(BUILD)/obj/%.o: %.c | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
 
 $(CORE_A): $(call obj,$(LIB_SRC) $(KMOD_SRC) $(CORE_SRC))
 	@rm -f $@; ar rcs $@ $^
 
-$(CLIENT_A): $(call obj,$(LIB_SRC) $(CLIENT_SRC) drbdd/bus/bus-json.c)
+$(CLIENT_A): $(call obj,$(LIB_SRC) $(CLIENT_SRC) drbdd/bus/bus-json.c drbdd/bus/bus-error.c drbdd/model/size.c drbdd/model/names.c)
 	@rm -f $@; ar rcs $@ $^
 
 $(BUILD)/drbdd: $(call obj,drbdd/drbdd.c) $(CORE_A)

@@ -19,6 +19,7 @@ static inline bool streq_ptr(const char *a, const char *b) {
                 return a == b;
         return streq(a, b);
 }
+static inline const char *strna(const char *s) { return s ? s : "n/a"; }
 static inline bool startswith(const char *s, const char *prefix) {
         return strncmp(s, prefix, strlen(prefix)) == 0;
 }

@@ -33,7 +33,9 @@ typedef struct RenderResource {
         const char *name;
         DrbdDialect dialect;
         const char *secret;       /* shared secret, [A-Za-z0-9+/=]{8,64}; NULL = no auth */
-        unsigned peer_slots;      /* DRBD 9: max-peers written per volume; 0 = default */
+        unsigned peer_slots;      /* DRBD 9 bitmap slots, 0 = default; checked (<= 31) but not
+                                   * written: drbd-utils has no .res keyword for it, it is
+                                   * given to "drbdadm create-md --max-peers=N" */
         bool quorum;              /* DRBD 9: quorum majority + on-no-quorum io-error */
         const RenderVolume *volumes;
         size_t n_volumes;

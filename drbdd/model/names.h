@@ -26,3 +26,8 @@ int name_validate(NameKind kind, const char *name, char **ret_msg);
 /* Values of node properties (site/rack labels): printable ASCII without
  * quotes, braces, ';', '#', whitespace; 1..64 chars. Same contract. */
 int property_value_validate(const char *value, char **ret_msg);
+
+/* Untrusted input made safe to quote in a message: at most 64 characters
+ * (then "..."), control and non-ASCII bytes replaced by '?'. NULL gives
+ * "(null)". Returns a newly allocated string (caller frees) or NULL on OOM. */
+char *name_quote_untrusted(const char *s);

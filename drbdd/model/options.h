@@ -43,3 +43,13 @@ int drbd_option_split(const char *name, OptionSection *ret_section, const char *
 /* Iterate the whitelist (for --help and completion): returns the i-th option
  * name or NULL past the end. */
 const char *drbd_option_name(unsigned i);
+
+/* Where a whitelisted option goes in the given dialect (e.g. "net/fencing" is
+ * written into disk { } for DRBD 8.4) and its bare key ("fencing", pointer
+ * into static storage). Returns 0, or -EINVAL if unknown or not supported
+ * by the dialect. */
+int drbd_option_section(const char *name, DrbdDialect d, OptionSection *ret_section, const char **ret_key);
+
+/* Position of the option in the whitelist (the canonical rendering order),
+ * or -EINVAL if unknown. */
+int drbd_option_index(const char *name);

@@ -7,6 +7,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Limits every backend enforces (the front-end checks them before a backend
+ * runs): keys are 1..STORE_KEY_MAX bytes (-EINVAL otherwise), values at most
+ * STORE_VALUE_MAX bytes (-E2BIG), a txn has at most STORE_TXN_OPS_MAX
+ * compares and as many ops (-E2BIG; etcd's default --max-txn-ops). */
+#define STORE_KEY_MAX 1024
+#define STORE_VALUE_MAX (8u << 20)
+#define STORE_TXN_OPS_MAX 128
+#define STORE_LEASE_TTL_MAX (366 * 24 * 3600)
+
 typedef struct Store Store;
 typedef struct StoreWatch StoreWatch;
 
@@ -103,7 +112,15 @@ int store_range(Store *s, const char *prefix, StoreKVList *ret);
 /* Atomically: if every compare holds, apply every op. Returns 0 when applied
  * (*ret_rev = new store revision, if given), -EAGAIN when a compare failed
  * (nothing applied), other negative errno on failure (-EIO, -ENOSPC,
- * -EHOSTUNREACH when the store cannot be reached). */
+ * -EHOSTUNREACH when the store cannot be reached).
+ * Also: -EINVAL for a bad key or two ops touching the same key (a PUT/DELETE
+ * of a key under a DELETE_PREFIX of the same txn counts), -E2BIG (limits
+ * above), -ENOENT for a PUT with an unknown or expired lease, -EBUSY when the
+ * store stayed locked by another writer.
+ * Revisions as in etcd: every applied txn that changes something creates one
+ * new revision shared by all its changes; a txn that changes nothing (no ops,
+ * or only deletes of absent keys) creates none and *ret_rev is the current
+ * revision. A new store is at revision 0, so a key's mod_rev is always >= 1. */
 int store_txn(Store *s, const StoreCompare *cmp, size_t n_cmp, const StoreOp *ops, size_t n_ops, int64_t *ret_rev);
 /* Watch changes under prefix with revision > from_rev. watch_fd becomes
  * readable when events may be pending; watch_read never blocks and returns 0
@@ -113,7 +130,9 @@ int store_watch_open(Store *s, const char *prefix, int64_t from_rev, StoreWatch 
 int store_watch_fd(StoreWatch *w);
 int store_watch_read(StoreWatch *w, StoreEventList *ret);
 StoreWatch *store_watch_close(StoreWatch *w);
-/* Leases: keys put with a lease vanish when it expires or is revoked. */
+/* Leases: keys put with a lease vanish when it expires or is revoked (the
+ * deletes show up in watches). ttl_sec is 1..STORE_LEASE_TTL_MAX (-EINVAL).
+ * keepalive and revoke return -ENOENT for an unknown or expired lease. */
 int store_lease_grant(Store *s, int64_t ttl_sec, int64_t *ret_id);
 int store_lease_keepalive(Store *s, int64_t id);
 int store_lease_revoke(Store *s, int64_t id);

@@ -1,0 +1,135 @@
+/* Table-driven D-Bus dispatch: vtable generation, caller check, typed errors. */
+#include <stdio.h>
+
+#include "bus-error.h"
+#include "bus.h"
+#include "log.h"
+#include "macro.h"
+
+struct BusObject {
+        const BusInterface *iface;
+        const BusAccess *access;
+        void *userdata;
+        sd_bus_vtable *vtable;
+        sd_bus_slot *slot, *enum_slot;
+};
+
+int bus_check_caller(sd_bus_message *m, const BusAccess *access) {
+        sd_bus_creds *c = NULL;
+        uid_t uid;
+        int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID | SD_BUS_CREDS_AUGMENT, &c);
+        if (r < 0)
+                return -EACCES;
+        r = sd_bus_creds_get_euid(c, &uid);
+        if (r < 0)
+                r = sd_bus_creds_get_uid(c, &uid);
+        sd_bus_creds_unref(c);
+        if (r < 0)
+                return -EACCES;
+        if (uid == 0)
+                return 0;
+        for (size_t i = 0; access && i < access->n_uids; i++)
+                if (access->uids[i] == uid)
+                        return 0;
+        return -EACCES;
+}
+
+static int dispatch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        BusObject *o = userdata;
+        const char *member = sd_bus_message_get_member(m);
+        const BusMethod *meth = NULL;
+        _cleanup_free_ char *msg = NULL;
+        sd_bus_message *reply = NULL;
+        int r;
+
+        for (const BusMethod *x = o->iface->methods; x->name && !meth; x++)
+                if (streq(x->name, member))
+                        meth = x;
+        if (!meth)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_UNKNOWN_METHOD, "unknown method %s", member);
+        if (!(meth->flags & BUS_METHOD_ANY_CALLER) && bus_check_caller(m, o->access) < 0) {
+                log_notice("Refused %s from %s: caller not allowed", member, strna(sd_bus_message_get_sender(m)));
+                return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED,
+                                         "access denied: the caller's user is not allowed to use drbdd");
+        }
+        if ((r = sd_bus_message_new_method_return(m, &reply)) < 0)
+                return r;
+        r = meth->handler(m, o->userdata, reply, &msg);
+        if (r < 0) {
+                sd_bus_message_unref(reply);
+                log_debug("%s failed: %s", member, msg ? msg : strerror(-r));
+                return sd_bus_error_setf(error, bus_error_from_errno(r), "%s", msg ? msg : strerror(-r));
+        }
+        r = sd_bus_send(NULL, reply, NULL);
+        sd_bus_message_unref(reply);
+        return r < 0 ? r : 1;
+}
+
+int bus_object_add(sd_bus *bus, const char *path, bool fallback, const BusInterface *iface, const BusAccess *access,
+                   void *userdata, sd_bus_object_find_t find, sd_bus_node_enumerator_t enumerator, BusObject **ret) {
+        size_t nm = 0, ns = 0, k = 0;
+        int r;
+
+        for (const BusMethod *x = iface->methods; x->name; x++)
+                nm++;
+        for (const BusSignal *x = iface->signals; x && x->name; x++)
+                ns++;
+        BusObject *o = calloc(1, sizeof *o);
+        if (!o)
+                return -ENOMEM;
+        o->iface = iface;
+        o->access = access;
+        o->userdata = userdata;
+        /* Unused union areas must be zero, hence calloc (see sd-bus-vtable.h). */
+        o->vtable = calloc(nm + ns + 2, sizeof(sd_bus_vtable));
+        if (!o->vtable) {
+                free(o);
+                return -ENOMEM;
+        }
+        o->vtable[k++] = (sd_bus_vtable) SD_BUS_VTABLE_START(0);
+        for (const BusMethod *x = iface->methods; x->name; x++) {
+                sd_bus_vtable *v = &o->vtable[k++];
+                v->type = _SD_BUS_VTABLE_METHOD;
+                v->flags = SD_BUS_VTABLE_UNPRIVILEGED;
+                v->x.method.member = x->name;
+                v->x.method.signature = x->in;
+                v->x.method.result = x->out;
+                v->x.method.handler = dispatch;
+                v->x.method.names = x->names;
+        }
+        for (const BusSignal *x = iface->signals; x && x->name; x++) {
+                sd_bus_vtable *v = &o->vtable[k++];
+                v->type = _SD_BUS_VTABLE_SIGNAL;
+                v->x.signal.member = x->name;
+                v->x.signal.signature = x->sig;
+                v->x.signal.names = x->names;
+        }
+        o->vtable[k].type = _SD_BUS_VTABLE_END;
+
+        if (fallback)
+                r = sd_bus_add_fallback_vtable(bus, &o->slot, path, iface->name, o->vtable, find, o);
+        else
+                r = sd_bus_add_object_vtable(bus, &o->slot, path, iface->name, o->vtable, o);
+        if (r >= 0 && enumerator)
+                r = sd_bus_add_node_enumerator(bus, &o->enum_slot, path, enumerator, userdata);
+        if (r < 0) {
+                bus_object_free(o);
+                return r;
+        }
+        *ret = o;
+        return 0;
+}
+
+BusObject *bus_object_free(BusObject *o) {
+        if (!o)
+                return NULL;
+        sd_bus_slot_unref(o->slot);
+        sd_bus_slot_unref(o->enum_slot);
+        free(o->vtable);
+        free(o);
+        return NULL;
+}
+
+void *bus_object_get_userdata(BusObject *o) {
+        return o->userdata;
+}

@@ -1,0 +1,64 @@
+/* Table-driven D-Bus objects: an interface is a const table of methods and
+ * signals; one dispatcher checks the caller, routes the call, and turns a
+ * negative errno plus message into a typed org.drbd.drbdd1.Error.* reply.
+ * The sd-bus vtable (and so the Introspect XML) is generated from the same
+ * table, so what is introspected is exactly what is dispatched. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+
+/* A handler reads its arguments from m and appends its results to reply
+ * (already created, of the method's out-signature). It returns >= 0, or a
+ * negative errno and optionally a newly allocated message in *ret_msg. */
+typedef int (*BusHandler)(sd_bus_message *m, void *userdata, sd_bus_message *reply, char **ret_msg);
+
+enum {
+        BUS_METHOD_ANY_CALLER = 1 << 0, /* no uid check (read-only, harmless) */
+};
+
+typedef struct BusMethod {
+        const char *name;
+        const char *in;        /* in-signature */
+        const char *out;       /* out-signature */
+        const char *names;     /* SD_BUS_PARAM(a) ... for in then out args */
+        BusHandler handler;
+        unsigned flags;
+} BusMethod;
+
+typedef struct BusSignal {
+        const char *name;
+        const char *sig;
+        const char *names;
+} BusSignal;
+
+typedef struct BusInterface {
+        const char *name;
+        const BusMethod *methods;  /* terminated by a row with name NULL */
+        const BusSignal *signals;  /* terminated by a row with name NULL, may be NULL */
+} BusInterface;
+
+/* Who may call: uids allowed besides root. */
+typedef struct BusAccess {
+        const uid_t *uids;
+        size_t n_uids;
+} BusAccess;
+
+typedef struct BusObject BusObject;
+
+/* Registers iface at path (or as a fallback below path when fallback is set,
+ * with find/enumerate callbacks as in sd-bus). userdata is passed to the
+ * handlers. The BusObject lives until bus_object_free(). */
+int bus_object_add(sd_bus *bus, const char *path, bool fallback, const BusInterface *iface, const BusAccess *access,
+                   void *userdata, sd_bus_object_find_t find, sd_bus_node_enumerator_t enumerator,
+                   BusObject **ret);
+BusObject *bus_object_free(BusObject *o);
+
+/* Checks that the sender of m runs as root or as one of access's uids.
+ * Returns 0, or -EACCES. */
+int bus_check_caller(sd_bus_message *m, const BusAccess *access);
+
+/* The userdata given to bus_object_add() (for find callbacks, which receive
+ * the BusObject itself). */
+void *bus_object_get_userdata(BusObject *o);

@@ -1,0 +1,25 @@
+/* The drbdd D-Bus API: the manager object /org/drbd/drbdd1 and one object
+ * per resource definition below /org/drbd/drbdd1/resource/. */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "bus.h"
+#include "drbdd/service/service.h"
+
+#define DRBDD_BUS_NAME "org.drbd.drbdd1"
+#define DRBDD_BUS_PATH "/org/drbd/drbdd1"
+#define DRBDD_BUS_MANAGER_IFACE "org.drbd.drbdd1.Manager"
+#define DRBDD_BUS_RD_IFACE "org.drbd.drbdd1.ResourceDefinition"
+#define DRBDD_BUS_RD_PREFIX "/org/drbd/drbdd1/resource"
+
+typedef struct ManagerBus ManagerBus;
+
+/* Registers the objects on bus and hooks service change notifications to
+ * the Changed signal. Neither bus nor service is owned. */
+int manager_bus_new(sd_bus *bus, Service *service, const BusAccess *access, ManagerBus **ret);
+ManagerBus *manager_bus_free(ManagerBus *mb);
+
+/* The interface tables, exposed for tests and documentation generation. */
+extern const BusInterface manager_bus_interface;
+extern const BusInterface rd_bus_interface;

@@ -1,0 +1,308 @@
+/* drbdd: the volume service daemon. Reads its configuration, opens the
+ * cluster store, serves the D-Bus API on the system bus. */
+#include <getopt.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "drbdd/bus/manager-bus.h"
+#include "drbdd/model/names.h"
+#include "drbdd/service/service.h"
+#include "drbdd/store/store.h"
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+
+#ifndef DRBDD_VERSION
+#define DRBDD_VERSION "0.1.0"
+#endif
+
+#define DEFAULT_CONFIG "/etc/drbdd/drbdd.conf"
+#define DEFAULT_STATE_DIR "/var/lib/drbdd"
+
+typedef struct Config {
+        char *node_name;
+        char *store_url;
+        char *state_dir;
+        uid_t *uids;
+        size_t n_uids;
+        ServiceConfig svc;
+} Config;
+
+static void config_done(Config *c) {
+        free(c->node_name);
+        free(c->store_url);
+        free(c->state_dir);
+        free(c->uids);
+}
+
+static int set_str(char **dst, const char *v) {
+        char *d = strdup(v);
+        if (!d)
+                return -ENOMEM;
+        free(*dst);
+        *dst = d;
+        return 0;
+}
+
+static int parse_range(const char *v, unsigned lo, unsigned hi, unsigned *ret_a, unsigned *ret_b) {
+        unsigned a, b;
+        int n = 0;
+        if (sscanf(v, "%u-%u%n", &a, &b, &n) != 2 || v[n] || a > b || a < lo || b > hi)
+                return -EINVAL;
+        *ret_a = a;
+        *ret_b = b;
+        return 0;
+}
+
+/* Adds users from a comma/space separated list of names or numeric uids. */
+static int add_users(Config *c, const char *list) {
+        _cleanup_free_ char *copy = strdup(list);
+        char *save = NULL;
+        if (!copy)
+                return -ENOMEM;
+        for (char *t = strtok_r(copy, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+                struct passwd *pw = getpwnam(t);
+                char *end;
+                unsigned long uid;
+                if (pw)
+                        uid = pw->pw_uid;
+                else {
+                        errno = 0;
+                        uid = strtoul(t, &end, 10);
+                        if (errno || *end || end == t)
+                                return log_error_errno(-EINVAL, "Unknown user '%s' in allowed users", t);
+                }
+                uid_t *n = realloc(c->uids, (c->n_uids + 1) * sizeof *n);
+                if (!n)
+                        return -ENOMEM;
+                c->uids = n;
+                c->uids[c->n_uids++] = (uid_t) uid;
+        }
+        return 0;
+}
+
+static int config_set(Config *c, const char *key, const char *value) {
+        int r;
+        if (streq(key, "node-name")) {
+                _cleanup_free_ char *m = NULL;
+                if (name_validate(NAME_NODE, value, &m) < 0)
+                        return log_error_errno(-EINVAL, "%s", m);
+                return set_str(&c->node_name, value);
+        }
+        if (streq(key, "store"))
+                return set_str(&c->store_url, value);
+        if (streq(key, "state-dir"))
+                return set_str(&c->state_dir, value);
+        if (streq(key, "allowed-users"))
+                return add_users(c, value);
+        if (streq(key, "port-range")) {
+                if ((r = parse_range(value, 1, 65535, &c->svc.port_min, &c->svc.port_max)) < 0)
+                        return log_error_errno(r, "Invalid port-range '%s': expected e.g. 7000-7999", value);
+                return 0;
+        }
+        if (streq(key, "minor-range")) {
+                if ((r = parse_range(value, 0, 1048575, &c->svc.minor_min, &c->svc.minor_max)) < 0)
+                        return log_error_errno(r, "Invalid minor-range '%s': expected e.g. 1000-49999", value);
+                return 0;
+        }
+        if (streq(key, "log-level")) {
+                int l = log_level_from_string(value);
+                if (l < 0)
+                        return log_error_errno(-EINVAL, "Invalid log-level '%s'", value);
+                log_set_max_level(l);
+                return 0;
+        }
+        return log_error_errno(-EINVAL, "Unknown configuration key '%s'", key);
+}
+
+static char *strip(char *s) {
+        while (*s == ' ' || *s == '\t')
+                s++;
+        char *e = s + strlen(s);
+        while (e > s && strchr(" \t\r\n", e[-1]))
+                *--e = 0;
+        return s;
+}
+
+static int config_load(Config *c, const char *path, bool must_exist) {
+        _cleanup_free_ char *text = NULL;
+        int r = read_file_full(path, 1 << 20, &text, NULL);
+        if (r == -ENOENT && !must_exist)
+                return 0;
+        if (r < 0)
+                return log_error_errno(r, "Failed to read configuration %s: %s", path, strerror(-r));
+        unsigned line = 0;
+        char *save = NULL;
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                line++;
+                char *s = strip(l);
+                if (!*s || *s == '#' || *s == '[')
+                        continue;
+                char *eq = strchr(s, '=');
+                if (!eq)
+                        return log_error_errno(-EINVAL, "%s:%u: expected 'key = value'", path, line);
+                *eq = 0;
+                if ((r = config_set(c, strip(s), strip(eq + 1))) < 0)
+                        return log_error_errno(r, "%s:%u: invalid setting", path, line);
+        }
+        return 0;
+}
+
+static void help(void) {
+        printf("Usage: drbdd [OPTIONS]\n\n"
+               "The drbdd volume service: keeps the desired state of replicated DRBD\n"
+               "volumes in the cluster store and serves the org.drbd.drbdd1 D-Bus API\n"
+               "on the system bus (DBUS_SYSTEM_BUS_ADDRESS is honoured).\n\n"
+               "Options:\n"
+               "  -c, --config=FILE        configuration file (default " DEFAULT_CONFIG ")\n"
+               "  -n, --node-name=NAME     this node's name (default: host name)\n"
+               "      --store=URL          cluster store: sqlite:PATH (default\n"
+               "                           sqlite:STATE_DIR/store.db)\n"
+               "      --state-dir=DIR      state directory (default " DEFAULT_STATE_DIR ")\n"
+               "      --allow-user=USERS   users (names or uids, comma separated) allowed to\n"
+               "                           call the API besides root; repeatable\n"
+               "      --port-range=A-B     TCP ports for DRBD resources (default 7000-7999)\n"
+               "      --minor-range=A-B    DRBD minors (default 1000-49999)\n"
+               "      --log-level=LEVEL    err, warning, notice, info, debug (default info)\n"
+               "  -h, --help               show this help\n"
+               "  -V, --version            show the version\n\n"
+               "The configuration file holds 'key = value' lines with the long option\n"
+               "names as keys (node-name, store, state-dir, allowed-users, port-range,\n"
+               "minor-range, log-level). Options given on the command line win.\n");
+}
+
+static int parse_argv(int argc, char **argv, Config *c) {
+        enum { ARG_STORE = 0x100, ARG_STATE_DIR, ARG_ALLOW_USER, ARG_PORT_RANGE, ARG_MINOR_RANGE, ARG_LOG_LEVEL };
+        static const struct option opts[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "node-name", required_argument, NULL, 'n' },
+                { "store", required_argument, NULL, ARG_STORE },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "allow-user", required_argument, NULL, ARG_ALLOW_USER },
+                { "port-range", required_argument, NULL, ARG_PORT_RANGE },
+                { "minor-range", required_argument, NULL, ARG_MINOR_RANGE },
+                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                {}
+        };
+        const char *config = NULL;
+        int o, r;
+
+        /* First pass: find the config file, so the command line overrides it. */
+        opterr = 0;
+        while ((o = getopt_long(argc, argv, "c:n:hV", opts, NULL)) >= 0)
+                if (o == 'c')
+                        config = optarg;
+        if ((r = config_load(c, config ? config : DEFAULT_CONFIG, config != NULL)) < 0)
+                return r;
+        optind = 0;
+        opterr = 1;
+        while ((o = getopt_long(argc, argv, "c:n:hV", opts, NULL)) >= 0) {
+                const char *key = NULL;
+                switch (o) {
+                case 'c': continue;
+                case 'h': help(); return 0;
+                case 'V': puts("drbdd " DRBDD_VERSION); return 0;
+                case 'n': key = "node-name"; break;
+                case ARG_STORE: key = "store"; break;
+                case ARG_STATE_DIR: key = "state-dir"; break;
+                case ARG_ALLOW_USER: key = "allowed-users"; break;
+                case ARG_PORT_RANGE: key = "port-range"; break;
+                case ARG_MINOR_RANGE: key = "minor-range"; break;
+                case ARG_LOG_LEVEL: key = "log-level"; break;
+                default: return -EINVAL;
+                }
+                if ((r = config_set(c, key, optarg)) < 0)
+                        return r;
+        }
+        if (optind < argc)
+                return log_error_errno(-EINVAL, "Unexpected argument '%s'; see drbdd --help", argv[optind]);
+        return 1;
+}
+
+static int run(int argc, char **argv) {
+        _cleanup_(config_done) Config c = {};
+        int r;
+
+        log_set_prefix("drbdd");
+        service_config_defaults(&c.svc);
+        if ((r = parse_argv(argc, argv, &c)) <= 0)
+                return r;
+        if (!c.node_name) {
+                char host[256] = "";
+                gethostname(host, sizeof host - 1);
+                if ((r = set_str(&c.node_name, host)) < 0)
+                        return r;
+        }
+        if (!c.state_dir && (r = set_str(&c.state_dir, DEFAULT_STATE_DIR)) < 0)
+                return r;
+        if ((r = mkdir_p(c.state_dir, 0700)) < 0)
+                return log_error_errno(r, "Failed to create state directory %s: %s", c.state_dir, strerror(-r));
+        if (!c.store_url && asprintf(&c.store_url, "sqlite:%s/store.db", c.state_dir) < 0)
+                return -ENOMEM;
+        c.svc.node_name = c.node_name;
+
+        Store *store = NULL;
+        if ((r = store_open(c.store_url, &store)) < 0)
+                return log_error_errno(r, "Failed to open cluster store %s: %s", c.store_url, strerror(-r));
+
+        Service *service = NULL;
+        sd_bus *bus = NULL;
+        sd_event *event = NULL;
+        ManagerBus *mb = NULL;
+        BusAccess access = { .uids = c.uids, .n_uids = c.n_uids };
+        sigset_t ss;
+
+        if ((r = service_new(store, &c.svc, &service)) < 0)
+                goto out;
+        if ((r = sd_event_default(&event)) < 0)
+                goto out;
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        sigprocmask(SIG_BLOCK, &ss, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        if ((r = sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL)) < 0 ||
+            (r = sd_event_add_signal(event, NULL, SIGINT, NULL, NULL)) < 0)
+                goto out;
+        if ((r = sd_bus_open_system(&bus)) < 0) {
+                log_error_errno(r, "Failed to connect to the system bus: %s", strerror(-r));
+                goto out;
+        }
+        if ((r = manager_bus_new(bus, service, &access, &mb)) < 0) {
+                log_error_errno(r, "Failed to register D-Bus objects: %s", strerror(-r));
+                goto out;
+        }
+        if ((r = sd_bus_attach_event(bus, event, 0)) < 0)
+                goto out;
+        if ((r = sd_bus_request_name(bus, DRBDD_BUS_NAME, 0)) < 0) {
+                log_error_errno(r, "Failed to acquire bus name %s: %s%s", DRBDD_BUS_NAME, strerror(-r),
+                                r == -EEXIST ? " (another drbdd is running)" : "");
+                goto out;
+        }
+        log_info("drbdd %s on node '%s' ready, store %s", DRBDD_VERSION, c.node_name, c.store_url);
+        (void) sd_notify(0, "READY=1");
+        r = sd_event_loop(event);
+        log_info("drbdd stopping");
+        (void) sd_notify(0, "STOPPING=1");
+out:
+        if (r < 0 && r != -EEXIST)
+                log_error_errno(r, "drbdd failed: %s", strerror(-r));
+        manager_bus_free(mb);
+        if (bus)
+                sd_bus_flush_close_unref(bus);
+        sd_event_unref(event);
+        service_free(service);
+        store_close(store);
+        return r;
+}
+
+int main(int argc, char **argv) {
+        int r = run(argc, argv);
+        return r < 0 ? 1 : 0;
+}

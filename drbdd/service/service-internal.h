@@ -1,0 +1,90 @@
+/* Private to drbdd/service: store keys, the service struct, transaction
+ * builder and option helpers shared by the service's files. */
+#pragma once
+
+#include <jansson.h>
+#include <stdarg.h>
+
+#include "drbdd/model/options.h"
+#include "drbdd/store/store.h"
+#include "service.h"
+
+#define KEY_ROOT "/drbdd/"
+#define KEY_NODES KEY_ROOT "nodes/"
+#define KEY_POOLS KEY_ROOT "pools/"
+#define KEY_RGS KEY_ROOT "rg/"
+#define KEY_RDS KEY_ROOT "rd/"
+#define KEY_RES KEY_ROOT "res/"
+#define KEY_ALLOC_MINOR KEY_ROOT "alloc/minor/"
+#define KEY_ALLOC_PORT KEY_ROOT "alloc/port/"
+#define KEY_ALLOC_NODEID KEY_ROOT "alloc/node-id/"
+
+#define DEFAULT_RG "DfltRscGrp"
+#define TXN_RETRIES 200
+
+struct Service {
+        Store *store;
+        ServiceConfig cfg;
+        ServiceChangeFn change_fn;
+        void *change_userdata;
+        unsigned next_minor, next_port; /* allocation hints, not authoritative */
+};
+
+/* Sets *ret_msg (if non-NULL) to a formatted message; returns error. */
+int msgf(char **ret_msg, int error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Carries a message from a validator that allocated one. */
+int msg_take(char **ret_msg, int error, char *msg);
+
+/* Keys, newly allocated. */
+char *key_node(const char *node);
+char *key_pool(const char *node, const char *pool);
+char *key_rg(const char *rg);
+char *key_rd(const char *rd);
+char *key_res(const char *rd, const char *node);
+
+/* Reads a JSON object at key. -ENOENT if absent, -EIO if not an object. */
+int obj_get(Service *s, const char *key, json_t **ret, int64_t *ret_rev);
+/* All JSON objects under prefix, as an array; each gets "_rev" removed. */
+int obj_range(Service *s, const char *prefix, json_t **ret);
+
+/* A transaction under construction; strings are owned by it. */
+typedef struct Txn {
+        StoreCompare *cmp;
+        size_t n_cmp;
+        StoreOp *ops;
+        size_t n_ops;
+        char **owned;
+        size_t n_owned;
+} Txn;
+
+void txn_done(Txn *t);
+int txn_require_rev(Txn *t, const char *key, int64_t mod_rev); /* 0 = absent */
+int txn_put_json(Txn *t, const char *key, json_t *value);
+int txn_put(Txn *t, const char *key, const char *value);
+int txn_delete(Txn *t, const char *key);
+int txn_delete_prefix(Txn *t, const char *prefix);
+/* Commits; -EAGAIN on conflict. Translates store errors into messages. */
+int txn_commit(Service *s, Txn *t, char **ret_msg);
+
+void service_notify(Service *s, const char *kind, const char *name, const char *action);
+
+/* Option helpers: all return 0 when the key is absent (leaving *ret alone). */
+int opts_check_keys(json_t *opts, const char *const *allowed, char **ret_msg);
+int opt_string(json_t *opts, const char *key, const char **ret, char **ret_msg);
+int opt_uint(json_t *opts, const char *key, uint64_t min, uint64_t max, uint64_t *ret, char **ret_msg);
+int opt_bool(json_t *opts, const char *key, bool *ret, char **ret_msg);
+/* Array of names validated with name_validate(kind). */
+int opt_names(json_t *opts, const char *key, int name_kind, json_t **ret, char **ret_msg);
+/* Object of DRBD options validated against the whitelist. */
+int opt_drbd_options(json_t *opts, const char *key, json_t **ret, char **ret_msg);
+
+/* Node's DRBD dialect from its object. */
+DrbdDialect node_dialect(json_t *node);
+/* Extent of a pool in KiB by driver. */
+uint64_t pool_extent_kib(json_t *pool);
+/* Backing device path of volume vnr of rd on pool (newly allocated). */
+char *pool_volume_path(json_t *pool, const char *rd, unsigned vnr);
+/* Sum of backing KiB allocated on node/pool from the desired state. */
+int pool_used_kib(Service *s, const char *node, const char *pool, uint64_t *ret);
+/* Peer slots that bitmaps are sized for, for rd on a node of dialect d. */
+unsigned rd_peer_slots(json_t *rd, DrbdDialect d);

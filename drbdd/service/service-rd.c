@@ -1,0 +1,861 @@
+/* Resource definitions, volume definitions and resources (replicas):
+ * allocation of ports, minors and node-ids in store transactions, capacity
+ * checks, autoplace with tie-breaker, spawn. */
+#include <stdio.h>
+#include <sys/random.h>
+
+#include "drbdd/model/names.h"
+#include "drbdd/model/size.h"
+#include "drbdd/model/sizing.h"
+#include "json-util.h"
+#include "log.h"
+#include "macro.h"
+#include "placement.h"
+#include "service-internal.h"
+
+static int check_name(NameKind kind, const char *name, char **ret_msg) {
+        char *m = NULL;
+        if (name_validate(kind, name, &m) < 0)
+                return msg_take(ret_msg, -EINVAL, m);
+        return 0;
+}
+
+static int read_failed(char **ret_msg, int r) {
+        if (r == -EHOSTUNREACH || r == -ETIMEDOUT || r == -ECONNREFUSED)
+                return msgf(ret_msg, -EHOSTUNREACH, "cluster store unavailable");
+        return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+}
+
+static int make_secret(char **ret) {
+        static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        unsigned char raw[24];
+        if (getrandom(raw, sizeof raw, 0) != (ssize_t) sizeof raw)
+                return -EIO;
+        char *s = malloc(33);
+        if (!s)
+                return -ENOMEM;
+        for (size_t i = 0; i < 32; i++) {
+                size_t bit = i * 6;
+                unsigned v = ((unsigned) raw[bit / 8] << 8 | (bit / 8 + 1 < sizeof raw ? raw[bit / 8 + 1] : 0)) >>
+                             (10 - bit % 8);
+                s[i] = b64[v & 63];
+        }
+        s[32] = 0;
+        *ret = s;
+        return 0;
+}
+
+static bool key_exists(Service *s, const char *key) {
+        StoreKV kv;
+        if (store_get(s->store, key, &kv) < 0)
+                return false;
+        store_kv_done(&kv);
+        return true;
+}
+
+/* Finds a number in [min,max] whose allocation key under prefix is free,
+ * starting at *hint. The transaction that uses it must require the key to be
+ * absent: this is only a hint. */
+static int alloc_find(Service *s, const char *prefix, unsigned min, unsigned max, unsigned *hint, unsigned *ret,
+                      char **ret_key) {
+        unsigned span = max - min + 1;
+        for (unsigned i = 0; i < span; i++) {
+                unsigned v = min + (*hint - min + i) % span;
+                char *k;
+                if (asprintf(&k, "%s%06u", prefix, v) < 0)
+                        return -ENOMEM;
+                if (!key_exists(s, k)) {
+                        *hint = v == max ? min : v + 1;
+                        *ret = v;
+                        *ret_key = k;
+                        return 0;
+                }
+                free(k);
+        }
+        return -ENOSPC;
+}
+
+/* Reads the resource group of rd (or the implicit default group). */
+static int rg_load(Service *s, const char *name, json_t **ret, int64_t *ret_rev, char **ret_msg) {
+        _cleanup_free_ char *k = key_rg(name);
+        if (!k)
+                return -ENOMEM;
+        int r = obj_get(s, k, ret, ret_rev);
+        if (r == -ENOENT && streq(name, DEFAULT_RG)) {
+                *ret = json_pack("{s:s, s:i, s:i, s:b, s:[], s:[], s:[], s:{}}", "name", DEFAULT_RG, "place-count",
+                                 2, "peer-slots", 7, "diskless-on-remaining", 0, "storage-pools",
+                                 "replicas-on-same", "replicas-on-different", "drbd-options");
+                if (ret_rev)
+                        *ret_rev = 0;
+                return *ret ? 0 : -ENOMEM;
+        }
+        if (r == -ENOENT)
+                return msgf(ret_msg, r, "resource group '%s' not found", name);
+        if (r < 0)
+                return read_failed(ret_msg, r);
+        return 0;
+}
+
+static int rd_load(Service *s, const char *rd, json_t **ret, int64_t *ret_rev, char **ret_msg) {
+        _cleanup_free_ char *k = key_rd(rd);
+        if (!k)
+                return -ENOMEM;
+        int r = obj_get(s, k, ret, ret_rev);
+        if (r == -ENOENT)
+                return msgf(ret_msg, r, "resource definition '%s' not found", rd);
+        if (r < 0)
+                return read_failed(ret_msg, r);
+        return 0;
+}
+
+static int replicas_load(Service *s, const char *rd, json_t **ret, char **ret_msg) {
+        _cleanup_free_ char *p = NULL;
+        if (asprintf(&p, KEY_RES "%s/", rd) < 0)
+                return -ENOMEM;
+        int r = obj_range(s, p, ret);
+        return r < 0 ? read_failed(ret_msg, r) : 0;
+}
+
+/* ---- resource definitions ------------------------------------------------- */
+
+int service_rd_create(Service *s, const char *name, json_t *options, char **ret_msg) {
+        static const char *const allowed[] = { "resource-group", "port", "peer-slots", "drbd-options", NULL };
+        const char *group = DEFAULT_RG;
+        uint64_t port = 0, slots = 0;
+        json_t *drbd = NULL;
+        int r;
+
+        if ((r = check_name(NAME_RESOURCE, name, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
+            (r = opt_string(options, "resource-group", &group, ret_msg)) < 0 ||
+            (r = check_name(NAME_RESOURCE, group, ret_msg)) < 0 ||
+            (r = opt_uint(options, "port", 1, 65535, &port, ret_msg)) < 0 ||
+            (r = opt_uint(options, "peer-slots", 1, DRBD_MAX_PEERS, &slots, ret_msg)) < 0 ||
+            (r = opt_drbd_options(options, "drbd-options", &drbd, ret_msg)) < 0)
+                return r;
+        if (port && (port < s->cfg.port_min || port > s->cfg.port_max))
+                return msgf(ret_msg, -EINVAL, "port %llu is outside the configured range %u-%u",
+                            (unsigned long long) port, s->cfg.port_min, s->cfg.port_max);
+
+        _cleanup_(json_decrefp) json_t *rg = NULL;
+        int64_t rg_rev;
+        if ((r = rg_load(s, group, &rg, &rg_rev, ret_msg)) < 0)
+                return r;
+        if (!slots)
+                slots = (uint64_t) json_get_int(rg, "peer-slots", s->cfg.default_peer_slots);
+
+        _cleanup_free_ char *secret = NULL, *rk = key_rd(name), *rgk = key_rg(group);
+        if (!rk || !rgk)
+                return -ENOMEM;
+        if ((r = make_secret(&secret)) < 0)
+                return msgf(ret_msg, r, "cannot generate a shared secret: %s", strerror(-r));
+
+        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
+                _cleanup_free_ char *pk = NULL;
+                unsigned p;
+                if (port) {
+                        p = (unsigned) port;
+                        if (asprintf(&pk, KEY_ALLOC_PORT "%06u", p) < 0)
+                                return -ENOMEM;
+                } else {
+                        r = alloc_find(s, KEY_ALLOC_PORT, s->cfg.port_min, s->cfg.port_max, &s->next_port, &p, &pk);
+                        if (r == -ENOSPC)
+                                return msgf(ret_msg, r, "no free TCP port left in the range %u-%u", s->cfg.port_min,
+                                            s->cfg.port_max);
+                        if (r < 0)
+                                return r;
+                }
+                /* Own DRBD options only; the group's are merged when rendering. */
+                _cleanup_(json_decrefp) json_t *o = json_pack(
+                        "{s:s, s:s, s:i, s:s, s:I, s:[], s:o}", "name", name, "resource-group", group, "port", p,
+                        "secret", secret, "peer-slots", (json_int_t) slots, "volumes", "drbd-options",
+                        drbd ? json_deep_copy(drbd) : json_object());
+                _cleanup_(txn_done) Txn t = {};
+                if (!o)
+                        return -ENOMEM;
+                if ((r = txn_require_rev(&t, rk, 0)) < 0 || (r = txn_require_rev(&t, pk, 0)) < 0 ||
+                    (rg_rev && (r = txn_require_rev(&t, rgk, rg_rev)) < 0) || (r = txn_put_json(&t, rk, o)) < 0 ||
+                    (r = txn_put(&t, pk, name)) < 0)
+                        return r;
+                r = txn_commit(s, &t, ret_msg);
+                if (r == -EAGAIN) {
+                        if (key_exists(s, rk))
+                                return msgf(ret_msg, -EEXIST, "resource definition '%s' already exists", name);
+                        if (port)
+                                return msgf(ret_msg, -EEXIST, "port %u is already in use", p);
+                        continue; /* port taken meanwhile, or group changed */
+                }
+                if (r < 0)
+                        return r;
+                service_notify(s, "resource-definition", name, "created");
+                return 0;
+        }
+        return msgf(ret_msg, -EBUSY, "could not allocate a port for '%s' under contention; try again", name);
+}
+
+int service_rd_modify(Service *s, const char *name, json_t *options, char **ret_msg) {
+        static const char *const allowed[] = { "drbd-options", NULL };
+        json_t *drbd = NULL;
+        int r;
+
+        if ((r = check_name(NAME_RESOURCE, name, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
+            (r = opt_drbd_options(options, "drbd-options", &drbd, ret_msg)) < 0)
+                return r;
+        _cleanup_free_ char *rk = key_rd(name);
+        if (!rk)
+                return -ENOMEM;
+        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
+                _cleanup_(json_decrefp) json_t *rd = NULL;
+                _cleanup_(txn_done) Txn t = {};
+                int64_t rev;
+                if ((r = rd_load(s, name, &rd, &rev, ret_msg)) < 0)
+                        return r;
+                json_t *cur = json_object_get(rd, "drbd-options"), *v;
+                const char *k;
+                if (!json_is_object(cur)) {
+                        cur = json_object();
+                        json_object_set_new(rd, "drbd-options", cur);
+                }
+                if (drbd)
+                        json_object_foreach(drbd, k, v) {
+                                if (json_string_length(v) == 0)
+                                        json_object_del(cur, k);
+                                else
+                                        json_object_set(cur, k, v);
+                        }
+                if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_put_json(&t, rk, rd)) < 0)
+                        return r;
+                r = txn_commit(s, &t, ret_msg);
+                if (r == -EAGAIN)
+                        continue;
+                if (r < 0)
+                        return r;
+                service_notify(s, "resource-definition", name, "modified");
+                return 0;
+        }
+        return msgf(ret_msg, -EBUSY, "resource definition '%s' is being changed concurrently; try again", name);
+}
+
+int service_rd_delete(Service *s, const char *name, char **ret_msg) {
+        int r;
+        if ((r = check_name(NAME_RESOURCE, name, ret_msg)) < 0)
+                return r;
+        _cleanup_free_ char *rk = key_rd(name), *resp = NULL, *nidp = NULL;
+        if (!rk || asprintf(&resp, KEY_RES "%s/", name) < 0 || asprintf(&nidp, KEY_ALLOC_NODEID "%s/", name) < 0)
+                return -ENOMEM;
+        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
+                _cleanup_(json_decrefp) json_t *rd = NULL;
+                _cleanup_(txn_done) Txn t = {};
+                int64_t rev;
+                json_t *v;
+                size_t i;
+                if ((r = rd_load(s, name, &rd, &rev, ret_msg)) < 0)
+                        return r;
+                char pk[64];
+                snprintf(pk, sizeof pk, KEY_ALLOC_PORT "%06d", (int) json_get_int(rd, "port", 0));
+                if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_delete(&t, rk)) < 0 ||
+                    (r = txn_delete(&t, pk)) < 0 || (r = txn_delete_prefix(&t, resp)) < 0 ||
+                    (r = txn_delete_prefix(&t, nidp)) < 0)
+                        return r;
+                json_array_foreach(json_object_get(rd, "volumes"), i, v) {
+                        char mk[64];
+                        snprintf(mk, sizeof mk, KEY_ALLOC_MINOR "%06d", (int) json_get_int(v, "minor", 0));
+                        if ((r = txn_delete(&t, mk)) < 0)
+                                return r;
+                }
+                r = txn_commit(s, &t, ret_msg);
+                if (r == -EAGAIN)
+                        continue;
+                if (r < 0)
+                        return r;
+                service_notify(s, "resource-definition", name, "deleted");
+                return 0;
+        }
+        return msgf(ret_msg, -EBUSY, "resource definition '%s' is being changed concurrently; try again", name);
+}
+
+/* ---- capacity ------------------------------------------------------------- */
+
+/* Checks that every diskful replica of rd (the JSON list) has room on its pool
+ * for extra_kib of requested size, given rd's volumes after the change. */
+static int check_capacity(Service *s, json_t *rd, json_t *replicas, uint64_t extra_requested_kib, char **ret_msg) {
+        json_t *r;
+        size_t i;
+        if (extra_requested_kib == 0)
+                return 0;
+        json_array_foreach(replicas, i, r) {
+                if (json_get_bool(r, "diskless", false))
+                        continue;
+                const char *node = json_get_str(r, "node", ""), *pool = json_get_str(r, "storage-pool", "");
+                _cleanup_free_ char *pk = key_pool(node, pool), *nk = key_node(node);
+                _cleanup_(json_decrefp) json_t *p = NULL, *n = NULL;
+                uint64_t used;
+                Sizing z;
+                int k;
+                if (!pk || !nk)
+                        return -ENOMEM;
+                if ((k = obj_get(s, pk, &p, NULL)) < 0 || (k = obj_get(s, nk, &n, NULL)) < 0 ||
+                    (k = pool_used_kib(s, node, pool, &used)) < 0)
+                        return read_failed(ret_msg, k);
+                uint64_t cap = (uint64_t) json_get_int(p, "capacity-kib", 0);
+                if (cap == 0)
+                        continue; /* capacity unknown until the node reports it */
+                if ((k = sizing_compute(extra_requested_kib, rd_peer_slots(rd, node_dialect(n)), pool_extent_kib(p),
+                                        &z)) < 0)
+                        return msgf(ret_msg, k, "size out of range");
+                if (used + z.backing_kib > cap) {
+                        char need[32], free_[32];
+                        return msgf(ret_msg, -ENOSPC, "not enough space in storage pool '%s' on node '%s': need %s, %s free",
+                                    pool, node, size_format_kib(z.backing_kib, need, sizeof need),
+                                    size_format_kib(cap > used ? cap - used : 0, free_, sizeof free_));
+                }
+        }
+        return 0;
+}
+
+/* ---- volume definitions --------------------------------------------------- */
+
+int service_vd_create(Service *s, const char *rd_name, uint64_t size_kib, json_t *options, unsigned *ret_vnr,
+                      char **ret_msg) {
+        static const char *const allowed[] = { "minor", NULL };
+        uint64_t minor_opt = 0;
+        char *m = NULL;
+        int r;
+
+        if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
+            (r = opt_uint(options, "minor", s->cfg.minor_min, s->cfg.minor_max, &minor_opt, ret_msg)) < 0)
+                return r;
+        if (size_check_bounds(size_kib, &m) < 0)
+                return msg_take(ret_msg, -EINVAL, m);
+        _cleanup_free_ char *rk = key_rd(rd_name);
+        if (!rk)
+                return -ENOMEM;
+        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
+                _cleanup_(json_decrefp) json_t *rd = NULL, *replicas = NULL;
+                _cleanup_free_ char *mk = NULL;
+                _cleanup_(txn_done) Txn t = {};
+                int64_t rev;
+                unsigned minor, vnr = 0;
+                json_t *v;
+                size_t i;
+
+                if ((r = rd_load(s, rd_name, &rd, &rev, ret_msg)) < 0 || (r = replicas_load(s, rd_name, &replicas, ret_msg)) < 0)
+                        return r;
+                json_t *vols = json_object_get(rd, "volumes");
+                json_array_foreach(vols, i, v)
+                        vnr = MAX(vnr, (unsigned) json_get_int(v, "volume", 0) + 1);
+                if (json_array_size(vols) >= 64)
+                        return msgf(ret_msg, -EINVAL, "resource definition '%s' already has 64 volumes", rd_name);
+                if ((r = check_capacity(s, rd, replicas, size_kib, ret_msg)) < 0)
+                        return r;
+                if (minor_opt) {
+                        minor = (unsigned) minor_opt;
+                        if (asprintf(&mk, KEY_ALLOC_MINOR "%06u", minor) < 0)
+                                return -ENOMEM;
+                } else {
+                        r = alloc_find(s, KEY_ALLOC_MINOR, s->cfg.minor_min, s->cfg.minor_max, &s->next_minor, &minor, &mk);
+                        if (r == -ENOSPC)
+                                return msgf(ret_msg, r, "no free minor left in the range %u-%u", s->cfg.minor_min,
+                                            s->cfg.minor_max);
+                        if (r < 0)
+                                return r;
+                }
+                json_array_append_new(vols, json_pack("{s:i, s:I, s:i}", "volume", vnr, "size-kib",
+                                                      (json_int_t) size_kib, "minor", minor));
+                if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_require_rev(&t, mk, 0)) < 0 ||
+                    (r = txn_put_json(&t, rk, rd)) < 0 || (r = txn_put(&t, mk, rd_name)) < 0)
+                        return r;
+                r = txn_commit(s, &t, ret_msg);
+                if (r == -EAGAIN) {
+                        if (minor_opt && key_exists(s, mk))
+                                return msgf(ret_msg, -EEXIST, "minor %u is already in use", minor);
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+                char name[80];
+                snprintf(name, sizeof name, "%s/%u", rd_name, vnr);
+                service_notify(s, "volume-definition", name, "created");
+                if (ret_vnr)
+                        *ret_vnr = vnr;
+                return 0;
+        }
+        return msgf(ret_msg, -EBUSY, "could not allocate a minor for '%s' under contention; try again", rd_name);
+}
+
+static json_t *find_volume(json_t *rd, unsigned vnr, size_t *ret_index) {
+        json_t *v;
+        size_t i;
+        json_array_foreach(json_object_get(rd, "volumes"), i, v)
+                if ((unsigned) json_get_int(v, "volume", -1) == vnr) {
+                        if (ret_index)
+                                *ret_index = i;
+                        return v;
+                }
+        return NULL;
+}
+
+int service_vd_resize(Service *s, const char *rd_name, unsigned vnr, uint64_t size_kib, char **ret_msg) {
+        char *m = NULL;
+        int r;
+        if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0)
+                return r;
+        if (size_check_bounds(size_kib, &m) < 0)
+                return msg_take(ret_msg, -EINVAL, m);
+        _cleanup_free_ char *rk = key_rd(rd_name);
+        if (!rk)
+                return -ENOMEM;
+        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
+                _cleanup_(json_decrefp) json_t *rd = NULL, *replicas = NULL;
+                _cleanup_(txn_done) Txn t = {};
+                int64_t rev;
+                if ((r = rd_load(s, rd_name, &rd, &rev, ret_msg)) < 0 || (r = replicas_load(s, rd_name, &replicas, ret_msg)) < 0)
+                        return r;
+                json_t *v = find_volume(rd, vnr, NULL);
+                if (!v)
+                        return msgf(ret_msg, -ENOENT, "volume %u of '%s' not found", vnr, rd_name);
+                uint64_t cur = (uint64_t) json_get_int(v, "size-kib", 0);
+                if (size_kib < cur)
+                        return msgf(ret_msg, -EINVAL, "volumes can only grow: '%s' volume %u is already larger", rd_name, vnr);
+                if (size_kib == cur)
+                        return 0;
+                if ((r = check_capacity(s, rd, replicas, size_kib - cur, ret_msg)) < 0)
+                        return r;
+                json_object_set_new(v, "size-kib", json_integer((json_int_t) size_kib));
+                if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_put_json(&t, rk, rd)) < 0)
+                        return r;
+                r = txn_commit(s, &t, ret_msg);
+                if (r == -EAGAIN)
+                        continue;
+                if (r < 0)
+                        return r;
+                char name[80];
+                snprintf(name, sizeof name, "%s/%u", rd_name, vnr);
+                service_notify(s, "volume-definition", name, "modified");
+                return 0;
+        }
+        return msgf(ret_msg, -EBUSY, "resource definition '%s' is being changed concurrently; try again", rd_name);
+}
+
+int service_vd_delete(Service *s, const char *rd_name, unsigned vnr, char **ret_msg) {
+        int r;
+        if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0)
+                return r;
+        _cleanup_free_ char *rk = key_rd(rd_name);
+        if (!rk)
+                return -ENOMEM;
+        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
+                _cleanup_(json_decrefp) json_t *rd = NULL;
+                _cleanup_(txn_done) Txn t = {};
+                int64_t rev;
+                size_t idx;
+                if ((r = rd_load(s, rd_name, &rd, &rev, ret_msg)) < 0)
+                        return r;
+                json_t *v = find_volume(rd, vnr, &idx);
+                if (!v)
+                        return msgf(ret_msg, -ENOENT, "volume %u of '%s' not found", vnr, rd_name);
+                char mk[64];
+                snprintf(mk, sizeof mk, KEY_ALLOC_MINOR "%06d", (int) json_get_int(v, "minor", 0));
+                json_array_remove(json_object_get(rd, "volumes"), idx);
+                if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_put_json(&t, rk, rd)) < 0 ||
+                    (r = txn_delete(&t, mk)) < 0)
+                        return r;
+                r = txn_commit(s, &t, ret_msg);
+                if (r == -EAGAIN)
+                        continue;
+                if (r < 0)
+                        return r;
+                char name[80];
+                snprintf(name, sizeof name, "%s/%u", rd_name, vnr);
+                service_notify(s, "volume-definition", name, "deleted");
+                return 0;
+        }
+        return msgf(ret_msg, -EBUSY, "resource definition '%s' is being changed concurrently; try again", rd_name);
+}
+
+/* ---- resources ------------------------------------------------------------ */
+
+typedef struct NewReplica {
+        const char *node;
+        const char *pool; /* NULL for diskless */
+        bool tiebreaker;
+} NewReplica;
+
+/* Writes new replicas of rd in one transaction guarded by rd's revision,
+ * allocating node-ids. -EAGAIN on conflict (caller retries). */
+static int replicas_commit(Service *s, const char *rd_name, int64_t rd_rev, json_t *existing, const NewReplica *add,
+                           size_t n_add, char **ret_msg) {
+        _cleanup_(txn_done) Txn t = {};
+        _cleanup_free_ char *rk = key_rd(rd_name);
+        bool used[DRBD_MAX_PEERS + 1] = {};
+        json_t *e;
+        size_t i;
+        int r;
+
+        if (!rk)
+                return -ENOMEM;
+        json_array_foreach(existing, i, e) {
+                int64_t id = json_get_int(e, "node-id", -1);
+                if (id >= 0 && id <= (int64_t) DRBD_MAX_PEERS)
+                        used[id] = true;
+        }
+        if ((r = txn_require_rev(&t, rk, rd_rev)) < 0)
+                return r;
+        for (size_t k = 0; k < n_add; k++) {
+                unsigned id = 0;
+                while (id <= DRBD_MAX_PEERS && used[id])
+                        id++;
+                if (id > DRBD_MAX_PEERS)
+                        return msgf(ret_msg, -ENOSPC, "resource '%s' already has 32 replicas", rd_name);
+                used[id] = true;
+                _cleanup_free_ char *k_res = key_res(rd_name, add[k].node), *k_id = NULL;
+                if (!k_res || asprintf(&k_id, KEY_ALLOC_NODEID "%s/%02u", rd_name, id) < 0)
+                        return -ENOMEM;
+                _cleanup_(json_decrefp) json_t *o = json_pack(
+                        "{s:s, s:s, s:i, s:b, s:b, s:s}", "resource-definition", rd_name, "node", add[k].node,
+                        "node-id", id, "diskless", add[k].pool == NULL, "tie-breaker", add[k].tiebreaker,
+                        "storage-pool", add[k].pool ? add[k].pool : "");
+                if (!o)
+                        return -ENOMEM;
+                if ((r = txn_require_rev(&t, k_res, 0)) < 0 || (r = txn_require_rev(&t, k_id, 0)) < 0 ||
+                    (r = txn_put_json(&t, k_res, o)) < 0 || (r = txn_put(&t, k_id, add[k].node)) < 0)
+                        return r;
+        }
+        r = txn_commit(s, &t, ret_msg);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < n_add; k++) {
+                char name[320];
+                snprintf(name, sizeof name, "%s/%s", rd_name, add[k].node);
+                service_notify(s, "resource", name, "created");
+        }
+        return 0;
+}
+
+static bool replica_on(json_t *replicas, const char *node) {
+        json_t *e;
+        size_t i;
+        json_array_foreach(replicas, i, e)
+                if (streq(json_get_str(e, "node", ""), node))
+                        return true;
+        return false;
+}
+
+/* Checks DRBD 8.4 limits for the set of nodes after adding n_new replicas
+ * (one of which may be on new_node). */
+static int check_dialect_limits(Service *s, json_t *replicas, const char *new_node, size_t n_new, bool new_diskless,
+                                char **ret_msg) {
+        json_t *e;
+        size_t i;
+        const char *old84 = NULL;
+        json_array_foreach(replicas, i, e) {
+                _cleanup_free_ char *nk = key_node(json_get_str(e, "node", ""));
+                _cleanup_(json_decrefp) json_t *n = NULL;
+                if (nk && obj_get(s, nk, &n, NULL) >= 0 && node_dialect(n) == DRBD_DIALECT_84)
+                        old84 = json_get_str(e, "node", "");
+        }
+        bool new84 = false;
+        if (new_node) {
+                _cleanup_free_ char *nk = key_node(new_node);
+                _cleanup_(json_decrefp) json_t *n = NULL;
+                new84 = nk && obj_get(s, nk, &n, NULL) >= 0 && node_dialect(n) == DRBD_DIALECT_84;
+        }
+        if ((old84 || new84) && json_array_size(replicas) + n_new > 2)
+                return msgf(ret_msg, -EINVAL, "node '%s' runs DRBD 8.4, which supports at most 2 replicas per resource",
+                            new84 ? new_node : old84);
+        if (new84 && new_diskless)
+                return msgf(ret_msg, -EINVAL, "node '%s' runs DRBD 8.4, which has no diskless clients", new_node);
+        return 0;
+}
+
+/* Picks the pool for a diskful replica on node: the given one, else the
+ * first of the group's pools present on the node, else the only pool. */
+static int pick_pool(Service *s, json_t *rg, const char *node, const char *want, char **ret, char **ret_msg) {
+        _cleanup_(json_decrefp) json_t *pools = NULL;
+        _cleanup_free_ char *prefix = NULL;
+        json_t *p, *g;
+        size_t i, j;
+        int r;
+        if (asprintf(&prefix, KEY_POOLS "%s/", node) < 0)
+                return -ENOMEM;
+        if ((r = obj_range(s, prefix, &pools)) < 0)
+                return read_failed(ret_msg, r);
+        json_array_foreach(pools, i, p) {
+                const char *name = json_get_str(p, "name", "");
+                if (want && streq(want, name))
+                        return (*ret = strdup(name)) ? 0 : -ENOMEM;
+                if (!want)
+                        json_array_foreach(json_object_get(rg, "storage-pools"), j, g)
+                                if (streq(json_string_value(g), name))
+                                        return (*ret = strdup(name)) ? 0 : -ENOMEM;
+        }
+        if (want)
+                return msgf(ret_msg, -ENOENT, "storage pool '%s' not found on node '%s'", want, node);
+        if (json_array_size(pools) >= 1 && json_array_size(json_object_get(rg, "storage-pools")) == 0)
+                return (*ret = strdup(json_get_str(json_array_get(pools, 0), "name", ""))) ? 0 : -ENOMEM;
+        return msgf(ret_msg, -ENOENT, "node '%s' has no suitable storage pool; name one with --storage-pool", node);
+}
+
+int service_resource_create(Service *s, const char *rd_name, const char *node, json_t *options, char **ret_msg) {
+        static const char *const allowed[] = { "diskless", "storage-pool", NULL };
+        const char *want_pool = NULL;
+        bool diskless = false;
+        int r;
+
+        if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = check_name(NAME_NODE, node, ret_msg)) < 0 ||
+            (r = opts_check_keys(options, allowed, ret_msg)) < 0 || (r = opt_bool(options, "diskless", &diskless, ret_msg)) < 0 ||
+            (r = opt_string(options, "storage-pool", &want_pool, ret_msg)) < 0 ||
+            (want_pool && (r = check_name(NAME_POOL, want_pool, ret_msg)) < 0))
+                return r;
+        if (diskless && want_pool)
+                return msgf(ret_msg, -EINVAL, "a diskless replica takes no storage pool");
+
+        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
+                _cleanup_(json_decrefp) json_t *rd = NULL, *replicas = NULL, *rg = NULL, *n = NULL;
+                _cleanup_free_ char *nk = key_node(node), *pool = NULL;
+                int64_t rev;
+                if (!nk)
+                        return -ENOMEM;
+                if ((r = rd_load(s, rd_name, &rd, &rev, ret_msg)) < 0 || (r = replicas_load(s, rd_name, &replicas, ret_msg)) < 0)
+                        return r;
+                r = obj_get(s, nk, &n, NULL);
+                if (r == -ENOENT)
+                        return msgf(ret_msg, r, "node '%s' not found", node);
+                if (r < 0)
+                        return read_failed(ret_msg, r);
+                if (replica_on(replicas, node))
+                        return msgf(ret_msg, -EEXIST, "'%s' already has a replica on node '%s'", rd_name, node);
+                if ((r = check_dialect_limits(s, replicas, node, 1, diskless, ret_msg)) < 0)
+                        return r;
+                if (!diskless) {
+                        if ((r = rg_load(s, json_get_str(rd, "resource-group", DEFAULT_RG), &rg, NULL, ret_msg)) < 0 ||
+                            (r = pick_pool(s, rg, node, want_pool, &pool, ret_msg)) < 0)
+                                return r;
+                        /* capacity: all volumes on the new pool */
+                        _cleanup_(json_decrefp) json_t *one = json_pack("[{s:s, s:s}]", "node", node, "storage-pool", pool);
+                        json_t *v;
+                        size_t i;
+                        uint64_t total = 0;
+                        json_array_foreach(json_object_get(rd, "volumes"), i, v)
+                                total += (uint64_t) json_get_int(v, "size-kib", 0);
+                        if ((r = check_capacity(s, rd, one, total, ret_msg)) < 0)
+                                return r;
+                }
+                NewReplica add = { .node = node, .pool = pool };
+                r = replicas_commit(s, rd_name, rev, replicas, &add, 1, ret_msg);
+                if (r == -EAGAIN)
+                        continue;
+                return r;
+        }
+        return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd_name);
+}
+
+int service_resource_delete(Service *s, const char *rd_name, const char *node, char **ret_msg) {
+        int r;
+        if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = check_name(NAME_NODE, node, ret_msg)) < 0)
+                return r;
+        _cleanup_free_ char *k = key_res(rd_name, node);
+        if (!k)
+                return -ENOMEM;
+        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
+                _cleanup_(json_decrefp) json_t *res = NULL;
+                _cleanup_(txn_done) Txn t = {};
+                int64_t rev;
+                r = obj_get(s, k, &res, &rev);
+                if (r == -ENOENT)
+                        return msgf(ret_msg, r, "'%s' has no replica on node '%s'", rd_name, node);
+                if (r < 0)
+                        return read_failed(ret_msg, r);
+                char idk[160];
+                snprintf(idk, sizeof idk, KEY_ALLOC_NODEID "%s/%02d", rd_name, (int) json_get_int(res, "node-id", 0));
+                if ((r = txn_require_rev(&t, k, rev)) < 0 || (r = txn_delete(&t, k)) < 0 || (r = txn_delete(&t, idk)) < 0)
+                        return r;
+                r = txn_commit(s, &t, ret_msg);
+                if (r == -EAGAIN)
+                        continue;
+                if (r < 0)
+                        return r;
+                char name[320];
+                snprintf(name, sizeof name, "%s/%s", rd_name, node);
+                service_notify(s, "resource", name, "deleted");
+                return 0;
+        }
+        return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd_name);
+}
+
+/* ---- autoplace ------------------------------------------------------------ */
+
+static uint64_t rd_requested_kib(json_t *rd) {
+        json_t *v;
+        size_t i;
+        uint64_t t = 0;
+        json_array_foreach(json_object_get(rd, "volumes"), i, v)
+                t += (uint64_t) json_get_int(v, "size-kib", 0);
+        return t;
+}
+
+static uint64_t rd_backing_kib(json_t *rd, unsigned slots, uint64_t extent) {
+        json_t *v;
+        size_t i;
+        uint64_t t = 0;
+        json_array_foreach(json_object_get(rd, "volumes"), i, v) {
+                Sizing z;
+                if (sizing_compute((uint64_t) json_get_int(v, "size-kib", 0), slots, extent, &z) >= 0)
+                        t += z.backing_kib;
+        }
+        return t;
+}
+
+static bool pool_allowed(json_t *rg, const char *pool) {
+        json_t *g;
+        size_t i;
+        json_t *list = json_object_get(rg, "storage-pools");
+        if (json_array_size(list) == 0)
+                return true;
+        json_array_foreach(list, i, g)
+                if (streq(json_string_value(g), pool))
+                        return true;
+        return false;
+}
+
+int service_autoplace(Service *s, const char *rd_name, json_t *options, char **ret_msg) {
+        static const char *const allowed[] = { "place-count", NULL };
+        int r;
+
+        if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0)
+                return r;
+        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
+                _cleanup_(json_decrefp) json_t *rd = NULL, *replicas = NULL, *rg = NULL, *nodes = NULL, *pools = NULL,
+                                                *fixed = json_array();
+                _cleanup_free_ PlaceCandidate *cands = NULL;
+                _cleanup_free_ size_t *chosen = NULL;
+                _cleanup_free_ NewReplica *add = NULL;
+                size_t n_cands = 0, n_add = 0, i, j;
+                unsigned diskful = 0, diskless = 0;
+                bool any84 = false;
+                int64_t rev;
+                json_t *e, *p;
+
+                if (!fixed)
+                        return -ENOMEM;
+                if ((r = rd_load(s, rd_name, &rd, &rev, ret_msg)) < 0 || (r = replicas_load(s, rd_name, &replicas, ret_msg)) < 0 ||
+                    (r = rg_load(s, json_get_str(rd, "resource-group", DEFAULT_RG), &rg, NULL, ret_msg)) < 0)
+                        return r;
+                uint64_t count = (uint64_t) json_get_int(rg, "place-count", 2);
+                if ((r = opt_uint(options, "place-count", 1, 16, &count, ret_msg)) < 0)
+                        return r;
+                if (json_array_size(json_object_get(rd, "volumes")) == 0)
+                        return msgf(ret_msg, -EINVAL, "'%s' has no volumes yet; add one with 'drbdctl vd c %s SIZE'",
+                                    rd_name, rd_name);
+                if ((r = obj_range(s, KEY_NODES, &nodes)) < 0 || (r = obj_range(s, KEY_POOLS, &pools)) < 0)
+                        return read_failed(ret_msg, r);
+
+                json_array_foreach(replicas, i, e) {
+                        if (json_get_bool(e, "diskless", false)) {
+                                diskless++;
+                                continue;
+                        }
+                        diskful++;
+                        json_array_foreach(nodes, j, p)
+                                if (streq(json_get_str(p, "name", ""), json_get_str(e, "node", "")))
+                                        json_array_append(fixed, json_object_get(p, "properties"));
+                }
+                json_array_foreach(nodes, j, p)
+                        if (replica_on(replicas, json_get_str(p, "name", "")) && node_dialect(p) == DRBD_DIALECT_84)
+                                any84 = true;
+
+                unsigned need = count > diskful ? (unsigned) count - diskful : 0;
+                if (!(cands = calloc(json_array_size(pools) + 1, sizeof *cands)) || !(chosen = calloc(need + 1, sizeof *chosen)) ||
+                    !(add = calloc(json_array_size(nodes) + 1, sizeof *add)))
+                        return -ENOMEM;
+                json_array_foreach(pools, i, p) {
+                        const char *node = json_get_str(p, "node", ""), *pool = json_get_str(p, "name", "");
+                        json_t *n = NULL;
+                        json_array_foreach(nodes, j, e)
+                                if (streq(json_get_str(e, "name", ""), node))
+                                        n = e;
+                        if (!n || replica_on(replicas, node) || !pool_allowed(rg, pool))
+                                continue;
+                        uint64_t cap = (uint64_t) json_get_int(p, "capacity-kib", 0), used = 0;
+                        if ((r = pool_used_kib(s, node, pool, &used)) < 0)
+                                return read_failed(ret_msg, r);
+                        uint64_t needed = rd_backing_kib(rd, rd_peer_slots(rd, node_dialect(n)), pool_extent_kib(p));
+                        if (cap < used + needed)
+                                continue;
+                        cands[n_cands++] = (PlaceCandidate) { .node = node, .pool = pool,
+                                                              .properties = json_object_get(n, "properties"),
+                                                              .free_kib = cap - used };
+                }
+                r = placement_select(cands, n_cands, fixed, need, json_object_get(rg, "replicas-on-same"),
+                                     json_object_get(rg, "replicas-on-different"), chosen);
+                if (r == -ENOSPC) {
+                        char need_s[32];
+                        _cleanup_free_ char *same = json_dumps(json_object_get(rg, "replicas-on-same"), JSON_COMPACT),
+                                            *diff = json_dumps(json_object_get(rg, "replicas-on-different"), JSON_COMPACT);
+                        return msgf(ret_msg, -ENOSPC,
+                                    "cannot place %u more replica(s) of '%s': %zu node(s) have a suitable pool with %s free"
+                                    " (replicas-on-same=%s, replicas-on-different=%s)",
+                                    need, rd_name, n_cands,
+                                    size_format_kib(rd_requested_kib(rd), need_s, sizeof need_s), same ? same : "[]",
+                                    diff ? diff : "[]");
+                }
+                if (r < 0)
+                        return r;
+                for (unsigned k = 0; k < need; k++) {
+                        add[n_add++] = (NewReplica) { .node = cands[chosen[k]].node, .pool = cands[chosen[k]].pool };
+                        json_array_foreach(nodes, j, p)
+                                if (streq(json_get_str(p, "name", ""), cands[chosen[k]].node) &&
+                                    node_dialect(p) == DRBD_DIALECT_84)
+                                        any84 = true;
+                }
+                if (any84 && diskful + diskless + n_add > 2)
+                        return msgf(ret_msg, -EINVAL, "'%s' involves a DRBD 8.4 node, which supports at most 2 replicas",
+                                    rd_name);
+
+                /* Diskless replicas: on all remaining nodes, or one tie-breaker. */
+                bool dor = json_get_bool(rg, "diskless-on-remaining", false);
+                if (!any84 && (dor || (diskful + n_add == 2 && diskless == 0))) {
+                        json_array_foreach(nodes, j, p) {
+                                const char *node = json_get_str(p, "name", "");
+                                bool taken = replica_on(replicas, node);
+                                for (size_t k = 0; k < n_add && !taken; k++)
+                                        taken = streq(add[k].node, node);
+                                if (taken || node_dialect(p) != DRBD_DIALECT_9)
+                                        continue;
+                                add[n_add++] = (NewReplica) { .node = node, .pool = NULL, .tiebreaker = !dor };
+                                if (!dor)
+                                        break;
+                        }
+                }
+                if (n_add == 0)
+                        return 0;
+                r = replicas_commit(s, rd_name, rev, replicas, add, n_add, ret_msg);
+                if (r == -EAGAIN)
+                        continue;
+                return r;
+        }
+        return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd_name);
+}
+
+int service_spawn(Service *s, const char *rg, const char *rd, uint64_t size_kib, json_t *options, char **ret_msg) {
+        static const char *const allowed[] = { "place-count", NULL };
+        char *m = NULL;
+        int r;
+
+        if ((r = check_name(NAME_RESOURCE, rg, ret_msg)) < 0 || (r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 ||
+            (r = opts_check_keys(options, allowed, ret_msg)) < 0)
+                return r;
+        if (size_check_bounds(size_kib, &m) < 0)
+                return msg_take(ret_msg, -EINVAL, m);
+        _cleanup_(json_decrefp) json_t *o = json_pack("{s:s}", "resource-group", rg);
+        if (!o)
+                return -ENOMEM;
+        if ((r = service_rd_create(s, rd, o, ret_msg)) < 0)
+                return r;
+        if ((r = service_vd_create(s, rd, size_kib, NULL, NULL, ret_msg)) < 0 ||
+            (r = service_autoplace(s, rd, options, ret_msg)) < 0) {
+                if (service_rd_delete(s, rd, NULL) < 0)
+                        log_error("Failed to undo the partial spawn of '%s'", rd);
+                return r;
+        }
+        return 0;
+}

@@ -1,0 +1,346 @@
+/* Read side of the service: listings with derived fields (sizes, devices),
+ * the exact .res text a node will run, and the commands it would execute. */
+#include <stdio.h>
+
+#include "drbdd/drbd/render.h"
+#include "drbdd/model/names.h"
+#include "drbdd/model/sizing.h"
+#include "exec.h"
+#include "json-util.h"
+#include "macro.h"
+#include "service-internal.h"
+
+#define RES_DIR "/var/lib/drbdd/res"
+
+static json_t *find_by(json_t *arr, const char *k1, const char *v1, const char *k2, const char *v2) {
+        json_t *e;
+        size_t i;
+        json_array_foreach(arr, i, e)
+                if (streq(json_get_str(e, k1, ""), v1) && (!k2 || streq(json_get_str(e, k2, ""), v2)))
+                        return e;
+        return NULL;
+}
+
+/* Everything about one resource definition, loaded once. */
+typedef struct RdView {
+        json_t *rd, *rg, *replicas, *nodes, *pools;
+} RdView;
+
+static void rd_view_done(RdView *v) {
+        json_decref(v->rd);
+        json_decref(v->rg);
+        json_decref(v->replicas);
+        json_decref(v->nodes);
+        json_decref(v->pools);
+        *v = (RdView) {};
+}
+
+static int rd_view_load(Service *s, const char *rd, RdView *v, char **ret_msg) {
+        _cleanup_free_ char *rk = key_rd(rd), *resp = NULL, *rgk = NULL;
+        char *m = NULL;
+        int r;
+        *v = (RdView) {};
+        if (name_validate(NAME_RESOURCE, rd, &m) < 0)
+                return msg_take(ret_msg, -EINVAL, m);
+        if (!rk || asprintf(&resp, KEY_RES "%s/", rd) < 0)
+                return -ENOMEM;
+        r = obj_get(s, rk, &v->rd, NULL);
+        if (r == -ENOENT)
+                return msgf(ret_msg, r, "resource definition '%s' not found", rd);
+        if (r < 0 || (r = obj_range(s, resp, &v->replicas)) < 0 || (r = obj_range(s, KEY_NODES, &v->nodes)) < 0 ||
+            (r = obj_range(s, KEY_POOLS, &v->pools)) < 0)
+                goto fail;
+        if (!(rgk = key_rg(json_get_str(v->rd, "resource-group", DEFAULT_RG))))
+                return -ENOMEM;
+        r = obj_get(s, rgk, &v->rg, NULL);
+        if (r == -ENOENT)
+                v->rg = json_object();
+        else if (r < 0)
+                goto fail;
+        return 0;
+fail:
+        rd_view_done(v);
+        return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+}
+
+static DrbdDialect rd_view_dialect(RdView *v) {
+        json_t *e;
+        size_t i;
+        json_array_foreach(v->replicas, i, e) {
+                json_t *n = find_by(v->nodes, "name", json_get_str(e, "node", ""), NULL, NULL);
+                if (n && node_dialect(n) == DRBD_DIALECT_84)
+                        return DRBD_DIALECT_84;
+        }
+        return DRBD_DIALECT_9;
+}
+
+/* Per-volume detail of a replica: sizes and devices. New reference. */
+static json_t *replica_volumes(RdView *v, json_t *res) {
+        json_t *out = json_array(), *vol;
+        size_t i;
+        json_t *node = find_by(v->nodes, "name", json_get_str(res, "node", ""), NULL, NULL);
+        json_t *pool = find_by(v->pools, "node", json_get_str(res, "node", ""), "name",
+                               json_get_str(res, "storage-pool", ""));
+        bool diskless = json_get_bool(res, "diskless", false);
+        unsigned slots = rd_peer_slots(v->rd, rd_view_dialect(v));
+        (void) node;
+        json_array_foreach(json_object_get(v->rd, "volumes"), i, vol) {
+                unsigned vnr = (unsigned) json_get_int(vol, "volume", 0);
+                int64_t minor = json_get_int(vol, "minor", 0);
+                uint64_t req = (uint64_t) json_get_int(vol, "size-kib", 0);
+                char dev[32];
+                snprintf(dev, sizeof dev, "/dev/drbd%lld", (long long) minor);
+                json_t *o = json_pack("{s:i, s:I, s:s, s:I}", "volume", vnr, "minor", (json_int_t) minor, "device",
+                                      dev, "requested-kib", (json_int_t) req);
+                if (!diskless && pool) {
+                        Sizing z;
+                        _cleanup_free_ char *path = pool_volume_path(pool, json_get_str(v->rd, "name", ""), vnr);
+                        if (sizing_compute(req, slots, pool_extent_kib(pool), &z) >= 0) {
+                                json_object_set_new(o, "backing-kib", json_integer((json_int_t) z.backing_kib));
+                                json_object_set_new(o, "usable-kib", json_integer((json_int_t) z.usable_kib));
+                                json_object_set_new(o, "metadata-kib", json_integer((json_int_t) z.md_kib));
+                        }
+                        if (path)
+                                json_object_set_new(o, "backing-device", json_string(path));
+                }
+                json_array_append_new(out, o);
+        }
+        return out;
+}
+
+static int list_resources(Service *s, const char *filter, json_t *out, char **ret_msg) {
+        _cleanup_(json_decrefp) json_t *rds = NULL;
+        json_t *rd;
+        size_t i;
+        int r;
+        if (filter) {
+                char *m = NULL;
+                if (name_validate(NAME_RESOURCE, filter, &m) < 0)
+                        return msg_take(ret_msg, -EINVAL, m);
+                if (!(rds = json_pack("[{s:s}]", "name", filter)))
+                        return -ENOMEM;
+        } else if ((r = obj_range(s, KEY_RDS, &rds)) < 0)
+                return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+        json_array_foreach(rds, i, rd) {
+                _cleanup_(rd_view_done) RdView v = {};
+                json_t *res;
+                size_t j;
+                r = rd_view_load(s, json_get_str(rd, "name", ""), &v, ret_msg);
+                if (r == -ENOENT && !filter)
+                        continue; /* deleted meanwhile */
+                if (r < 0)
+                        return r;
+                json_array_foreach(v.replicas, j, res) {
+                        json_t *o = json_deep_copy(res);
+                        json_object_set_new(o, "port", json_integer(json_get_int(v.rd, "port", 0)));
+                        json_object_set_new(o, "volumes", replica_volumes(&v, res));
+                        json_object_set_new(o, "drbd-version",
+                                            json_string(drbd_dialect_to_string(rd_view_dialect(&v))));
+                        json_t *n = find_by(v.nodes, "name", json_get_str(res, "node", ""), NULL, NULL);
+                        json_object_set_new(o, "address", json_string(json_get_str(n, "address", "")));
+                        json_object_set_new(o, "state", json_string("planned"));
+                        json_array_append_new(out, o);
+                }
+        }
+        return 0;
+}
+
+int service_list(Service *s, const char *kind, const char *filter, json_t **ret, char **ret_msg) {
+        _cleanup_(json_decrefp) json_t *out = json_array(), *all = NULL;
+        json_t *e;
+        size_t i;
+        int r;
+
+        if (!out)
+                return -ENOMEM;
+        if (filter && !*filter)
+                filter = NULL;
+        if (streq(kind, "resource")) {
+                if ((r = list_resources(s, filter, out, ret_msg)) < 0)
+                        return r;
+                *ret = TAKE_PTR(out);
+                return 0;
+        }
+        const char *prefix = streq(kind, "node")                  ? KEY_NODES
+                             : streq(kind, "storage-pool")        ? KEY_POOLS
+                             : streq(kind, "resource-group")      ? KEY_RGS
+                             : streq(kind, "resource-definition") ? KEY_RDS
+                             : streq(kind, "volume-definition")   ? KEY_RDS
+                                                                  : NULL;
+        if (!prefix)
+                return msgf(ret_msg, -EINVAL, "unknown object kind");
+        if ((r = obj_range(s, prefix, &all)) < 0)
+                return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+        json_array_foreach(all, i, e) {
+                if (streq(kind, "storage-pool")) {
+                        if (filter && !streq(json_get_str(e, "node", ""), filter))
+                                continue;
+                        uint64_t used = 0, cap = (uint64_t) json_get_int(e, "capacity-kib", 0);
+                        (void) pool_used_kib(s, json_get_str(e, "node", ""), json_get_str(e, "name", ""), &used);
+                        json_object_set_new(e, "allocated-kib", json_integer((json_int_t) used));
+                        json_object_set_new(e, "free-kib", json_integer((json_int_t) (cap > used ? cap - used : 0)));
+                        json_array_append(out, e);
+                } else if (streq(kind, "volume-definition")) {
+                        json_t *v;
+                        size_t j;
+                        if (filter && !streq(json_get_str(e, "name", ""), filter))
+                                continue;
+                        json_array_foreach(json_object_get(e, "volumes"), j, v) {
+                                json_t *o = json_deep_copy(v);
+                                char dev[32];
+                                snprintf(dev, sizeof dev, "/dev/drbd%lld", (long long) json_get_int(v, "minor", 0));
+                                json_object_set_new(o, "resource-definition", json_string(json_get_str(e, "name", "")));
+                                json_object_set_new(o, "device", json_string(dev));
+                                json_array_append_new(out, o);
+                        }
+                } else {
+                        if (filter && !streq(json_get_str(e, "name", ""), filter))
+                                continue;
+                        json_object_del(e, "secret"); /* only ever in the generated .res */
+                        json_array_append(out, e);
+                }
+        }
+        if (filter && json_array_size(out) == 0 && !streq(kind, "storage-pool") && !streq(kind, "volume-definition"))
+                return msgf(ret_msg, -ENOENT, "%s '%s' not found", kind, filter);
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+/* ---- configuration -------------------------------------------------------- */
+
+static char *render_disk_path(json_t *pool, const char *rd, unsigned vnr) {
+        char *p;
+        /* File pools are attached through a loop device; the agent keeps a
+         * stable link to it so the configuration does not change with it. */
+        if (streq(json_get_str(pool, "driver", ""), "file"))
+                return asprintf(&p, "/dev/drbdd/%s_%05u", rd, vnr) < 0 ? NULL : p;
+        return pool_volume_path(pool, rd, vnr);
+}
+
+int service_render_config(Service *s, const char *rd, const char *node, char **ret_text, char **ret_msg) {
+        _cleanup_(rd_view_done) RdView v = {};
+        char *m = NULL;
+        int r;
+
+        if (name_validate(NAME_NODE, node, &m) < 0)
+                return msg_take(ret_msg, -EINVAL, m);
+        if ((r = rd_view_load(s, rd, &v, ret_msg)) < 0)
+                return r;
+        if (!find_by(v.replicas, "node", node, NULL, NULL))
+                return msgf(ret_msg, -ENOENT, "'%s' has no replica on node '%s'", rd, node);
+        json_t *vols = json_object_get(v.rd, "volumes");
+        size_t nv = json_array_size(vols), nh = json_array_size(v.replicas), i, j;
+        if (nv == 0)
+                return msgf(ret_msg, -EINVAL, "'%s' has no volumes yet", rd);
+
+        _cleanup_free_ RenderVolume *rv = calloc(nv, sizeof *rv);
+        _cleanup_free_ RenderHost *rh = calloc(nh, sizeof *rh);
+        _cleanup_free_ const char **disks = calloc(nv * nh, sizeof *disks);
+        _cleanup_(json_decrefp) json_t *keep = json_array(), *opts = json_object();
+        if (!rv || !rh || !disks || !keep || !opts)
+                return -ENOMEM;
+        json_t *e;
+        json_array_foreach(vols, i, e)
+                rv[i] = (RenderVolume) { .vnr = (unsigned) json_get_int(e, "volume", 0),
+                                         .minor = (unsigned) json_get_int(e, "minor", 0) };
+        json_array_foreach(v.replicas, i, e) {
+                const char *nn = json_get_str(e, "node", "");
+                json_t *n = find_by(v.nodes, "name", nn, NULL, NULL);
+                json_t *pool = find_by(v.pools, "node", nn, "name", json_get_str(e, "storage-pool", ""));
+                bool diskless = json_get_bool(e, "diskless", false);
+                if (!n)
+                        return msgf(ret_msg, -EIO, "node '%s' of '%s' is missing from the store", nn, rd);
+                if (!diskless && !pool)
+                        return msgf(ret_msg, -EIO, "storage pool of '%s' on '%s' is missing from the store", rd, nn);
+                for (j = 0; j < nv && !diskless; j++) {
+                        json_t *str = json_string_nocheck(render_disk_path(pool, rd, rv[j].vnr) ?: "");
+                        char *p = (char *) json_string_value(str);
+                        json_array_append_new(keep, str);
+                        disks[i * nv + j] = p;
+                }
+                rh[i] = (RenderHost) { .name = nn, .address = json_get_str(n, "address", ""),
+                                       .port = (uint16_t) json_get_int(v.rd, "port", 0),
+                                       .node_id = (unsigned) json_get_int(e, "node-id", 0), .diskless = diskless,
+                                       .disks = diskless ? NULL : &disks[i * nv] };
+        }
+        /* Group options first, the definition's own override them. */
+        json_object_update(opts, json_object_get(v.rg, "drbd-options") ?: json_object());
+        json_object_update(opts, json_object_get(v.rd, "drbd-options") ?: json_object());
+        size_t no = json_object_size(opts);
+        _cleanup_free_ RenderOption *ro = calloc(no + 1, sizeof *ro);
+        const char *k;
+        i = 0;
+        if (!ro)
+                return -ENOMEM;
+        json_object_foreach(opts, k, e)
+                ro[i++] = (RenderOption) { .name = k, .value = json_string_value(e) };
+
+        DrbdDialect d = rd_view_dialect(&v);
+        RenderResource res = {
+                .name = rd, .dialect = d, .secret = json_get_str(v.rd, "secret", NULL),
+                .peer_slots = rd_peer_slots(v.rd, d), .quorum = d == DRBD_DIALECT_9 && nh >= 3,
+                .volumes = rv, .n_volumes = nv, .hosts = rh, .n_hosts = nh, .options = ro, .n_options = i,
+        };
+        return drbd_render_res(&res, ret_text, ret_msg);
+}
+
+static int push_cmd(json_t *out, char *const argv[]) {
+        _cleanup_free_ char *line = exec_argv_to_string(argv);
+        return line ? json_array_append_new(out, json_string(line)) : -ENOMEM;
+}
+
+int service_plan_commands(Service *s, const char *rd, const char *node, json_t **ret, char **ret_msg) {
+        _cleanup_(rd_view_done) RdView v = {};
+        _cleanup_(json_decrefp) json_t *out = json_array();
+        _cleanup_free_ char *text = NULL, *file = NULL, *slots = NULL;
+        int r;
+
+        if (!out)
+                return -ENOMEM;
+        /* Rendering validates everything the commands are made of. */
+        if ((r = service_render_config(s, rd, node, &text, ret_msg)) < 0 || (r = rd_view_load(s, rd, &v, ret_msg)) < 0)
+                return r;
+        json_t *res = find_by(v.replicas, "node", node, NULL, NULL);
+        json_t *pool = find_by(v.pools, "node", node, "name", json_get_str(res, "storage-pool", ""));
+        json_t *vols = replica_volumes(&v, res), *vol;
+        size_t i;
+        DrbdDialect d = rd_view_dialect(&v);
+        if (asprintf(&file, "%s/%s.res", RES_DIR, rd) < 0 ||
+            asprintf(&slots, "--max-peers=%u", rd_peer_slots(v.rd, d)) < 0) {
+                json_decref(vols);
+                return -ENOMEM;
+        }
+        json_array_append_new(out, json_pack("s+", "# write (mode 0600) ", file));
+        json_array_foreach(vols, i, vol) {
+                if (json_get_bool(res, "diskless", false))
+                        break;
+                char size[32], vnrs[300], path[300];
+                const char *dev = json_get_str(vol, "backing-device", "");
+                const char *drv = json_get_str(pool, "driver", "");
+                unsigned vnr = (unsigned) json_get_int(vol, "volume", 0);
+                snprintf(size, sizeof size, "%lldk", (long long) json_get_int(vol, "backing-kib", 0));
+                snprintf(vnrs, sizeof vnrs, "%s/%u", rd, vnr);
+                snprintf(path, sizeof path, "%s/%s", json_get_str(pool, "volume-group", ""),
+                         json_get_str(pool, "thin-pool", ""));
+                const char *lv = strrchr(dev, '/') ? strrchr(dev, '/') + 1 : dev;
+                if (streq(drv, "lvm"))
+                        push_cmd(out, (char *const[]) { "lvcreate", "--yes", "--wipesignatures", "y", "--zero", "y", "-n",
+                                                        (char *) lv, "-L", size,
+                                                        (char *) json_get_str(pool, "volume-group", ""), NULL });
+                else if (streq(drv, "lvm-thin"))
+                        push_cmd(out, (char *const[]) { "lvcreate", "--yes", "-n", (char *) lv, "-V", size,
+                                                        "--thinpool", path, NULL });
+                else {
+                        push_cmd(out, (char *const[]) { "truncate", "-s", size, (char *) dev, NULL });
+                        push_cmd(out, (char *const[]) { "losetup", "--find", "--show", (char *) dev, NULL });
+                }
+                if (d == DRBD_DIALECT_9)
+                        push_cmd(out, (char *const[]) { "drbdadm", "-c", file, "create-md", "--force", slots, vnrs, NULL });
+                else
+                        push_cmd(out, (char *const[]) { "drbdadm", "-c", file, "create-md", "--force", vnrs, NULL });
+        }
+        json_decref(vols);
+        push_cmd(out, (char *const[]) { "drbdadm", "-c", file, "adjust", (char *) rd, NULL });
+        *ret = TAKE_PTR(out);
+        return 0;
+}

@@ -1,0 +1,778 @@
+/* The volume service core: store access, transactions, option parsing, and
+ * the node, storage-pool and resource-group objects. */
+#include <arpa/inet.h>
+#include <stdio.h>
+
+#include "drbdd/model/names.h"
+#include "drbdd/model/size.h"
+#include "drbdd/model/sizing.h"
+#include "json-util.h"
+#include "log.h"
+#include "macro.h"
+#include "service-internal.h"
+
+void service_config_defaults(ServiceConfig *c) {
+        *c = (ServiceConfig) {
+                .node_name = "localhost",
+                .minor_min = 1000, .minor_max = 49999,
+                .port_min = 7000, .port_max = 7999,
+                .default_peer_slots = 7,
+        };
+}
+
+int service_new(Store *store, const ServiceConfig *cfg, Service **ret) {
+        Service *s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        s->store = store;
+        if (cfg)
+                s->cfg = *cfg;
+        else
+                service_config_defaults(&s->cfg);
+        s->next_minor = s->cfg.minor_min;
+        s->next_port = s->cfg.port_min;
+        *ret = s;
+        return 0;
+}
+
+Service *service_free(Service *s) {
+        free(s);
+        return NULL;
+}
+
+void service_set_change_callback(Service *s, ServiceChangeFn fn, void *userdata) {
+        s->change_fn = fn;
+        s->change_userdata = userdata;
+}
+
+void service_notify(Service *s, const char *kind, const char *name, const char *action) {
+        if (s->change_fn)
+                s->change_fn(kind, name, action, s->change_userdata);
+}
+
+int msgf(char **ret_msg, int error, const char *fmt, ...) {
+        if (ret_msg) {
+                va_list ap;
+                va_start(ap, fmt);
+                if (vasprintf(ret_msg, fmt, ap) < 0)
+                        *ret_msg = NULL;
+                va_end(ap);
+        }
+        return error;
+}
+
+int msg_take(char **ret_msg, int error, char *msg) {
+        if (ret_msg)
+                *ret_msg = msg;
+        else
+                free(msg);
+        return error;
+}
+
+static char *keyf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *keyf(const char *fmt, ...) {
+        char *k;
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(&k, fmt, ap) < 0)
+                k = NULL;
+        va_end(ap);
+        return k;
+}
+
+char *key_node(const char *node) { return keyf(KEY_NODES "%s", node); }
+char *key_pool(const char *node, const char *pool) { return keyf(KEY_POOLS "%s/%s", node, pool); }
+char *key_rg(const char *rg) { return keyf(KEY_RGS "%s", rg); }
+char *key_rd(const char *rd) { return keyf(KEY_RDS "%s", rd); }
+char *key_res(const char *rd, const char *node) { return keyf(KEY_RES "%s/%s", rd, node); }
+
+int obj_get(Service *s, const char *key, json_t **ret, int64_t *ret_rev) {
+        StoreKV kv;
+        int r = store_get(s->store, key, &kv);
+        if (r < 0)
+                return r;
+        json_t *j = json_parse(kv.value, kv.value_len, NULL);
+        int64_t rev = kv.mod_rev;
+        store_kv_done(&kv);
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return log_error_errno(-EIO, "Corrupt object in store at '%s'", key);
+        }
+        *ret = j;
+        if (ret_rev)
+                *ret_rev = rev;
+        return 0;
+}
+
+int obj_range(Service *s, const char *prefix, json_t **ret) {
+        StoreKVList l;
+        int r = store_range(s->store, prefix, &l);
+        if (r < 0)
+                return r;
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < l.n; i++) {
+                json_t *j = json_parse(l.items[i].value, l.items[i].value_len, NULL);
+                if (!json_is_object(j)) {
+                        log_warning("Skipping corrupt object in store at '%s'", l.items[i].key);
+                        json_decref(j);
+                        continue;
+                }
+                json_array_append_new(a, j);
+        }
+        store_kv_list_done(&l);
+        if (!a)
+                return -ENOMEM;
+        *ret = a;
+        return 0;
+}
+
+/* ---- transactions --------------------------------------------------------- */
+
+void txn_done(Txn *t) {
+        for (size_t i = 0; i < t->n_owned; i++)
+                free(t->owned[i]);
+        free(t->owned);
+        free(t->cmp);
+        free(t->ops);
+        *t = (Txn) {};
+}
+
+static const char *txn_own(Txn *t, const char *str) {
+        char *d = strdup(str);
+        char **n = d ? realloc(t->owned, (t->n_owned + 1) * sizeof *n) : NULL;
+        if (!n) {
+                free(d);
+                return NULL;
+        }
+        t->owned = n;
+        t->owned[t->n_owned++] = d;
+        return d;
+}
+
+int txn_require_rev(Txn *t, const char *key, int64_t mod_rev) {
+        const char *k = txn_own(t, key);
+        StoreCompare *n = k ? realloc(t->cmp, (t->n_cmp + 1) * sizeof *n) : NULL;
+        if (!n)
+                return -ENOMEM;
+        t->cmp = n;
+        t->cmp[t->n_cmp++] = (StoreCompare) { .key = k, .target = STORE_CMP_MOD_REV, .rev = mod_rev };
+        return 0;
+}
+
+static int txn_add(Txn *t, StoreOpType type, const char *key, const char *value) {
+        const char *k = txn_own(t, key), *v = NULL;
+        if (!k || (value && !(v = txn_own(t, value))))
+                return -ENOMEM;
+        StoreOp *n = realloc(t->ops, (t->n_ops + 1) * sizeof *n);
+        if (!n)
+                return -ENOMEM;
+        t->ops = n;
+        t->ops[t->n_ops++] = (StoreOp) { .type = type, .key = k, .value = v };
+        return 0;
+}
+
+int txn_put(Txn *t, const char *key, const char *value) { return txn_add(t, STORE_OP_PUT, key, value); }
+int txn_delete(Txn *t, const char *key) { return txn_add(t, STORE_OP_DELETE, key, NULL); }
+int txn_delete_prefix(Txn *t, const char *prefix) { return txn_add(t, STORE_OP_DELETE_PREFIX, prefix, NULL); }
+
+int txn_put_json(Txn *t, const char *key, json_t *value) {
+        _cleanup_free_ char *text = json_dump_compact(value);
+        if (!text)
+                return -ENOMEM;
+        return txn_put(t, key, text);
+}
+
+int txn_commit(Service *s, Txn *t, char **ret_msg) {
+        int r = store_txn(s->store, t->cmp, t->n_cmp, t->ops, t->n_ops, NULL);
+        if (r == -EAGAIN || r >= 0)
+                return r;
+        if (r == -EHOSTUNREACH || r == -ETIMEDOUT || r == -ECONNREFUSED)
+                return msgf(ret_msg, -EHOSTUNREACH, "cluster store unavailable: %s", strerror(-r));
+        if (r == -ENOSPC)
+                return msgf(ret_msg, r, "cluster store is full");
+        return msgf(ret_msg, -EIO, "cluster store write failed: %s", strerror(-r));
+}
+
+/* ---- options -------------------------------------------------------------- */
+
+int opts_check_keys(json_t *opts, const char *const *allowed, char **ret_msg) {
+        const char *key;
+        json_t *v;
+        if (!opts)
+                return 0;
+        if (!json_is_object(opts))
+                return msgf(ret_msg, -EINVAL, "options must be a dictionary");
+        json_object_foreach(opts, key, v) {
+                bool ok = false;
+                for (const char *const *a = allowed; *a && !ok; a++)
+                        ok = streq(*a, key);
+                if (!ok) {
+                        _cleanup_free_ char *m = NULL;
+                        name_validate(NAME_PROPERTY, key, &m);
+                        return msgf(ret_msg, -EINVAL, "unknown option '%.64s'%s", m ? "(unprintable)" : key, "");
+                }
+        }
+        return 0;
+}
+
+int opt_string(json_t *opts, const char *key, const char **ret, char **ret_msg) {
+        json_t *v = json_object_get(opts, key);
+        if (!v)
+                return 0;
+        if (!json_is_string(v))
+                return msgf(ret_msg, -EINVAL, "option '%s' must be a string", key);
+        *ret = json_string_value(v);
+        return 0;
+}
+
+int opt_uint(json_t *opts, const char *key, uint64_t min, uint64_t max, uint64_t *ret, char **ret_msg) {
+        json_t *v = json_object_get(opts, key);
+        if (!v)
+                return 0;
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t) json_integer_value(v) < min ||
+            (uint64_t) json_integer_value(v) > max)
+                return msgf(ret_msg, -EINVAL, "option '%s' must be an integer from %llu to %llu", key,
+                            (unsigned long long) min, (unsigned long long) max);
+        *ret = (uint64_t) json_integer_value(v);
+        return 0;
+}
+
+int opt_bool(json_t *opts, const char *key, bool *ret, char **ret_msg) {
+        json_t *v = json_object_get(opts, key);
+        if (!v)
+                return 0;
+        if (!json_is_boolean(v))
+                return msgf(ret_msg, -EINVAL, "option '%s' must be a boolean", key);
+        *ret = json_is_true(v);
+        return 0;
+}
+
+int opt_names(json_t *opts, const char *key, int name_kind, json_t **ret, char **ret_msg) {
+        json_t *v = json_object_get(opts, key), *e;
+        size_t i;
+        if (!v)
+                return 0;
+        if (!json_is_array(v) || json_array_size(v) > 64)
+                return msgf(ret_msg, -EINVAL, "option '%s' must be a list of at most 64 names", key);
+        json_array_foreach(v, i, e) {
+                char *m = NULL;
+                if (!json_is_string(e))
+                        return msgf(ret_msg, -EINVAL, "option '%s' must be a list of names", key);
+                if (name_validate(name_kind, json_string_value(e), &m) < 0)
+                        return msg_take(ret_msg, -EINVAL, m);
+        }
+        *ret = v;
+        return 0;
+}
+
+int opt_drbd_options(json_t *opts, const char *key, json_t **ret, char **ret_msg) {
+        json_t *v = json_object_get(opts, key), *e;
+        const char *k;
+        if (!v)
+                return 0;
+        if (!json_is_object(v))
+                return msgf(ret_msg, -EINVAL, "option '%s' must be a dictionary of DRBD options", key);
+        json_object_foreach(v, k, e) {
+                char *m = NULL;
+                if (!json_is_string(e))
+                        return msgf(ret_msg, -EINVAL, "DRBD option values must be strings");
+                /* An empty value removes an inherited option on modify. */
+                if (json_string_length(e) == 0 && drbd_option_validate(k, "yes", NULL) >= 0)
+                        continue;
+                if (drbd_option_validate(k, json_string_value(e), &m) < 0)
+                        return msg_take(ret_msg, -EINVAL, m);
+        }
+        *ret = v;
+        return 0;
+}
+
+/* ---- shared derivations ---------------------------------------------------- */
+
+DrbdDialect node_dialect(json_t *node) {
+        return streq(json_get_str(node, "drbd-version", "9"), "8.4") ? DRBD_DIALECT_84 : DRBD_DIALECT_9;
+}
+
+uint64_t pool_extent_kib(json_t *pool) {
+        const char *d = json_get_str(pool, "driver", "");
+        if (streq(d, "file"))
+                return 4;
+        if (streq(d, "lvm-thin"))
+                return 64; /* thin chunk size granularity */
+        return 4096;       /* LVM default extent of 4 MiB */
+}
+
+char *pool_volume_path(json_t *pool, const char *rd, unsigned vnr) {
+        const char *d = json_get_str(pool, "driver", "");
+        char *p;
+        int r;
+        if (streq(d, "file"))
+                r = asprintf(&p, "%s/%s_%05u.img", json_get_str(pool, "directory", "/var/lib/drbdd/volumes"), rd, vnr);
+        else
+                r = asprintf(&p, "/dev/%s/%s_%05u", json_get_str(pool, "volume-group", "drbdpool"), rd, vnr);
+        return r < 0 ? NULL : p;
+}
+
+unsigned rd_peer_slots(json_t *rd, DrbdDialect d) {
+        if (d == DRBD_DIALECT_84)
+                return 1;
+        return (unsigned) json_get_int(rd, "peer-slots", 7);
+}
+
+int pool_used_kib(Service *s, const char *node, const char *pool, uint64_t *ret) {
+        _cleanup_(json_decrefp) json_t *res = NULL, *rds = NULL, *nodes = NULL, *pools = NULL;
+        _cleanup_free_ char *pk = key_pool(node, pool), *nk = key_node(node);
+        json_t *p = NULL, *n = NULL, *r, *rd;
+        uint64_t used = 0;
+        size_t i;
+        int k;
+
+        if ((k = obj_get(s, pk, &pools, NULL)) < 0)
+                return k;
+        p = pools;
+        if ((k = obj_get(s, nk, &nodes, NULL)) < 0)
+                return k;
+        n = nodes;
+        if ((k = obj_range(s, KEY_RES, &res)) < 0)
+                return k;
+        json_array_foreach(res, i, r) {
+                if (!streq(json_get_str(r, "node", ""), node) || !streq(json_get_str(r, "storage-pool", ""), pool) ||
+                    json_get_bool(r, "diskless", false))
+                        continue;
+                _cleanup_free_ char *rk = key_rd(json_get_str(r, "resource-definition", ""));
+                _cleanup_(json_decrefp) json_t *rdo = NULL;
+                if (obj_get(s, rk, &rdo, NULL) < 0)
+                        continue;
+                rd = rdo;
+                json_t *vols = json_object_get(rd, "volumes"), *v;
+                size_t j;
+                json_array_foreach(vols, j, v) {
+                        Sizing z;
+                        if (sizing_compute((uint64_t) json_get_int(v, "size-kib", 0),
+                                           rd_peer_slots(rd, node_dialect(n)), pool_extent_kib(p), &z) >= 0)
+                                used += z.backing_kib;
+                }
+        }
+        *ret = used;
+        return 0;
+}
+
+/* ---- nodes ---------------------------------------------------------------- */
+
+static int validate_address(const char *a, char **ret_msg) {
+        unsigned char buf[16];
+        if (!a || strlen(a) > 45 || (inet_pton(AF_INET, a, buf) != 1 && inet_pton(AF_INET6, a, buf) != 1))
+                return msgf(ret_msg, -EINVAL, "invalid address '%.45s': expected an IPv4 or IPv6 address",
+                            a && strcspn(a, "\n\r\t") == strlen(a) ? a : "(unprintable)");
+        return 0;
+}
+
+static int validate_properties(json_t *props, char **ret_msg) {
+        const char *k;
+        json_t *v;
+        if (!props)
+                return 0;
+        if (!json_is_object(props) || json_object_size(props) > 64)
+                return msgf(ret_msg, -EINVAL, "properties must be a dictionary of at most 64 strings");
+        json_object_foreach(props, k, v) {
+                char *m = NULL;
+                if (name_validate(NAME_PROPERTY, k, &m) < 0)
+                        return msg_take(ret_msg, -EINVAL, m);
+                if (!json_is_string(v))
+                        return msgf(ret_msg, -EINVAL, "property '%s' must be a string", k);
+                if (property_value_validate(json_string_value(v), &m) < 0)
+                        return msg_take(ret_msg, -EINVAL, m);
+        }
+        return 0;
+}
+
+int service_node_create(Service *s, const char *name, const char *address, json_t *options, char **ret_msg) {
+        static const char *const allowed[] = { "properties", "drbd-version", NULL };
+        const char *version = "9";
+        char *m = NULL;
+        int r;
+
+        if (name_validate(NAME_NODE, name, &m) < 0)
+                return msg_take(ret_msg, -EINVAL, m);
+        if ((r = validate_address(address, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
+            (r = opt_string(options, "drbd-version", &version, ret_msg)) < 0 ||
+            (r = validate_properties(json_object_get(options, "properties"), ret_msg)) < 0)
+                return r;
+        if (drbd_dialect_from_string(version) < 0)
+                return msgf(ret_msg, -EINVAL, "invalid drbd-version: expected '9' or '8.4'");
+
+        _cleanup_free_ char *key = key_node(name);
+        _cleanup_(json_decrefp) json_t *o = json_pack("{s:s, s:s, s:s, s:O}", "name", name, "address", address,
+                                                      "drbd-version", version, "properties",
+                                                      json_object_get(options, "properties") ?: json_object());
+        _cleanup_(txn_done) Txn t = {};
+        if (!key || !o)
+                return -ENOMEM;
+        if ((r = txn_require_rev(&t, key, 0)) < 0 || (r = txn_put_json(&t, key, o)) < 0)
+                return r;
+        r = txn_commit(s, &t, ret_msg);
+        if (r == -EAGAIN)
+                return msgf(ret_msg, -EEXIST, "node '%s' already exists", name);
+        if (r < 0)
+                return r;
+        service_notify(s, "node", name, "created");
+        return 0;
+}
+
+static int check_name(NameKind kind, const char *name, char **ret_msg) {
+        char *m = NULL;
+        if (name_validate(kind, name, &m) < 0)
+                return msg_take(ret_msg, -EINVAL, m);
+        return 0;
+}
+
+int service_node_delete(Service *s, const char *name, char **ret_msg) {
+        _cleanup_(json_decrefp) json_t *node = NULL, *res = NULL;
+        _cleanup_free_ char *key = NULL;
+        int64_t rev;
+        json_t *e;
+        size_t i;
+        int r;
+
+        if ((r = check_name(NAME_NODE, name, ret_msg)) < 0)
+                return r;
+        if (!(key = key_node(name)))
+                return -ENOMEM;
+        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
+                json_decref(node);
+                node = NULL;
+                json_decref(res);
+                res = NULL;
+                r = obj_get(s, key, &node, &rev);
+                if (r == -ENOENT)
+                        return msgf(ret_msg, r, "node '%s' not found", name);
+                if (r < 0 || (r = obj_range(s, KEY_RES, &res)) < 0)
+                        return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+                json_array_foreach(res, i, e)
+                        if (streq(json_get_str(e, "node", ""), name))
+                                return msgf(ret_msg, -EBUSY, "node '%s' still holds a replica of '%s'; delete it first",
+                                            name, json_get_str(e, "resource-definition", "?"));
+                _cleanup_(txn_done) Txn t = {};
+                _cleanup_free_ char *pools = NULL;
+                if (asprintf(&pools, KEY_POOLS "%s/", name) < 0)
+                        return -ENOMEM;
+                if ((r = txn_require_rev(&t, key, rev)) < 0 || (r = txn_delete(&t, key)) < 0 ||
+                    (r = txn_delete_prefix(&t, pools)) < 0)
+                        return r;
+                r = txn_commit(s, &t, ret_msg);
+                if (r == -EAGAIN)
+                        continue;
+                if (r < 0)
+                        return r;
+                service_notify(s, "node", name, "deleted");
+                return 0;
+        }
+        return msgf(ret_msg, -EBUSY, "node '%s' is being changed concurrently; try again", name);
+}
+
+int service_node_set_property(Service *s, const char *name, const char *key, const char *value, char **ret_msg) {
+        _cleanup_free_ char *k = NULL;
+        char *m = NULL;
+        int r;
+
+        if ((r = check_name(NAME_NODE, name, ret_msg)) < 0 || (r = check_name(NAME_PROPERTY, key, ret_msg)) < 0)
+                return r;
+        if (value && *value && property_value_validate(value, &m) < 0)
+                return msg_take(ret_msg, -EINVAL, m);
+        if (!(k = key_node(name)))
+                return -ENOMEM;
+        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
+                _cleanup_(json_decrefp) json_t *node = NULL;
+                _cleanup_(txn_done) Txn t = {};
+                int64_t rev;
+                r = obj_get(s, k, &node, &rev);
+                if (r == -ENOENT)
+                        return msgf(ret_msg, r, "node '%s' not found", name);
+                if (r < 0)
+                        return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+                json_t *props = json_object_get(node, "properties");
+                if (!json_is_object(props)) {
+                        props = json_object();
+                        json_object_set_new(node, "properties", props);
+                }
+                if (value && *value)
+                        json_object_set_new(props, key, json_string(value));
+                else
+                        json_object_del(props, key);
+                if ((r = txn_require_rev(&t, k, rev)) < 0 || (r = txn_put_json(&t, k, node)) < 0)
+                        return r;
+                r = txn_commit(s, &t, ret_msg);
+                if (r == -EAGAIN)
+                        continue;
+                if (r < 0)
+                        return r;
+                service_notify(s, "node", name, "modified");
+                return 0;
+        }
+        return msgf(ret_msg, -EBUSY, "node '%s' is being changed concurrently; try again", name);
+}
+
+/* ---- storage pools -------------------------------------------------------- */
+
+static bool is_safe_path(const char *p) {
+        if (!p || p[0] != '/' || strlen(p) > 200 || strstr(p, ".."))
+                return false;
+        for (; *p; p++)
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_.+-", *p))
+                        return false;
+        return true;
+}
+
+int service_pool_create(Service *s, const char *node, const char *pool, const char *driver, json_t *options,
+                        char **ret_msg) {
+        static const char *const allowed[] = { "volume-group", "thin-pool", "directory", "capacity", NULL };
+        const char *vg = NULL, *thin = NULL, *dir = NULL;
+        uint64_t capacity = 0;
+        int r;
+
+        if ((r = check_name(NAME_NODE, node, ret_msg)) < 0 || (r = check_name(NAME_POOL, pool, ret_msg)) < 0)
+                return r;
+        if (!driver || (!streq(driver, "lvm") && !streq(driver, "lvm-thin") && !streq(driver, "file")))
+                return msgf(ret_msg, -EINVAL, "invalid storage driver: expected lvm, lvm-thin or file");
+        if ((r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
+            (r = opt_string(options, "volume-group", &vg, ret_msg)) < 0 ||
+            (r = opt_string(options, "thin-pool", &thin, ret_msg)) < 0 ||
+            (r = opt_string(options, "directory", &dir, ret_msg)) < 0 ||
+            (r = opt_uint(options, "capacity", 0, SIZE_MAX_KIB * 1024 * 64, &capacity, ret_msg)) < 0)
+                return r;
+        if (streq(driver, "file")) {
+                if (!dir || !is_safe_path(dir))
+                        return msgf(ret_msg, -EINVAL, "file pools need option 'directory': an absolute path of "
+                                                      "A-Z a-z 0-9 / _ . + - without '..'");
+        } else {
+                if (!vg || (r = check_name(NAME_POOL, vg, NULL)) < 0)
+                        return msgf(ret_msg, -EINVAL, "%s pools need option 'volume-group' (a valid LVM name)", driver);
+                if (streq(driver, "lvm-thin") && (!thin || check_name(NAME_POOL, thin, NULL) < 0))
+                        return msgf(ret_msg, -EINVAL, "lvm-thin pools need option 'thin-pool' (a valid LVM name)");
+        }
+
+        _cleanup_free_ char *nk = key_node(node), *pk = key_pool(node, pool);
+        _cleanup_(json_decrefp) json_t *n = NULL;
+        int64_t nrev;
+        if (!nk || !pk)
+                return -ENOMEM;
+        r = obj_get(s, nk, &n, &nrev);
+        if (r == -ENOENT)
+                return msgf(ret_msg, r, "node '%s' not found", node);
+        if (r < 0)
+                return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+
+        _cleanup_(json_decrefp) json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "node", node, "name", pool, "driver",
+                                                      driver, "capacity-kib", (json_int_t) (capacity / 1024));
+        if (!o)
+                return -ENOMEM;
+        if (vg)
+                json_object_set_new(o, "volume-group", json_string(vg));
+        if (thin)
+                json_object_set_new(o, "thin-pool", json_string(thin));
+        if (dir)
+                json_object_set_new(o, "directory", json_string(dir));
+        _cleanup_(txn_done) Txn t = {};
+        if ((r = txn_require_rev(&t, nk, nrev)) < 0 || (r = txn_require_rev(&t, pk, 0)) < 0 ||
+            (r = txn_put_json(&t, pk, o)) < 0)
+                return r;
+        r = txn_commit(s, &t, ret_msg);
+        if (r == -EAGAIN) {
+                StoreKV kv;
+                if (store_get(s->store, pk, &kv) >= 0) {
+                        store_kv_done(&kv);
+                        return msgf(ret_msg, -EEXIST, "storage pool '%s' already exists on node '%s'", pool, node);
+                }
+                return msgf(ret_msg, -EBUSY, "node '%s' changed concurrently; try again", node);
+        }
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *nm = NULL;
+        if (asprintf(&nm, "%s/%s", node, pool) >= 0)
+                service_notify(s, "storage-pool", nm, "created");
+        return 0;
+}
+
+int service_pool_delete(Service *s, const char *node, const char *pool, char **ret_msg) {
+        _cleanup_(json_decrefp) json_t *res = NULL, *p = NULL;
+        _cleanup_free_ char *pk = NULL;
+        int64_t rev;
+        json_t *e;
+        size_t i;
+        int r;
+
+        if ((r = check_name(NAME_NODE, node, ret_msg)) < 0 || (r = check_name(NAME_POOL, pool, ret_msg)) < 0)
+                return r;
+        if (!(pk = key_pool(node, pool)))
+                return -ENOMEM;
+        r = obj_get(s, pk, &p, &rev);
+        if (r == -ENOENT)
+                return msgf(ret_msg, r, "storage pool '%s' not found on node '%s'", pool, node);
+        if (r < 0 || (r = obj_range(s, KEY_RES, &res)) < 0)
+                return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+        json_array_foreach(res, i, e)
+                if (streq(json_get_str(e, "node", ""), node) && streq(json_get_str(e, "storage-pool", ""), pool))
+                        return msgf(ret_msg, -EBUSY, "storage pool '%s' on '%s' still holds '%s'", pool, node,
+                                    json_get_str(e, "resource-definition", "?"));
+        _cleanup_(txn_done) Txn t = {};
+        if ((r = txn_require_rev(&t, pk, rev)) < 0 || (r = txn_delete(&t, pk)) < 0)
+                return r;
+        r = txn_commit(s, &t, ret_msg);
+        if (r == -EAGAIN)
+                return msgf(ret_msg, -EBUSY, "storage pool '%s' changed concurrently; try again", pool);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *nm = NULL;
+        if (asprintf(&nm, "%s/%s", node, pool) >= 0)
+                service_notify(s, "storage-pool", nm, "deleted");
+        return 0;
+}
+
+/* ---- resource groups ------------------------------------------------------ */
+
+/* Applies options onto rg (which may already hold values). */
+static int rg_apply(json_t *rg, json_t *options, char **ret_msg) {
+        static const char *const allowed[] = { "place-count", "storage-pools", "replicas-on-same",
+                                               "replicas-on-different", "diskless-on-remaining",
+                                               "drbd-options", "peer-slots", NULL };
+        uint64_t count = (uint64_t) json_get_int(rg, "place-count", 2);
+        uint64_t slots = (uint64_t) json_get_int(rg, "peer-slots", 7);
+        bool dor = json_get_bool(rg, "diskless-on-remaining", false);
+        json_t *pools = NULL, *same = NULL, *diff = NULL, *drbd = NULL;
+        int r;
+
+        if ((r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
+            (r = opt_uint(options, "place-count", 1, 16, &count, ret_msg)) < 0 ||
+            (r = opt_uint(options, "peer-slots", 1, DRBD_MAX_PEERS, &slots, ret_msg)) < 0 ||
+            (r = opt_bool(options, "diskless-on-remaining", &dor, ret_msg)) < 0 ||
+            (r = opt_names(options, "storage-pools", NAME_POOL, &pools, ret_msg)) < 0 ||
+            (r = opt_names(options, "replicas-on-same", NAME_PROPERTY, &same, ret_msg)) < 0 ||
+            (r = opt_names(options, "replicas-on-different", NAME_PROPERTY, &diff, ret_msg)) < 0 ||
+            (r = opt_drbd_options(options, "drbd-options", &drbd, ret_msg)) < 0)
+                return r;
+        if (slots < count - 1)
+                return msgf(ret_msg, -EINVAL, "peer-slots (%llu) must be at least place-count - 1 (%llu)",
+                            (unsigned long long) slots, (unsigned long long) (count - 1));
+        json_object_set_new(rg, "place-count", json_integer((json_int_t) count));
+        json_object_set_new(rg, "peer-slots", json_integer((json_int_t) slots));
+        json_object_set_new(rg, "diskless-on-remaining", json_boolean(dor));
+        if (pools)
+                json_object_set(rg, "storage-pools", pools);
+        if (same)
+                json_object_set(rg, "replicas-on-same", same);
+        if (diff)
+                json_object_set(rg, "replicas-on-different", diff);
+        if (drbd) {
+                json_t *cur = json_object_get(rg, "drbd-options"), *v;
+                const char *k;
+                if (!json_is_object(cur)) {
+                        cur = json_object();
+                        json_object_set_new(rg, "drbd-options", cur);
+                }
+                json_object_foreach(drbd, k, v) {
+                        if (json_string_length(v) == 0)
+                                json_object_del(cur, k);
+                        else
+                                json_object_set(cur, k, v);
+                }
+        }
+        for (const char *const *k = (const char *const[]) { "storage-pools", "replicas-on-same",
+                                                             "replicas-on-different", NULL };
+             *k; k++)
+                if (!json_object_get(rg, *k))
+                        json_object_set_new(rg, *k, json_array());
+        if (!json_object_get(rg, "drbd-options"))
+                json_object_set_new(rg, "drbd-options", json_object());
+        return 0;
+}
+
+int service_rg_create(Service *s, const char *name, json_t *options, char **ret_msg) {
+        _cleanup_(json_decrefp) json_t *rg = NULL;
+        _cleanup_free_ char *k = NULL;
+        _cleanup_(txn_done) Txn t = {};
+        int r;
+
+        if ((r = check_name(NAME_RESOURCE, name, ret_msg)) < 0)
+                return r;
+        if (!(rg = json_pack("{s:s}", "name", name)) || !(k = key_rg(name)))
+                return -ENOMEM;
+        if ((r = rg_apply(rg, options, ret_msg)) < 0)
+                return r;
+        if ((r = txn_require_rev(&t, k, 0)) < 0 || (r = txn_put_json(&t, k, rg)) < 0)
+                return r;
+        r = txn_commit(s, &t, ret_msg);
+        if (r == -EAGAIN)
+                return msgf(ret_msg, -EEXIST, "resource group '%s' already exists", name);
+        if (r < 0)
+                return r;
+        service_notify(s, "resource-group", name, "created");
+        return 0;
+}
+
+int service_rg_modify(Service *s, const char *name, json_t *options, char **ret_msg) {
+        _cleanup_free_ char *k = NULL;
+        int r;
+
+        if ((r = check_name(NAME_RESOURCE, name, ret_msg)) < 0)
+                return r;
+        if (!(k = key_rg(name)))
+                return -ENOMEM;
+        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
+                _cleanup_(json_decrefp) json_t *rg = NULL;
+                _cleanup_(txn_done) Txn t = {};
+                int64_t rev;
+                r = obj_get(s, k, &rg, &rev);
+                if (r == -ENOENT && streq(name, DEFAULT_RG)) {
+                        if (!(rg = json_pack("{s:s}", "name", name)))
+                                return -ENOMEM;
+                        rev = 0;
+                } else if (r == -ENOENT)
+                        return msgf(ret_msg, r, "resource group '%s' not found", name);
+                else if (r < 0)
+                        return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+                if ((r = rg_apply(rg, options, ret_msg)) < 0)
+                        return r;
+                if ((r = txn_require_rev(&t, k, rev)) < 0 || (r = txn_put_json(&t, k, rg)) < 0)
+                        return r;
+                r = txn_commit(s, &t, ret_msg);
+                if (r == -EAGAIN)
+                        continue;
+                if (r < 0)
+                        return r;
+                service_notify(s, "resource-group", name, "modified");
+                return 0;
+        }
+        return msgf(ret_msg, -EBUSY, "resource group '%s' is being changed concurrently; try again", name);
+}
+
+int service_rg_delete(Service *s, const char *name, char **ret_msg) {
+        _cleanup_(json_decrefp) json_t *rg = NULL, *rds = NULL;
+        _cleanup_free_ char *k = NULL;
+        _cleanup_(txn_done) Txn t = {};
+        int64_t rev;
+        json_t *e;
+        size_t i;
+        int r;
+
+        if ((r = check_name(NAME_RESOURCE, name, ret_msg)) < 0)
+                return r;
+        if (!(k = key_rg(name)))
+                return -ENOMEM;
+        r = obj_get(s, k, &rg, &rev);
+        if (r == -ENOENT)
+                return msgf(ret_msg, r, "resource group '%s' not found", name);
+        if (r < 0 || (r = obj_range(s, KEY_RDS, &rds)) < 0)
+                return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+        json_array_foreach(rds, i, e)
+                if (streq(json_get_str(e, "resource-group", ""), name))
+                        return msgf(ret_msg, -EBUSY, "resource group '%s' is used by '%s'", name,
+                                    json_get_str(e, "name", "?"));
+        if ((r = txn_require_rev(&t, k, rev)) < 0 || (r = txn_delete(&t, k)) < 0)
+                return r;
+        r = txn_commit(s, &t, ret_msg);
+        if (r == -EAGAIN)
+                return msgf(ret_msg, -EBUSY, "resource group '%s' changed concurrently; try again", name);
+        if (r < 0)
+                return r;
+        service_notify(s, "resource-group", name, "deleted");
+        return 0;
+}
