@@ -13,7 +13,7 @@
 CC       ?= cc
 BUILD    ?= build
 SAN      ?=
-PKGS     := libsystemd sqlite3 jansson
+PKGS     := libsystemd sqlite3 jansson libcurl libkmod
 CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wshadow -Wformat=2 -Wmissing-prototypes -fno-strict-aliasing \
 	-D_GNU_SOURCE -I. -Ilib -MMD -MP
@@ -39,7 +39,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 CORE_A   := $(BUILD)/libdrbdd-core.a
 CLIENT_A := $(BUILD)/libdrbdd-client.a
-BINS     := $(BUILD)/drbdd $(BUILD)/drbdctl
+BINS     := $(BUILD)/drbdd $(BUILD)/drbdctl $(BUILD)/drbdd-call
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all deps check unit integration bench clean check-san format-check
@@ -59,6 +59,9 @@ $(BUILD)/drbdd: $(call obj,drbdd/drbdd.c) $(CORE_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/drbdctl: $(call obj,$(CTL_SRC)) $(CLIENT_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/drbdd-call: $(call obj,tests/tools/drbdd-call.c) $(CLIENT_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(CORE_A)

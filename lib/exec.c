@@ -1,6 +1,7 @@
 /* Subprocess execution: fork/exec with pipes, poll loop, timeout, recording. */
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/wait.h>
@@ -88,9 +89,13 @@ static int record(char *const argv[], ExecResult *ret) {
         rec.len += l;
         rec.log[rec.len++] = '\n';
         rec.log[rec.len] = 0;
-        if (rec.responder)
-                return rec.responder(argv, rec.userdata, ret);
-        return 0;
+        int r = rec.responder ? rec.responder(argv, rec.userdata, ret) : 0;
+        /* Like a real run, out and err are never NULL. */
+        if (!ret->out && !(ret->out = strdup("")))
+                return -ENOMEM;
+        if (!ret->err && !(ret->err = strdup("")))
+                return -ENOMEM;
+        return r;
 }
 
 static uint64_t now_ms(void) {
@@ -133,9 +138,21 @@ static char *buf_take(Buf *b, size_t *ret_len) {
         return TAKE_PTR(b->data);
 }
 
+/* Waits for pid until deadline; false if it is still running then. */
+static bool wait_until(pid_t pid, uint64_t deadline, int *ret_status) {
+        for (;;) {
+                pid_t k = waitpid(pid, ret_status, WNOHANG);
+                if (k == pid || (k < 0 && errno != EINTR))
+                        return true;
+                if (now_ms() >= deadline)
+                        return false;
+                (void) nanosleep(&(struct timespec) { 0, 5 * 1000 * 1000 }, NULL);
+        }
+}
+
 int exec_run(char *const argv[], const ExecOptions *opts, ExecResult *ret) {
         static const ExecOptions defaults = {};
-        int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+        int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 }, ex[2] = { -1, -1 };
         int r;
 
         *ret = (ExecResult) {};
@@ -146,7 +163,9 @@ int exec_run(char *const argv[], const ExecOptions *opts, ExecResult *ret) {
         if (rec.active)
                 return record(argv, ret);
 
-        if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+        /* ex carries errno from a failed execvp(); it closes unread when exec succeeds. */
+        if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
+            pipe2(ex, O_CLOEXEC) < 0) {
                 r = -errno;
                 goto fail_pipes;
         }
@@ -166,12 +185,39 @@ int exec_run(char *const argv[], const ExecOptions *opts, ExecResult *ret) {
                 if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
                         _exit(127);
                 execvp(argv[0], argv);
-                _exit(errno == ENOENT ? 127 : 126);
+                int e = errno;
+                (void) !write(ex[1], &e, sizeof e);
+                _exit(e == ENOENT ? 127 : 126);
         }
         close(in[0]);
         close(out[1]);
         close(err[1]);
-        in[0] = out[1] = err[1] = -1;
+        close(ex[1]);
+        in[0] = out[1] = err[1] = ex[1] = -1;
+
+        int exec_errno = 0;
+        ssize_t n_ex;
+        while ((n_ex = read(ex[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR)
+                ;
+        close(ex[0]);
+        ex[0] = -1;
+        if (n_ex == (ssize_t) sizeof exec_errno && exec_errno > 0) {
+                /* Not run at all: no output to collect. */
+                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                r = -exec_errno;
+                goto fail_pipes;
+        }
+
+        /* A child that exits without reading its input must not kill us with
+         * SIGPIPE: block it while we write, and swallow one we caused. */
+        sigset_t pipe_set, old_mask;
+        sigemptyset(&pipe_set);
+        sigaddset(&pipe_set, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
+        sigset_t pending;
+        sigpending(&pending);
+        bool pipe_was_pending = sigismember(&pending, SIGPIPE);
 
         size_t max = opts->max_output ? opts->max_output : 16u << 20;
         uint64_t deadline = now_ms() + (opts->timeout_ms ? opts->timeout_ms : 30000);
@@ -221,13 +267,23 @@ int exec_run(char *const argv[], const ExecOptions *opts, ExecResult *ret) {
                         }
                 }
         }
+        if (!pipe_was_pending) {
+                sigpending(&pending);
+                if (sigismember(&pending, SIGPIPE))
+                        (void) sigtimedwait(&pipe_set, NULL, &(struct timespec) {});
+        }
+        pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+
+        /* The child may have closed its output and still run: the deadline holds for it too. */
+        int status = 0;
+        if (!timed_out && r == 0 && !wait_until(pid, deadline, &status))
+                timed_out = true;
         if (timed_out || r < 0) {
                 kill(-pid, SIGKILL);
                 kill(pid, SIGKILL);
+                while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                        ;
         }
-        int status = 0;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
         ret->out = buf_take(&bo, &ret->out_len);
         ret->err = buf_take(&be, &ret->err_len);
         ret->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -238,12 +294,10 @@ int exec_run(char *const argv[], const ExecOptions *opts, ExecResult *ret) {
                 return -ETIMEDOUT;
         if (r < 0)
                 return r;
-        if (ret->status == 127 && ret->err_len == 0)
-                return -ENOENT;
         return 0;
 
 fail_pipes:
-        for (int *fd = (int[]) { in[0], in[1], out[0], out[1], err[0], err[1], -2 }; *fd != -2; fd++)
+        for (int *fd = (int[]) { in[0], in[1], out[0], out[1], err[0], err[1], ex[0], ex[1], -2 }; *fd != -2; fd++)
                 if (*fd >= 0)
                         close(*fd);
         return r;

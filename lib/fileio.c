@@ -75,18 +75,31 @@ int read_file_full(const char *path, size_t max, char **ret, size_t *ret_len) {
         return 0;
 }
 
+/* Creates one directory; an existing directory is fine, anything else in the way is -ENOTDIR. */
+static int mkdir_one(const char *path, mode_t mode) {
+        struct stat st;
+        if (mkdir(path, mode) >= 0)
+                return 0;
+        if (errno != EEXIST)
+                return -errno;
+        if (stat(path, &st) < 0)
+                return -errno;
+        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
 int mkdir_p(const char *path, mode_t mode) {
+        if (!path || !*path)
+                return -EINVAL;
         _cleanup_free_ char *p = strdup(path);
         if (!p)
                 return -ENOMEM;
         for (char *s = p + 1; *s; s++)
-                if (*s == '/') {
+                if (*s == '/' && s[-1] != '/') {
                         *s = 0;
-                        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                                return -errno;
+                        int r = mkdir_one(p, mode);
+                        if (r < 0)
+                                return r;
                         *s = '/';
                 }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
+        return mkdir_one(p, mode);
 }

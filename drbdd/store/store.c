@@ -3,11 +3,13 @@
 
 #include "log.h"
 #include "macro.h"
+#include "store-etcd.h"
 #include "store.h"
 
 /* One line per backend; the etcd backend adds itself here. */
 static const StoreOps *const backends[] = {
         &store_sqlite_ops,
+        &store_etcd_ops,
 };
 
 static bool scheme_char_ok(char c) {

@@ -1,0 +1,3 @@
+build-etcd/obj/lib/fileio.o: lib/fileio.c lib/fileio.h lib/macro.h
+lib/fileio.h:
+lib/macro.h:

@@ -1,0 +1,4 @@
+build-etcd/obj/lib/json-util.o: lib/json-util.c lib/json-util.h \
+ lib/macro.h
+lib/json-util.h:
+lib/macro.h:

@@ -1,0 +1,5 @@
+build-iscsi-san/obj/lib/exec.o: lib/exec.c lib/exec.h lib/log.h \
+ lib/macro.h
+lib/exec.h:
+lib/log.h:
+lib/macro.h:

@@ -1,0 +1,3 @@
+build-iscsi/obj/lib/fileio.o: lib/fileio.c lib/fileio.h lib/macro.h
+lib/fileio.h:
+lib/macro.h:

@@ -1,0 +1,3 @@
+build-kmod-san/obj/lib/fileio.o: lib/fileio.c lib/fileio.h lib/macro.h
+lib/fileio.h:
+lib/macro.h:

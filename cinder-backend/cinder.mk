@@ -1,0 +1,26 @@
+# Cinder driver: the _drbdd C extension, its unit tests against a real drbdd,
+# and the end-to-end check with real Cinder services (Debian packages).
+PY3          := /usr/bin/python3
+PY3_INCLUDES  = $(shell /usr/bin/python3-config --includes 2>/dev/null)
+PY3_EXT       = $(shell /usr/bin/python3-config --extension-suffix 2>/dev/null)
+CINDER_EXT    = $(BUILD)/python/_drbdd$(PY3_EXT)
+CINDER_PYPATH = $(CURDIR)/cinder-backend:$(CURDIR)/$(BUILD)/python
+
+.PHONY: cinder-ext cinder-unit openstack-check
+all: $(CINDER_EXT)
+cinder-ext: $(CINDER_EXT)
+
+$(CINDER_EXT): cinder-backend/_drbdd.c $(CLIENT_A) | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wmissing-prototypes \
+		-fno-strict-aliasing -D_GNU_SOURCE -I. -Ilib $(PY3_INCLUDES) $(shell pkg-config --cflags jansson libsystemd) \
+		-shared -fPIC -o $@ cinder-backend/_drbdd.c $(CLIENT_A) \
+		$(shell pkg-config --libs jansson libsystemd) -lpthread $(LDFLAGS)
+
+cinder-unit: $(CINDER_EXT) $(BINS)
+	@SRCDIR=$(CURDIR) BUILD=$(BUILD) PYTHONPATH=$(CINDER_PYPATH) $(PY3) cinder-backend/tests/run.py
+
+openstack-check: $(CINDER_EXT) $(BINS)
+	@SRCDIR=$(CURDIR) BUILD=$(BUILD) PYTHONPATH=$(CINDER_PYPATH) cinder-backend/tests/openstack-check.sh
+
+CHECK_HOOKS += cinder-unit openstack-check
