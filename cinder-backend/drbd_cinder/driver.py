@@ -18,7 +18,6 @@ from cinder import exception
 from cinder.i18n import _
 from cinder.image import image_utils
 from cinder import interface
-from cinder.objects import fields
 from cinder.volume import driver
 from cinder.volume import volume_utils
 
@@ -415,15 +414,12 @@ class DrbdDriver(driver.VolumeDriver):
     def _attach_iscsi(self, volume, connector):
         cfg = self.configuration
         name = self._rd_name(volume)
-        opts = {'initiator': connector['initiator'],
-                'target-iqn': cfg.drbd_iscsi_target_prefix + name.lower()}
+        opts = {'initiator': connector['initiator']}
         chap = self._chap(volume)
         if chap:
             opts['chap-username'], opts['chap-password'] = chap
         if cfg.drbd_iscsi_portals:
             opts['portals'] = list(cfg.drbd_iscsi_portals)
-        if connector.get('host'):
-            opts['initiator-host'] = connector['host']
         export = self._call('export %s over iSCSI to %s' % (
             volume.id, connector['initiator']), self.client.export_iscsi,
             name, opts)
@@ -431,7 +427,10 @@ class DrbdDriver(driver.VolumeDriver):
         if not portals:
             raise exception.VolumeBackendAPIException(
                 data=_('drbdd exported %s without a portal') % volume.id)
-        iqn = export.get('target-iqn') or opts['target-iqn']
+        iqn = export.get('target-iqn')
+        if not iqn:
+            raise exception.VolumeBackendAPIException(
+                data=_('drbdd exported %s without a target IQN') % volume.id)
         lun = int(export.get('target-lun', 0))
         data = {'target_discovered': False,
                 'target_iqn': iqn,

@@ -47,9 +47,6 @@ drbd_opts = [
                 default=[],
                 help='iSCSI portals (ip:port) to announce. Unset: drbdd '
                      'reports the portal of the node exporting the volume.'),
-    cfg.StrOpt('drbd_iscsi_target_prefix',
-               default='iqn.2024-01.org.drbd:',
-               help='Prefix of the IQNs of exported volumes.'),
     cfg.BoolOpt('drbd_iscsi_chap',
                 default=True,
                 help='Require CHAP authentication on iSCSI exports.'),
@@ -59,6 +56,7 @@ drbd_opts = [
                     'per volume and kept in provider_auth.'),
     cfg.StrOpt('drbd_iscsi_chap_password',
                default=None, secret=True,
-               help='CHAP secret for all exports (12 to 16 characters for '
-                    'most initiators). Unset: one generated per volume.'),
+               help='CHAP secret for all exports: 12 to 255 characters of '
+                    '[A-Za-z0-9-_.+=~!#^*,] (what LIO through drbdd '
+                    'accepts). Unset: one generated per volume.'),
 ]

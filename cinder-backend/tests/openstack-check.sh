@@ -159,7 +159,7 @@ if [ -n "${OC_HOLD:-}" ]; then # debugging: keep everything up for a while
 	sleep "$OC_HOLD"
 fi
 CINDER_ENDPOINT=http://127.0.0.1:$API_PORT/v3 CINDER_LOG_DIR=$C DRBDD_BUS=$DBUS_SYSTEM_BUS_ADDRESS \
-	$PY3 "$HERE/openstack_scenario.py"
+	timeout 240 $PY3 "$HERE/openstack_scenario.py"
 rc=$?
 [ $rc -ne 0 ] && { echo "  (cinder logs in $C)"; T_FAILS=$((T_FAILS + 1)); }
 echo "  openstack-check took $(($(date +%s) - START))s"

@@ -11,8 +11,6 @@ import errno
 import functools
 import inspect
 import sys
-import threading
-import time
 import unittest
 import uuid
 
@@ -36,6 +34,11 @@ from drbd_cinder import driver as drbd_driver
 from drbd_cinder import options
 
 import drbdd_fixture
+
+# cinder.tests.unit monkey-patched threading and time (as cinder-volume
+# does); the GIL test needs the native ones.
+threading = eventlet.patcher.original('threading')
+time = eventlet.patcher.original('time')
 
 objects.register_all()
 CONF = cfg.CONF
@@ -171,6 +174,12 @@ class DriverTestCase(unittest.TestCase):
         have = self.replicas(name)
         return [n for n in drbdd_fixture.COMPUTE_NODES if n not in have][0]
 
+    @staticmethod
+    def connector(host='delta', **kw):
+        return dict({'host': host, 'initiator': 'iqn.1993-08.org.debian:01:'
+                     + host, 'ip': '10.0.0.9', 'platform': 'x86_64',
+                     'os_type': 'linux', 'multipath': False}, **kw)
+
     def attachment(self, **connector):
         return objects.VolumeAttachment(
             self.ctx, id=str(uuid.uuid4()), connector=connector,
@@ -236,10 +245,7 @@ class TestExtension(unittest.TestCase):
 
         With a 10 s switch interval the interpreter never forces a GIL
         hand-over during the loop, so the ticker can only run when call()
-        releases the GIL. Native threads: cinder.tests.unit monkey-patched
-        threading and time, as cinder-volume does."""
-        threading = eventlet.patcher.original('threading')
-        time = eventlet.patcher.original('time')
+        releases the GIL (native threads, see the top)."""
         c = self.client()
         stop, ticks = threading.Event(), [0]
 
@@ -522,10 +528,6 @@ class TestSnapshots(DriverTestCase):
 
 
 class TestConnections(DriverTestCase):
-    def connector(self, host='delta', **kw):
-        return dict({'host': host, 'initiator': 'iqn.1993-08.org.debian:01:'
-                     + host, 'ip': '10.0.0.9', 'platform': 'x86_64',
-                     'os_type': 'linux', 'multipath': False}, **kw)
 
     @pending_on_daemon('WaitReady')
     def test_attach_diskless(self):
@@ -693,6 +695,87 @@ class TestConnections(DriverTestCase):
     def test_auto_remove_export_tolerates_missing_iscsi(self):
         self.override(drbd_transport='auto')
         self.driver.remove_export(self.ctx, self.created())
+
+
+class TestWithStandIns(DriverTestCase):
+    """The driver's success paths, with Python stand-ins for the drbdd
+    methods that do not exist yet (shaped as proposed in docs/cinder.md).
+    These check the driver's logic only; the pending tests above check the
+    real daemon."""
+
+    def setUp(self):
+        super().setUp()
+        self.calls = []
+
+    def stand_in(self, name, fn):
+        def wrapper(*args):
+            self.calls.append((name, args))
+            return fn(*args)
+        setattr(self.driver.client, name, wrapper)
+
+    def test_attach_detach(self):
+        self.stand_in('wait_ready',
+                      lambda rd, node, t: self.replicas(rd)[node])
+        vol = self.created()
+        name = 'CV_' + vol.id
+        node = self.free_node(name)
+        info = self.driver.initialize_connection(vol, self.connector(node))
+        minor = self.rd(name)['volumes'][0]['minor']
+        self.assertEqual({'driver_volume_type': 'local',
+                          'data': {'device_path': '/dev/drbd%d' % minor}},
+                         info)
+        self.assertEqual([('wait_ready', (name, node, 2))], self.calls)
+        self.assertTrue(self.replicas(name)[node]['diskless'])
+        # Called again (Cinder may): same answer, no second replica.
+        self.assertEqual(info, self.driver.initialize_connection(
+            vol, self.connector(node)))
+        self.assertFalse(self.driver.terminate_connection(
+            vol, self.connector(node)))
+        self.assertNotIn(node, self.replicas(name))
+
+    def test_iscsi(self):
+        self.override(drbd_transport='iscsi')
+        iqn = 'iqn.2026-11.org.drbd.drbdd:cv-x'
+        self.stand_in('export_iscsi', lambda rd, opts: {
+            'target-iqn': iqn, 'target-portals': ['10.0.0.1:3260',
+                                                  '10.0.0.2:3260'],
+            'target-lun': 0, 'node': 'alpha'})
+        self.stand_in('unexport_iscsi', lambda rd, opts=None: None)
+        vol = self.created()
+        conn = self.connector()
+        vol.provider_auth = self.driver.create_export(
+            self.ctx, vol, conn)['provider_auth']
+        info = self.driver.initialize_connection(vol, conn)
+        _, user, secret = vol.provider_auth.split()
+        self.assertEqual('iscsi', info['driver_volume_type'])
+        self.assertEqual({
+            'target_discovered': False, 'target_iqn': iqn,
+            'target_portal': '10.0.0.1:3260', 'target_lun': 0,
+            'target_portals': ['10.0.0.1:3260', '10.0.0.2:3260'],
+            'target_iqns': [iqn, iqn], 'target_luns': [0, 0],
+            'volume_id': vol.id, 'discard': True, 'auth_method': 'CHAP',
+            'auth_username': user, 'auth_password': secret}, info['data'])
+        self.assertEqual(('export_iscsi', ('CV_' + vol.id, {
+            'initiator': conn['initiator'], 'chap-username': user,
+            'chap-password': secret})), self.calls[0])
+        self.assertFalse(self.driver.terminate_connection(vol, conn))
+        self.driver.remove_export(self.ctx, vol)
+        self.assertEqual([
+            ('unexport_iscsi', ('CV_' + vol.id, {
+                'initiator': conn['initiator']})),
+            ('unexport_iscsi', ('CV_' + vol.id, {}))], self.calls[1:])
+
+    def test_restore_grows(self):
+        def restore(rd, snap, new, opts):
+            group = opts.pop('resource-group')
+            FIXTURE.call('SpawnResources', 'ssta{sv}', group, new, GIB, opts)
+        self.stand_in('restore_snapshot', restore)
+        vol = self.created()
+        new = self.volume(size=3)
+        self.addCleanup(self._drop, 'CV_' + new.id)
+        self.driver.create_volume_from_snapshot(new, self.snapshot(vol))
+        self.assertEqual(3 * KIB_PER_GIB,
+                         self.rd('CV_' + new.id)['volumes'][0]['size-kib'])
 
 
 class TestImages(DriverTestCase):

@@ -209,7 +209,8 @@ main() {
 	lab_start 2 || exit 1
 	for t in "${tests[@]}"; do
 		declare -F "test_$t" >/dev/null || lab_die "no test '$t'"
-		lab_test "$t" "test_$t" || rc=1
+		# Not "|| rc=1": bash would ignore set -e inside the test function.
+		lab_test "$t" "test_$t"
 	done
 	lab_summary || rc=1
 	echo "lab: boot $(cat "$LAB_DIR/boot-seconds") s, total $(lab__since "$t0") s"

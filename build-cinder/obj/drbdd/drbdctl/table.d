@@ -1,3 +1,0 @@
-build-cinder/obj/drbdd/drbdctl/table.o: drbdd/drbdctl/table.c \
- drbdd/drbdctl/table.h
-drbdd/drbdctl/table.h:

@@ -1,3 +1,0 @@
-build-etcd/obj/lib/fileio.o: lib/fileio.c lib/fileio.h lib/macro.h
-lib/fileio.h:
-lib/macro.h:

@@ -1,5 +1,0 @@
-build-iscsi-san/obj/lib/exec.o: lib/exec.c lib/exec.h lib/log.h \
- lib/macro.h
-lib/exec.h:
-lib/log.h:
-lib/macro.h:
