@@ -27,7 +27,7 @@ CFLAGS  += $(CFLAGS_BASE) $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS) -lpthread -lm
 
 LIB_SRC    := $(wildcard lib/*.c)
-KMOD_SRC   := $(wildcard kmod/*.c)
+KMOD_SRC   := $(filter-out kmod/drbdd-kmod-probe.c,$(wildcard kmod/*.c))
 CORE_SRC   := $(wildcard drbdd/store/*.c drbdd/model/*.c drbdd/drbd/*.c \
 		drbdd/service/*.c drbdd/bus/*.c drbdd/agent/*.c)
 CLIENT_SRC := $(wildcard drbdd/client/*.c)

@@ -8,6 +8,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "drbdd/agent/agent.h"
 #include "drbdd/bus/manager-bus.h"
 #include "drbdd/model/names.h"
 #include "drbdd/service/service.h"
@@ -30,6 +31,9 @@ typedef struct Config {
         uid_t *uids;
         size_t n_uids;
         ServiceConfig svc;
+        int agent;          /* -1 auto, 0 no, 1 yes */
+        char *drbd_include;
+        char *modules_dir;
 } Config;
 
 static void config_done(Config *c) {
@@ -37,6 +41,8 @@ static void config_done(Config *c) {
         free(c->store_url);
         free(c->state_dir);
         free(c->uids);
+        free(c->drbd_include);
+        free(c->modules_dir);
 }
 
 static int set_str(char **dst, const char *v) {
@@ -109,6 +115,21 @@ static int config_set(Config *c, const char *key, const char *value) {
                         return log_error_errno(r, "Invalid minor-range '%s': expected e.g. 1000-49999", value);
                 return 0;
         }
+        if (streq(key, "agent")) {
+                if (streq(value, "auto"))
+                        c->agent = -1;
+                else if (streq(value, "yes"))
+                        c->agent = 1;
+                else if (streq(value, "no"))
+                        c->agent = 0;
+                else
+                        return log_error_errno(-EINVAL, "Invalid agent '%s': expected yes, no or auto", value);
+                return 0;
+        }
+        if (streq(key, "drbd-include"))
+                return set_str(&c->drbd_include, value);
+        if (streq(key, "modules-dir"))
+                return set_str(&c->modules_dir, value);
         if (streq(key, "log-level")) {
                 int l = log_level_from_string(value);
                 if (l < 0)
@@ -167,6 +188,11 @@ static void help(void) {
                "                           call the API besides root; repeatable\n"
                "      --port-range=A-B     TCP ports for DRBD resources (default 7000-7999)\n"
                "      --minor-range=A-B    DRBD minors (default 1000-49999)\n"
+               "      --agent=yes|no|auto  run the node agent that makes this node's replicas\n"
+               "                           real (default auto: when DRBD is available)\n"
+               "      --drbd-include=FILE  file that makes drbdadm's default config include\n"
+               "                           drbdd's resources (default /etc/drbd.d/drbdd.res)\n"
+               "      --modules-dir=DIR    kernel modules directory for libkmod\n"
                "      --log-level=LEVEL    err, warning, notice, info, debug (default info)\n"
                "  -h, --help               show this help\n"
                "  -V, --version            show the version\n\n"
@@ -176,7 +202,8 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char **argv, Config *c) {
-        enum { ARG_STORE = 0x100, ARG_STATE_DIR, ARG_ALLOW_USER, ARG_PORT_RANGE, ARG_MINOR_RANGE, ARG_LOG_LEVEL };
+        enum { ARG_STORE = 0x100, ARG_STATE_DIR, ARG_ALLOW_USER, ARG_PORT_RANGE, ARG_MINOR_RANGE, ARG_LOG_LEVEL,
+               ARG_AGENT, ARG_DRBD_INCLUDE, ARG_MODULES_DIR };
         static const struct option opts[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "node-name", required_argument, NULL, 'n' },
@@ -186,6 +213,9 @@ static int parse_argv(int argc, char **argv, Config *c) {
                 { "port-range", required_argument, NULL, ARG_PORT_RANGE },
                 { "minor-range", required_argument, NULL, ARG_MINOR_RANGE },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "agent", required_argument, NULL, ARG_AGENT },
+                { "drbd-include", required_argument, NULL, ARG_DRBD_INCLUDE },
+                { "modules-dir", required_argument, NULL, ARG_MODULES_DIR },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {}
@@ -215,6 +245,9 @@ static int parse_argv(int argc, char **argv, Config *c) {
                 case ARG_PORT_RANGE: key = "port-range"; break;
                 case ARG_MINOR_RANGE: key = "minor-range"; break;
                 case ARG_LOG_LEVEL: key = "log-level"; break;
+                case ARG_AGENT: key = "agent"; break;
+                case ARG_DRBD_INCLUDE: key = "drbd-include"; break;
+                case ARG_MODULES_DIR: key = "modules-dir"; break;
                 default: return -EINVAL;
                 }
                 if ((r = config_set(c, key, optarg)) < 0)
@@ -231,6 +264,7 @@ static int run(int argc, char **argv) {
 
         log_set_prefix("drbdd");
         service_config_defaults(&c.svc);
+        c.agent = -1;
         if ((r = parse_argv(argc, argv, &c)) <= 0)
                 return r;
         if (!c.node_name) {
@@ -255,6 +289,7 @@ static int run(int argc, char **argv) {
         sd_bus *bus = NULL;
         sd_event *event = NULL;
         ManagerBus *mb = NULL;
+        Agent *agent = NULL;
         BusAccess access = { .uids = c.uids, .n_uids = c.n_uids };
         sigset_t ss;
 
@@ -285,6 +320,23 @@ static int run(int argc, char **argv) {
                                 r == -EEXIST ? " (another drbdd is running)" : "");
                 goto out;
         }
+        if (c.agent != 0) {
+                AgentConfig ac = { .node_name = c.node_name, .state_dir = c.state_dir,
+                                   .drbd_include = c.drbd_include ? c.drbd_include : "/etc/drbd.d/drbdd.res",
+                                   .modules_dir = c.modules_dir, .load_modules = true };
+                if (streq(ac.drbd_include, "none"))
+                        ac.drbd_include = NULL;
+                if ((r = agent_new(store, service, event, &ac, &agent)) < 0)
+                        goto out;
+                r = agent_start(agent);
+                if (r < 0 && c.agent == 1)
+                        goto out;
+                if (r < 0) {
+                        log_notice("No DRBD on this node: running as a controller only (no node agent)");
+                        agent = agent_free(agent);
+                }
+                manager_bus_set_agent(mb, agent);
+        }
         log_info("drbdd %s on node '%s' ready, store %s", DRBDD_VERSION, c.node_name, c.store_url);
         (void) sd_notify(0, "READY=1");
         r = sd_event_loop(event);
@@ -293,6 +345,7 @@ static int run(int argc, char **argv) {
 out:
         if (r < 0 && r != -EEXIST)
                 log_error_errno(r, "drbdd failed: %s", strerror(-r));
+        agent_free(agent);
         manager_bus_free(mb);
         if (bus)
                 sd_bus_flush_close_unref(bus);

@@ -11,6 +11,8 @@
 #include "log.h"
 #include "macro.h"
 
+static uint64_t exec_count;
+
 static struct {
         bool active;
         ExecResponder responder;
@@ -160,6 +162,7 @@ int exec_run(char *const argv[], const ExecOptions *opts, ExecResult *ret) {
                 opts = &defaults;
         if (!argv || !argv[0])
                 return -EINVAL;
+        exec_count++;
         if (rec.active)
                 return record(argv, ret);
 
@@ -339,4 +342,45 @@ int exec_run_checked(char *const argv[], const ExecOptions *opts, char **ret_out
                 *ret_out = TAKE_PTR(res.out);
         exec_result_done(&res);
         return 0;
+}
+
+int exec_spawn_reader(char *const argv[], pid_t *ret_pid, int *ret_fd) {
+        int p[2];
+        if (!argv || !argv[0])
+                return -EINVAL;
+        exec_count++;
+        if (rec.active) {
+                _cleanup_free_ char *line = exec_argv_to_string(argv);
+                (void) line;
+                return -ENOTSUP;
+        }
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        pid_t pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+                close(p[0]);
+                close(p[1]);
+                return r;
+        }
+        if (pid == 0) {
+                sigset_t ss;
+                sigemptyset(&ss);
+                sigprocmask(SIG_SETMASK, &ss, NULL);
+                signal(SIGPIPE, SIG_DFL);
+                int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (dup2(p[1], 1) < 0 || (devnull >= 0 && dup2(devnull, 0) < 0))
+                        _exit(127);
+                execvp(argv[0], argv);
+                _exit(127);
+        }
+        close(p[1]);
+        fcntl(p[0], F_SETFL, O_NONBLOCK);
+        *ret_pid = pid;
+        *ret_fd = p[0];
+        return 0;
+}
+
+uint64_t exec_command_count(void) {
+        return exec_count;
 }

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 typedef struct ExecResult {
         int status;        /* exit code; 128+N when killed by signal N */
@@ -45,3 +46,14 @@ void exec_record_start(ExecResponder responder, void *userdata);
 char *exec_record_stop(void);
 /* Quote argv for display (never for execution). Caller frees. */
 char *exec_argv_to_string(char *const argv[]);
+
+/* Starts argv as a long-lived child whose stdout is read through *ret_fd
+ * (non-blocking, O_CLOEXEC); stderr goes to the daemon's stderr. Returns 0
+ * with *ret_pid, or negative errno. Counts as one command. In recording mode
+ * nothing runs and -ENOTSUP is returned. */
+int exec_spawn_reader(char *const argv[], pid_t *ret_pid, int *ret_fd);
+
+/* Number of commands started through this module so far (exec_run and
+ * exec_spawn_reader, real or recorded): lets the agent report, and tests
+ * check, how many commands a reconcile needed. */
+uint64_t exec_command_count(void);

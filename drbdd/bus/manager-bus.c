@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "bus-json.h"
+#include "drbdd/agent/agent.h"
 #include "drbdd/model/size.h"
 #include "json-util.h"
 #include "log.h"
@@ -16,7 +17,13 @@ struct ManagerBus {
         sd_bus *bus;
         Service *service;
         BusObject *manager, *rd;
+        Agent *agent;
 };
+
+void manager_bus_set_agent(ManagerBus *mb, Agent *agent) {
+        if (mb)
+                mb->agent = agent;
+}
 
 static Service *svc(void *userdata) {
         return ((ManagerBus *) userdata)->service;
@@ -290,8 +297,27 @@ static int method_get_commands(sd_bus_message *m, void *u, sd_bus_message *reply
         return bus_append_json_typed(reply, "as", l, NULL);
 }
 
+static int method_get_node_status(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
+        ManagerBus *mb = u;
+        _cleanup_(json_decrefp) json_t *st = NULL;
+        int r;
+        if (!mb->agent)
+                st = json_pack("{s:s}", "agent", "none (controller only: no DRBD on this node)");
+        else if ((r = agent_status(mb->agent, &st)) < 0)
+                return r;
+        return bus_append_json_dict(reply, st);
+}
+
+static int method_set_primary(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
+        const char *rd, *node;
+        int r = sd_bus_message_read(m, "ss", &rd, &node);
+        return r < 0 ? r : service_rd_set_primary(svc(u), rd, node, ret_msg);
+}
+
 #define P SD_BUS_PARAM
 static const BusMethod manager_methods[] = {
+        { "GetNodeStatus", "", "a{sv}", P(status), method_get_node_status, 0 },
+        { "SetPrimary", "ss", "", P(resource) P(node), method_set_primary, 0 },
         { "GetVersion", "", "s", P(version), method_get_version, BUS_METHOD_ANY_CALLER },
         { "CreateNode", "ssa{sv}", "", P(name) P(address) P(options), method_create_node, 0 },
         { "DeleteNode", "s", "", P(name), method_delete_node, 0 },
@@ -405,6 +431,7 @@ static int rd_enumerate(sd_bus *bus, const char *prefix, void *userdata, char **
 
 static void on_change(const char *kind, const char *name, const char *action, void *userdata) {
         ManagerBus *mb = userdata;
+        agent_kick(mb->agent);
         int r = sd_bus_emit_signal(mb->bus, DRBDD_BUS_PATH, DRBDD_BUS_MANAGER_IFACE, "Changed", "sss", kind, name, action);
         if (r < 0)
                 log_warning_errno(r, "Failed to emit Changed signal for %s '%s': %m", kind, name);

@@ -20,6 +20,11 @@ typedef struct ManagerBus ManagerBus;
 int manager_bus_new(sd_bus *bus, Service *service, const BusAccess *access, ManagerBus **ret);
 ManagerBus *manager_bus_free(ManagerBus *mb);
 
+struct Agent;
+/* The node agent whose status GetNodeStatus reports and which API changes
+ * wake up; NULL when this drbdd runs as a controller only. */
+void manager_bus_set_agent(ManagerBus *mb, struct Agent *agent);
+
 /* The interface tables, exposed for tests and documentation generation. */
 extern const BusInterface manager_bus_interface;
 extern const BusInterface rd_bus_interface;

@@ -637,6 +637,19 @@ static int v_list(DrbddClient *c, Args *a) {
         return 0;
 }
 
+static int node_status(DrbddClient *c, Args *a) {
+        _cleanup_(json_decrefp) json_t *res = NULL;
+        int r = call(c, "GetNodeStatus", "", NULL, &res);
+        if (r)
+                return r;
+        print_json(json_array_get(res, 0));
+        return 0;
+}
+
+static int r_set_primary(DrbddClient *c, Args *a) {
+        return call(c, "SetPrimary", "ss", json_pack("[s,s]", a->pos[1], flag(a, "clear") ? "" : a->pos[0]), NULL);
+}
+
 static int version_cmd(DrbddClient *c, Args *a) {
         _cleanup_(json_decrefp) json_t *res = NULL;
         printf("drbdctl %s\n", DRBDD_VERSION);
@@ -678,12 +691,14 @@ static const Flag F_R_CREATE[] = {
         { "storage-pool", 's', "storage pool on the node" },
         { "auto-place", 'u', "place N replicas automatically (give only RESOURCE)" },
         {} };
+static const Flag F_R_PRIMARY[] = { { "clear", 'b', "no node is asked to be Primary any more" }, {} };
 static const Flag F_R_AP[] = { { "place-count", 'u', "override the group's replica count" }, {} };
 
 static const Cmd commands[] = {
         { "node", "n", "create", "c", "NODE ADDRESS", 2, 2, F_NODE_CREATE, node_create, "Define a node with its replication address." },
         { "node", "n", "list", "l", "", 0, 0, F_NONE, node_list, "List nodes." },
         { "node", "n", "delete", "d", "NODE", 1, 1, F_NONE, node_delete, "Delete a node that holds no replicas." },
+        { "node", "n", "status", "st", "", 0, 0, F_NONE, node_status, "Show the local drbdd's node agent: kernel DRBD version, reconcile passes, commands." },
         { "node", "n", "set-property", "sp", "NODE KEY [VALUE]", 2, 3, F_NONE, node_set_property, "Set (or, without VALUE, unset) a node property." },
         { "storage-pool", "sp", "create", "c", "lvm|lvm-thin|file NODE POOL VG|VG/THINPOOL|DIRECTORY", 4, 4, F_SP_CREATE, sp_create, "Define a storage pool on a node." },
         { "storage-pool", "sp", "list", "l", "", 0, 0, F_SP_LIST, sp_list, "List storage pools with capacity." },
@@ -705,6 +720,7 @@ static const Cmd commands[] = {
         { "resource", "r", "auto-place", "ap", "RESOURCE", 1, 1, F_R_AP, r_autoplace, "Place replicas per the resource group." },
         { "resource", "r", "list", "l", "[RESOURCE]", 0, 1, F_NONE, r_list, "List replicas with node-ids, ports and minors." },
         { "resource", "r", "delete", "d", "NODE RESOURCE", 2, 2, F_NONE, r_delete, "Remove a replica from a node." },
+        { "resource", "r", "set-primary", "primary", "NODE RESOURCE", 2, 2, F_R_PRIMARY, r_set_primary, "Ask for the replica on NODE to be Primary (used with DRBD 8.4, which cannot auto-promote)." },
         { "resource", "r", "show-config", "sc", "NODE RESOURCE", 2, 2, F_NONE, r_config, "Show the exact DRBD configuration NODE will run." },
         { "resource", "r", "show-commands", "cmd", "NODE RESOURCE", 2, 2, F_NONE, r_commands, "Show the commands NODE would run to create its replica." },
         { "volume", "v", "list", "l", "[RESOURCE]", 0, 1, F_NONE, v_list, "List replica volumes with requested, usable and backing sizes." },

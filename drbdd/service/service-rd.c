@@ -859,3 +859,35 @@ int service_spawn(Service *s, const char *rg, const char *rd, uint64_t size_kib,
         }
         return 0;
 }
+
+int service_rd_set_primary(Service *s, const char *name, const char *node, char **ret_msg) {
+        int r;
+        if ((r = check_name(NAME_RESOURCE, name, ret_msg)) < 0 || (node && *node && (r = check_name(NAME_NODE, node, ret_msg)) < 0))
+                return r;
+        _cleanup_free_ char *rk = key_rd(name);
+        if (!rk)
+                return -ENOMEM;
+        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
+                _cleanup_(json_decrefp) json_t *rd = NULL, *replicas = NULL;
+                _cleanup_(txn_done) Txn t = {};
+                int64_t rev;
+                if ((r = rd_load(s, name, &rd, &rev, ret_msg)) < 0 || (r = replicas_load(s, name, &replicas, ret_msg)) < 0)
+                        return r;
+                if (node && *node) {
+                        if (!replica_on(replicas, node))
+                                return msgf(ret_msg, -ENOENT, "'%s' has no replica on node '%s'", name, node);
+                        json_object_set_new(rd, "primary", json_string(node));
+                } else
+                        json_object_del(rd, "primary");
+                if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_put_json(&t, rk, rd)) < 0)
+                        return r;
+                r = txn_commit(s, &t, ret_msg);
+                if (r == -EAGAIN)
+                        continue;
+                if (r < 0)
+                        return r;
+                service_notify(s, "resource-definition", name, "modified");
+                return 0;
+        }
+        return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", name);
+}

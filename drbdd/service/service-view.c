@@ -138,7 +138,16 @@ static int list_resources(Service *s, const char *filter, json_t *out, char **re
                                             json_string(drbd_dialect_to_string(rd_view_dialect(&v))));
                         json_t *n = find_by(v.nodes, "name", json_get_str(res, "node", ""), NULL, NULL);
                         json_object_set_new(o, "address", json_string(json_get_str(n, "address", "")));
-                        json_object_set_new(o, "state", json_string("planned"));
+                        _cleanup_free_ char *ok = NULL;
+                        _cleanup_(json_decrefp) json_t *obs = NULL;
+                        if (asprintf(&ok, SERVICE_KEY_OBSERVED "%s/%s", json_get_str(res, "node", ""),
+                                     json_get_str(v.rd, "name", "")) < 0)
+                                return -ENOMEM;
+                        if (obj_get(s, ok, &obs, NULL) >= 0) {
+                                json_object_set_new(o, "state", json_string(json_get_str(obs, "state", "unknown")));
+                                json_object_set(o, "observed", obs);
+                        } else
+                                json_object_set_new(o, "state", json_string("planned"));
                         json_array_append_new(out, o);
                 }
         }
@@ -343,4 +352,69 @@ int service_plan_commands(Service *s, const char *rd, const char *node, json_t *
         push_cmd(out, (char *const[]) { "drbdadm", "-c", file, "adjust", (char *) rd, NULL });
         *ret = TAKE_PTR(out);
         return 0;
+}
+
+/* ---- node agent interface ------------------------------------------------- */
+
+int service_node_desired(Service *s, const char *node, json_t **ret, char **ret_msg) {
+        _cleanup_(json_decrefp) json_t *all = NULL, *out = json_array(), *pools = NULL;
+        _cleanup_free_ char *pprefix = NULL;
+        json_t *e;
+        size_t i;
+        int r;
+
+        if (!out)
+                return -ENOMEM;
+        if (asprintf(&pprefix, KEY_POOLS "%s/", node) < 0)
+                return -ENOMEM;
+        if ((r = obj_range(s, KEY_RES, &all)) < 0 || (r = obj_range(s, pprefix, &pools)) < 0)
+                return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+        json_array_foreach(all, i, e) {
+                if (!streq(json_get_str(e, "node", ""), node))
+                        continue;
+                const char *rdname = json_get_str(e, "resource-definition", "");
+                _cleanup_(rd_view_done) RdView v = {};
+                _cleanup_free_ char *text = NULL;
+                if (rd_view_load(s, rdname, &v, NULL) < 0)
+                        continue; /* deleted meanwhile */
+                if (json_array_size(json_object_get(v.rd, "volumes")) == 0)
+                        continue; /* nothing to run yet */
+                if ((r = service_render_config(s, rdname, node, &text, ret_msg)) < 0)
+                        return r;
+                DrbdDialect d = rd_view_dialect(&v);
+                json_t *pool = find_by(v.pools, "node", node, "name", json_get_str(e, "storage-pool", ""));
+                bool diskless = json_get_bool(e, "diskless", false);
+                int64_t my_id = json_get_int(e, "node-id", 0), lowest = 1000;
+                json_t *x;
+                size_t j;
+                json_array_foreach(v.replicas, j, x)
+                        if (!json_get_bool(x, "diskless", false))
+                                lowest = MIN(lowest, json_get_int(x, "node-id", 0));
+                json_t *vols = replica_volumes(&v, e), *vol;
+                json_array_foreach(vols, j, vol) {
+                        char sn[128];
+                        snprintf(sn, sizeof sn, "%s_%05lld", rdname, (long long) json_get_int(vol, "volume", 0));
+                        json_object_set_new(vol, "storage-name", json_string(sn));
+                        json_object_set(vol, "size-kib", json_object_get(vol, "requested-kib"));
+                }
+                json_array_append_new(out, json_pack("{s:s, s:O, s:s, s:i, s:I, s:O?, s:o, s:s, s:b, s:b}",
+                        "name", rdname, "replica", e, "dialect", drbd_dialect_to_string(d),
+                        "peer-slots", rd_peer_slots(v.rd, d), "port", json_get_int(v.rd, "port", 0),
+                        "pool", diskless ? NULL : pool, "volumes", vols, "config", text,
+                        "initial-sync-source", !diskless && my_id == lowest,
+                        "primary", streq(json_get_str(v.rd, "primary", ""), node)));
+        }
+        *ret = json_pack("{s:O, s:O}", "resources", out, "pools", pools);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int service_observed_put(Service *s, const char *node, const char *rd, json_t *state, char **ret_msg) {
+        _cleanup_free_ char *k = NULL;
+        _cleanup_(txn_done) Txn t = {};
+        int r;
+        if (asprintf(&k, SERVICE_KEY_OBSERVED "%s/%s", node, rd) < 0)
+                return -ENOMEM;
+        if ((r = state ? txn_put_json(&t, k, state) : txn_delete(&t, k)) < 0)
+                return r;
+        return txn_commit(s, &t, ret_msg);
 }

@@ -776,3 +776,36 @@ int service_rg_delete(Service *s, const char *name, char **ret_msg) {
         service_notify(s, "resource-group", name, "deleted");
         return 0;
 }
+
+int service_node_report_kernel(Service *s, const char *name, json_t *info, char **ret_msg) {
+        _cleanup_free_ char *k = key_node(name);
+        if (!k)
+                return -ENOMEM;
+        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
+                _cleanup_(json_decrefp) json_t *node = NULL;
+                _cleanup_(txn_done) Txn t = {};
+                int64_t rev;
+                int r = obj_get(s, k, &node, &rev);
+                if (r == -ENOENT)
+                        return msgf(ret_msg, r, "node '%s' not found", name);
+                if (r < 0)
+                        return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+                const char *dialect = json_get_str(info, "dialect", NULL);
+                json_t *old = json_object_get(node, "kernel");
+                if (old && json_equal(old, info) && dialect && streq(json_get_str(node, "drbd-version", ""), dialect))
+                        return 0;
+                json_object_set(node, "kernel", info);
+                if (dialect && drbd_dialect_from_string(dialect) >= 0)
+                        json_object_set_new(node, "drbd-version", json_string(dialect));
+                if ((r = txn_require_rev(&t, k, rev)) < 0 || (r = txn_put_json(&t, k, node)) < 0)
+                        return r;
+                r = txn_commit(s, &t, ret_msg);
+                if (r == -EAGAIN)
+                        continue;
+                if (r < 0)
+                        return r;
+                service_notify(s, "node", name, "modified");
+                return 0;
+        }
+        return msgf(ret_msg, -EBUSY, "node '%s' is being changed concurrently; try again", name);
+}

@@ -91,3 +91,33 @@ int service_render_config(Service *s, const char *rd, const char *node, char **r
 /* The commands node would run to create rd's replica, one string each (JSON
  * array of strings, new reference). Nothing is executed. */
 int service_plan_commands(Service *s, const char *rd, const char *node, json_t **ret, char **ret_msg);
+
+/* ---- node agent interface ------------------------------------------------ */
+
+/* Observed state lives apart from desired state, under
+ * SERVICE_KEY_OBSERVED "<node>/<resource>", written only by that node. */
+#define SERVICE_KEY_OBSERVED "/drbdd/obs/"
+
+/* What node must run: a JSON array with one object per replica on node:
+ * {"name", "replica" (the resource object), "dialect" ("9"|"8.4"),
+ *  "peer-slots", "port", "pool" (storage pool object or null if diskless),
+ *  "volumes": [{"volume", "minor", "size-kib", "backing-kib", "usable-kib",
+ *               "storage-name" (e.g. "r1_00000"), "device"}],
+ *  "config" (the .res text), "initial-sync-source" (bool: this replica is
+ *  the diskful one with the lowest node-id), "primary" (bool: the operator
+ *  asked for this node to be Primary)}. Also, separately, the node's storage
+ *  pools ("pools"). *ret = {"resources": [...], "pools": [...]} (new ref). */
+int service_node_desired(Service *s, const char *node, json_t **ret, char **ret_msg);
+
+/* Records what the node's kernel runs (from kmod/): sets the node's
+ * "drbd-version" to its dialect ("9" or "8.4") and "kernel" to info, so
+ * placement respects it. -ENOENT if the node is not defined. */
+int service_node_report_kernel(Service *s, const char *node, json_t *info, char **ret_msg);
+
+/* Observed state of rd on node (written by the agent): replace or delete
+ * (state NULL). */
+int service_observed_put(Service *s, const char *node, const char *rd, json_t *state, char **ret_msg);
+
+/* Asks for rd to be Primary on node (NULL or "" clears). The node's agent
+ * promotes; others demote. */
+int service_rd_set_primary(Service *s, const char *rd, const char *node, char **ret_msg);

@@ -1,0 +1,851 @@
+/* The node agent: desired vs observed, idempotent steps, retries with
+ * backoff, crash-safe ordering (see docs/agent.md). */
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "agent.h"
+#include "drbdd/model/sizing.h"
+#include "exec.h"
+#include "fault.h"
+#include "fileio.h"
+#include "json-util.h"
+#include "kmod/drbd-version.h"
+#include "kmod/events2.h"
+#include "kmod/modules.h"
+#include "log.h"
+#include "macro.h"
+#include "storage.h"
+
+#define RECONCILE_DELAY_USEC (100 * 1000ULL)
+#define OBSERVE_DELAY_USEC (300 * 1000ULL)
+#define PERIODIC_USEC (30 * 1000000ULL)
+#define BACKOFF_MIN_USEC (1000000ULL)
+#define BACKOFF_MAX_USEC (60 * 1000000ULL)
+#define EVENTS_RESTART_USEC (2 * 1000000ULL)
+#define DRBDADM_TIMEOUT_MS (120 * 1000)
+
+struct Agent {
+        Store *store;
+        Service *service;
+        sd_event *event;
+        char *node, *state_dir, *res_dir, *conf_path, *drbd_include, *modules_dir;
+        bool load_modules;
+
+        DrbdKernelInfo kernel;
+        bool have_kernel;
+
+        /* events2 stream */
+        pid_t events_pid;
+        int events_fd;
+        sd_event_source *events_source, *events_restart;
+        Events2Splitter splitter;
+        DrbdState *state;
+        bool dump_complete;
+
+        /* store watch */
+        StoreWatch *watch;
+        sd_event_source *watch_source;
+
+        sd_event_source *reconcile_timer, *observe_timer;
+        json_t *obs;      /* rd -> observed/bookkeeping object, as last written */
+        json_t *backoff;  /* rd -> {"failures", "next-usec"} */
+
+        uint64_t passes, commands_last_pass, commands_total_start, last_pass_usec;
+        char *last_error;
+};
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static void schedule(Agent *a, sd_event_source **src, uint64_t delay, sd_event_time_handler_t fn);
+static int on_reconcile(sd_event_source *s, uint64_t usec, void *userdata);
+static int on_observe(sd_event_source *s, uint64_t usec, void *userdata);
+
+void agent_kick(Agent *a) {
+        if (a)
+                schedule(a, &a->reconcile_timer, RECONCILE_DELAY_USEC, on_reconcile);
+}
+
+/* ---- running drbdadm ------------------------------------------------------ */
+
+/* Runs a command; on failure fills *ret_msg with "CMD exited N: stderr". */
+static int run(char *const argv[], char **ret_msg) {
+        ExecOptions o = { .timeout_ms = DRBDADM_TIMEOUT_MS };
+        _cleanup_free_ char *cmd = exec_argv_to_string(argv);
+        log_debug("agent: %s", cmd ? cmd : argv[0]);
+        int r = exec_run_checked(argv, &o, NULL, ret_msg);
+        if (r < 0)
+                log_debug("agent: failed: %s", ret_msg && *ret_msg ? *ret_msg : strerror(-r));
+        return r;
+}
+
+static int drbdadm(Agent *a, const char *verb, const char *arg1, const char *arg2, const char *target, char **ret_msg) {
+        const char *argv[10];
+        size_t n = 0;
+        argv[n++] = "drbdadm";
+        argv[n++] = "-c";
+        argv[n++] = a->conf_path;
+        argv[n++] = verb;
+        if (arg1)
+                argv[n++] = arg1;
+        if (arg2)
+                argv[n++] = arg2;
+        argv[n++] = target;
+        argv[n] = NULL;
+        return run((char *const *) argv, ret_msg);
+}
+
+/* ---- observed state bookkeeping ------------------------------------------- */
+
+static json_t *obs_of(Agent *a, const char *rd) {
+        json_t *o = json_object_get(a->obs, rd);
+        if (!o) {
+                o = json_pack("{s:s, s:s, s:{}}", "resource", rd, "state", "Creating", "md");
+                json_object_set_new(a->obs, rd, o);
+        }
+        return o;
+}
+
+/* Writes rd's observed object to the store if it changed. */
+static int obs_save(Agent *a, const char *rd, json_t *o) {
+        _cleanup_free_ char *msg = NULL;
+        int r = service_observed_put(a->service, a->node, rd, o, &msg);
+        if (r < 0)
+                log_warning("Failed to record the state of '%s': %s", rd, msg ? msg : strerror(-r));
+        return r;
+}
+
+static int obs_forget(Agent *a, const char *rd) {
+        int r = service_observed_put(a->service, a->node, rd, NULL, NULL);
+        if (r >= 0)
+                json_object_del(a->obs, rd);
+        return r;
+}
+
+static int obs_load(Agent *a) {
+        _cleanup_free_ char *prefix = NULL;
+        StoreKVList l;
+        if (asprintf(&prefix, SERVICE_KEY_OBSERVED "%s/", a->node) < 0)
+                return -ENOMEM;
+        int r = store_range(a->store, prefix, &l);
+        if (r < 0)
+                return r;
+        json_object_clear(a->obs);
+        for (size_t i = 0; i < l.n; i++) {
+                json_t *j = json_parse(l.items[i].value, l.items[i].value_len, NULL);
+                if (json_is_object(j))
+                        json_object_set_new(a->obs, l.items[i].key + strlen(prefix), j);
+                else
+                        json_decref(j);
+        }
+        store_kv_list_done(&l);
+        return 0;
+}
+
+/* ---- files ------------------------------------------------------------------ */
+
+static char *res_path(Agent *a, const char *rd) {
+        char *p;
+        return asprintf(&p, "%s/%s.res", a->res_dir, rd) < 0 ? NULL : p;
+}
+
+/* Writes text to path unless it already holds exactly that. 1 = written. */
+static int write_if_changed(const char *path, const char *text, mode_t mode) {
+        _cleanup_free_ char *cur = NULL;
+        size_t len;
+        if (read_file_full(path, 1 << 20, &cur, &len) >= 0 && len == strlen(text) && memcmp(cur, text, len) == 0)
+                return 0;
+        int r = write_file_atomic(path, text, strlen(text), mode);
+        return r < 0 ? r : 1;
+}
+
+static int files_setup(Agent *a) {
+        _cleanup_free_ char *conf = NULL;
+        int r;
+        if ((r = mkdir_p(a->res_dir, 0700)) < 0)
+                return log_error_errno(r, "Failed to create %s: %s", a->res_dir, strerror(-r));
+        if (asprintf(&conf,
+                     "# Generated by drbdd: the resources this node runs. Do not edit.\n"
+                     "global {\n\tusage-count no;\n}\n"
+                     "include \"%s/*.res\";\n", a->res_dir) < 0)
+                return -ENOMEM;
+        if ((r = write_if_changed(a->conf_path, conf, 0600)) < 0)
+                return log_error_errno(r, "Failed to write %s: %s", a->conf_path, strerror(-r));
+        if (a->drbd_include) {
+                _cleanup_free_ char *inc = NULL, *dir = strdup(a->drbd_include);
+                char *slash = dir ? strrchr(dir, '/') : NULL;
+                if (slash) {
+                        *slash = 0;
+                        (void) mkdir_p(dir, 0755);
+                }
+                if (asprintf(&inc, "# Generated by drbdd.\ninclude \"%s/*.res\";\n", a->res_dir) < 0)
+                        return -ENOMEM;
+                if ((r = write_if_changed(a->drbd_include, inc, 0644)) < 0)
+                        log_warning_errno(r, "Failed to write %s: %s", a->drbd_include, strerror(-r));
+        }
+        (void) mkdir_p("/run/lock", 0755);
+        return 0;
+}
+
+/* ---- kernel state ----------------------------------------------------------- */
+
+static const char *kernel_state_summary(const DrbdResource *k, char *buf, size_t len) {
+        if (!k)
+                return "Down";
+        const char *worst = NULL;
+        for (size_t i = 0; i < k->n_devices; i++) {
+                const DrbdDevice *d = &k->devices[i];
+                if (d->has_disk && d->disk != DRBD_DISK_UPTODATE) {
+                        worst = drbd_disk_state_to_string(d->disk);
+                        break;
+                }
+        }
+        for (size_t c = 0; c < k->n_connections; c++)
+                for (size_t v = 0; v < k->connections[c].n_peer_devices; v++) {
+                        const DrbdPeerDevice *pd = &k->connections[c].peer_devices[v];
+                        if (pd->has_replication && drbd_repl_state_is_resync(pd->replication)) {
+                                double p;
+                                if (drbd_peer_device_sync_progress(k, pd, &p) >= 0)
+                                        snprintf(buf, len, "%s(%.1f%%)", drbd_repl_state_to_string(pd->replication), p);
+                                else
+                                        snprintf(buf, len, "%s", drbd_repl_state_to_string(pd->replication));
+                                return buf;
+                        }
+                }
+        snprintf(buf, len, "%s", worst ? worst : (k->n_devices ? "UpToDate" : "Unknown"));
+        return buf;
+}
+
+static json_t *kernel_state_json(const DrbdResource *k) {
+        json_t *o = json_object(), *devs = json_array(), *conns = json_array();
+        json_object_set_new(o, "role", json_string(k->has_role ? drbd_role_to_string(k->role) : "Unknown"));
+        for (size_t i = 0; i < k->n_devices; i++) {
+                const DrbdDevice *d = &k->devices[i];
+                json_t *dj = json_pack("{s:i}", "volume", d->volume);
+                if (d->has_minor)
+                        json_object_set_new(dj, "minor", json_integer(d->minor));
+                if (d->has_disk)
+                        json_object_set_new(dj, "disk", json_string(drbd_disk_state_to_string(d->disk)));
+                if (d->has_client)
+                        json_object_set_new(dj, "client", json_boolean(d->client));
+                if (d->has_quorum)
+                        json_object_set_new(dj, "quorum", json_boolean(d->quorum));
+                json_array_append_new(devs, dj);
+        }
+        for (size_t c = 0; c < k->n_connections; c++) {
+                const DrbdConnection *cn = &k->connections[c];
+                json_t *cj = json_pack("{s:i, s:s}", "peer-node-id", cn->peer_node_id, "name", cn->conn_name);
+                if (cn->has_connection)
+                        json_object_set_new(cj, "connection", json_string(drbd_conn_state_to_string(cn->connection)));
+                if (cn->has_peer_role)
+                        json_object_set_new(cj, "peer-role", json_string(drbd_role_to_string(cn->peer_role)));
+                json_t *pds = json_array();
+                for (size_t v = 0; v < cn->n_peer_devices; v++) {
+                        const DrbdPeerDevice *pd = &cn->peer_devices[v];
+                        json_t *pj = json_pack("{s:i}", "volume", pd->volume);
+                        if (pd->has_replication)
+                                json_object_set_new(pj, "replication", json_string(drbd_repl_state_to_string(pd->replication)));
+                        if (pd->has_peer_disk)
+                                json_object_set_new(pj, "peer-disk", json_string(drbd_disk_state_to_string(pd->peer_disk)));
+                        double p;
+                        if (drbd_peer_device_sync_progress(k, pd, &p) >= 0)
+                                json_object_set_new(pj, "done", json_real(p));
+                        json_array_append_new(pds, pj);
+                }
+                json_object_set_new(cj, "peer-devices", pds);
+                json_array_append_new(conns, cj);
+        }
+        json_object_set_new(o, "devices", devs);
+        json_object_set_new(o, "connections", conns);
+        return o;
+}
+
+static bool all_devices_in(const DrbdResource *k, DrbdDiskState st) {
+        if (!k || k->n_devices == 0)
+                return false;
+        for (size_t i = 0; i < k->n_devices; i++)
+                if (!k->devices[i].has_disk || k->devices[i].disk != st)
+                        return false;
+        return true;
+}
+
+/* Refreshes the kernel part of every observed object; writes changed ones. */
+static void observe_all(Agent *a) {
+        const char *rd;
+        json_t *o;
+        void *tmp;
+        json_object_foreach_safe(a->obs, tmp, rd, o) {
+                const DrbdResource *k = drbd_state_find_resource(a->state, rd);
+                char buf[64];
+                _cleanup_(json_decrefp) json_t *before = json_deep_copy(o);
+                if (k)
+                        json_object_set_new(o, "kernel", kernel_state_json(k));
+                else
+                        json_object_del(o, "kernel");
+                if (!json_object_get(o, "error"))
+                        json_object_set_new(o, "state", json_string(kernel_state_summary(k, buf, sizeof buf)));
+                if (!json_equal(before, o))
+                        obs_save(a, rd, o);
+        }
+}
+
+/* ---- one replica ------------------------------------------------------------ */
+
+static StoragePool *pool_for(StoragePool **pools, size_t n, const char *name) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(pools[i]->name, name))
+                        return pools[i];
+        return NULL;
+}
+
+static const StorageVolume *report_find(const StorageReport *r, const char *name) {
+        for (size_t i = 0; r && i < r->n_volumes; i++)
+                if (streq(r->volumes[i].name, name))
+                        return &r->volumes[i];
+        return NULL;
+}
+
+static uint64_t config_hash(const char *text) {
+        uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+        for (const unsigned char *p = (const unsigned char *) text; *p; p++)
+                h = (h ^ *p) * 1099511628211ULL;
+        return h;
+}
+
+/* Brings one desired replica to its desired state. Returns 0 or negative
+ * errno with *ret_msg. Each step is idempotent and recorded before the next,
+ * so a kill at any point resumes correctly. */
+static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pools, StorageReport *reports, char **ret_msg) {
+        const char *rd = json_get_str(d, "name", "");
+        json_t *o = obs_of(a, rd);
+        const DrbdResource *k = drbd_state_find_resource(a->state, rd);
+        bool diskless = json_get_bool(json_object_get(d, "replica"), "diskless", false);
+        bool v9 = streq(json_get_str(d, "dialect", "9"), "9");
+        _cleanup_free_ char *path = res_path(a, rd);
+        char hash[32];
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        /* The observed object exists before anything is created: whatever a
+         * crash leaves behind is then known to be ours and can be cleaned up. */
+        if (!json_object_get(o, "stored")) {
+                json_object_set_new(o, "stored", json_true());
+                if ((r = obs_save(a, rd, o)) < 0)
+                        return r;
+        }
+        const char *config = json_get_str(d, "config", "");
+        snprintf(hash, sizeof hash, "%016llx", (unsigned long long) config_hash(config));
+        if ((r = write_if_changed(path, config, 0600)) < 0)
+                return r == -ENOMEM ? r : (asprintf(ret_msg, "cannot write %s: %s", path, strerror(-r)), r);
+
+        if (!diskless) {
+                const char *pname = json_get_str(json_object_get(d, "pool"), "name", "");
+                StoragePool *p = pool_for(pools, n_pools, pname);
+                StorageReport *rep = NULL;
+                if (!p) {
+                        asprintf(ret_msg, "storage pool '%s' is not usable on this node", pname);
+                        return -ENOENT;
+                }
+                for (size_t i = 0; i < n_pools; i++)
+                        if (pools[i] == p)
+                                rep = &reports[i];
+                if (rep->error < 0) {
+                        asprintf(ret_msg, "storage pool '%s': %s", pname, rep->message ? rep->message : strerror(-rep->error));
+                        return rep->error;
+                }
+                json_t *md = json_object_get(o, "md"), *v;
+                size_t i;
+                json_array_foreach(json_object_get(d, "volumes"), i, v) {
+                        const char *sname = json_get_str(v, "storage-name", "");
+                        uint64_t backing = (uint64_t) json_get_int(v, "backing-kib", 0);
+                        const StorageVolume *sv = report_find(rep, sname);
+                        char vnr[300];
+                        snprintf(vnr, sizeof vnr, "%s/%lld", rd, (long long) json_get_int(v, "volume", 0));
+                        if (!sv) {
+                                json_object_set_new(md, sname, json_false());
+                                if ((r = obs_save(a, rd, o)) < 0)
+                                        return r;
+                                if ((r = storage_create(p, sname, backing, NULL, ret_msg)) < 0)
+                                        return r;
+                                fault_point("create:after-backing");
+                        } else if (sv->size_kib < backing) {
+                                if ((r = storage_resize(p, sname, backing, ret_msg)) < 0)
+                                        return r;
+                                fault_point("grow:after-backing");
+                                if (k && (r = drbdadm(a, "resize", NULL, NULL, vnr, ret_msg)) < 0)
+                                        return r;
+                                fault_point("grow:after-resize");
+                        } else if (p->driver == STORAGE_DRIVER_FILE) {
+                                if ((r = storage_attach(p, sname, NULL, ret_msg)) < 0)
+                                        return r;
+                        }
+                        if (!json_is_true(json_object_get(md, sname))) {
+                                char slots[32];
+                                snprintf(slots, sizeof slots, "--max-peers=%lld", (long long) json_get_int(d, "peer-slots", 7));
+                                r = v9 ? drbdadm(a, "create-md", "--force", slots, vnr, ret_msg)
+                                       : drbdadm(a, "create-md", "--force", NULL, vnr, ret_msg);
+                                if (r < 0)
+                                        return r;
+                                json_object_set_new(md, sname, json_true());
+                                if ((r = obs_save(a, rd, o)) < 0)
+                                        return r;
+                                fault_point("create:after-md");
+                        }
+                }
+        }
+
+        if (!k) {
+                if ((r = drbdadm(a, "up", NULL, NULL, rd, ret_msg)) < 0)
+                        return r;
+                json_object_set_new(o, "applied", json_string(hash));
+                obs_save(a, rd, o);
+                fault_point("create:after-up");
+                return 0; /* the kernel state arrives through events2 */
+        }
+        if (!streq(json_get_str(o, "applied", ""), hash)) {
+                if ((r = drbdadm(a, "adjust", NULL, NULL, rd, ret_msg)) < 0)
+                        return r;
+                json_object_set_new(o, "applied", json_string(hash));
+                obs_save(a, rd, o);
+        }
+        /* Initial sync: once per resource, from the lowest node-id diskful
+         * replica, when nothing holds good data yet. */
+        if (!diskless && json_get_bool(d, "initial-sync-source", false) && !json_get_bool(o, "initial-sync", false) &&
+            all_devices_in(k, DRBD_DISK_INCONSISTENT)) {
+                if ((r = drbdadm(a, "primary", "--force", NULL, rd, ret_msg)) < 0)
+                        return r;
+                fault_point("create:after-primary");
+                if (!json_get_bool(d, "primary", false) && (r = drbdadm(a, "secondary", NULL, NULL, rd, ret_msg)) < 0)
+                        return r;
+                json_object_set_new(o, "initial-sync", json_true());
+                obs_save(a, rd, o);
+        } else if (!json_get_bool(o, "initial-sync", false) && !all_devices_in(k, DRBD_DISK_INCONSISTENT) && !diskless &&
+                   k->n_devices) {
+                json_object_set_new(o, "initial-sync", json_true());
+                obs_save(a, rd, o);
+        }
+        /* Role wanted by the operator (8.4 has no auto-promote). */
+        bool want_primary = json_get_bool(d, "primary", false);
+        if (want_primary && k->has_role && k->role != DRBD_ROLE_PRIMARY) {
+                if ((r = drbdadm(a, "primary", NULL, NULL, rd, ret_msg)) < 0)
+                        return r;
+                json_object_set_new(o, "promoted", json_true());
+                obs_save(a, rd, o);
+        } else if (!want_primary && json_get_bool(o, "promoted", false) && k->has_role && k->role == DRBD_ROLE_PRIMARY) {
+                if ((r = drbdadm(a, "secondary", NULL, NULL, rd, ret_msg)) < 0)
+                        return r;
+                json_object_del(o, "promoted");
+                obs_save(a, rd, o);
+        }
+        return 0;
+}
+
+/* Takes down and removes a resource this node no longer runs. */
+static int teardown(Agent *a, const char *rd, StoragePool **pools, size_t n_pools, StorageReport *reports, char **ret_msg) {
+        int r;
+        _cleanup_free_ char *path = res_path(a, rd);
+        if (!path)
+                return -ENOMEM;
+        if (drbd_state_find_resource(a->state, rd)) {
+                if ((r = run((char *const[]) { "drbdsetup", "down", (char *) rd, NULL }, ret_msg)) < 0)
+                        return r;
+                fault_point("delete:after-down");
+        }
+        size_t plen = strlen(rd);
+        for (size_t i = 0; i < n_pools; i++)
+                for (size_t j = 0; j < reports[i].n_volumes; j++) {
+                        const char *name = reports[i].volumes[j].name;
+                        /* rd_NNNNN: exactly our naming, not another resource's prefix */
+                        if (strncmp(name, rd, plen) || name[plen] != '_' || strlen(name + plen + 1) != 5 ||
+                            strspn(name + plen + 1, "0123456789") != 5)
+                                continue;
+                        if ((r = storage_remove(pools[i], name, ret_msg)) < 0)
+                                return r;
+                        fault_point("delete:after-remove");
+                }
+        if (unlink(path) < 0 && errno != ENOENT)
+                return -errno;
+        return obs_forget(a, rd);
+}
+
+/* ---- a reconcile pass --------------------------------------------------------- */
+
+static bool backoff_skip(Agent *a, const char *rd, uint64_t now) {
+        json_t *b = json_object_get(a->backoff, rd);
+        return b && (uint64_t) json_get_int(b, "next-usec", 0) > now;
+}
+
+static uint64_t backoff_fail(Agent *a, const char *rd, uint64_t now) {
+        json_t *b = json_object_get(a->backoff, rd);
+        int64_t n = b ? json_get_int(b, "failures", 0) + 1 : 1;
+        uint64_t delay = BACKOFF_MIN_USEC << MIN(n - 1, 6);
+        if (delay > BACKOFF_MAX_USEC)
+                delay = BACKOFF_MAX_USEC;
+        json_object_set_new(a->backoff, rd, json_pack("{s:I, s:I}", "failures", (json_int_t) n, "next-usec",
+                                                      (json_int_t) (now + delay)));
+        return delay;
+}
+
+static void record_error(Agent *a, const char *rd, int r, const char *msg) {
+        json_t *o = obs_of(a, rd);
+        char when[32];
+        time_t t = time(NULL);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+        log_error("Failed to reconcile '%s' on node '%s': %s", rd, a->node, msg ? msg : strerror(-r));
+        json_object_set_new(o, "error", json_string(msg ? msg : strerror(-r)));
+        json_object_set_new(o, "error-at", json_string(when));
+        json_object_set_new(o, "state", json_string("Error"));
+        obs_save(a, rd, o);
+}
+
+static void clear_error(Agent *a, const char *rd) {
+        json_t *o = json_object_get(a->obs, rd);
+        json_object_del(a->backoff, rd);
+        if (o && json_object_get(o, "error")) {
+                json_object_del(o, "error");
+                json_object_del(o, "error-at");
+                obs_save(a, rd, o);
+        }
+}
+
+static int reconcile(Agent *a) {
+        _cleanup_(json_decrefp) json_t *desired = NULL;
+        _cleanup_free_ char *msg = NULL;
+        uint64_t start = now_usec(), cmds = exec_command_count(), next_retry = 0;
+        json_t *e, *res;
+        size_t i;
+        int r;
+
+        if (!a->dump_complete)
+                return 0; /* wait for the kernel's initial state */
+        r = service_node_desired(a->service, a->node, &desired, &msg);
+        if (r < 0) {
+                /* Never tear anything down on a read failure. */
+                log_warning("Reconcile postponed: %s", msg ? msg : strerror(-r));
+                free(a->last_error);
+                a->last_error = msg ? strdup(msg) : NULL;
+                schedule(a, &a->reconcile_timer, BACKOFF_MIN_USEC * 5, on_reconcile);
+                return r;
+        }
+        res = json_object_get(desired, "resources");
+
+        /* Storage pools of this node, probed with one command set. */
+        json_t *pj = json_object_get(desired, "pools");
+        size_t n_pools = 0;
+        _cleanup_free_ StoragePool **pools = calloc(json_array_size(pj) + 1, sizeof *pools);
+        _cleanup_free_ StorageReport *reports = calloc(json_array_size(pj) + 1, sizeof *reports);
+        if (!pools || !reports)
+                return -ENOMEM;
+        json_array_foreach(pj, i, e) {
+                _cleanup_free_ char *pm = NULL;
+                if (storage_pool_new(e, &pools[n_pools], &pm) < 0) {
+                        log_warning("Storage pool '%s' unusable: %s", json_get_str(e, "name", "?"), pm ? pm : "?");
+                        continue;
+                }
+                n_pools++;
+        }
+        bool any_diskful = false;
+        json_array_foreach(res, i, e)
+                any_diskful = any_diskful || !json_get_bool(json_object_get(e, "replica"), "diskless", false);
+        bool need_probe = any_diskful || json_object_size(a->obs) > 0;
+        if (n_pools && need_probe)
+                storage_probe_all(pools, n_pools, reports);
+        else
+                for (size_t p = 0; p < n_pools; p++)
+                        reports[p].error = 0;
+
+        uint64_t now = now_usec();
+        json_array_foreach(res, i, e) {
+                const char *rd = json_get_str(e, "name", "");
+                _cleanup_free_ char *m = NULL;
+                if (backoff_skip(a, rd, now))
+                        continue;
+                r = apply_replica(a, e, pools, n_pools, reports, &m);
+                if (r < 0) {
+                        record_error(a, rd, r, m);
+                        uint64_t d = backoff_fail(a, rd, now);
+                        next_retry = next_retry ? MIN(next_retry, d) : d;
+                } else
+                        clear_error(a, rd);
+        }
+        /* Everything known to be ours but no longer desired goes away. */
+        const char *rd;
+        json_t *o;
+        void *tmp;
+        json_object_foreach_safe(a->obs, tmp, rd, o) {
+                bool wanted = false;
+                json_array_foreach(res, i, e)
+                        wanted = wanted || streq(json_get_str(e, "name", ""), rd);
+                if (wanted || backoff_skip(a, rd, now))
+                        continue;
+                _cleanup_free_ char *m = NULL;
+                _cleanup_free_ char *name = strdup(rd);
+                if (!name)
+                        return -ENOMEM;
+                r = teardown(a, name, pools, n_pools, reports, &m);
+                if (r < 0) {
+                        record_error(a, name, r, m);
+                        uint64_t d = backoff_fail(a, name, now);
+                        next_retry = next_retry ? MIN(next_retry, d) : d;
+                }
+        }
+        for (size_t p = 0; p < n_pools; p++) {
+                storage_report_done(&reports[p]);
+                storage_pool_free(pools[p]);
+        }
+        a->passes++;
+        a->commands_last_pass = exec_command_count() - cmds;
+        a->last_pass_usec = now_usec() - start;
+        log_debug("Reconcile pass %llu: %llu commands, %llu us", (unsigned long long) a->passes,
+                  (unsigned long long) a->commands_last_pass, (unsigned long long) a->last_pass_usec);
+        observe_all(a);
+        schedule(a, &a->reconcile_timer, next_retry ? next_retry : PERIODIC_USEC, on_reconcile);
+        return 0;
+}
+
+/* ---- event plumbing ------------------------------------------------------------ */
+
+static void schedule(Agent *a, sd_event_source **src, uint64_t delay, sd_event_time_handler_t fn) {
+        uint64_t now;
+        sd_event_now(a->event, CLOCK_MONOTONIC, &now);
+        if (*src) {
+                uint64_t cur;
+                int enabled;
+                if (sd_event_source_get_enabled(*src, &enabled) >= 0 && enabled != SD_EVENT_OFF &&
+                    sd_event_source_get_time(*src, &cur) >= 0 && cur <= now + delay)
+                        return; /* already due sooner */
+                sd_event_source_set_time(*src, now + delay);
+                sd_event_source_set_enabled(*src, SD_EVENT_ONESHOT);
+                return;
+        }
+        sd_event_add_time(a->event, src, CLOCK_MONOTONIC, now + delay, 10000, fn, a);
+}
+
+static int on_reconcile(sd_event_source *s, uint64_t usec, void *userdata) {
+        reconcile(userdata);
+        return 0;
+}
+
+static int on_observe(sd_event_source *s, uint64_t usec, void *userdata) {
+        Agent *a = userdata;
+        observe_all(a);
+        return 0;
+}
+
+static int events_start(Agent *a);
+
+static int on_events_restart(sd_event_source *s, uint64_t usec, void *userdata) {
+        events_start(userdata);
+        return 0;
+}
+
+static int on_events_line(const char *line, size_t len, void *userdata) {
+        Agent *a = userdata;
+        Events2Event ev;
+        if (events2_parse_line(line, &ev) < 0) {
+                log_debug("Ignoring unparsable events2 line");
+                return 0;
+        }
+        bool was_complete = drbd_state_dump_complete(a->state);
+        drbd_state_apply(a->state, &ev);
+        if (!was_complete && drbd_state_dump_complete(a->state)) {
+                a->dump_complete = true;
+                log_info("Kernel DRBD state read: %zu resource(s)", drbd_state_n_resources(a->state));
+                agent_kick(a);
+        } else if (a->dump_complete) {
+                schedule(a, &a->observe_timer, OBSERVE_DELAY_USEC, on_observe);
+                agent_kick(a);
+        }
+        return 0;
+}
+
+static void events_stop(Agent *a) {
+        a->events_source = sd_event_source_unref(a->events_source);
+        if (a->events_fd >= 0)
+                close(a->events_fd);
+        a->events_fd = -1;
+        if (a->events_pid > 0) {
+                kill(a->events_pid, SIGTERM);
+                waitpid(a->events_pid, NULL, 0);
+        }
+        a->events_pid = 0;
+}
+
+static int on_events_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Agent *a = userdata;
+        char buf[65536];
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof buf);
+                if (n > 0) {
+                        events2_splitter_feed(&a->splitter, buf, (size_t) n, on_events_line, a);
+                        continue;
+                }
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return 0;
+                break; /* EOF or error: the stream ended */
+        }
+        log_warning("drbdsetup events2 ended; restarting it");
+        events_stop(a);
+        schedule(a, &a->events_restart, EVENTS_RESTART_USEC, on_events_restart);
+        return 0;
+}
+
+static int events_start(Agent *a) {
+        int r;
+        events_stop(a);
+        drbd_state_reset(a->state);
+        events2_splitter_init(&a->splitter);
+        a->dump_complete = false;
+        r = exec_spawn_reader((char *const[]) { "drbdsetup", "events2", "--statistics", "all", NULL }, &a->events_pid, &a->events_fd);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to start drbdsetup events2: %s", strerror(-r));
+                schedule(a, &a->events_restart, EVENTS_RESTART_USEC, on_events_restart);
+                return r;
+        }
+        return sd_event_add_io(a->event, &a->events_source, a->events_fd, EPOLLIN, on_events_io, a);
+}
+
+static int watch_open(Agent *a);
+
+static int on_watch(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Agent *a = userdata;
+        StoreEventList l;
+        int r = store_watch_read(a->watch, &l);
+        if (r == -ESTALE) {
+                watch_open(a);
+                agent_kick(a);
+                return 0;
+        }
+        if (r < 0)
+                return 0;
+        bool relevant = false;
+        for (size_t i = 0; i < l.n && !relevant; i++)
+                relevant = !startswith(l.items[i].kv.key, SERVICE_KEY_OBSERVED);
+        store_event_list_done(&l);
+        if (relevant)
+                agent_kick(a);
+        return 0;
+}
+
+static int watch_open(Agent *a) {
+        int64_t rev = 0;
+        int r;
+        a->watch_source = sd_event_source_unref(a->watch_source);
+        a->watch = store_watch_close(a->watch);
+        if ((r = store_revision(a->store, &rev)) < 0 || (r = store_watch_open(a->store, "/drbdd/", rev, &a->watch)) < 0)
+                return log_warning_errno(r, "Failed to watch the cluster store: %s", strerror(-r));
+        return sd_event_add_io(a->event, &a->watch_source, store_watch_fd(a->watch), EPOLLIN, on_watch, a);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------ */
+
+int agent_new(Store *store, Service *service, sd_event *event, const AgentConfig *cfg, Agent **ret) {
+        Agent *a = calloc(1, sizeof *a);
+        if (!a)
+                return -ENOMEM;
+        a->store = store;
+        a->service = service;
+        a->event = sd_event_ref(event);
+        a->events_fd = -1;
+        a->load_modules = cfg->load_modules;
+        a->node = strdup(cfg->node_name);
+        a->state_dir = strdup(cfg->state_dir);
+        a->drbd_include = cfg->drbd_include ? strdup(cfg->drbd_include) : NULL;
+        a->modules_dir = cfg->modules_dir ? strdup(cfg->modules_dir) : NULL;
+        a->obs = json_object();
+        a->backoff = json_object();
+        if (!a->node || !a->state_dir || !a->obs || !a->backoff || asprintf(&a->res_dir, "%s/res", cfg->state_dir) < 0 ||
+            asprintf(&a->conf_path, "%s/drbd.conf", cfg->state_dir) < 0 || drbd_state_new(&a->state) < 0) {
+                agent_free(a);
+                return -ENOMEM;
+        }
+        *ret = a;
+        return 0;
+}
+
+Agent *agent_free(Agent *a) {
+        if (!a)
+                return NULL;
+        events_stop(a);
+        sd_event_source_unref(a->events_restart);
+        sd_event_source_unref(a->reconcile_timer);
+        sd_event_source_unref(a->observe_timer);
+        sd_event_source_unref(a->watch_source);
+        store_watch_close(a->watch);
+        drbd_state_free(a->state);
+        json_decref(a->obs);
+        json_decref(a->backoff);
+        sd_event_unref(a->event);
+        free(a->node);
+        free(a->state_dir);
+        free(a->res_dir);
+        free(a->conf_path);
+        free(a->drbd_include);
+        free(a->modules_dir);
+        free(a->last_error);
+        free(a);
+        return NULL;
+}
+
+static void report_kernel(Agent *a) {
+        _cleanup_(json_decrefp) json_t *info = NULL;
+        _cleanup_free_ char *msg = NULL;
+        if (!a->have_kernel || drbd_kernel_info_to_json(&a->kernel, &info) < 0)
+                return;
+        int r = service_node_report_kernel(a->service, a->node, info, &msg);
+        if (r == -ENOENT)
+                log_notice("Node '%s' is not defined yet; define it with 'drbdctl node create %s ADDRESS'", a->node, a->node);
+        else if (r < 0)
+                log_warning("Failed to report the kernel's DRBD version: %s", msg ? msg : strerror(-r));
+}
+
+int agent_start(Agent *a) {
+        int r;
+        if (a->load_modules) {
+                KmodLoader *l = NULL;
+                _cleanup_free_ char *err = NULL;
+                if ((r = kmod_loader_new(a->modules_dir, NULL, &l)) >= 0) {
+                        /* No handlers are configured by drbdd, so DRBD's usermode helper is not needed. */
+                        r = kmod_load_drbdd_modules(l, KMOD_SET_DRBD | KMOD_SET_STORAGE, "usermode_helper=/bin/true",
+                                                    NULL, NULL, &err);
+                        kmod_loader_free(l);
+                }
+                if (r < 0)
+                        log_warning("Loading kernel modules: %s", err ? err : strerror(-r));
+        }
+        r = drbd_kernel_info_detect(NULL, &a->kernel);
+        if (r < 0)
+                return log_error_errno(r, "No usable DRBD kernel module on this node: %s", strerror(-r));
+        a->have_kernel = true;
+        log_info("DRBD %s in the kernel (dialect %s)", a->kernel.version, drbd_dialect_to_string(a->kernel.dialect));
+        if ((r = files_setup(a)) < 0)
+                return r;
+        if ((r = obs_load(a)) < 0)
+                return log_error_errno(r, "Failed to read this node's observed state: %s", strerror(-r));
+        report_kernel(a);
+        a->commands_total_start = exec_command_count();
+        watch_open(a);
+        return events_start(a);
+}
+
+int agent_status(Agent *a, json_t **ret) {
+        json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:b, s:i}", "node", a->node, "passes", (json_int_t) a->passes,
+                              "commands-last-pass", (json_int_t) a->commands_last_pass, "commands-total",
+                              (json_int_t) (exec_command_count() - a->commands_total_start), "last-pass-usec",
+                              (json_int_t) a->last_pass_usec, "kernel-state-read", a->dump_complete, "resources",
+                              (int) json_object_size(a->obs));
+        json_t *k = NULL;
+        if (o && a->have_kernel && drbd_kernel_info_to_json(&a->kernel, &k) >= 0)
+                json_object_set_new(o, "kernel", k);
+        if (o && a->last_error)
+                json_object_set_new(o, "last-error", json_string(a->last_error));
+        *ret = o;
+        return o ? 0 : -ENOMEM;
+}

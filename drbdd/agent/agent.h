@@ -1,0 +1,40 @@
+/* The node agent: makes this node's part of the desired state real (kernel
+ * modules, backing volumes, DRBD configuration and devices), watches the
+ * kernel's DRBD state through one long-lived `drbdsetup events2` stream,
+ * writes the observed state back, and converges again after any crash. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "drbdd/service/service.h"
+#include "drbdd/store/store.h"
+
+typedef struct Agent Agent;
+
+typedef struct AgentConfig {
+        const char *node_name;
+        const char *state_dir;     /* .res files in <state_dir>/res, top config <state_dir>/drbd.conf */
+        const char *drbd_include;  /* file written so the default drbdadm config sees our resources
+                                    * (e.g. /etc/drbd.d/drbdd.res); NULL: none */
+        const char *modules_dir;   /* libkmod modules dir override; NULL: the running kernel's */
+        bool load_modules;
+} AgentConfig;
+
+/* Creates the agent; nothing runs until agent_start(). store, service and
+ * event must outlive it. */
+int agent_new(Store *store, Service *service, sd_event *event, const AgentConfig *cfg, Agent **ret);
+Agent *agent_free(Agent *a);
+
+/* Loads modules, detects the DRBD version (reported on the node object),
+ * starts the events2 stream and the store watch, and schedules the first
+ * reconcile. Returns 0 or negative errno with a logged message. */
+int agent_start(Agent *a);
+
+/* Status for the API and drbdctl: kernel info, passes, commands run, last
+ * pass duration, resources in error. *ret is a new object. */
+int agent_status(Agent *a, json_t **ret);
+
+/* Forces a reconcile pass soon (e.g. after an API call). */
+void agent_kick(Agent *a);
