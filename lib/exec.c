@@ -306,11 +306,28 @@ fail_pipes:
         return r;
 }
 
+/* The output folded onto one line ("; " between lines, tabs as spaces),
+ * at most 600 characters: what an operator needs to see in one message. */
 static char *first_line(const char *s) {
+        char *out = malloc(601);
+        size_t n = 0;
+        if (!out)
+                return NULL;
         while (*s == '\n' || *s == ' ')
                 s++;
-        size_t n = strcspn(s, "\n");
-        return strndup(s, n);
+        for (; *s && n < 600; s++) {
+                if (*s == '\n') {
+                        while (s[1] == '\n' || s[1] == ' ' || s[1] == '\t')
+                                s++;
+                        if (s[1] && n + 2 <= 600) {
+                                out[n++] = ';';
+                                out[n++] = ' ';
+                        }
+                } else
+                        out[n++] = *s == '\t' ? ' ' : ((unsigned char) *s < 0x20 ? '?' : *s);
+        }
+        out[n] = 0;
+        return out;
 }
 
 int exec_run_checked(char *const argv[], const ExecOptions *opts, char **ret_out, char **ret_err) {

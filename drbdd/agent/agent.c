@@ -515,6 +515,8 @@ static void clear_error(Agent *a, const char *rd) {
         }
 }
 
+static void report_kernel(Agent *a);
+
 static int reconcile(Agent *a) {
         _cleanup_(json_decrefp) json_t *desired = NULL;
         _cleanup_free_ char *msg = NULL;
@@ -525,6 +527,7 @@ static int reconcile(Agent *a) {
 
         if (!a->dump_complete)
                 return 0; /* wait for the kernel's initial state */
+        report_kernel(a); /* no write unless it changed: the node may be new */
         r = service_node_desired(a->service, a->node, &desired, &msg);
         if (r < 0) {
                 /* Never tear anything down on a read failure. */
@@ -554,12 +557,15 @@ static int reconcile(Agent *a) {
         bool any_diskful = false;
         json_array_foreach(res, i, e)
                 any_diskful = any_diskful || !json_get_bool(json_object_get(e, "replica"), "diskless", false);
-        bool need_probe = any_diskful || json_object_size(a->obs) > 0;
-        if (n_pools && need_probe)
+        (void) any_diskful;
+        /* One probe per pass for all pools (one lvs, one vgs), also to keep
+         * the capacity that placement uses current. */
+        if (n_pools)
                 storage_probe_all(pools, n_pools, reports);
-        else
-                for (size_t p = 0; p < n_pools; p++)
-                        reports[p].error = 0;
+        for (size_t p = 0; p < n_pools; p++)
+                if (reports[p].error >= 0)
+                        (void) service_pool_report(a->service, a->node, pools[p]->name, reports[p].total_kib,
+                                                   reports[p].free_kib, NULL);
 
         uint64_t now = now_usec();
         json_array_foreach(res, i, e) {
@@ -800,9 +806,11 @@ static void report_kernel(Agent *a) {
         if (!a->have_kernel || drbd_kernel_info_to_json(&a->kernel, &info) < 0)
                 return;
         int r = service_node_report_kernel(a->service, a->node, info, &msg);
-        if (r == -ENOENT)
-                log_notice("Node '%s' is not defined yet; define it with 'drbdctl node create %s ADDRESS'", a->node, a->node);
-        else if (r < 0)
+        if (r == -ENOENT) {
+                if (!a->passes)
+                        log_notice("Node '%s' is not defined yet; define it with 'drbdctl node create %s ADDRESS'",
+                                   a->node, a->node);
+        } else if (r < 0)
                 log_warning("Failed to report the kernel's DRBD version: %s", msg ? msg : strerror(-r));
 }
 

@@ -19,7 +19,8 @@ int storage_msgf(char **ret_msg, int error, const char *fmt, ...) _printf_(3, 4)
 
 /* Runs argv with the timeout. On success (exit 0) returns 0 and *ret_out
  * (optional) gets stdout. Otherwise: -EIO with "CMD exited N: <stderr>" (all
- * non-empty lines of stderr, trimmed, joined by "; ", at most ~400 chars),
+ * non-empty lines of stderr, trimmed, joined by "; ", at most 400 chars;
+ * -ENOSPC instead of -EIO when LVM says "insufficient free space"),
  * -ETIMEDOUT "CMD timed out after N s", -ENOENT "CMD: command not found". */
 int storage_run(char *const argv[], uint64_t timeout_ms, char **ret_out, char **ret_msg);
 

@@ -256,12 +256,15 @@ int storage_pool_new(const json_t *pool, StoragePool **ret, char **ret_msg) {
                         return r;
                 break;
         case STORAGE_DRIVER_FILE:
+                if (!p->directory)
+                        return storage_msgf(ret_msg, -EINVAL, "storage pool '%s': 'directory' missing", name);
                 if (!dir_is_safe(p->directory)) {
-                        q = name_quote_untrusted(p->directory);
+                        if (!(q = name_quote_untrusted(p->directory)))
+                                return -ENOMEM;
                         return storage_msgf(ret_msg, -EINVAL,
-                                            "storage pool '%s': 'directory' %s%s%s must be an absolute path of "
+                                            "storage pool '%s': 'directory' '%s' must be an absolute path of "
                                             "A-Z a-z 0-9 / _ . + - without '..'",
-                                            name, q ? "'" : "", q ? q : "missing", q ? "'" : "");
+                                            name, q);
                 }
                 /* A trailing '/' would make paths differ from what losetup reports. */
                 size_t l = strlen(p->directory);
@@ -315,6 +318,7 @@ void storage_report_sort(StorageReport *r) {
 int storage_probe_all(StoragePool *const *pools, size_t n, StorageReport *reports) {
         _cleanup_free_ StoragePool **group = NULL;
         _cleanup_free_ StorageReport *sub = NULL;
+        _cleanup_free_ size_t *index = NULL;
         _cleanup_free_ bool *done = NULL;
 
         if (n == 0)
@@ -322,8 +326,9 @@ int storage_probe_all(StoragePool *const *pools, size_t n, StorageReport *report
         assert(pools && reports);
         group = calloc(n, sizeof *group);
         sub = calloc(n, sizeof *sub);
+        index = calloc(n, sizeof *index);
         done = calloc(n, sizeof *done);
-        if (!group || !sub || !done)
+        if (!group || !sub || !index || !done)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
                 reports[i] = (StorageReport) {};
@@ -335,18 +340,17 @@ int storage_probe_all(StoragePool *const *pools, size_t n, StorageReport *report
                         continue;
                 for (size_t j = i; j < n; j++)
                         if (!done[j] && pools[j]->ops->probe == pools[i]->ops->probe) {
+                                index[k] = j;
                                 group[k++] = pools[j];
                                 done[j] = true;
                         }
+                memset(sub, 0, k * sizeof *sub);
                 int r = pools[i]->ops->probe(group, k, sub);
-                /* Hand the sub-reports to their pools, in the same order. */
-                for (size_t j = i, m = 0; j < n && m < k; j++)
-                        if (pools[j] == group[m]) {
-                                reports[j] = sub[m];
-                                if (r < 0 && reports[j].error == 0)
-                                        reports[j].error = r;
-                                m++;
-                        }
+                for (size_t m = 0; m < k; m++) {
+                        reports[index[m]] = sub[m];
+                        if (r < 0 && reports[index[m]].error == 0)
+                                reports[index[m]].error = r;
+                }
         }
         return 0;
 }

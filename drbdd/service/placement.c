@@ -48,8 +48,10 @@ static bool search(Ctx *x, size_t start) {
         if (x->depth == x->need)
                 return true;
         for (size_t oi = start; oi < x->n; oi++) {
-                if (x->budget-- == 0)
+                /* Once spent, the budget stays at 0 so every level gives up. */
+                if (x->budget == 0)
                         return false;
+                x->budget--;
                 const PlaceCandidate *c = &x->c[x->order[oi]];
                 bool dup = false;
                 for (unsigned d = 0; d < x->depth && !dup; d++)

@@ -838,11 +838,14 @@ int service_autoplace(Service *s, const char *rd_name, json_t *options, char **r
 
 int service_spawn(Service *s, const char *rg, const char *rd, uint64_t size_kib, json_t *options, char **ret_msg) {
         static const char *const allowed[] = { "place-count", NULL };
+        uint64_t count = 0;
         char *m = NULL;
         int r;
 
+        /* Validate everything autoplace will look at before creating anything. */
         if ((r = check_name(NAME_RESOURCE, rg, ret_msg)) < 0 || (r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 ||
-            (r = opts_check_keys(options, allowed, ret_msg)) < 0)
+            (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
+            (r = opt_uint(options, "place-count", 1, 16, &count, ret_msg)) < 0)
                 return r;
         if (size_check_bounds(size_kib, &m) < 0)
                 return msg_take(ret_msg, -EINVAL, m);

@@ -277,7 +277,7 @@ int opt_drbd_options(json_t *opts, const char *key, json_t **ret, char **ret_msg
                 if (!json_is_string(e))
                         return msgf(ret_msg, -EINVAL, "DRBD option values must be strings");
                 /* An empty value removes an inherited option on modify. */
-                if (json_string_length(e) == 0 && drbd_option_validate(k, "yes", NULL) >= 0)
+                if (json_string_length(e) == 0 && drbd_option_index(k) >= 0)
                         continue;
                 if (drbd_option_validate(k, json_string_value(e), &m) < 0)
                         return msg_take(ret_msg, -EINVAL, m);
@@ -808,4 +808,31 @@ int service_node_report_kernel(Service *s, const char *name, json_t *info, char 
                 return 0;
         }
         return msgf(ret_msg, -EBUSY, "node '%s' is being changed concurrently; try again", name);
+}
+
+int service_pool_report(Service *s, const char *node, const char *pool, uint64_t total_kib, uint64_t free_kib,
+                        char **ret_msg) {
+        _cleanup_free_ char *k = key_pool(node, pool);
+        if (!k)
+                return -ENOMEM;
+        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
+                _cleanup_(json_decrefp) json_t *p = NULL;
+                _cleanup_(txn_done) Txn t = {};
+                int64_t rev;
+                int r = obj_get(s, k, &p, &rev);
+                if (r < 0)
+                        return msgf(ret_msg, r, "storage pool '%s' on '%s': %s", pool, node, strerror(-r));
+                if ((uint64_t) json_get_int(p, "capacity-kib", -1) == total_kib &&
+                    (uint64_t) json_get_int(p, "reported-free-kib", -1) == free_kib)
+                        return 0;
+                json_object_set_new(p, "capacity-kib", json_integer((json_int_t) total_kib));
+                json_object_set_new(p, "reported-free-kib", json_integer((json_int_t) free_kib));
+                if ((r = txn_require_rev(&t, k, rev)) < 0 || (r = txn_put_json(&t, k, p)) < 0)
+                        return r;
+                r = txn_commit(s, &t, ret_msg);
+                if (r == -EAGAIN)
+                        continue;
+                return r;
+        }
+        return -EBUSY;
 }

@@ -121,3 +121,9 @@ int service_observed_put(Service *s, const char *node, const char *rd, json_t *s
 /* Asks for rd to be Primary on node (NULL or "" clears). The node's agent
  * promotes; others demote. */
 int service_rd_set_primary(Service *s, const char *rd, const char *node, char **ret_msg);
+
+/* Records the capacity the node agent measured for node/pool (KiB):
+ * "capacity-kib" becomes total_kib, "reported-free-kib" free_kib. No write
+ * when nothing changed. */
+int service_pool_report(Service *s, const char *node, const char *pool, uint64_t total_kib, uint64_t free_kib,
+                        char **ret_msg);

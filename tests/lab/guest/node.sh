@@ -1,0 +1,101 @@
+# Guest-side helpers for tests that run drbdd inside lab VMs. Sourced by
+# lab_run scripts: . "$LAB_REPO_DIR/tests/lab/guest/node.sh"
+STATE=${STATE:-/var/lib/drbdd}
+BUSFILE=/run/drbdd-test-bus
+C="$LAB_BUILD/drbdctl"
+
+bus_up() {
+	if [ -s "$BUSFILE" ] && DBUS_SYSTEM_BUS_ADDRESS=$(cat "$BUSFILE") dbus-send --system --dest=org.freedesktop.DBus \
+		/org/freedesktop/DBus org.freedesktop.DBus.GetId >/dev/null 2>&1; then
+		export DBUS_SYSTEM_BUS_ADDRESS=$(cat "$BUSFILE")
+		return 0
+	fi
+	local addr
+	addr=$(dbus-daemon --session --print-address --fork --nopidfile) || return 1
+	echo "$addr" >"$BUSFILE"
+	export DBUS_SYSTEM_BUS_ADDRESS=$addr
+}
+
+# node_start [drbdd options...]: starts drbdd (agent on) and waits for it.
+node_start() {
+	bus_up || return 1
+	mkdir -p "$STATE"
+	nohup "$LAB_BUILD/drbdd" --node-name "$(hostname)" --state-dir "$STATE" --agent=yes "$@" >>/tmp/drbdd.log 2>&1 &
+	echo $! >/run/drbdd-test.pid
+	for _ in $(seq 100); do
+		"$C" node status >/dev/null 2>&1 && return 0
+		kill -0 "$(cat /run/drbdd-test.pid)" 2>/dev/null || break
+		sleep 0.2
+	done
+	echo "drbdd did not start:"; tail -20 /tmp/drbdd.log
+	return 1
+}
+
+node_pid() { cat /run/drbdd-test.pid 2>/dev/null; }
+node_alive() { kill -0 "$(node_pid)" 2>/dev/null; }
+node_stop() { local p; p=$(node_pid); [ -n "$p" ] && kill -${1:-TERM} "$p" 2>/dev/null; for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done; kill -9 "$p" 2>/dev/null; }
+
+ctl() { bus_up && "$C" "$@"; }
+
+# wait_until SECONDS CMD...: polls CMD until it succeeds.
+wait_until() {
+	local t=$1; shift
+	local end=$(( $(date +%s) + t ))
+	while [ "$(date +%s)" -lt $end ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done
+	echo "timed out after ${t}s waiting for: $*"
+	return 1
+}
+
+# state_is RES NODE STATE: the replica's observed state starts with STATE.
+state_is() {
+	ctl -o json r l "$1" | jq -e --arg n "$2" --arg s "$3" '.[] | select(.node == $n) | .state | startswith($s)' >/dev/null
+}
+# all_state RES STATE: every diskful replica of RES is in STATE.
+all_state() {
+	ctl -o json r l "$1" | jq -e --arg s "$2" '[.[] | select(.diskless == false) | .state | startswith($s)] | all and (length > 0)' >/dev/null
+}
+
+# Our LVs and DRBD resources on this node, sorted, space separated.
+our_lvs() { lvs --noheadings -o lv_name drbdpool 2>/dev/null | tr -d ' ' | grep -E '_[0-9]{5}$' | sort | tr '\n' ' '; }
+kernel_resources() { drbdsetup status 2>/dev/null | awk '/^[^ ]/ {print $1}' | sort | tr '\n' ' '; }
+
+vg_setup() {
+	vgs drbdpool >/dev/null 2>&1 && return 0
+	pvcreate -q -y /dev/vda >/dev/null && vgcreate -q drbdpool /dev/vda >/dev/null
+}
+
+# etcd_start: a one-member etcd on this VM's lab address (for the cluster store).
+etcd_start() {
+	pgrep -x etcd >/dev/null && return 0
+	mkdir -p /var/lib/etcd-lab
+	nohup etcd --name "$(hostname)" --data-dir /var/lib/etcd-lab \
+		--listen-client-urls "http://$LAB_IP:2379,http://127.0.0.1:2379" --advertise-client-urls "http://$LAB_IP:2379" \
+		--listen-peer-urls "http://127.0.0.1:2380" --initial-advertise-peer-urls "http://127.0.0.1:2380" \
+		--initial-cluster "$(hostname)=http://127.0.0.1:2380" >/tmp/etcd.log 2>&1 &
+	for _ in $(seq 100); do
+		ETCDCTL_API=3 etcdctl --endpoints "http://$LAB_IP:2379" endpoint health >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	echo "etcd did not start"; tail -20 /tmp/etcd.log; return 1
+}
+
+node_versions() { ctl -o json n l | jq -r 'map(."drbd-version") | join(",")'; }
+pools_reported() { ctl -o json sp l | jq -e 'length > 0 and all(.[]; ."capacity-kib" > 0)' >/dev/null; }
+is_primary() { drbdsetup status "$1" 2>/dev/null | grep -q 'role:Primary'; }
+dev_size() { blockdev --getsize64 "$1"; }
+size_at_least() { [ "$(blockdev --getsize64 "$1" 2>/dev/null || echo 0)" -ge "$2" ]; }
+converged() { [ "$(our_lvs)" = "$1" ] && [ "$(kernel_resources)" = "$2" ]; }
+vd_kib() { ctl -o json vd l "$1" | jq '.[0]."size-kib"'; }
+agent_total() { ctl node status | jq '."commands-total"'; }
+agent_passes() { ctl node status | jq '.passes'; }
+dev_of() { ctl -o json vd l "$1" | jq -r '.[0].device'; }
+versions_are() { [ "$(node_versions)" = "$1" ]; }
+gone() { ! kill -0 "$1" 2>/dev/null; }
+# same_data DEV FILE: the first bytes of DEV equal FILE (no process substitution in the lab).
+same_data() {
+	local n; n=$(stat -c %s "$2")
+	head -c "$n" "$1" >/tmp/same_data.$$ || return 1
+	cmp -s /tmp/same_data.$$ "$2"; local rc=$?; rm -f /tmp/same_data.$$; return $rc
+}
+same_sum() { [ "$(head -c "$3" "$1" | sha256sum)" = "$(cat "$2")" ]; }
+zeros() { [ "$(head -c "$2" "$1" | tr -d '\0' | wc -c)" = 0 ]; }

@@ -1,0 +1,147 @@
+#!/bin/bash
+# Node agent on real kernels: drbdd turns desired state into LVs and DRBD
+# devices, converges after kill -9 at every named step, and stays cheap after
+# a restart. Two nodes (vm1, vm2: DRBD 8.4 needs two hosts per resource)
+# share an etcd store that runs on vm1.
+set -u
+. "$(dirname "$0")/lab.sh"
+G=". $LAB_REPO/tests/lab/guest/node.sh; STORE=etcd:http://10.99.0.1:2379;"
+both() { lab_run -t "${T:-120}" vm1 "$G$1" && lab_run -t "${T:-120}" vm2 "$G$1"; }
+
+test_setup() {
+	lab_run -t 120 vm1 "$G"'set -e; vg_setup; etcd_start; node_start --store $STORE'
+	lab_run -t 120 vm2 "$G"'set -e; vg_setup; node_start --store $STORE'
+	lab_run -t 60 vm1 "$G"'set -e
+ctl n c vm1 10.99.0.1; ctl n c vm2 10.99.0.2
+ctl sp c lvm vm1 pool1 drbdpool; ctl sp c lvm vm2 pool1 drbdpool
+ctl rg c two --place-count 2
+wait_until 30 versions_are 8.4,8.4 || { ctl n l; exit 1; }
+echo "ok: both nodes report DRBD 8.4 from their kernels"
+wait_until 30 pools_reported || { ctl sp l; exit 1; }
+ctl sp l'
+}
+
+test_lifecycle() {
+	lab_run -t 240 vm1 "$G"'set -e
+ctl rg spawn two r1 64M
+wait_until 120 all_state r1 UpToDate || { ctl r l; tail -30 /tmp/drbdd.log; exit 1; }
+echo "ok: r1 UpToDate on both nodes"; ctl r l
+[ "$(our_lvs)" = "r1_00000 " ] && [ "$(kernel_resources)" = "r1 " ]
+[ "$(stat -c %a $STATE/res/r1.res)" = 600 ]
+ctl r set-primary vm1 r1
+wait_until 30 is_primary r1
+dev=$(dev_of r1)
+head -c 4M /dev/urandom >/tmp/data; dd if=/tmp/data of=$dev bs=1M oflag=direct status=none
+same_data $dev /tmp/data || { echo "read back differs"; exit 1; }
+echo "ok: data written on vm1 through $dev"
+sha256sum </tmp/data >/tmp/data.sum'
+	lab_copy_out vm1 /tmp/data.sum "$LAB_DIR/data.sum"
+	lab_copy_in vm2 "$LAB_DIR/data.sum" /tmp/data.sum
+	lab_run -t 120 vm2 "$G"'set -e
+[ "$(our_lvs)" = "r1_00000 " ] && [ "$(kernel_resources)" = "r1 " ]
+ctl r set-primary vm2 r1
+wait_until 60 is_primary r1 || { drbdsetup status r1; tail -20 /tmp/drbdd.log; exit 1; }
+dev=$(dev_of r1)
+same_sum $dev /tmp/data.sum 4194304 || { echo "vm2 reads different data"; exit 1; }
+echo "ok: vm2 reads what vm1 wrote"
+ctl vd set-size r1 0 96M
+wait_until 90 size_at_least $dev $((96*1024*1024)) || { ctl r l; tail /tmp/drbdd.log; exit 1; }
+echo "ok: grown online to $(dev_size $dev) bytes"
+same_sum $dev /tmp/data.sum 4194304 || { echo "data changed by grow"; exit 1; }
+echo "ok: data intact after grow"
+ctl r set-primary vm2 r1 --clear
+ctl rd d r1
+wait_until 90 converged "" "" || { our_lvs; kernel_resources; exit 1; }
+[ ! -e $STATE/res/r1.res ]
+echo "ok: deleted on vm2 without leftovers"'
+	lab_run -t 120 vm1 "$G"'set -e
+wait_until 90 converged "" "" || { our_lvs; kernel_resources; exit 1; }
+echo "ok: deleted on vm1 without leftovers"
+ctl rg spawn two r2 96M
+wait_until 120 all_state r2 UpToDate
+ctl r set-primary vm1 r2
+wait_until 30 is_primary r2
+dev=$(dev_of r2)
+if same_data $dev /tmp/data; then echo "old data readable in a new volume"; exit 1; fi
+zeros $dev 4194304 || { echo "new volume not zeroed"; exit 1; }
+echo "ok: a new volume in the same place reads zeros"
+ctl r set-primary vm1 r2 --clear; ctl rd d r2
+wait_until 90 converged "" ""'
+}
+
+# kill -9 at every named step of create, grow and delete; restart; converge.
+test_crash_points() {
+	T=900 lab_run -t 900 vm1 "$G"'set -e
+crash_run() { # point, operation...
+	local point=$1; shift
+	node_stop
+	DRBDD_FAULT=$point node_start --store $STORE
+	"$@" >/dev/null
+	wait_until 90 gone "$(node_pid)" || { echo "drbdd never reached $point"; tail -5 /tmp/drbdd.log; exit 1; }
+	echo "killed at $point"
+	node_start --store $STORE
+}
+for p in create:after-backing create:after-md create:after-up create:after-primary; do
+	crash_run $p ctl rg spawn two c1 32M
+	wait_until 120 all_state c1 UpToDate || { ctl r l; tail /tmp/drbdd.log; exit 1; }
+	wait_until 30 converged "c1_00000 " "c1 " || { echo "LVs [$(our_lvs)] kernel [$(kernel_resources)]"; exit 1; }
+	echo "ok: $p converged: c1 UpToDate on both nodes, one LV, one device"
+	ctl rd d c1; wait_until 90 converged "" ""
+done
+ctl rg spawn two g1 32M; wait_until 120 all_state g1 UpToDate
+for p in grow:after-backing grow:after-resize; do
+	kib=$(( $(vd_kib g1) + 8192 ))
+	crash_run $p ctl vd set-size g1 0 ${kib}K
+	wait_until 90 size_at_least $(dev_of g1) $((kib*1024)) || { ctl r l; tail /tmp/drbdd.log; exit 1; }
+	wait_until 30 converged "g1_00000 " "g1 "
+	echo "ok: $p converged at $(dev_size $(dev_of g1)) bytes"
+done
+ctl rd d g1; wait_until 90 converged "" ""
+for p in delete:after-down delete:after-remove; do
+	ctl rg spawn two d1 32M; wait_until 120 all_state d1 UpToDate
+	crash_run $p ctl rd d d1
+	wait_until 90 converged "" "" || { echo "LVs [$(our_lvs)] kernel [$(kernel_resources)]"; exit 1; }
+	[ "$(ctl -o json r l | jq length)" = 0 ]
+	echo "ok: $p converged: nothing left"
+done'
+	lab_run -t 120 vm2 "$G"'set -e
+wait_until 90 converged "" "" || { echo "vm2: LVs [$(our_lvs)] kernel [$(kernel_resources)]"; exit 1; }
+echo "ok: vm2 has no leftovers either"'
+}
+
+# After a restart with N healthy resources: one events2 stream, one lvs, one
+# vgs; no adjust, whatever N.
+test_restart_cost() {
+	T=600 lab_run -t 600 vm1 "$G"'set -e
+for i in 1 2 3 4 5 6; do ctl rg spawn two h$i 8M; done
+for i in 1 2 3 4 5 6; do wait_until 180 all_state h$i UpToDate; done
+node_stop; node_start --store $STORE
+passes_ok() { [ "$(agent_passes)" -ge 1 ]; }
+wait_until 30 passes_ok
+sleep 2
+ctl node status | jq -c "{passes, \"commands-last-pass\", \"commands-total\", \"last-pass-usec\"}"
+total=$(agent_total)
+[ "$total" -le 3 ] || { echo "restart with 6 healthy resources ran $total commands"; exit 1; }
+echo "ok: $total commands after a restart with 6 healthy resources"
+for i in 1 2 3 4 5 6; do ctl rd d h$i; done
+wait_until 120 converged "" ""'
+}
+
+main() {
+	local t0 tests=("$@") t rc
+	[ ${#tests[@]} -gt 0 ] || tests=(lifecycle crash_points restart_cost)
+	t0=$(lab__now)
+	lab_start 2 --disks 2G || exit 1
+	lab_test "agent setup" test_setup
+	for t in "${tests[@]}"; do
+		lab_test "agent $t" "test_$t" # not "|| rc=1": that would disable set -e inside
+	done
+	lab_summary; rc=$?
+	if [ $rc -ne 0 ]; then
+		lab_run vm1 'echo "--- vm1 drbdd.log"; tail -40 /tmp/drbdd.log'
+		lab_run vm2 'echo "--- vm2 drbdd.log"; tail -40 /tmp/drbdd.log'
+	fi
+	echo "lab: agent tests total $(lab__since "$t0") s"
+	exit $rc
+}
+main "$@"

@@ -1,0 +1,1163 @@
+/* Unit tests for drbdd/service against a real SQLite store: objects, allocation, sizing, autoplace, rollback, faults, rendering. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "drbdd/service/service.h"
+#include "drbdd/store/store-sqlite.h"
+#include "drbdd/store/store.h"
+#include "json-util.h"
+#include "macro.h"
+
+#define GIB (1024ULL * 1024)              /* in KiB */
+#define CAP(g) ((json_int_t) ((g) * GIB * 1024)) /* capacity option in bytes */
+
+typedef struct Fixture {
+        char dir[64];
+        char url[160];
+        Store *st;
+        Service *s;
+        unsigned changes;
+} Fixture;
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+        return remove(path);
+}
+
+static void on_change(const char *kind, const char *name, const char *action, void *userdata) {
+        Fixture *f = userdata;
+        assert_non_null(kind);
+        assert_non_null(name);
+        assert_non_null(action);
+        f->changes++;
+}
+
+static int setup_with(void **state, const ServiceConfig *cfg) {
+        Fixture *f = calloc(1, sizeof *f);
+        assert_non_null(f);
+        strcpy(f->dir, "/tmp/test-service-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        snprintf(f->url, sizeof f->url, "sqlite:%s/store.db", f->dir);
+        assert_int_equal(store_open(f->url, &f->st), 0);
+        assert_int_equal(service_new(f->st, cfg, &f->s), 0);
+        service_set_change_callback(f->s, on_change, f);
+        *state = f;
+        return 0;
+}
+
+static int setup(void **state) {
+        ServiceConfig c;
+        service_config_defaults(&c);
+        return setup_with(state, &c);
+}
+
+/* Tiny allocation ranges: two ports, two minors. */
+static int setup_tiny(void **state) {
+        ServiceConfig c;
+        service_config_defaults(&c);
+        c.port_min = 7000;
+        c.port_max = 7001;
+        c.minor_min = 1000;
+        c.minor_max = 1001;
+        return setup_with(state, &c);
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+        store_sqlite_set_fault(NULL, 0);
+        service_free(f->s);
+        store_close(f->st);
+        nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        free(f);
+        return 0;
+}
+
+/* ---- helpers ---- */
+
+/* Asserts success; shows the service's message otherwise. */
+#define OK(call)                                                                         \
+        do {                                                                             \
+                char *_m = NULL;                                                         \
+                char **ret_msg = &_m;                                                    \
+                int _r = (call);                                                         \
+                if (_r < 0)                                                              \
+                        fail_msg("%s: %d (%s)", #call, _r, _m ? _m : "no message");      \
+                free(_m);                                                                \
+        } while (0)
+
+/* Asserts the error, that a message came with it, and returns nothing. */
+#define FAILS(err, call)                                                                 \
+        do {                                                                             \
+                char *_m = NULL;                                                         \
+                char **ret_msg = &_m;                                                    \
+                int _r = (call);                                                         \
+                if (_r != (err))                                                         \
+                        fail_msg("%s: got %d (%s), wanted %d", #call, _r, _m ? _m : "-", \
+                                 (err));                                                 \
+                assert_non_null(_m);                                                     \
+                assert_true(strlen(_m) > 0);                                             \
+                free(_m);                                                                \
+        } while (0)
+
+static int64_t revision(Fixture *f) {
+        int64_t rev = -1;
+        assert_int_equal(store_revision(f->st, &rev), 0);
+        return rev;
+}
+
+static json_t *list(Fixture *f, const char *kind, const char *filter) {
+        json_t *l = NULL;
+        OK(service_list(f->s, kind, filter, &l, ret_msg));
+        assert_true(json_is_array(l));
+        return l;
+}
+
+static size_t count(Fixture *f, const char *kind, const char *filter) {
+        json_t *l = list(f, kind, filter);
+        size_t n = json_array_size(l);
+        json_decref(l);
+        return n;
+}
+
+static size_t alloc_keys(Fixture *f, const char *prefix) {
+        StoreKVList l;
+        assert_int_equal(store_range(f->st, prefix, &l), 0);
+        size_t n = l.n;
+        store_kv_list_done(&l);
+        return n;
+}
+
+static void node(Fixture *f, const char *name, const char *addr, const char *version, const char *site) {
+        json_t *o = json_pack("{s:{}}", "properties");
+        if (version)
+                json_object_set_new(o, "drbd-version", json_string(version));
+        if (site)
+                json_object_set_new(json_object_get(o, "properties"), "site", json_string(site));
+        OK(service_node_create(f->s, name, addr, o, ret_msg));
+        json_decref(o);
+}
+
+static void lvm_pool(Fixture *f, const char *nodename, const char *pool, unsigned gib) {
+        json_t *o = json_pack("{s:s, s:I}", "volume-group", "drbdpool", "capacity", CAP(gib));
+        OK(service_pool_create(f->s, nodename, pool, "lvm", o, ret_msg));
+        json_decref(o);
+}
+
+/* The replica of rd on node from service_list("resource"), new reference or NULL. */
+static json_t *replica(Fixture *f, const char *rd, const char *nodename) {
+        json_t *l = list(f, "resource", rd), *e, *found = NULL;
+        size_t i;
+        json_array_foreach(l, i, e)
+                if (streq(json_get_str(e, "node", ""), nodename))
+                        found = json_incref(e);
+        json_decref(l);
+        return found;
+}
+
+typedef struct Kinds {
+        unsigned diskful, diskless, tiebreaker;
+} Kinds;
+
+static Kinds kinds(Fixture *f, const char *rd) {
+        json_t *l = list(f, "resource", rd), *e;
+        size_t i;
+        Kinds k = {};
+        json_array_foreach(l, i, e) {
+                if (!json_get_bool(e, "diskless", false))
+                        k.diskful++;
+                else if (json_get_bool(e, "tie-breaker", false))
+                        k.tiebreaker++;
+                else
+                        k.diskless++;
+        }
+        json_decref(l);
+        return k;
+}
+
+static bool on_node(Fixture *f, const char *rd, const char *nodename, bool diskless) {
+        json_t *r = replica(f, rd, nodename);
+        bool ok = r && json_get_bool(r, "diskless", false) == diskless;
+        json_decref(r);
+        return ok;
+}
+
+/* ---- objects ---- */
+
+static void test_nodes(void **state) {
+        Fixture *f = *state;
+        json_t *o = json_pack("{s:{s:s, s:s}}", "properties", "site", "a", "rack", "r1");
+        OK(service_node_create(f->s, "alpha", "10.0.0.1", o, ret_msg));
+        json_decref(o);
+        OK(service_node_create(f->s, "beta", "fd00::2", NULL, ret_msg));
+        FAILS(-EEXIST, service_node_create(f->s, "alpha", "10.0.0.9", NULL, ret_msg));
+
+        json_t *l = list(f, "node", NULL);
+        assert_int_equal(json_array_size(l), 2);
+        json_t *a = json_array_get(l, 0);
+        assert_string_equal(json_get_str(a, "name", ""), "alpha");
+        assert_string_equal(json_get_str(a, "address", ""), "10.0.0.1");
+        assert_string_equal(json_get_str(a, "drbd-version", ""), "9");
+        assert_string_equal(json_get_str(json_object_get(a, "properties"), "site", ""), "a");
+        json_decref(l);
+        assert_int_equal(count(f, "node", "beta"), 1);
+        FAILS(-ENOENT, service_list(f->s, "node", "nosuch", &l, ret_msg));
+
+        OK(service_node_set_property(f->s, "beta", "site", "b", ret_msg));
+        l = list(f, "node", "beta");
+        assert_string_equal(json_get_str(json_object_get(json_array_get(l, 0), "properties"), "site", ""), "b");
+        json_decref(l);
+        OK(service_node_set_property(f->s, "beta", "site", NULL, ret_msg));
+        l = list(f, "node", "beta");
+        assert_null(json_object_get(json_object_get(json_array_get(l, 0), "properties"), "site"));
+        json_decref(l);
+        FAILS(-ENOENT, service_node_set_property(f->s, "nosuch", "site", "x", ret_msg));
+
+        OK(service_node_delete(f->s, "beta", ret_msg));
+        FAILS(-ENOENT, service_node_delete(f->s, "beta", ret_msg));
+        assert_int_equal(count(f, "node", NULL), 1);
+        assert_true(f->changes >= 5);
+}
+
+static void test_pools(void **state) {
+        Fixture *f = *state;
+        node(f, "alpha", "10.0.0.1", NULL, NULL);
+        node(f, "alpha2", "10.0.0.2", NULL, NULL);
+        lvm_pool(f, "alpha", "lvm1", 100);
+        json_t *o = json_pack("{s:s, s:s}", "volume-group", "vg", "thin-pool", "thin");
+        OK(service_pool_create(f->s, "alpha", "thin1", "lvm-thin", o, ret_msg));
+        json_decref(o);
+        o = json_pack("{s:s}", "directory", "/var/lib/drbdd/images");
+        OK(service_pool_create(f->s, "alpha", "file1", "file", o, ret_msg));
+        OK(service_pool_create(f->s, "alpha2", "file1", "file", o, ret_msg));
+        FAILS(-EEXIST, service_pool_create(f->s, "alpha", "file1", "file", o, ret_msg));
+        FAILS(-ENOENT, service_pool_create(f->s, "nosuch", "file1", "file", o, ret_msg));
+        json_decref(o);
+
+        assert_int_equal(count(f, "storage-pool", NULL), 4);
+        assert_int_equal(count(f, "storage-pool", "alpha"), 3); /* not alpha2's */
+        assert_int_equal(count(f, "storage-pool", "alpha2"), 1);
+        json_t *l = list(f, "storage-pool", "alpha"), *e;
+        size_t i;
+        bool seen = false;
+        json_array_foreach(l, i, e)
+                if (streq(json_get_str(e, "name", ""), "lvm1")) {
+                        seen = true;
+                        assert_int_equal(json_get_int(e, "capacity-kib", 0), 100 * GIB);
+                        assert_int_equal(json_get_int(e, "free-kib", 0), 100 * GIB);
+                        assert_int_equal(json_get_int(e, "allocated-kib", -1), 0);
+                        assert_string_equal(json_get_str(e, "driver", ""), "lvm");
+                }
+        assert_true(seen);
+        json_decref(l);
+
+        OK(service_pool_delete(f->s, "alpha", "thin1", ret_msg));
+        FAILS(-ENOENT, service_pool_delete(f->s, "alpha", "thin1", ret_msg));
+        /* Deleting a node takes its pools along, and only its own. */
+        OK(service_node_delete(f->s, "alpha", ret_msg));
+        assert_int_equal(count(f, "storage-pool", NULL), 1);
+}
+
+static void test_resource_groups(void **state) {
+        Fixture *f = *state;
+        json_t *o = json_pack("{s:i, s:[s], s:[s], s:b, s:{s:s}}", "place-count", 3, "storage-pools", "pool1",
+                              "replicas-on-different", "site", "diskless-on-remaining", 1, "drbd-options",
+                              "net/protocol", "C");
+        OK(service_rg_create(f->s, "gold", o, ret_msg));
+        FAILS(-EEXIST, service_rg_create(f->s, "gold", o, ret_msg));
+        json_decref(o);
+
+        json_t *l = list(f, "resource-group", "gold"), *g = json_array_get(l, 0);
+        assert_int_equal(json_get_int(g, "place-count", 0), 3);
+        assert_true(json_get_bool(g, "diskless-on-remaining", false));
+        assert_string_equal(json_string_value(json_array_get(json_object_get(g, "replicas-on-different"), 0)), "site");
+        assert_string_equal(json_get_str(json_object_get(g, "drbd-options"), "net/protocol", ""), "C");
+        json_decref(l);
+
+        o = json_pack("{s:i, s:{s:s}}", "place-count", 2, "drbd-options", "net/protocol", "");
+        OK(service_rg_modify(f->s, "gold", o, ret_msg));
+        FAILS(-ENOENT, service_rg_modify(f->s, "nosuch", o, ret_msg));
+        json_decref(o);
+        l = list(f, "resource-group", "gold");
+        g = json_array_get(l, 0);
+        assert_int_equal(json_get_int(g, "place-count", 0), 2);
+        assert_true(json_get_bool(g, "diskless-on-remaining", false)); /* kept */
+        assert_null(json_object_get(json_object_get(g, "drbd-options"), "net/protocol"));
+        json_decref(l);
+
+        /* In use: cannot delete. */
+        o = json_pack("{s:s}", "resource-group", "gold");
+        OK(service_rd_create(f->s, "r1", o, ret_msg));
+        json_decref(o);
+        FAILS(-EBUSY, service_rg_delete(f->s, "gold", ret_msg));
+        OK(service_rd_delete(f->s, "r1", ret_msg));
+        OK(service_rg_delete(f->s, "gold", ret_msg));
+        FAILS(-ENOENT, service_rg_delete(f->s, "gold", ret_msg));
+        assert_int_equal(count(f, "resource-group", NULL), 0);
+}
+
+static void test_definitions_and_resources(void **state) {
+        Fixture *f = *state;
+        unsigned vnr = 99;
+        node(f, "alpha", "10.0.0.1", NULL, NULL);
+        node(f, "beta", "10.0.0.2", NULL, NULL);
+        lvm_pool(f, "alpha", "pool1", 100);
+        lvm_pool(f, "beta", "pool1", 100);
+
+        OK(service_rd_create(f->s, "r1", NULL, ret_msg));
+        FAILS(-EEXIST, service_rd_create(f->s, "r1", NULL, ret_msg));
+        OK(service_vd_create(f->s, "r1", 10 * GIB, NULL, &vnr, ret_msg));
+        assert_int_equal(vnr, 0);
+        OK(service_vd_create(f->s, "r1", 1 * GIB, NULL, &vnr, ret_msg));
+        assert_int_equal(vnr, 1);
+        FAILS(-ENOENT, service_vd_create(f->s, "nosuch", GIB, NULL, NULL, ret_msg));
+
+        json_t *l = list(f, "resource-definition", NULL), *e;
+        assert_int_equal(json_array_size(l), 1);
+        e = json_array_get(l, 0);
+        assert_string_equal(json_get_str(e, "resource-group", ""), "DfltRscGrp");
+        assert_null(json_object_get(e, "secret")); /* never listed */
+        assert_int_equal(json_array_size(json_object_get(e, "volumes")), 2);
+        json_decref(l);
+        l = list(f, "volume-definition", "r1");
+        assert_int_equal(json_array_size(l), 2);
+        assert_string_equal(json_get_str(json_array_get(l, 0), "device", ""), "/dev/drbd1000");
+        assert_string_equal(json_get_str(json_array_get(l, 1), "device", ""), "/dev/drbd1001");
+        json_decref(l);
+
+        OK(service_resource_create(f->s, "r1", "alpha", NULL, ret_msg));
+        FAILS(-EEXIST, service_resource_create(f->s, "r1", "alpha", NULL, ret_msg));
+        FAILS(-ENOENT, service_resource_create(f->s, "r1", "nosuch", NULL, ret_msg));
+        FAILS(-ENOENT, service_resource_create(f->s, "nosuch", "alpha", NULL, ret_msg));
+        json_t *o = json_pack("{s:s}", "storage-pool", "nopool");
+        FAILS(-ENOENT, service_resource_create(f->s, "r1", "beta", o, ret_msg));
+        json_decref(o);
+        o = json_pack("{s:b}", "diskless", 1);
+        OK(service_resource_create(f->s, "r1", "beta", o, ret_msg));
+        json_decref(o);
+        assert_true(on_node(f, "r1", "alpha", false));
+        assert_true(on_node(f, "r1", "beta", true));
+        json_t *r = replica(f, "r1", "alpha");
+        assert_string_equal(json_get_str(r, "storage-pool", ""), "pool1");
+        assert_string_equal(json_get_str(r, "address", ""), "10.0.0.1");
+        assert_int_equal(json_get_int(r, "port", 0), 7000);
+        json_decref(r);
+
+        /* Busy objects. */
+        FAILS(-EBUSY, service_node_delete(f->s, "alpha", ret_msg));
+        FAILS(-EBUSY, service_pool_delete(f->s, "alpha", "pool1", ret_msg));
+
+        /* Volumes grow, never shrink. */
+        OK(service_vd_resize(f->s, "r1", 1, 2 * GIB, ret_msg));
+        FAILS(-EINVAL, service_vd_resize(f->s, "r1", 1, GIB, ret_msg));
+        FAILS(-ENOENT, service_vd_resize(f->s, "r1", 7, 2 * GIB, ret_msg));
+        OK(service_vd_delete(f->s, "r1", 1, ret_msg));
+        FAILS(-ENOENT, service_vd_delete(f->s, "r1", 1, ret_msg));
+        assert_int_equal(count(f, "volume-definition", "r1"), 1);
+
+        OK(service_resource_delete(f->s, "r1", "beta", ret_msg));
+        FAILS(-ENOENT, service_resource_delete(f->s, "r1", "beta", ret_msg));
+        assert_int_equal(count(f, "resource", "r1"), 1);
+        OK(service_rd_delete(f->s, "r1", ret_msg));
+        FAILS(-ENOENT, service_rd_delete(f->s, "r1", ret_msg));
+        FAILS(-ENOENT, service_list(f->s, "resource", "r1", &l, ret_msg));
+        assert_int_equal(count(f, "resource", NULL), 0);
+        /* Everything the definition held is released. */
+        assert_int_equal(alloc_keys(f, "/drbdd/alloc/"), 0);
+        assert_int_equal(alloc_keys(f, "/drbdd/res/"), 0);
+        OK(service_node_delete(f->s, "alpha", ret_msg));
+}
+
+/* ---- allocation ---- */
+
+static unsigned rd_port(Fixture *f, const char *rd) {
+        json_t *l = list(f, "resource-definition", rd);
+        unsigned p = (unsigned) json_get_int(json_array_get(l, 0), "port", 0);
+        json_decref(l);
+        return p;
+}
+
+static unsigned vd_minor(Fixture *f, const char *rd, unsigned vnr) {
+        json_t *l = list(f, "volume-definition", rd), *e;
+        size_t i;
+        unsigned m = 0;
+        json_array_foreach(l, i, e)
+                if (json_get_int(e, "volume", -1) == vnr)
+                        m = (unsigned) json_get_int(e, "minor", 0);
+        json_decref(l);
+        return m;
+}
+
+static unsigned node_id(Fixture *f, const char *rd, const char *nodename) {
+        json_t *r = replica(f, rd, nodename);
+        assert_non_null(r);
+        unsigned id = (unsigned) json_get_int(r, "node-id", 99);
+        json_decref(r);
+        return id;
+}
+
+static void test_allocation(void **state) {
+        Fixture *f = *state;
+        OK(service_rd_create(f->s, "r1", NULL, ret_msg));
+        OK(service_rd_create(f->s, "r2", NULL, ret_msg));
+        OK(service_rd_create(f->s, "r3", NULL, ret_msg));
+        assert_int_equal(rd_port(f, "r1"), 7000);
+        assert_int_equal(rd_port(f, "r2"), 7001);
+        assert_int_equal(rd_port(f, "r3"), 7002);
+        OK(service_vd_create(f->s, "r1", GIB, NULL, NULL, ret_msg));
+        OK(service_vd_create(f->s, "r1", GIB, NULL, NULL, ret_msg));
+        OK(service_vd_create(f->s, "r2", GIB, NULL, NULL, ret_msg));
+        assert_int_equal(vd_minor(f, "r1", 0), 1000);
+        assert_int_equal(vd_minor(f, "r1", 1), 1001);
+        assert_int_equal(vd_minor(f, "r2", 0), 1002);
+
+        /* Explicit port and minor: taken ones are refused, out of range invalid. */
+        json_t *o = json_pack("{s:i}", "port", 7001);
+        FAILS(-EEXIST, service_rd_create(f->s, "r4", o, ret_msg));
+        json_decref(o);
+        o = json_pack("{s:i}", "port", 9000);
+        FAILS(-EINVAL, service_rd_create(f->s, "r4", o, ret_msg));
+        json_decref(o);
+        o = json_pack("{s:i}", "port", 7500);
+        OK(service_rd_create(f->s, "r4", o, ret_msg));
+        json_decref(o);
+        assert_int_equal(rd_port(f, "r4"), 7500);
+        o = json_pack("{s:i}", "minor", 1001);
+        FAILS(-EEXIST, service_vd_create(f->s, "r4", GIB, o, NULL, ret_msg));
+        json_decref(o);
+        o = json_pack("{s:i}", "minor", 5);
+        FAILS(-EINVAL, service_vd_create(f->s, "r4", GIB, o, NULL, ret_msg));
+        json_decref(o);
+
+        /* Node-ids: 0, 1, 2; a freed one is reused. */
+        node(f, "alpha", "10.0.0.1", NULL, NULL);
+        node(f, "beta", "10.0.0.2", NULL, NULL);
+        node(f, "gamma", "10.0.0.3", NULL, NULL);
+        node(f, "delta", "10.0.0.4", NULL, NULL);
+        o = json_pack("{s:b}", "diskless", 1);
+        OK(service_resource_create(f->s, "r1", "alpha", o, ret_msg));
+        OK(service_resource_create(f->s, "r1", "beta", o, ret_msg));
+        OK(service_resource_create(f->s, "r1", "gamma", o, ret_msg));
+        assert_int_equal(node_id(f, "r1", "alpha"), 0);
+        assert_int_equal(node_id(f, "r1", "beta"), 1);
+        assert_int_equal(node_id(f, "r1", "gamma"), 2);
+        OK(service_resource_delete(f->s, "r1", "beta", ret_msg));
+        OK(service_resource_create(f->s, "r1", "delta", o, ret_msg));
+        assert_int_equal(node_id(f, "r1", "delta"), 1);
+        json_decref(o);
+}
+
+static void test_allocation_exhaustion(void **state) {
+        Fixture *f = *state;
+        char *m = NULL;
+        OK(service_rd_create(f->s, "r1", NULL, ret_msg));
+        OK(service_rd_create(f->s, "r2", NULL, ret_msg));
+        int64_t rev = revision(f);
+        assert_int_equal(service_rd_create(f->s, "r3", NULL, &m), -ENOSPC);
+        assert_non_null(strstr(m, "7000-7001"));
+        free(m);
+        assert_int_equal(revision(f), rev);
+        /* A freed port is reused. */
+        OK(service_rd_delete(f->s, "r1", ret_msg));
+        OK(service_rd_create(f->s, "r3", NULL, ret_msg));
+        assert_int_equal(rd_port(f, "r3"), 7000);
+
+        OK(service_vd_create(f->s, "r2", GIB, NULL, NULL, ret_msg));
+        OK(service_vd_create(f->s, "r3", GIB, NULL, NULL, ret_msg));
+        rev = revision(f);
+        m = NULL;
+        assert_int_equal(service_vd_create(f->s, "r3", GIB, NULL, NULL, &m), -ENOSPC);
+        assert_non_null(strstr(m, "1000-1001"));
+        free(m);
+        assert_int_equal(revision(f), rev);
+        /* Freed minors are reused, by volume delete and by definition delete. */
+        OK(service_vd_delete(f->s, "r2", 0, ret_msg));
+        OK(service_vd_create(f->s, "r3", GIB, NULL, NULL, ret_msg));
+        assert_int_equal(vd_minor(f, "r3", 1), 1000);
+        OK(service_rd_delete(f->s, "r3", ret_msg));
+        OK(service_vd_create(f->s, "r2", GIB, NULL, NULL, ret_msg));
+        OK(service_vd_create(f->s, "r2", GIB, NULL, NULL, ret_msg));
+        assert_int_equal(count(f, "volume-definition", "r2"), 2);
+        assert_int_equal(alloc_keys(f, "/drbdd/alloc/minor/"), 2);
+        assert_int_equal(alloc_keys(f, "/drbdd/alloc/port/"), 1);
+}
+
+/* ---- sizing ---- */
+
+static void check_volume_sizes(json_t *vol, uint64_t requested, uint64_t extent) {
+        uint64_t req = (uint64_t) json_get_int(vol, "requested-kib", 0);
+        uint64_t use = (uint64_t) json_get_int(vol, "usable-kib", 0);
+        uint64_t back = (uint64_t) json_get_int(vol, "backing-kib", 0);
+        uint64_t md = (uint64_t) json_get_int(vol, "metadata-kib", 0);
+        assert_int_equal(req, requested);
+        assert_true(use >= req);
+        assert_true(md > 0);
+        assert_int_equal(back, use + md);
+        assert_int_equal(back % extent, 0);
+        assert_true(back - req < md + extent); /* no more than needed */
+}
+
+static void test_sizing_fields(void **state) {
+        Fixture *f = *state;
+        node(f, "alpha", "10.0.0.1", NULL, NULL);
+        node(f, "beta", "10.0.0.2", NULL, NULL);
+        node(f, "gamma", "10.0.0.3", NULL, NULL);
+        lvm_pool(f, "alpha", "pool1", 100);
+        json_t *o = json_pack("{s:s, s:s}", "volume-group", "vg", "thin-pool", "thin");
+        OK(service_pool_create(f->s, "beta", "pool1", "lvm-thin", o, ret_msg));
+        json_decref(o);
+        o = json_pack("{s:s}", "directory", "/srv/images");
+        OK(service_pool_create(f->s, "gamma", "pool1", "file", o, ret_msg));
+        json_decref(o);
+
+        OK(service_rd_create(f->s, "r1", NULL, ret_msg));
+        OK(service_vd_create(f->s, "r1", 10 * GIB + 3, NULL, NULL, ret_msg));
+        OK(service_resource_create(f->s, "r1", "alpha", NULL, ret_msg));
+        OK(service_resource_create(f->s, "r1", "beta", NULL, ret_msg));
+        OK(service_resource_create(f->s, "r1", "gamma", NULL, ret_msg));
+
+        json_t *r = replica(f, "r1", "alpha"), *v = json_array_get(json_object_get(r, "volumes"), 0);
+        check_volume_sizes(v, 10 * GIB + 3, 4096);
+        assert_string_equal(json_get_str(v, "backing-device", ""), "/dev/drbdpool/r1_00000");
+        assert_string_equal(json_get_str(v, "device", ""), "/dev/drbd1000");
+        uint64_t alpha_backing = (uint64_t) json_get_int(v, "backing-kib", 0);
+        json_decref(r);
+        r = replica(f, "r1", "beta");
+        check_volume_sizes(json_array_get(json_object_get(r, "volumes"), 0), 10 * GIB + 3, 64);
+        json_decref(r);
+        r = replica(f, "r1", "gamma");
+        v = json_array_get(json_object_get(r, "volumes"), 0);
+        check_volume_sizes(v, 10 * GIB + 3, 4);
+        assert_string_equal(json_get_str(v, "backing-device", ""), "/srv/images/r1_00000.img");
+        json_decref(r);
+
+        /* The pool accounts for the backing size. */
+        json_t *l = list(f, "storage-pool", "alpha");
+        assert_int_equal(json_get_int(json_array_get(l, 0), "allocated-kib", 0), alpha_backing);
+        assert_int_equal(json_get_int(json_array_get(l, 0), "free-kib", 0), 100 * GIB - alpha_backing);
+        json_decref(l);
+
+        /* Diskless replicas have no backing sizes. */
+        node(f, "delta", "10.0.0.4", NULL, NULL);
+        o = json_pack("{s:b}", "diskless", 1);
+        OK(service_resource_create(f->s, "r1", "delta", o, ret_msg));
+        json_decref(o);
+        r = replica(f, "r1", "delta");
+        v = json_array_get(json_object_get(r, "volumes"), 0);
+        assert_null(json_object_get(v, "backing-kib"));
+        assert_int_equal(json_get_int(v, "requested-kib", 0), 10 * GIB + 3);
+        json_decref(r);
+
+        /* Capacity: a pool too small refuses the replica and the growth. */
+        node(f, "small", "10.0.0.5", NULL, NULL);
+        lvm_pool(f, "small", "pool1", 10);
+        FAILS(-ENOSPC, service_resource_create(f->s, "r1", "small", NULL, ret_msg));
+        FAILS(-ENOSPC, service_vd_resize(f->s, "r1", 0, 200 * GIB, ret_msg));
+}
+
+/* ---- autoplace ---- */
+
+static void spawn_setup(Fixture *f, const char *rd, unsigned gib) {
+        OK(service_rd_create(f->s, rd, NULL, ret_msg));
+        OK(service_vd_create(f->s, rd, gib * GIB, NULL, NULL, ret_msg));
+}
+
+static void test_autoplace_tiebreaker(void **state) {
+        Fixture *f = *state;
+        node(f, "alpha", "10.0.0.1", NULL, NULL);
+        node(f, "beta", "10.0.0.2", NULL, NULL);
+        node(f, "gamma", "10.0.0.3", NULL, NULL);
+        lvm_pool(f, "alpha", "pool1", 100);
+        lvm_pool(f, "beta", "pool1", 100);
+        spawn_setup(f, "r1", 10);
+        OK(service_autoplace(f->s, "r1", NULL, ret_msg));
+        Kinds k = kinds(f, "r1");
+        assert_int_equal(k.diskful, 2);
+        assert_int_equal(k.tiebreaker, 1);
+        assert_int_equal(k.diskless, 0);
+        assert_true(on_node(f, "r1", "alpha", false));
+        assert_true(on_node(f, "r1", "beta", false));
+        assert_true(on_node(f, "r1", "gamma", true));
+        /* Placing again is a no-op. */
+        int64_t rev = revision(f);
+        OK(service_autoplace(f->s, "r1", NULL, ret_msg));
+        assert_int_equal(revision(f), rev);
+
+        /* Three diskful replicas need no tie-breaker. */
+        lvm_pool(f, "gamma", "pool1", 100);
+        spawn_setup(f, "r2", 1);
+        json_t *o = json_pack("{s:i}", "place-count", 3);
+        OK(service_autoplace(f->s, "r2", o, ret_msg));
+        json_decref(o);
+        k = kinds(f, "r2");
+        assert_int_equal(k.diskful, 3);
+        assert_int_equal(k.tiebreaker + k.diskless, 0);
+
+        /* No volumes yet: refused. */
+        OK(service_rd_create(f->s, "empty", NULL, ret_msg));
+        FAILS(-EINVAL, service_autoplace(f->s, "empty", NULL, ret_msg));
+        FAILS(-ENOENT, service_autoplace(f->s, "nosuch", NULL, ret_msg));
+}
+
+static void test_autoplace_drbd84(void **state) {
+        Fixture *f = *state;
+        node(f, "old", "10.0.0.1", "8.4", NULL);
+        node(f, "beta", "10.0.0.2", NULL, NULL);
+        node(f, "gamma", "10.0.0.3", NULL, NULL);
+        lvm_pool(f, "old", "pool1", 500); /* most free: always chosen */
+        lvm_pool(f, "beta", "pool1", 100);
+        lvm_pool(f, "gamma", "pool1", 50);
+
+        /* Two replicas with an 8.4 node: no tie-breaker (8.4 has no diskless). */
+        spawn_setup(f, "r1", 1);
+        OK(service_autoplace(f->s, "r1", NULL, ret_msg));
+        Kinds k = kinds(f, "r1");
+        assert_int_equal(k.diskful, 2);
+        assert_int_equal(k.tiebreaker + k.diskless, 0);
+        assert_true(on_node(f, "r1", "old", false));
+        assert_true(on_node(f, "r1", "beta", false));
+        json_t *r = replica(f, "r1", "old");
+        assert_string_equal(json_get_str(r, "drbd-version", ""), "8.4");
+        json_decref(r);
+
+        /* Three replicas with an 8.4 node: refused, nothing written. */
+        spawn_setup(f, "r2", 1);
+        int64_t rev = revision(f);
+        json_t *o = json_pack("{s:i}", "place-count", 3);
+        FAILS(-EINVAL, service_autoplace(f->s, "r2", o, ret_msg));
+        json_decref(o);
+        assert_int_equal(revision(f), rev);
+        assert_int_equal(count(f, "resource", "r2"), 0);
+
+        /* Manual third replica refused as well, diskless on 8.4 too. */
+        o = json_pack("{s:b}", "diskless", 1);
+        FAILS(-EINVAL, service_resource_create(f->s, "r1", "gamma", o, ret_msg));
+        OK(service_resource_create(f->s, "r2", "beta", NULL, ret_msg));
+        FAILS(-EINVAL, service_resource_create(f->s, "r2", "old", o, ret_msg));
+        json_decref(o);
+}
+
+static void test_autoplace_diskless_on_remaining(void **state) {
+        Fixture *f = *state;
+        node(f, "alpha", "10.0.0.1", NULL, NULL);
+        node(f, "beta", "10.0.0.2", NULL, NULL);
+        node(f, "gamma", "10.0.0.3", NULL, NULL);
+        node(f, "delta", "10.0.0.4", NULL, NULL);
+        node(f, "old", "10.0.0.5", "8.4", NULL);
+        lvm_pool(f, "alpha", "pool1", 100);
+        lvm_pool(f, "beta", "pool1", 100);
+        json_t *o = json_pack("{s:b}", "diskless-on-remaining", 1);
+        OK(service_rg_create(f->s, "everywhere", o, ret_msg));
+        json_decref(o);
+        o = json_pack("{s:s}", "resource-group", "everywhere");
+        OK(service_rd_create(f->s, "r1", o, ret_msg));
+        json_decref(o);
+        OK(service_vd_create(f->s, "r1", GIB, NULL, NULL, ret_msg));
+        OK(service_autoplace(f->s, "r1", NULL, ret_msg));
+        Kinds k = kinds(f, "r1");
+        assert_int_equal(k.diskful, 2);
+        assert_int_equal(k.diskless, 2); /* gamma, delta; not the 8.4 node */
+        assert_int_equal(k.tiebreaker, 0);
+        assert_true(on_node(f, "r1", "gamma", true));
+        assert_true(on_node(f, "r1", "delta", true));
+        assert_null(replica(f, "r1", "old"));
+}
+
+static void test_autoplace_failure_domains(void **state) {
+        Fixture *f = *state;
+        char *m = NULL;
+        node(f, "a1", "10.0.0.1", NULL, "a");
+        node(f, "a2", "10.0.0.2", NULL, "a");
+        node(f, "nosite", "10.0.0.3", NULL, NULL);
+        lvm_pool(f, "a1", "pool1", 100);
+        lvm_pool(f, "a2", "pool1", 100);
+        lvm_pool(f, "nosite", "pool1", 900);
+        json_t *o = json_pack("{s:[s]}", "replicas-on-different", "site");
+        OK(service_rg_create(f->s, "geo", o, ret_msg));
+        json_decref(o);
+        o = json_pack("{s:s}", "resource-group", "geo");
+        OK(service_rd_create(f->s, "r1", o, ret_msg));
+        json_decref(o);
+        OK(service_vd_create(f->s, "r1", GIB, NULL, NULL, ret_msg));
+        int64_t rev = revision(f);
+        assert_int_equal(service_autoplace(f->s, "r1", NULL, &m), -ENOSPC);
+        assert_non_null(strstr(m, "cannot place"));
+        assert_non_null(strstr(m, "site"));
+        free(m);
+        assert_int_equal(revision(f), rev);
+        assert_int_equal(count(f, "resource", "r1"), 0);
+
+        /* One more site makes it possible; the site-less node stays out. */
+        node(f, "b1", "10.0.0.4", NULL, "b");
+        lvm_pool(f, "b1", "pool1", 10);
+        OK(service_autoplace(f->s, "r1", NULL, ret_msg));
+        assert_true(on_node(f, "r1", "b1", false));
+        assert_true(on_node(f, "r1", "a1", false) || on_node(f, "r1", "a2", false));
+        assert_false(on_node(f, "r1", "nosite", false));
+
+        /* replicas-on-same: the two nodes of site a. */
+        o = json_pack("{s:[s]}", "replicas-on-same", "site");
+        OK(service_rg_create(f->s, "local", o, ret_msg));
+        json_decref(o);
+        o = json_pack("{s:s}", "resource-group", "local");
+        OK(service_rd_create(f->s, "r2", o, ret_msg));
+        json_decref(o);
+        OK(service_vd_create(f->s, "r2", GIB, NULL, NULL, ret_msg));
+        OK(service_autoplace(f->s, "r2", NULL, ret_msg));
+        assert_true(on_node(f, "r2", "a1", false));
+        assert_true(on_node(f, "r2", "a2", false));
+}
+
+static void test_autoplace_capacity(void **state) {
+        Fixture *f = *state;
+        node(f, "small", "10.0.0.1", NULL, NULL);
+        node(f, "large", "10.0.0.2", NULL, NULL);
+        node(f, "medium", "10.0.0.3", NULL, NULL);
+        lvm_pool(f, "small", "pool1", 10);
+        lvm_pool(f, "large", "pool1", 50);
+        lvm_pool(f, "medium", "pool1", 30);
+        spawn_setup(f, "r1", 5);
+        OK(service_autoplace(f->s, "r1", NULL, ret_msg));
+        assert_true(on_node(f, "r1", "large", false));
+        assert_true(on_node(f, "r1", "medium", false));
+        assert_true(on_node(f, "r1", "small", true)); /* the tie-breaker */
+
+        /* large has 45 GiB left, medium 25, small 10: a 20 GiB volume goes
+         * to large and medium; a 28 GiB one fits on large only. */
+        spawn_setup(f, "r2", 20);
+        OK(service_autoplace(f->s, "r2", NULL, ret_msg));
+        assert_true(on_node(f, "r2", "large", false));
+        assert_true(on_node(f, "r2", "medium", false));
+        spawn_setup(f, "r3", 20);
+        FAILS(-ENOSPC, service_autoplace(f->s, "r3", NULL, ret_msg));
+        json_t *o = json_pack("{s:i}", "place-count", 1);
+        OK(service_autoplace(f->s, "r3", o, ret_msg));
+        json_decref(o);
+        assert_true(on_node(f, "r3", "large", false));
+        assert_int_equal(kinds(f, "r3").diskful, 1);
+}
+
+static void test_spawn(void **state) {
+        Fixture *f = *state;
+        node(f, "alpha", "10.0.0.1", NULL, "a");
+        node(f, "beta", "10.0.0.2", NULL, "a");
+        lvm_pool(f, "alpha", "pool1", 100);
+        lvm_pool(f, "beta", "pool1", 100);
+        OK(service_rg_create(f->s, "plain", NULL, ret_msg));
+        json_t *o = json_pack("{s:i, s:[s]}", "place-count", 2, "replicas-on-different", "site");
+        OK(service_rg_create(f->s, "geo", o, ret_msg));
+        json_decref(o);
+
+        OK(service_spawn(f->s, "plain", "ok1", 2 * GIB, NULL, ret_msg));
+        assert_int_equal(kinds(f, "ok1").diskful, 2);
+        size_t allocs = alloc_keys(f, "/drbdd/alloc/");
+        assert_int_equal(allocs, 1 + 1 + 2); /* port, minor, two node-ids */
+
+        /* Placement fails: no definition, no port or minor left behind. */
+        char *m = NULL;
+        assert_int_equal(service_spawn(f->s, "geo", "bad", 2 * GIB, NULL, &m), -ENOSPC);
+        assert_non_null(strstr(m, "cannot place"));
+        free(m);
+        FAILS(-ENOENT, service_list(f->s, "resource-definition", "bad", &o, ret_msg));
+        assert_int_equal(alloc_keys(f, "/drbdd/alloc/"), allocs);
+        assert_int_equal(alloc_keys(f, "/drbdd/alloc/port/"), 1);
+        assert_int_equal(alloc_keys(f, "/drbdd/alloc/minor/"), 1);
+        assert_int_equal(count(f, "resource-definition", NULL), 1);
+
+        /* Too big for any pool: rolled back as well. */
+        FAILS(-ENOSPC, service_spawn(f->s, "plain", "huge", 500 * GIB, NULL, ret_msg));
+        assert_int_equal(alloc_keys(f, "/drbdd/alloc/"), allocs);
+        /* Unknown group: nothing created. */
+        FAILS(-ENOENT, service_spawn(f->s, "nosuch", "r9", GIB, NULL, ret_msg));
+        assert_int_equal(alloc_keys(f, "/drbdd/alloc/"), allocs);
+        /* Existing name: the existing definition is untouched. */
+        FAILS(-EEXIST, service_spawn(f->s, "plain", "ok1", GIB, NULL, ret_msg));
+        assert_int_equal(kinds(f, "ok1").diskful, 2);
+        assert_int_equal(alloc_keys(f, "/drbdd/alloc/"), allocs);
+}
+
+/* ---- validation and faults ---- */
+
+static void test_validation_leaves_store_unchanged(void **state) {
+        Fixture *f = *state;
+        node(f, "alpha", "10.0.0.1", NULL, NULL);
+        node(f, "beta", "10.0.0.2", NULL, NULL);
+        lvm_pool(f, "alpha", "pool1", 100);
+        lvm_pool(f, "beta", "pool1", 100);
+        OK(service_rg_create(f->s, "gold", NULL, ret_msg));
+        spawn_setup(f, "r1", 1);
+        OK(service_resource_create(f->s, "r1", "alpha", NULL, ret_msg));
+        unsigned changes = f->changes;
+        int64_t rev = revision(f);
+        char long_name[300];
+        memset(long_name, 'x', sizeof long_name - 1);
+        long_name[sizeof long_name - 1] = 0;
+
+        json_t *opt_unknown = json_pack("{s:b}", "no-such-option", 1);
+        json_t *opt_not_object = json_pack("[i]", 1);
+        json_t *props_bad = json_pack("{s:{s:s}}", "properties", "site", "a b;c");
+        json_t *props_not_str = json_pack("{s:{s:i}}", "properties", "site", 1);
+        json_t *version_bad = json_pack("{s:s}", "drbd-version", "7");
+        json_t *count_bad = json_pack("{s:i}", "place-count", 0);
+        json_t *count_huge = json_pack("{s:i}", "place-count", 17);
+        json_t *count_str = json_pack("{s:s}", "place-count", "2");
+        json_t *slots_small = json_pack("{s:i, s:i}", "place-count", 4, "peer-slots", 2);
+        json_t *pools_bad = json_pack("{s:[s]}", "storage-pools", "a/b");
+        json_t *dor_bad = json_pack("{s:s}", "diskless-on-remaining", "yes");
+        json_t *drbd_bad = json_pack("{s:{s:s}}", "drbd-options", "net/protocol", "Q");
+        json_t *drbd_unknown = json_pack("{s:{s:s}}", "drbd-options", "net/no-such", "1");
+        json_t *port_bad = json_pack("{s:i}", "port", 70000);
+        json_t *diskless_pool = json_pack("{s:b, s:s}", "diskless", 1, "storage-pool", "pool1");
+        json_t *no_vg = json_pack("{}");
+        json_t *thin_no_pool = json_pack("{s:s}", "volume-group", "vg");
+        json_t *dir_rel = json_pack("{s:s}", "directory", "relative/dir");
+        json_t *dir_dots = json_pack("{s:s}", "directory", "/srv/../etc");
+
+        FAILS(-EINVAL, service_node_create(f->s, "bad name", "10.0.0.9", NULL, ret_msg));
+        FAILS(-EINVAL, service_node_create(f->s, NULL, "10.0.0.9", NULL, ret_msg));
+        FAILS(-EINVAL, service_node_create(f->s, long_name, "10.0.0.9", NULL, ret_msg));
+        FAILS(-EINVAL, service_node_create(f->s, "gamma", "10.0.0", NULL, ret_msg));
+        FAILS(-EINVAL, service_node_create(f->s, "gamma", "host.example.com", NULL, ret_msg));
+        FAILS(-EINVAL, service_node_create(f->s, "gamma", NULL, NULL, ret_msg));
+        FAILS(-EINVAL, service_node_create(f->s, "gamma", "10.0.0.9", opt_unknown, ret_msg));
+        FAILS(-EINVAL, service_node_create(f->s, "gamma", "10.0.0.9", opt_not_object, ret_msg));
+        FAILS(-EINVAL, service_node_create(f->s, "gamma", "10.0.0.9", props_bad, ret_msg));
+        FAILS(-EINVAL, service_node_create(f->s, "gamma", "10.0.0.9", props_not_str, ret_msg));
+        FAILS(-EINVAL, service_node_create(f->s, "gamma", "10.0.0.9", version_bad, ret_msg));
+        FAILS(-EINVAL, service_node_set_property(f->s, "alpha", "bad key!", "x", ret_msg));
+        FAILS(-EINVAL, service_node_set_property(f->s, "alpha", "site", "a\nb", ret_msg));
+        FAILS(-EINVAL, service_node_delete(f->s, "../alpha", ret_msg));
+
+        FAILS(-EINVAL, service_pool_create(f->s, "alpha", "p2", "zfs", no_vg, ret_msg));
+        FAILS(-EINVAL, service_pool_create(f->s, "alpha", "p2", NULL, no_vg, ret_msg));
+        FAILS(-EINVAL, service_pool_create(f->s, "alpha", "p2", "lvm", no_vg, ret_msg));
+        FAILS(-EINVAL, service_pool_create(f->s, "alpha", "p2", "lvm-thin", thin_no_pool, ret_msg));
+        FAILS(-EINVAL, service_pool_create(f->s, "alpha", "p2", "file", dir_rel, ret_msg));
+        FAILS(-EINVAL, service_pool_create(f->s, "alpha", "p2", "file", dir_dots, ret_msg));
+        FAILS(-EINVAL, service_pool_create(f->s, "alpha", "p/2", "lvm", thin_no_pool, ret_msg));
+        FAILS(-EINVAL, service_pool_create(f->s, "alpha", "p2", "lvm", opt_unknown, ret_msg));
+        FAILS(-EINVAL, service_pool_delete(f->s, "alpha", "", ret_msg));
+
+        FAILS(-EINVAL, service_rg_create(f->s, "silver", count_bad, ret_msg));
+        FAILS(-EINVAL, service_rg_create(f->s, "silver", count_huge, ret_msg));
+        FAILS(-EINVAL, service_rg_create(f->s, "silver", count_str, ret_msg));
+        FAILS(-EINVAL, service_rg_create(f->s, "silver", slots_small, ret_msg));
+        FAILS(-EINVAL, service_rg_create(f->s, "silver", pools_bad, ret_msg));
+        FAILS(-EINVAL, service_rg_create(f->s, "silver", dor_bad, ret_msg));
+        FAILS(-EINVAL, service_rg_create(f->s, "silver", drbd_bad, ret_msg));
+        FAILS(-EINVAL, service_rg_create(f->s, "silver", drbd_unknown, ret_msg));
+        FAILS(-EINVAL, service_rg_create(f->s, "silver", opt_unknown, ret_msg));
+        FAILS(-EINVAL, service_rg_create(f->s, "sil ver", NULL, ret_msg));
+        FAILS(-EINVAL, service_rg_modify(f->s, "gold", count_bad, ret_msg));
+        FAILS(-EINVAL, service_rg_modify(f->s, "gold", drbd_bad, ret_msg));
+        FAILS(-EINVAL, service_rg_modify(f->s, "gold", slots_small, ret_msg));
+
+        FAILS(-EINVAL, service_rd_create(f->s, "r2", port_bad, ret_msg));
+        FAILS(-EINVAL, service_rd_create(f->s, "r2", drbd_bad, ret_msg));
+        FAILS(-EINVAL, service_rd_create(f->s, "r2", opt_unknown, ret_msg));
+        FAILS(-EINVAL, service_rd_create(f->s, "r 2", NULL, ret_msg));
+        FAILS(-EINVAL, service_rd_modify(f->s, "r1", drbd_bad, ret_msg));
+        FAILS(-EINVAL, service_rd_modify(f->s, "r1", port_bad, ret_msg));
+        FAILS(-EINVAL, service_rd_delete(f->s, "", ret_msg));
+
+        FAILS(-EINVAL, service_vd_create(f->s, "r1", 1, NULL, NULL, ret_msg));           /* below 4 MiB */
+        FAILS(-EINVAL, service_vd_create(f->s, "r1", UINT64_MAX, NULL, NULL, ret_msg));  /* above 1 PiB */
+        FAILS(-EINVAL, service_vd_create(f->s, "r1", GIB, opt_unknown, NULL, ret_msg));
+        FAILS(-EINVAL, service_vd_resize(f->s, "r1", 0, 1, ret_msg));
+        FAILS(-EINVAL, service_vd_resize(f->s, "r1", 0, GIB / 2, ret_msg)); /* shrink */
+
+        FAILS(-EINVAL, service_resource_create(f->s, "r1", "beta", diskless_pool, ret_msg));
+        FAILS(-EINVAL, service_resource_create(f->s, "r1", "beta", opt_unknown, ret_msg));
+        FAILS(-EINVAL, service_resource_create(f->s, "r1", "be ta", NULL, ret_msg));
+        FAILS(-EINVAL, service_resource_delete(f->s, "r1", "", ret_msg));
+        FAILS(-EINVAL, service_autoplace(f->s, "r1", count_bad, ret_msg));
+        FAILS(-EINVAL, service_autoplace(f->s, "r1", opt_unknown, ret_msg));
+        FAILS(-EINVAL, service_spawn(f->s, "gold", "r3", 1, NULL, ret_msg));
+        FAILS(-EINVAL, service_spawn(f->s, "gold", "r3", GIB, opt_unknown, ret_msg));
+        FAILS(-EINVAL, service_spawn(f->s, "gold", "r3", GIB, count_bad, ret_msg));
+        FAILS(-EINVAL, service_spawn(f->s, "go ld", "r3", GIB, NULL, ret_msg));
+
+        json_t *l = NULL;
+        char *text = NULL;
+        FAILS(-EINVAL, service_list(f->s, "nonsense", NULL, &l, ret_msg));
+        FAILS(-EINVAL, service_list(f->s, "resource", "bad name", &l, ret_msg));
+        FAILS(-EINVAL, service_render_config(f->s, "r1", "bad name", &text, ret_msg));
+        FAILS(-EINVAL, service_render_config(f->s, "bad name", "alpha", &text, ret_msg));
+        FAILS(-EINVAL, service_plan_commands(f->s, "r1", "bad name", &l, ret_msg));
+
+        assert_int_equal(revision(f), rev);
+        assert_int_equal(f->changes, changes);
+        /* A NULL ret_msg is fine too. */
+        assert_int_equal(service_node_create(f->s, "bad name", "10.0.0.9", NULL, NULL), -EINVAL);
+        assert_int_equal(service_rg_create(f->s, "silver", count_bad, NULL), -EINVAL);
+
+        json_decref(opt_unknown);
+        json_decref(opt_not_object);
+        json_decref(props_bad);
+        json_decref(props_not_str);
+        json_decref(version_bad);
+        json_decref(count_bad);
+        json_decref(count_huge);
+        json_decref(count_str);
+        json_decref(slots_small);
+        json_decref(pools_bad);
+        json_decref(dor_bad);
+        json_decref(drbd_bad);
+        json_decref(drbd_unknown);
+        json_decref(port_bad);
+        json_decref(diskless_pool);
+        json_decref(no_vg);
+        json_decref(thin_no_pool);
+        json_decref(dir_rel);
+        json_decref(dir_dots);
+}
+
+/* Arms a one-shot commit fault, runs call, which must fail with a message
+ * and leave the store at the same revision. */
+#define COMMIT_FAULT(call)                                                                 \
+        do {                                                                               \
+                char *_m = NULL;                                                           \
+                char **ret_msg = &_m;                                                      \
+                int64_t _rev = revision(f);                                                \
+                unsigned _changes = f->changes;                                            \
+                assert_int_equal(store_sqlite_set_fault("commit", -EIO), 0);               \
+                int _r = (call);                                                           \
+                store_sqlite_set_fault(NULL, 0);                                           \
+                if (_r >= 0)                                                               \
+                        fail_msg("%s succeeded despite a commit fault", #call);            \
+                assert_non_null(_m);                                                       \
+                free(_m);                                                                  \
+                assert_int_equal(revision(f), _rev);                                       \
+                assert_int_equal(f->changes, _changes);                                    \
+        } while (0)
+
+static void test_commit_fault(void **state) {
+        Fixture *f = *state;
+        node(f, "alpha", "10.0.0.1", NULL, NULL);
+        node(f, "beta", "10.0.0.2", NULL, NULL);
+        node(f, "gamma", "10.0.0.3", NULL, NULL);
+        lvm_pool(f, "alpha", "pool1", 100);
+        lvm_pool(f, "beta", "pool1", 100);
+        OK(service_rg_create(f->s, "gold", NULL, ret_msg));
+        spawn_setup(f, "r1", 1);
+
+        COMMIT_FAULT(service_node_create(f->s, "delta", "10.0.0.4", NULL, ret_msg));
+        assert_int_equal(count(f, "node", NULL), 3);
+        COMMIT_FAULT(service_node_set_property(f->s, "alpha", "site", "a", ret_msg));
+        COMMIT_FAULT(service_node_delete(f->s, "gamma", ret_msg));
+        json_t *vg = json_pack("{s:s}", "volume-group", "vg");
+        COMMIT_FAULT(service_pool_create(f->s, "gamma", "pool1", "lvm", vg, ret_msg));
+        json_decref(vg);
+        COMMIT_FAULT(service_pool_delete(f->s, "beta", "pool1", ret_msg));
+        COMMIT_FAULT(service_rg_create(f->s, "silver", NULL, ret_msg));
+        COMMIT_FAULT(service_rg_modify(f->s, "gold", NULL, ret_msg));
+        COMMIT_FAULT(service_rg_delete(f->s, "gold", ret_msg));
+        COMMIT_FAULT(service_rd_create(f->s, "r2", NULL, ret_msg));
+        COMMIT_FAULT(service_rd_modify(f->s, "r1", NULL, ret_msg));
+        COMMIT_FAULT(service_vd_create(f->s, "r1", GIB, NULL, NULL, ret_msg));
+        COMMIT_FAULT(service_vd_resize(f->s, "r1", 0, 2 * GIB, ret_msg));
+        COMMIT_FAULT(service_resource_create(f->s, "r1", "alpha", NULL, ret_msg));
+        COMMIT_FAULT(service_autoplace(f->s, "r1", NULL, ret_msg));
+        COMMIT_FAULT(service_spawn(f->s, "gold", "r3", GIB, NULL, ret_msg));
+        assert_int_equal(count(f, "resource", "r1"), 0);
+        assert_int_equal(count(f, "resource-definition", NULL), 1);
+
+        /* The store works again afterwards. */
+        OK(service_autoplace(f->s, "r1", NULL, ret_msg));
+        COMMIT_FAULT(service_resource_delete(f->s, "r1", "gamma", ret_msg));
+        COMMIT_FAULT(service_vd_delete(f->s, "r1", 0, ret_msg));
+        COMMIT_FAULT(service_rd_delete(f->s, "r1", ret_msg));
+        assert_int_equal(kinds(f, "r1").diskful, 2);
+
+        /* "begin" fails the same way. */
+        int64_t rev = revision(f);
+        char *m = NULL;
+        assert_int_equal(store_sqlite_set_fault("begin", -EIO), 0);
+        assert_true(service_rd_create(f->s, "r4", NULL, &m) < 0);
+        store_sqlite_set_fault(NULL, 0);
+        assert_non_null(m);
+        free(m);
+        assert_int_equal(revision(f), rev);
+}
+
+/* ---- rendering and plans ---- */
+
+/* Runs tests/golden/check-drbdadm.sh on text; skips when the parser is missing. */
+static void check_with_drbdadm(Fixture *f, const char *dialect, const char *text) {
+        char path[128], cmd[512];
+        snprintf(path, sizeof path, "%s/check-%s.res", f->dir, dialect);
+        FILE *fp = fopen(path, "we");
+        assert_non_null(fp);
+        fputs(text, fp);
+        fclose(fp);
+        snprintf(cmd, sizeof cmd, "sh tests/golden/check-drbdadm.sh %s %s", dialect, path);
+        if (access("tests/golden/check-drbdadm.sh", R_OK) < 0) {
+                print_message("skipped: tests/golden/check-drbdadm.sh not found (run from the source tree)\n");
+                return;
+        }
+        int st = system(cmd);
+        assert_true(WIFEXITED(st));
+        if (WEXITSTATUS(st) == 77) {
+                print_message("skipped: no drbdadm for DRBD %s\n", dialect);
+                return;
+        }
+        if (WEXITSTATUS(st) != 0)
+                fail_msg("drbdadm rejected:\n%s", text);
+}
+
+static void test_render_config(void **state) {
+        Fixture *f = *state;
+        char *text = NULL;
+        node(f, "alpha", "10.0.0.1", NULL, NULL);
+        node(f, "beta", "10.0.0.2", NULL, NULL);
+        node(f, "gamma", "10.0.0.3", NULL, NULL);
+        lvm_pool(f, "alpha", "pool1", 100);
+        lvm_pool(f, "beta", "pool1", 100);
+        json_t *o = json_pack("{s:{s:s, s:s}}", "drbd-options", "net/protocol", "C", "net/timeout", "90");
+        OK(service_rg_create(f->s, "gold", o, ret_msg));
+        json_decref(o);
+        OK(service_spawn(f->s, "gold", "r1", 10 * GIB, NULL, ret_msg));
+        OK(service_vd_create(f->s, "r1", GIB, NULL, NULL, ret_msg));
+        o = json_pack("{s:{s:s}}", "drbd-options", "net/timeout", "100");
+        OK(service_rd_modify(f->s, "r1", o, ret_msg));
+        json_decref(o);
+
+        const char *nodes[] = { "alpha", "beta", "gamma" };
+        for (size_t i = 0; i < ELEMENTSOF(nodes); i++) {
+                OK(service_render_config(f->s, "r1", nodes[i], &text, ret_msg));
+                assert_non_null(strstr(text, "resource \"r1\""));
+                assert_non_null(strstr(text, "shared-secret"));
+                assert_non_null(strstr(text, "device minor 1000;"));
+                assert_non_null(strstr(text, "device minor 1001;"));
+                assert_non_null(strstr(text, "/dev/drbdpool/r1_00000"));
+                assert_non_null(strstr(text, "disk none")); /* the tie-breaker */
+                assert_non_null(strstr(text, "10.0.0.1"));
+                assert_non_null(strstr(text, "10.0.0.3"));
+                assert_non_null(strstr(text, "quorum"));
+                assert_non_null(strstr(text, "timeout 100;")); /* the definition's value wins */
+                assert_null(strstr(text, "timeout 90;"));
+                check_with_drbdadm(f, "9", text);
+                free(text);
+                text = NULL;
+        }
+        FAILS(-ENOENT, service_render_config(f->s, "r1", "delta", &text, ret_msg));
+        FAILS(-ENOENT, service_render_config(f->s, "nosuch", "alpha", &text, ret_msg));
+        OK(service_rd_create(f->s, "novol", NULL, ret_msg));
+        FAILS(-ENOENT, service_render_config(f->s, "novol", "alpha", &text, ret_msg));
+
+        /* DRBD 8.4 pair. */
+        node(f, "old", "10.0.0.5", "8.4", NULL);
+        lvm_pool(f, "old", "pool1", 100);
+        spawn_setup(f, "legacy", 1);
+        OK(service_resource_create(f->s, "legacy", "old", NULL, ret_msg));
+        OK(service_resource_create(f->s, "legacy", "alpha", NULL, ret_msg));
+        OK(service_render_config(f->s, "legacy", "old", &text, ret_msg));
+        assert_null(strstr(text, "disk none"));
+        check_with_drbdadm(f, "8.4", text);
+        free(text);
+}
+
+/* Does some line of the plan contain every one of the NULL-terminated words? */
+static bool plan_has(json_t *plan, ...) {
+        json_t *e;
+        size_t i;
+        json_array_foreach(plan, i, e) {
+                const char *line = json_string_value(e), *w;
+                bool all = true;
+                va_list ap;
+                va_start(ap, plan);
+                while ((w = va_arg(ap, const char *)))
+                        if (!strstr(line, w))
+                                all = false;
+                va_end(ap);
+                if (all)
+                        return true;
+        }
+        return false;
+}
+
+static void test_plan_commands(void **state) {
+        Fixture *f = *state;
+        json_t *plan = NULL, *o;
+        node(f, "lvm", "10.0.0.1", NULL, NULL);
+        node(f, "thin", "10.0.0.2", NULL, NULL);
+        node(f, "file", "10.0.0.3", NULL, NULL);
+        node(f, "client", "10.0.0.4", NULL, NULL);
+        lvm_pool(f, "lvm", "pool1", 100);
+        o = json_pack("{s:s, s:s}", "volume-group", "vg", "thin-pool", "tp");
+        OK(service_pool_create(f->s, "thin", "pool1", "lvm-thin", o, ret_msg));
+        json_decref(o);
+        o = json_pack("{s:s}", "directory", "/srv/images");
+        OK(service_pool_create(f->s, "file", "pool1", "file", o, ret_msg));
+        json_decref(o);
+        spawn_setup(f, "r1", 1);
+        OK(service_resource_create(f->s, "r1", "lvm", NULL, ret_msg));
+        OK(service_resource_create(f->s, "r1", "thin", NULL, ret_msg));
+        OK(service_resource_create(f->s, "r1", "file", NULL, ret_msg));
+        o = json_pack("{s:b}", "diskless", 1);
+        OK(service_resource_create(f->s, "r1", "client", o, ret_msg));
+        json_decref(o);
+
+        OK(service_plan_commands(f->s, "r1", "lvm", &plan, ret_msg));
+        assert_true(plan_has(plan, "# write", "/var/lib/drbdd/res/r1.res", NULL));
+        assert_true(plan_has(plan, "lvcreate", "-n r1_00000", "-L ", "drbdpool", NULL));
+        assert_true(plan_has(plan, "drbdadm", "create-md", "--max-peers=7", "r1/0", NULL));
+        assert_true(plan_has(plan, "drbdadm", "adjust r1", NULL));
+        assert_string_equal(json_string_value(json_array_get(plan, json_array_size(plan) - 1)),
+                            "drbdadm -c /var/lib/drbdd/res/r1.res adjust r1");
+        json_decref(plan);
+
+        OK(service_plan_commands(f->s, "r1", "thin", &plan, ret_msg));
+        assert_true(plan_has(plan, "lvcreate", "-n r1_00000", "-V ", "--thinpool vg/tp", NULL));
+        assert_false(plan_has(plan, "-L ", NULL));
+        assert_true(plan_has(plan, "create-md", NULL));
+        json_decref(plan);
+
+        OK(service_plan_commands(f->s, "r1", "file", &plan, ret_msg));
+        assert_true(plan_has(plan, "truncate -s", "/srv/images/r1_00000.img", NULL));
+        assert_true(plan_has(plan, "losetup", "/srv/images/r1_00000.img", NULL));
+        assert_false(plan_has(plan, "lvcreate", NULL));
+        assert_true(plan_has(plan, "create-md", NULL));
+        json_decref(plan);
+
+        OK(service_plan_commands(f->s, "r1", "client", &plan, ret_msg));
+        assert_int_equal(json_array_size(plan), 2); /* write the file, adjust */
+        assert_false(plan_has(plan, "lvcreate", NULL));
+        assert_false(plan_has(plan, "create-md", NULL));
+        assert_true(plan_has(plan, "adjust r1", NULL));
+        json_decref(plan);
+
+        FAILS(-ENOENT, service_plan_commands(f->s, "r1", "nosuch", &plan, ret_msg));
+        FAILS(-ENOENT, service_plan_commands(f->s, "nosuch", "lvm", &plan, ret_msg));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_nodes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pools, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_resource_groups, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_definitions_and_resources, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_allocation, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_allocation_exhaustion, setup_tiny, teardown),
+                cmocka_unit_test_setup_teardown(test_sizing_fields, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_autoplace_tiebreaker, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_autoplace_drbd84, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_autoplace_diskless_on_remaining, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_autoplace_failure_domains, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_autoplace_capacity, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_spawn, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_validation_leaves_store_unchanged, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_commit_fault, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_render_config, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_plan_commands, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
