@@ -318,6 +318,71 @@ static uint64_t config_hash(const char *text) {
         return h;
 }
 
+static bool any_primary(const DrbdResource *k) {
+        if (k->has_role && k->role == DRBD_ROLE_PRIMARY)
+                return true;
+        for (size_t c = 0; c < k->n_connections; c++)
+                if (k->connections[c].has_peer_role && k->connections[c].peer_role == DRBD_ROLE_PRIMARY)
+                        return true;
+        return false;
+}
+
+/* Grows the DRBD device after the backing volumes grew. DRBD 8.4 needs a
+ * Primary for this: when there is none, the initial-sync source promotes
+ * for the moment of the resize. The device must reach the usable size; until
+ * the peers' backing has grown too, this stays pending and is retried. */
+static int resize_pending(Agent *a, json_t *d, json_t *o, const DrbdResource *k, char **ret_msg) {
+        json_t *pend = json_object_get(o, "resize-pending"), *want;
+        const char *vnr;
+        void *tmp;
+        bool v9 = streq(json_get_str(d, "dialect", "9"), "9");
+        int r;
+        if (json_object_size(pend) == 0)
+                return 0;
+        if (!v9 && !json_get_bool(d, "initial-sync-source", false)) {
+                json_object_del(o, "resize-pending"); /* the other node resizes */
+                return obs_save(a, json_get_str(d, "name", ""), o);
+        }
+        json_object_foreach_safe(pend, tmp, vnr, want) {
+                bool promoted = false;
+                if (!v9 && !any_primary(k)) {
+                        if ((r = drbdadm(a, "primary", NULL, NULL, json_get_str(d, "name", ""), ret_msg)) < 0)
+                                return r;
+                        promoted = true;
+                }
+                r = drbdadm(a, "resize", NULL, NULL, vnr, ret_msg);
+                if (promoted) {
+                        _cleanup_free_ char *m2 = NULL;
+                        (void) drbdadm(a, "secondary", NULL, NULL, json_get_str(d, "name", ""), &m2);
+                }
+                if (r < 0)
+                        return r;
+                fault_point("grow:after-resize");
+                /* Did the device reach the size? (one command, only while pending) */
+                char dev[64];
+                json_t *vol, *vv;
+                size_t i;
+                const char *slash = strchr(vnr, '/');
+                vol = NULL;
+                json_array_foreach(json_object_get(d, "volumes"), i, vv)
+                        if (slash && json_get_int(vv, "volume", -1) == atoll(slash + 1))
+                                vol = vv;
+                snprintf(dev, sizeof dev, "/dev/drbd%lld", (long long) json_get_int(vol, "minor", 0));
+                _cleanup_free_ char *out = NULL;
+                if ((r = exec_run_checked((char *const[]) { "blockdev", "--getsize64", dev, NULL }, NULL, &out, ret_msg)) < 0)
+                        return r;
+                uint64_t have = strtoull(out, NULL, 10) / 1024;
+                if (have < (uint64_t) json_integer_value(want)) {
+                        asprintf(ret_msg, "%s is %llu KiB, waiting for the peers' backing to grow to %lld KiB", dev,
+                                 (unsigned long long) have, (long long) json_integer_value(want));
+                        return -EAGAIN;
+                }
+                json_object_del(pend, vnr);
+        }
+        json_object_del(o, "resize-pending");
+        return obs_save(a, json_get_str(d, "name", ""), o);
+}
+
 /* Brings one desired replica to its desired state. Returns 0 or negative
  * errno with *ret_msg. Each step is idempotent and recorded before the next,
  * so a kill at any point resumes correctly. */
@@ -376,12 +441,16 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
                                         return r;
                                 fault_point("create:after-backing");
                         } else if (sv->size_kib < backing) {
+                                /* Record first: after a crash the DRBD resize still happens. */
+                                json_t *pend = json_object_get(o, "resize-pending");
+                                if (!json_is_object(pend))
+                                        json_object_set_new(o, "resize-pending", pend = json_object());
+                                json_object_set_new(pend, vnr, json_integer((json_int_t) json_get_int(v, "usable-kib", 0)));
+                                if ((r = obs_save(a, rd, o)) < 0)
+                                        return r;
                                 if ((r = storage_resize(p, sname, backing, ret_msg)) < 0)
                                         return r;
                                 fault_point("grow:after-backing");
-                                if (k && (r = drbdadm(a, "resize", NULL, NULL, vnr, ret_msg)) < 0)
-                                        return r;
-                                fault_point("grow:after-resize");
                         } else if (p->driver == STORAGE_DRIVER_FILE) {
                                 if ((r = storage_attach(p, sname, NULL, ret_msg)) < 0)
                                         return r;
@@ -415,6 +484,8 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
                 json_object_set_new(o, "applied", json_string(hash));
                 obs_save(a, rd, o);
         }
+        if ((r = resize_pending(a, d, o, k, ret_msg)) < 0)
+                return r;
         /* Initial sync: once per resource, from the lowest node-id diskful
          * replica, when nothing holds good data yet. */
         if (!diskless && json_get_bool(d, "initial-sync-source", false) && !json_get_bool(o, "initial-sync", false) &&

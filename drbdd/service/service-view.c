@@ -262,7 +262,8 @@ int service_render_config(Service *s, const char *rd, const char *node, char **r
                 if (!diskless && !pool)
                         return msgf(ret_msg, -EIO, "storage pool of '%s' on '%s' is missing from the store", rd, nn);
                 for (j = 0; j < nv && !diskless; j++) {
-                        json_t *str = json_string_nocheck(render_disk_path(pool, rd, rv[j].vnr) ?: "");
+                        _cleanup_free_ char *path = render_disk_path(pool, rd, rv[j].vnr);
+                        json_t *str = json_string_nocheck(path ?: "");
                         char *p = (char *) json_string_value(str);
                         json_array_append_new(keep, str);
                         disks[i * nv + j] = p;
@@ -273,8 +274,8 @@ int service_render_config(Service *s, const char *rd, const char *node, char **r
                                        .disks = diskless ? NULL : &disks[i * nv] };
         }
         /* Group options first, the definition's own override them. */
-        json_object_update(opts, json_object_get(v.rg, "drbd-options") ?: json_object());
-        json_object_update(opts, json_object_get(v.rd, "drbd-options") ?: json_object());
+        json_object_update(opts, json_object_get(v.rg, "drbd-options")); /* no-op when absent */
+        json_object_update(opts, json_object_get(v.rd, "drbd-options"));
         size_t no = json_object_size(opts);
         _cleanup_free_ RenderOption *ro = calloc(no + 1, sizeof *ro);
         const char *k;

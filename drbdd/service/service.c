@@ -401,9 +401,10 @@ int service_node_create(Service *s, const char *name, const char *address, json_
                 return msgf(ret_msg, -EINVAL, "invalid drbd-version: expected '9' or '8.4'");
 
         _cleanup_free_ char *key = key_node(name);
-        _cleanup_(json_decrefp) json_t *o = json_pack("{s:s, s:s, s:s, s:O}", "name", name, "address", address,
+        json_t *props = json_object_get(options, "properties");
+        _cleanup_(json_decrefp) json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "name", name, "address", address,
                                                       "drbd-version", version, "properties",
-                                                      json_object_get(options, "properties") ?: json_object());
+                                                      props ? json_incref(props) : json_object());
         _cleanup_(txn_done) Txn t = {};
         if (!key || !o)
                 return -ENOMEM;
