@@ -29,7 +29,7 @@ LDLIBS  += $(PKG_LIBS) -lpthread -lm
 LIB_SRC    := $(wildcard lib/*.c)
 KMOD_SRC   := $(filter-out kmod/drbdd-kmod-probe.c,$(wildcard kmod/*.c))
 CORE_SRC   := $(wildcard drbdd/store/*.c drbdd/model/*.c drbdd/drbd/*.c \
-		drbdd/service/*.c drbdd/bus/*.c drbdd/agent/*.c)
+		drbdd/service/*.c drbdd/bus/*.c drbdd/agent/*.c drbdd/cluster/*.c)
 CLIENT_SRC := $(wildcard drbdd/client/*.c)
 CTL_SRC    := $(wildcard drbdd/drbdctl/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test-*.c)
@@ -55,8 +55,10 @@ $(CORE_A): $(call obj,$(LIB_SRC) $(KMOD_SRC) $(CORE_SRC))
 $(CLIENT_A): $(call obj,$(LIB_SRC) $(CLIENT_SRC) drbdd/bus/bus-json.c drbdd/bus/bus-error.c drbdd/model/size.c drbdd/model/names.c)
 	@rm -f $@; ar rcs $@ $^
 
-$(BUILD)/drbdd: $(call obj,drbdd/drbdd.c) $(CORE_A)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# The agent exports over iSCSI (drbdd/agent/agent-export.c): the LIO library
+# (iscsi-export/iscsi-export.mk) links in; grouped, since each archive uses the other.
+$(BUILD)/drbdd: $(call obj,drbdd/drbdd.c) $(CORE_A) $(BUILD)/libdrbdd-iscsi.a
+	$(CC) $(LDFLAGS) -o $@ $(call obj,drbdd/drbdd.c) -Wl,--start-group $(CORE_A) $(BUILD)/libdrbdd-iscsi.a -Wl,--end-group $(LDLIBS)
 
 $(BUILD)/drbdctl: $(call obj,$(CTL_SRC)) $(CLIENT_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

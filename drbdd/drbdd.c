@@ -10,6 +10,8 @@
 
 #include "drbdd/agent/agent.h"
 #include "drbdd/bus/manager-bus.h"
+#include "drbdd/cluster/cluster.h"
+#include "drbdd/store/store-cache.h"
 #include "drbdd/model/names.h"
 #include "drbdd/service/service.h"
 #include "drbdd/store/store.h"
@@ -34,6 +36,7 @@ typedef struct Config {
         int agent;          /* -1 auto, 0 no, 1 yes */
         char *drbd_include;
         char *modules_dir;
+        unsigned lease_ttl, grace;
 } Config;
 
 static void config_done(Config *c) {
@@ -126,6 +129,17 @@ static int config_set(Config *c, const char *key, const char *value) {
                         return log_error_errno(-EINVAL, "Invalid agent '%s': expected yes, no or auto", value);
                 return 0;
         }
+        if (streq(key, "lease-ttl") || streq(key, "grace-period")) {
+                char *end;
+                unsigned long v = strtoul(value, &end, 10);
+                if (*end || end == value || v < 1 || v > 86400)
+                        return log_error_errno(-EINVAL, "Invalid %s '%s': expected seconds (1-86400)", key, value);
+                if (streq(key, "lease-ttl"))
+                        c->lease_ttl = (unsigned) v;
+                else
+                        c->grace = (unsigned) v;
+                return 0;
+        }
         if (streq(key, "drbd-include"))
                 return set_str(&c->drbd_include, value);
         if (streq(key, "modules-dir"))
@@ -193,6 +207,9 @@ static void help(void) {
                "      --drbd-include=FILE  file that makes drbdadm's default config include\n"
                "                           drbdd's resources (default /etc/drbd.d/drbdd.res)\n"
                "      --modules-dir=DIR    kernel modules directory for libkmod\n"
+               "      --lease-ttl=SEC      liveness lease of this node (default 10)\n"
+               "      --grace-period=SEC   a node gone this long is lost and the leader\n"
+               "                           re-places its replicas (default 60)\n"
                "      --log-level=LEVEL    err, warning, notice, info, debug (default info)\n"
                "  -h, --help               show this help\n"
                "  -V, --version            show the version\n\n"
@@ -203,7 +220,7 @@ static void help(void) {
 
 static int parse_argv(int argc, char **argv, Config *c) {
         enum { ARG_STORE = 0x100, ARG_STATE_DIR, ARG_ALLOW_USER, ARG_PORT_RANGE, ARG_MINOR_RANGE, ARG_LOG_LEVEL,
-               ARG_AGENT, ARG_DRBD_INCLUDE, ARG_MODULES_DIR };
+               ARG_AGENT, ARG_DRBD_INCLUDE, ARG_MODULES_DIR, ARG_LEASE_TTL, ARG_GRACE };
         static const struct option opts[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "node-name", required_argument, NULL, 'n' },
@@ -216,6 +233,8 @@ static int parse_argv(int argc, char **argv, Config *c) {
                 { "agent", required_argument, NULL, ARG_AGENT },
                 { "drbd-include", required_argument, NULL, ARG_DRBD_INCLUDE },
                 { "modules-dir", required_argument, NULL, ARG_MODULES_DIR },
+                { "lease-ttl", required_argument, NULL, ARG_LEASE_TTL },
+                { "grace-period", required_argument, NULL, ARG_GRACE },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {}
@@ -248,6 +267,8 @@ static int parse_argv(int argc, char **argv, Config *c) {
                 case ARG_AGENT: key = "agent"; break;
                 case ARG_DRBD_INCLUDE: key = "drbd-include"; break;
                 case ARG_MODULES_DIR: key = "modules-dir"; break;
+                case ARG_LEASE_TTL: key = "lease-ttl"; break;
+                case ARG_GRACE: key = "grace-period"; break;
                 default: return -EINVAL;
                 }
                 if ((r = config_set(c, key, optarg)) < 0)
@@ -284,12 +305,22 @@ static int run(int argc, char **argv) {
         Store *store = NULL;
         if ((r = store_open(c.store_url, &store)) < 0)
                 return log_error_errno(r, "Failed to open cluster store %s: %s", c.store_url, strerror(-r));
+        if (!startswith(c.store_url, "sqlite:")) {
+                /* A remote store: serve last-known state for reads while it is unreachable. */
+                Store *cached = NULL;
+                if ((r = store_cache_new(store, &cached)) < 0) {
+                        store_close(store);
+                        return r;
+                }
+                store = cached;
+        }
 
         Service *service = NULL;
         sd_bus *bus = NULL;
         sd_event *event = NULL;
         ManagerBus *mb = NULL;
         Agent *agent = NULL;
+        Cluster *cluster = NULL;
         BusAccess access = { .uids = c.uids, .n_uids = c.n_uids };
         sigset_t ss;
 
@@ -337,6 +368,10 @@ static int run(int argc, char **argv) {
                 }
                 manager_bus_set_agent(mb, agent);
         }
+        ClusterConfig cc = { .node_name = c.node_name, .lease_ttl_sec = c.lease_ttl, .grace_sec = c.grace };
+        if ((r = cluster_new(store, service, event, &cc, &cluster)) < 0 || (r = cluster_start(cluster)) < 0)
+                goto out;
+        manager_bus_set_cluster(mb, cluster);
         log_info("drbdd %s on node '%s' ready, store %s", DRBDD_VERSION, c.node_name, c.store_url);
         (void) sd_notify(0, "READY=1");
         r = sd_event_loop(event);
@@ -346,6 +381,7 @@ out:
         if (r < 0 && r != -EEXIST)
                 log_error_errno(r, "drbdd failed: %s", strerror(-r));
         agent_free(agent);
+        cluster_free(cluster);
         manager_bus_free(mb);
         if (bus)
                 sd_bus_flush_close_unref(bus);

@@ -6,7 +6,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "agent.h"
+#include "agent-internal.h"
 #include "drbdd/model/sizing.h"
 #include "exec.h"
 #include "fault.h"
@@ -27,35 +27,6 @@
 #define EVENTS_RESTART_USEC (2 * 1000000ULL)
 #define DRBDADM_TIMEOUT_MS (120 * 1000)
 
-struct Agent {
-        Store *store;
-        Service *service;
-        sd_event *event;
-        char *node, *state_dir, *res_dir, *conf_path, *drbd_include, *modules_dir;
-        bool load_modules;
-
-        DrbdKernelInfo kernel;
-        bool have_kernel;
-
-        /* events2 stream */
-        pid_t events_pid;
-        int events_fd;
-        sd_event_source *events_source, *events_restart;
-        Events2Splitter splitter;
-        DrbdState *state;
-        bool dump_complete;
-
-        /* store watch */
-        StoreWatch *watch;
-        sd_event_source *watch_source;
-
-        sd_event_source *reconcile_timer, *observe_timer;
-        json_t *obs;      /* rd -> observed/bookkeeping object, as last written */
-        json_t *backoff;  /* rd -> {"failures", "next-usec"} */
-
-        uint64_t passes, commands_last_pass, commands_total_start, last_pass_usec;
-        char *last_error;
-};
 
 static uint64_t now_usec(void) {
         struct timespec ts;
@@ -75,7 +46,7 @@ void agent_kick(Agent *a) {
 /* ---- running drbdadm ------------------------------------------------------ */
 
 /* Runs a command; on failure fills *ret_msg with "CMD exited N: stderr". */
-static int run(char *const argv[], char **ret_msg) {
+int run(char *const argv[], char **ret_msg) {
         ExecOptions o = { .timeout_ms = DRBDADM_TIMEOUT_MS };
         _cleanup_free_ char *cmd = exec_argv_to_string(argv);
         log_debug("agent: %s", cmd ? cmd : argv[0]);
@@ -85,7 +56,7 @@ static int run(char *const argv[], char **ret_msg) {
         return r;
 }
 
-static int drbdadm(Agent *a, const char *verb, const char *arg1, const char *arg2, const char *target, char **ret_msg) {
+int drbdadm(Agent *a, const char *verb, const char *arg1, const char *arg2, const char *target, char **ret_msg) {
         const char *argv[10];
         size_t n = 0;
         argv[n++] = "drbdadm";
@@ -103,7 +74,7 @@ static int drbdadm(Agent *a, const char *verb, const char *arg1, const char *arg
 
 /* ---- observed state bookkeeping ------------------------------------------- */
 
-static json_t *obs_of(Agent *a, const char *rd) {
+json_t *obs_of(Agent *a, const char *rd) {
         json_t *o = json_object_get(a->obs, rd);
         if (!o) {
                 o = json_pack("{s:s, s:s, s:{}}", "resource", rd, "state", "Creating", "md");
@@ -113,7 +84,7 @@ static json_t *obs_of(Agent *a, const char *rd) {
 }
 
 /* Writes rd's observed object to the store if it changed. */
-static int obs_save(Agent *a, const char *rd, json_t *o) {
+int obs_save(Agent *a, const char *rd, json_t *o) {
         _cleanup_free_ char *msg = NULL;
         int r = service_observed_put(a->service, a->node, rd, o, &msg);
         if (r < 0)
@@ -437,7 +408,8 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
                                 json_object_set_new(md, sname, json_false());
                                 if ((r = obs_save(a, rd, o)) < 0)
                                         return r;
-                                if ((r = storage_create(p, sname, backing, NULL, ret_msg)) < 0)
+                                /* empty, or from a snapshot / clone source (agent-snapshot.c) */
+                                if ((r = agent_volume_create(a, d, p, v, backing, ret_msg)) < 0)
                                         return r;
                                 fault_point("create:after-backing");
                         } else if (sv->size_kib < backing) {
@@ -638,13 +610,19 @@ static int reconcile(Agent *a) {
                         (void) service_pool_report(a->service, a->node, pools[p]->name, reports[p].total_kib,
                                                    reports[p].free_kib, NULL);
 
+        agent_extras_load(a); /* snapshots, reverts, exports, sources */
+        agent_export_pass(a, res);
         uint64_t now = now_usec();
         json_array_foreach(res, i, e) {
                 const char *rd = json_get_str(e, "name", "");
                 _cleanup_free_ char *m = NULL;
                 if (backoff_skip(a, rd, now))
                         continue;
-                r = apply_replica(a, e, pools, n_pools, reports, &m);
+                r = agent_revert_step(a, e, pools, n_pools, &m); /* > 0: held for a revert */
+                if (r == 0)
+                        r = apply_replica(a, e, pools, n_pools, reports, &m);
+                else if (r > 0)
+                        r = 0;
                 if (r < 0) {
                         record_error(a, rd, r, m);
                         uint64_t d = backoff_fail(a, rd, now);
@@ -673,6 +651,7 @@ static int reconcile(Agent *a) {
                         next_retry = next_retry ? MIN(next_retry, d) : d;
                 }
         }
+        agent_snapshot_pass(a, pools, n_pools, reports);
         for (size_t p = 0; p < n_pools; p++) {
                 storage_report_done(&reports[p]);
                 storage_pool_free(pools[p]);
@@ -859,6 +838,7 @@ Agent *agent_free(Agent *a) {
         drbd_state_free(a->state);
         json_decref(a->obs);
         json_decref(a->backoff);
+        json_decref(a->extras);
         sd_event_unref(a->event);
         free(a->node);
         free(a->state_dir);

@@ -60,9 +60,17 @@ static int dispatch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 log_debug("%s failed: %s", member, msg ? msg : strerror(-r));
                 return sd_bus_error_setf(error, bus_error_from_errno(r), "%s", msg ? msg : strerror(-r));
         }
+        if (r == BUS_REPLY_DEFERRED) {
+                sd_bus_message_unref(reply);
+                return 1;
+        }
         r = sd_bus_send(NULL, reply, NULL);
         sd_bus_message_unref(reply);
         return r < 0 ? r : 1;
+}
+
+int bus_reply_error(sd_bus_message *m, int r, const char *msg) {
+        return sd_bus_reply_method_errorf(m, bus_error_from_errno(r), "%s", msg ? msg : strerror(-r));
 }
 
 int bus_object_add(sd_bus *bus, const char *path, bool fallback, const BusInterface *iface, const BusAccess *access,

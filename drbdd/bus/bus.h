@@ -14,6 +14,16 @@
  * negative errno and optionally a newly allocated message in *ret_msg. */
 typedef int (*BusHandler)(sd_bus_message *m, void *userdata, sd_bus_message *reply, char **ret_msg);
 
+/* A handler returns BUS_REPLY_DEFERRED when it will answer later itself: it
+ * keeps a reference to m (sd_bus_message_ref) and eventually replies with
+ * sd_bus_reply_method_return()/bus_reply_error(); the dispatcher then sends
+ * nothing and the prepared reply is dropped. The event loop stays free. */
+#define BUS_REPLY_DEFERRED 0x7d0000
+
+/* Replies to call m with the typed error for negative errno r and msg (or
+ * strerror). For deferred replies. */
+int bus_reply_error(sd_bus_message *m, int r, const char *msg);
+
 enum {
         BUS_METHOD_ANY_CALLER = 1 << 0, /* no uid check (read-only, harmless) */
 };

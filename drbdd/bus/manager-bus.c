@@ -3,11 +3,13 @@
 
 #include "bus-json.h"
 #include "drbdd/agent/agent.h"
+#include "drbdd/cluster/cluster.h"
 #include "drbdd/model/size.h"
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
 #include "manager-bus.h"
+#include "snapshot-bus.h"
 
 #ifndef DRBDD_VERSION
 #define DRBDD_VERSION "0.1.0"
@@ -18,7 +20,18 @@ struct ManagerBus {
         Service *service;
         BusObject *manager, *rd;
         Agent *agent;
+        Cluster *cluster;
+        Waiters *waiters; /* pending WaitReady calls (snapshot-bus.c) */
 };
+
+Service *manager_bus_service(ManagerBus *mb) { return mb->service; }
+sd_bus *manager_bus_sd_bus(ManagerBus *mb) { return mb->bus; }
+Waiters **manager_bus_waiters(ManagerBus *mb) { return &mb->waiters; }
+
+void manager_bus_set_cluster(ManagerBus *mb, Cluster *cluster) {
+        if (mb)
+                mb->cluster = cluster;
+}
 
 void manager_bus_set_agent(ManagerBus *mb, Agent *agent) {
         if (mb)
@@ -305,6 +318,9 @@ static int method_get_node_status(sd_bus_message *m, void *u, sd_bus_message *re
                 st = json_pack("{s:s}", "agent", "none (controller only: no DRBD on this node)");
         else if ((r = agent_status(mb->agent, &st)) < 0)
                 return r;
+        json_t *cs = NULL;
+        if (mb->cluster && cluster_status(mb->cluster, &cs) >= 0)
+                json_object_set_new(st, "cluster", cs);
         return bus_append_json_dict(reply, st);
 }
 
@@ -345,6 +361,7 @@ static const BusMethod manager_methods[] = {
         { "ListResources", "s", "aa{sv}", P(resource) P(resources), method_list_resources, 0 },
         { "GetResourceConfig", "ss", "s", P(resource) P(node) P(config), method_get_config, 0 },
         { "GetResourceCommands", "ss", "as", P(resource) P(node) P(commands), method_get_commands, 0 },
+        SNAPSHOT_BUS_METHODS
         {}
 };
 
@@ -432,6 +449,7 @@ static int rd_enumerate(sd_bus *bus, const char *prefix, void *userdata, char **
 static void on_change(const char *kind, const char *name, const char *action, void *userdata) {
         ManagerBus *mb = userdata;
         agent_kick(mb->agent);
+        waiters_check(mb);
         int r = sd_bus_emit_signal(mb->bus, DRBDD_BUS_PATH, DRBDD_BUS_MANAGER_IFACE, "Changed", "sss", kind, name, action);
         if (r < 0)
                 log_warning_errno(r, "Failed to emit Changed signal for %s '%s': %m", kind, name);
@@ -458,6 +476,7 @@ int manager_bus_new(sd_bus *bus, Service *service, const BusAccess *access, Mana
 ManagerBus *manager_bus_free(ManagerBus *mb) {
         if (!mb)
                 return NULL;
+        waiters_free(mb->waiters);
         bus_object_free(mb->manager);
         bus_object_free(mb->rd);
         free(mb);

@@ -25,6 +25,10 @@ struct Agent;
  * wake up; NULL when this drbdd runs as a controller only. */
 void manager_bus_set_agent(ManagerBus *mb, struct Agent *agent);
 
+struct Cluster;
+/* Cluster membership whose status GetNodeStatus includes. */
+void manager_bus_set_cluster(ManagerBus *mb, struct Cluster *cluster);
+
 /* The interface tables, exposed for tests and documentation generation. */
 extern const BusInterface manager_bus_interface;
 extern const BusInterface rd_bus_interface;

@@ -6,6 +6,7 @@
 
 #include "drbdd/client/client.h"
 #include "drbdd/model/size.h"
+#include "fileio.h"
 #include "json-util.h"
 #include "macro.h"
 #include "table.h"
@@ -661,7 +662,210 @@ static int version_cmd(DrbddClient *c, Args *a) {
 
 /* ---- the command table ---------------------------------------------------- */
 
+
+/* ---- snapshots, clones, readiness, exports, ownership ---------------------- */
+
+static int print_result_or(json_t *res, int r) {
+        if (r == 0 && arg.json)
+                print_json(json_array_get(res, 0));
+        return r;
+}
+
+static json_t *restore_options(Args *a) {
+        json_t *opts = json_object();
+        copy_flag(a, opts, "resource-group", "resource-group");
+        copy_flag(a, opts, "place-count", "place-count");
+        return opts;
+}
+
+static int snap_create(DrbddClient *c, Args *a) {
+        return call(c, "CreateSnapshot", "ssa{sv}", json_pack("[s,s,{}]", a->pos[0], a->pos[1]), NULL);
+}
+
+static int snap_delete(DrbddClient *c, Args *a) {
+        return call(c, "DeleteSnapshot", "ss", json_pack("[s,s]", a->pos[0], a->pos[1]), NULL);
+}
+
+static int snap_list(DrbddClient *c, Args *a) {
+        _cleanup_(json_decrefp) json_t *res = NULL;
+        int r = call(c, "ListSnapshots", "s", json_pack("[s]", a->n_pos ? a->pos[0] : ""), &res);
+        if (r)
+                return r;
+        json_t *l = json_array_get(res, 0), *e, *n;
+        size_t i, j;
+        if (arg.json) {
+                print_json(l);
+                return 0;
+        }
+        Table *t = table_new("ResourceName", "SnapshotName", "Nodes", "Volumes", "Created", "State", NULL);
+        json_array_foreach(l, i, e) {
+                _cleanup_free_ char *nodes = strdup(""), *vols = strdup("");
+                json_array_foreach(json_object_get(e, "nodes"), j, n) {
+                        char *x;
+                        if (asprintf(&x, "%s%s%s", nodes, j ? "," : "", json_get_str(n, "node", "")) >= 0) {
+                                free(nodes);
+                                nodes = x;
+                        }
+                }
+                json_array_foreach(json_object_get(e, "volumes"), j, n) {
+                        char *x, sz[32];
+                        if (asprintf(&x, "%s%s%lld:%s", vols, j ? "," : "", (long long) json_get_int(n, "volume", 0),
+                                     fmt_kib(n, "size-kib", sz, sizeof sz)) >= 0) {
+                                free(vols);
+                                vols = x;
+                        }
+                }
+                table_add(t, json_get_str(e, "resource-definition", ""), json_get_str(e, "name", ""), nodes ?: "",
+                          vols ?: "", json_get_str(e, "created", ""), json_get_str(e, "state", ""), NULL);
+        }
+        table_print(t, stdout);
+        table_free(t);
+        return 0;
+}
+
+static int snap_restore(DrbddClient *c, Args *a) {
+        _cleanup_(json_decrefp) json_t *res = NULL;
+        int r = call(c, "RestoreSnapshot", "sssa{sv}", json_pack("[s,s,s,o]", a->pos[0], a->pos[1], a->pos[2], restore_options(a)),
+                     &res);
+        return print_result_or(res, r);
+}
+
+static int snap_revert(DrbddClient *c, Args *a) {
+        return call(c, "RevertToSnapshot", "ss", json_pack("[s,s]", a->pos[0], a->pos[1]), NULL);
+}
+
+static int rd_clone(DrbddClient *c, Args *a) {
+        _cleanup_(json_decrefp) json_t *res = NULL;
+        int r = call(c, "CloneResource", "ssa{sv}", json_pack("[s,s,o]", a->pos[0], a->pos[1], restore_options(a)), &res);
+        return print_result_or(res, r);
+}
+
+static int r_wait_ready(DrbddClient *c, Args *a) {
+        _cleanup_(json_decrefp) json_t *res = NULL;
+        json_t *t = flag(a, "timeout");
+        uint64_t sec = t ? (uint64_t) json_integer_value(t) : 60;
+        /* The daemon answers when ready; give the call itself a little longer. */
+        drbdd_client_set_timeout(c, (sec + 10) * 1000000ULL);
+        int r = call(c, "WaitReady", "sst", json_pack("[s,s,I]", a->pos[1], a->pos[0], (json_int_t) (sec * 1000000ULL)), &res);
+        if (r)
+                return r;
+        json_t *row = json_array_get(res, 0);
+        if (arg.json)
+                print_json(row);
+        else
+                printf("%s on %s is ready: %s %s\n", a->pos[1], a->pos[0], json_get_str(row, "state", ""),
+                       json_get_str(json_array_get(json_object_get(row, "volumes"), 0), "device", ""));
+        return 0;
+}
+
+static int export_create(DrbddClient *c, Args *a) {
+        _cleanup_(json_decrefp) json_t *res = NULL;
+        _cleanup_free_ char *pw = NULL;
+        size_t len = 0;
+        json_t *pf = flag(a, "chap-password-file");
+        const char *env = getenv("DRBDCTL_CHAP_PASSWORD");
+        if (pf) {
+                if (read_file_full(json_string_value(pf), 4096, &pw, &len) < 0)
+                        return usage_error(a->cmd, "cannot read --chap-password-file %s", json_string_value(pf));
+                while (len && (pw[len - 1] == '\n' || pw[len - 1] == '\r'))
+                        pw[--len] = 0;
+        } else if (env)
+                pw = strdup(env);
+        if (!flag(a, "initiator") || !flag(a, "chap-username") || !pw)
+                return usage_error(a->cmd, "give --initiator, --chap-username and the secret in --chap-password-file "
+                                           "or $DRBDCTL_CHAP_PASSWORD");
+        json_t *opts = json_object();
+        copy_flag(a, opts, "initiator", "initiator");
+        copy_flag(a, opts, "chap-username", "chap-username");
+        copy_flag(a, opts, "portal", "portals");
+        copy_flag(a, opts, "node", "node");
+        json_object_set_new(opts, "chap-password", json_string(pw));
+        int r = call(c, "ExportIscsi", "sa{sv}", json_pack("[s,o]", a->pos[0], opts), &res);
+        if (r)
+                return r;
+        json_t *x = json_array_get(res, 0);
+        if (arg.json)
+                print_json(x);
+        else {
+                _cleanup_free_ char *portals = join_strings(json_object_get(x, "target-portals"));
+                printf("%s exported from %s: %s LUN %lld at %s\n", a->pos[0], json_get_str(x, "node", ""),
+                       json_get_str(x, "target-iqn", ""), (long long) json_get_int(x, "target-lun", 0), portals ?: "");
+        }
+        return 0;
+}
+
+static int export_delete(DrbddClient *c, Args *a) {
+        json_t *opts = json_object();
+        copy_flag(a, opts, "initiator", "initiator");
+        return call(c, "UnexportIscsi", "sa{sv}", json_pack("[s,o]", a->pos[0], opts), NULL);
+}
+
+static int export_list(DrbddClient *c, Args *a) {
+        _cleanup_(json_decrefp) json_t *res = NULL;
+        int r = call(c, "ListExports", "s", json_pack("[s]", a->n_pos ? a->pos[0] : ""), &res);
+        if (r)
+                return r;
+        json_t *l = json_array_get(res, 0), *e;
+        size_t i;
+        if (arg.json) {
+                print_json(l);
+                return 0;
+        }
+        Table *t = table_new("ResourceName", "Node", "TargetIQN", "Portals", "Initiators", "State", NULL);
+        json_array_foreach(l, i, e) {
+                _cleanup_free_ char *portals = join_strings(json_object_get(e, "portals")), *inis = strdup("");
+                const char *k;
+                json_t *v;
+                json_object_foreach(json_object_get(e, "acls"), k, v) {
+                        char *x;
+                        if (asprintf(&x, "%s%s%s", inis, *inis ? "," : "", k) >= 0) {
+                                free(inis);
+                                inis = x;
+                        }
+                }
+                table_add(t, json_get_str(e, "resource-definition", ""), json_get_str(e, "node", ""),
+                          json_get_str(e, "iqn", ""), portals ?: "", inis ?: "", json_get_str(e, "state", ""), NULL);
+        }
+        table_print(t, stdout);
+        table_free(t);
+        return 0;
+}
+
+static int rd_manage(DrbddClient *c, Args *a) {
+        json_t *opts = json_object();
+        copy_flag(a, opts, "owner", "owner");
+        copy_flag(a, opts, "volume-id", "volume-id");
+        if (!json_object_get(opts, "owner"))
+                json_object_set_new(opts, "owner", json_string("cinder"));
+        return call(c, "ManageResource", "sa{sv}", json_pack("[s,o]", a->pos[0], opts), NULL);
+}
+
+static int rd_unmanage(DrbddClient *c, Args *a) {
+        return call(c, "UnmanageResource", "sa{sv}", json_pack("[s,{}]", a->pos[0]), NULL);
+}
+
 static const Flag F_NONE[] = { {} };
+static const Flag F_RESTORE[] = {
+        { "resource-group", 's', "resource group of the new resource (default: the source's)" },
+        { "place-count", 'u', "diskful replicas of the new resource (default: as the source)" },
+        {}
+};
+static const Flag F_WAIT[] = { { "timeout", 'u', "seconds to wait (default 60)" }, {} };
+static const Flag F_EXPORT[] = {
+        { "initiator", 's', "initiator IQN allowed to log in" },
+        { "chap-username", 's', "CHAP user name" },
+        { "chap-password-file", 's', "file holding the CHAP secret (else $DRBDCTL_CHAP_PASSWORD)" },
+        { "portal", 'S', "ADDRESS[:PORT] to listen on (default: the node's address:3260); repeatable" },
+        { "node", 's', "node to export from (default: the Primary or first diskful replica)" },
+        {}
+};
+static const Flag F_UNEXPORT[] = { { "initiator", 's', "revoke only this initiator (else remove the target)" }, {} };
+static const Flag F_MANAGE[] = {
+        { "owner", 's', "owner name (default cinder)" },
+        { "volume-id", 's', "the owner's id of the volume" },
+        {}
+};
+
 static const Flag F_NODE_CREATE[] = {
         { "property", 'S', "KEY=VALUE node property (e.g. site=a, rack=r1); repeatable" },
         { "drbd-version", 's', "DRBD version of the node: 9 (default) or 8.4" },
@@ -724,6 +928,18 @@ static const Cmd commands[] = {
         { "resource", "r", "show-config", "sc", "NODE RESOURCE", 2, 2, F_NONE, r_config, "Show the exact DRBD configuration NODE will run." },
         { "resource", "r", "show-commands", "cmd", "NODE RESOURCE", 2, 2, F_NONE, r_commands, "Show the commands NODE would run to create its replica." },
         { "volume", "v", "list", "l", "[RESOURCE]", 0, 1, F_NONE, v_list, "List replica volumes with requested, usable and backing sizes." },
+        { "resource-definition", "rd", "clone", "cl", "SOURCE NEW", 2, 2, F_RESTORE, rd_clone, "Create NEW with SOURCE's current content (lvm-thin pools; same nodes)." },
+        { "resource-definition", "rd", "manage", "mg", "NAME", 1, 1, F_MANAGE, rd_manage, "Mark a resource as owned (e.g. by Cinder)." },
+        { "resource-definition", "rd", "unmanage", "um", "NAME", 1, 1, F_NONE, rd_unmanage, "Clear a resource's owner; the data stays." },
+        { "resource", "r", "wait-ready", "wr", "NODE RESOURCE", 2, 2, F_WAIT, r_wait_ready, "Wait until the replica on NODE is ready for I/O." },
+        { "snapshot", "s", "create", "c", "RESOURCE SNAPSHOT", 2, 2, F_NONE, snap_create, "Take a consistent snapshot of every diskful replica (lvm-thin pools)." },
+        { "snapshot", "s", "list", "l", "[RESOURCE]", 0, 1, F_NONE, snap_list, "List snapshots with their state (ready when every node has taken it)." },
+        { "snapshot", "s", "delete", "d", "RESOURCE SNAPSHOT", 2, 2, F_NONE, snap_delete, "Delete a snapshot." },
+        { "snapshot", "s", "restore", "r", "RESOURCE SNAPSHOT NEW", 3, 3, F_RESTORE, snap_restore, "Create resource NEW with the snapshot's content." },
+        { "snapshot", "s", "revert", "rv", "RESOURCE SNAPSHOT", 2, 2, F_NONE, snap_revert, "Roll every replica back to the snapshot (resource not in use)." },
+        { "export", "e", "create", "c", "RESOURCE", 1, 1, F_EXPORT, export_create, "Export over iSCSI (LIO) with CHAP for an initiator." },
+        { "export", "e", "list", "l", "[RESOURCE]", 0, 1, F_NONE, export_list, "List iSCSI exports." },
+        { "export", "e", "delete", "d", "RESOURCE", 1, 1, F_UNEXPORT, export_delete, "Revoke an initiator, or remove the export." },
         { "version", NULL, NULL, NULL, "", 0, 0, F_NONE, version_cmd, "Show client and daemon versions." },
 };
 

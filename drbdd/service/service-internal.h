@@ -88,3 +88,8 @@ char *pool_volume_path(json_t *pool, const char *rd, unsigned vnr);
 int pool_used_kib(Service *s, const char *node, const char *pool, uint64_t *ret);
 /* Peer slots that bitmaps are sized for, for rd on a node of dialect d. */
 unsigned rd_peer_slots(json_t *rd, DrbdDialect d);
+
+/* Checks that rd may be deleted (-EBUSY while it has snapshots or a clone or
+ * restore still reads from it) and adds the deletion of its export and
+ * revert state to t (service-snapshot.c). */
+int rd_delete_extras(Service *s, const char *rd, Txn *t, char **ret_msg);

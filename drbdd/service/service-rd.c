@@ -252,6 +252,8 @@ int service_rd_delete(Service *s, const char *name, char **ret_msg) {
                         return r;
                 char pk[64];
                 snprintf(pk, sizeof pk, KEY_ALLOC_PORT "%06d", (int) json_get_int(rd, "port", 0));
+                if ((r = rd_delete_extras(s, name, &t, ret_msg)) < 0)
+                        return r;
                 if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_delete(&t, rk)) < 0 ||
                     (r = txn_delete(&t, pk)) < 0 || (r = txn_delete_prefix(&t, resp)) < 0 ||
                     (r = txn_delete_prefix(&t, nidp)) < 0)
@@ -717,11 +719,22 @@ static bool pool_allowed(json_t *rg, const char *pool) {
         return false;
 }
 
+static bool name_in(json_t *names, const char *name) {
+        json_t *e;
+        size_t i;
+        json_array_foreach(names, i, e)
+                if (streq(json_string_value(e), name))
+                        return true;
+        return false;
+}
+
 int service_autoplace(Service *s, const char *rd_name, json_t *options, char **ret_msg) {
-        static const char *const allowed[] = { "place-count", NULL };
+        static const char *const allowed[] = { "place-count", "exclude-nodes", NULL };
+        json_t *excluded = NULL;
         int r;
 
-        if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0)
+        if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
+            (r = opt_names(options, "exclude-nodes", NAME_NODE, &excluded, ret_msg)) < 0)
                 return r;
         for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
                 _cleanup_(json_decrefp) json_t *rd = NULL, *replicas = NULL, *rg = NULL, *nodes = NULL, *pools = NULL,
@@ -750,6 +763,8 @@ int service_autoplace(Service *s, const char *rd_name, json_t *options, char **r
                         return read_failed(ret_msg, r);
 
                 json_array_foreach(replicas, i, e) {
+                        if (name_in(excluded, json_get_str(e, "node", "")))
+                                continue; /* on a lost node: does not count */
                         if (json_get_bool(e, "diskless", false)) {
                                 diskless++;
                                 continue;
@@ -773,7 +788,7 @@ int service_autoplace(Service *s, const char *rd_name, json_t *options, char **r
                         json_array_foreach(nodes, j, e)
                                 if (streq(json_get_str(e, "name", ""), node))
                                         n = e;
-                        if (!n || replica_on(replicas, node) || !pool_allowed(rg, pool))
+                        if (!n || replica_on(replicas, node) || !pool_allowed(rg, pool) || name_in(excluded, node))
                                 continue;
                         uint64_t cap = (uint64_t) json_get_int(p, "capacity-kib", 0), used = 0;
                         if ((r = pool_used_kib(s, node, pool, &used)) < 0)
@@ -819,7 +834,7 @@ int service_autoplace(Service *s, const char *rd_name, json_t *options, char **r
                                 bool taken = replica_on(replicas, node);
                                 for (size_t k = 0; k < n_add && !taken; k++)
                                         taken = streq(add[k].node, node);
-                                if (taken || node_dialect(p) != DRBD_DIALECT_9)
+                                if (taken || node_dialect(p) != DRBD_DIALECT_9 || name_in(excluded, node))
                                         continue;
                                 add[n_add++] = (NewReplica) { .node = node, .pool = NULL, .tiebreaker = !dor };
                                 if (!dor)

@@ -127,3 +127,72 @@ int service_rd_set_primary(Service *s, const char *rd, const char *node, char **
  * when nothing changed. */
 int service_pool_report(Service *s, const char *node, const char *pool, uint64_t total_kib, uint64_t free_kib,
                         char **ret_msg);
+
+/* Leader duties, run by the elected drbdd: re-places the diskful replicas
+ * that sit on lost nodes (array of names; their replicas stay defined so the
+ * data is not thrown away), keeps one diskless tie-breaker on resources with
+ * exactly two diskful replicas on DRBD 9 nodes and removes it otherwise, and
+ * drops allocation keys whose resource no longer exists. *ret (optional)
+ * gets a JSON array of what was done, one string per action. */
+int service_leader_duties(Service *s, json_t *lost_nodes, json_t **ret, char **ret_msg);
+
+/* ---- snapshots, restore, clone, revert, readiness, exports, ownership ------
+ * (service-snapshot.c; docs/snapshots.md). Same conventions as above. */
+
+/* Observed state written by the agents next to SERVICE_KEY_OBSERVED:
+ * "<node>/<rd>/<snapshot>" {"state": "ready"|"failed", "error"};
+ * "<node>/<rd>" {"id", "phase": "reverted"|"up"}; "<node>/<rd>"
+ * {"state": "exported"|"waiting"|"failed", "error"}. */
+#define SERVICE_KEY_OBSERVED_SNAP "/drbdd/obs-snap/"
+#define SERVICE_KEY_OBSERVED_REVERT "/drbdd/obs-revert/"
+#define SERVICE_KEY_OBSERVED_EXPORT "/drbdd/obs-export/"
+
+/* A consistent snapshot of every diskful replica of rd; all must be on
+ * lvm-thin pools (-EINVAL otherwise). No options yet. -EEXIST if taken. */
+int service_snapshot_create(Service *s, const char *rd, const char *snap, json_t *options, char **ret_msg);
+/* -ENOENT when absent; -EBUSY while a restore or revert still reads it. */
+int service_snapshot_delete(Service *s, const char *rd, const char *snap, char **ret_msg);
+/* Snapshots of rd (all when rd is NULL or ""): {name, resource-definition,
+ * nodes [{node, storage-pool}], volumes [{volume, size-kib}], created,
+ * state ("ready"|"pending"|"failed"), node-states {node: state}}. */
+int service_snapshot_list(Service *s, const char *rd, json_t **ret, char **ret_msg);
+/* New rd with the snapshot's volumes and content, replicas on the snapshot's
+ * nodes and pools. options: "resource-group", "place-count". -EBUSY until the
+ * snapshot is ready. */
+int service_snapshot_restore(Service *s, const char *rd, const char *snap, const char *new_rd, json_t *options,
+                             char **ret_msg);
+/* New rd with rd's current content (thin clone per node); same options. */
+int service_rd_clone(Service *s, const char *rd, const char *new_rd, json_t *options, char **ret_msg);
+/* Rolls every replica of rd back to snap: -EBUSY while rd is Primary
+ * anywhere, asked to be, or a revert runs. */
+int service_snapshot_revert(Service *s, const char *rd, const char *snap, char **ret_msg);
+/* 1 and *ret_row (its ListResources row) when the replica on node is usable
+ * (diskful: UpToDate; diskless: every volume connected to an UpToDate
+ * peer); 0 when not yet (ret_msg says its state); -ENOENT, -EINVAL. */
+int service_resource_ready(Service *s, const char *rd, const char *node, json_t **ret_row, char **ret_msg);
+/* iSCSI export of rd (one volume) from a node with a diskful replica, with an
+ * ACL for options "initiator" + "chap-username"/"chap-password"; "portals"
+ * (default: the node's address:3260), "node". Idempotent; *ret =
+ * {target-iqn, target-portals, target-lun, node}. */
+int service_export_iscsi(Service *s, const char *rd, json_t *options, json_t **ret, char **ret_msg);
+/* Revokes options "initiator", or without it removes the export. -ENOENT. */
+int service_unexport_iscsi(Service *s, const char *rd, json_t *options, char **ret_msg);
+/* Exports (of rd, or all), without secrets, with the agent's "state". */
+int service_export_list(Service *s, const char *rd, json_t **ret, char **ret_msg);
+/* Ownership: options "owner" (required), "volume-id". -EEXIST if owned. */
+int service_rd_manage(Service *s, const char *rd, json_t *options, char **ret_msg);
+int service_rd_unmanage(Service *s, const char *rd, json_t *options, char **ret_msg);
+
+/* For the node agent: {"snapshots": {"rd/snap": snapshot object} on node,
+ * "reverts": {rd: revert request + "progress" {node: observed}}, "exports":
+ * {rd: export object} from node, "sources": {rd: source of a restore or
+ * clone}}. */
+int service_node_extras(Service *s, const char *node, json_t **ret, char **ret_msg);
+/* Writes (state NULL: deletes) prefix "<node>/<name>" for one of the
+ * SERVICE_KEY_OBSERVED_* prefixes above; no write when unchanged. */
+int service_observed_aux_put(Service *s, const char *prefix, const char *node, const char *name, json_t *state,
+                             char **ret_msg);
+/* Keys under prefix "<node>/" (names relative to it) -> raw value strings. */
+int service_observed_aux_list(Service *s, const char *prefix, const char *node, json_t **ret);
+/* The store the service works on (for watches). */
+Store *service_store(Service *s);

@@ -31,10 +31,12 @@ range=$(echo "$rds" | jq '[.[].port] | (min >= 7000 and max <= 7999)')
 [ "$range" = true ] && pass "ports within 7000-7999" || fail "ports out of range"
 
 # Concurrent deletes and creates keep allocations consistent too.
+pids=()
 for ((w = 0; w < P; w++)); do
 	( for ((i = w; i < 100; i += P)); do $C rd d "res$i" >/dev/null; $C rd c "new$i" >/dev/null && $C vd c "new$i" 64M >/dev/null; done ) &
+	pids+=($!)
 done
-wait
+wait "${pids[@]}" # not a bare wait: that would also wait for the bus and drbdd
 rds=$($C -o json rd l); vds=$($C -o json vd l)
 dup=$(echo "$rds" | jq '[.[].port] | length - (unique | length)')
 dupm=$(echo "$vds" | jq '[.[].minor] | length - (unique | length)')

@@ -1,0 +1,70 @@
+/* Private to drbdd/agent: the Agent struct and the helpers that the
+ * snapshot (agent-snapshot.c) and export (agent-export.c) parts share with
+ * the reconcile loop (agent.c). */
+#pragma once
+
+#include <sys/types.h>
+
+#include "agent.h"
+#include "kmod/drbd-version.h"
+#include "kmod/events2.h"
+#include "storage.h"
+
+struct Agent {
+        Store *store;
+        Service *service;
+        sd_event *event;
+        char *node, *state_dir, *res_dir, *conf_path, *drbd_include, *modules_dir;
+        bool load_modules;
+
+        DrbdKernelInfo kernel;
+        bool have_kernel;
+
+        /* events2 stream */
+        pid_t events_pid;
+        int events_fd;
+        sd_event_source *events_source, *events_restart;
+        Events2Splitter splitter;
+        DrbdState *state;
+        bool dump_complete;
+
+        /* store watch */
+        StoreWatch *watch;
+        sd_event_source *watch_source;
+
+        sd_event_source *reconcile_timer, *observe_timer;
+        json_t *obs;      /* rd -> observed/bookkeeping object, as last written */
+        json_t *backoff;  /* rd -> {"failures", "next-usec"} */
+
+        uint64_t passes, commands_last_pass, commands_total_start, last_pass_usec;
+        char *last_error;
+
+        /* agent-snapshot.c, agent-export.c */
+        json_t *extras;   /* service_node_extras() of this pass; NULL if unreadable */
+        bool iscsi_modules_loaded;
+};
+
+/* agent.c */
+/* Runs one command (argv, timeout); on failure *ret_msg = "CMD exited N: stderr". */
+int run(char *const argv[], char **ret_msg);
+/* drbdadm -c <our config> VERB [ARG1] [ARG2] TARGET. */
+int drbdadm(Agent *a, const char *verb, const char *arg1, const char *arg2, const char *target, char **ret_msg);
+/* rd's observed/bookkeeping object (created on first use); and its write-back. */
+json_t *obs_of(Agent *a, const char *rd);
+int obs_save(Agent *a, const char *rd, json_t *o);
+
+/* agent-snapshot.c */
+/* Reads this pass's snapshot/revert/export/source desired state into a->extras. */
+void agent_extras_load(Agent *a);
+/* Creates the backing volume v of desired replica d in p: from the snapshot
+ * or clone source of a restored/cloned resource, else empty. */
+int agent_volume_create(Agent *a, json_t *d, StoragePool *p, json_t *v, uint64_t backing_kib, char **ret_msg);
+/* Revert of desired replica d: 1 = hold (do not apply this pass), 0 = go on,
+ * < 0 error with *ret_msg. */
+int agent_revert_step(Agent *a, json_t *d, StoragePool **pools, size_t n_pools, char **ret_msg);
+/* Takes the snapshots this node owes, removes those no longer wanted. */
+void agent_snapshot_pass(Agent *a, StoragePool **pools, size_t n_pools, StorageReport *reports);
+
+/* agent-export.c */
+/* Makes this node's LIO exports match the desired ones (res: the node's desired replicas). */
+void agent_export_pass(Agent *a, json_t *res);

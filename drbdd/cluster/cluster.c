@@ -1,0 +1,209 @@
+/* Cluster membership (leased liveness keys), leader election (a leased key
+ * created only when absent) and the leader's periodic duties. */
+#include <stdio.h>
+#include <time.h>
+
+#include "cluster.h"
+#include "json-util.h"
+#include "log.h"
+#include "macro.h"
+
+struct Cluster {
+        Store *store;
+        Service *service;
+        sd_event *event;
+        char *node;
+        unsigned ttl, grace, duty;
+        int64_t lease;          /* 0 = none yet */
+        bool leader;
+        char *leader_name;
+        json_t *missing_since;  /* node -> monotonic seconds first seen missing (leader only) */
+        json_t *alive;          /* last seen alive nodes */
+        sd_event_source *timer;
+        uint64_t last_duty;
+};
+
+static uint64_t now_sec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec;
+}
+
+static int put_with_lease(Cluster *c, const char *key, bool only_if_absent) {
+        _cleanup_free_ char *v = NULL;
+        StoreCompare cmp = { .key = key, .target = STORE_CMP_CREATE_REV, .rev = 0 };
+        if (asprintf(&v, "{\"node\":\"%s\"}", c->node) < 0)
+                return -ENOMEM;
+        StoreOp op = { .type = STORE_OP_PUT, .key = key, .value = v, .lease = c->lease };
+        return store_txn(c->store, only_if_absent ? &cmp : NULL, only_if_absent ? 1 : 0, &op, 1, NULL);
+}
+
+/* Keeps our lease alive; on loss (outage longer than the TTL) starts over. */
+static int liveness(Cluster *c) {
+        _cleanup_free_ char *key = NULL;
+        int r;
+        if (asprintf(&key, CLUSTER_KEY_ALIVE "%s", c->node) < 0)
+                return -ENOMEM;
+        if (c->lease) {
+                r = store_lease_keepalive(c->store, c->lease);
+                if (r >= 0)
+                        return 0;
+                if (r != -ENOENT)
+                        return r; /* store unreachable: try again later, keep the lease id */
+                log_notice("cluster: liveness lease expired; registering again");
+                c->lease = 0;
+                c->leader = false;
+        }
+        if ((r = store_lease_grant(c->store, c->ttl, &c->lease)) < 0) {
+                c->lease = 0;
+                return r;
+        }
+        if ((r = put_with_lease(c, key, false)) < 0)
+                return r;
+        log_info("cluster: node '%s' registered (lease %llx, %us)", c->node, (unsigned long long) c->lease, c->ttl);
+        return 0;
+}
+
+static int election(Cluster *c) {
+        StoreKV kv;
+        int r = store_get(c->store, CLUSTER_KEY_LEADER, &kv);
+        if (r == -ENOENT) {
+                r = put_with_lease(c, CLUSTER_KEY_LEADER, true);
+                if (r == -EAGAIN)
+                        return 0; /* someone else won */
+                if (r < 0)
+                        return r;
+                log_info("cluster: '%s' is now the leader", c->node);
+                json_object_clear(c->missing_since);
+                c->leader = true;
+                free(c->leader_name);
+                c->leader_name = strdup(c->node);
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        _cleanup_(json_decrefp) json_t *j = json_parse(kv.value, kv.value_len, NULL);
+        bool mine = kv.lease == c->lease && c->lease != 0;
+        store_kv_done(&kv);
+        free(c->leader_name);
+        c->leader_name = strdup(json_get_str(j, "node", "?"));
+        if (c->leader && !mine)
+                log_notice("cluster: no longer the leader ('%s' is)", c->leader_name);
+        c->leader = mine;
+        return 0;
+}
+
+static int duties(Cluster *c) {
+        StoreKVList l;
+        _cleanup_(json_decrefp) json_t *nodes = NULL, *lost = json_array(), *alive = json_array(), *done = NULL;
+        _cleanup_free_ char *msg = NULL;
+        json_t *n;
+        size_t i;
+        int r;
+
+        if ((r = store_range(c->store, CLUSTER_KEY_ALIVE, &l)) < 0)
+                return r;
+        for (i = 0; i < l.n; i++)
+                json_array_append_new(alive, json_string(l.items[i].key + strlen(CLUSTER_KEY_ALIVE)));
+        store_kv_list_done(&l);
+        json_decref(c->alive);
+        c->alive = json_incref(alive);
+        if ((r = service_list(c->service, "node", NULL, &nodes, &msg)) < 0)
+                return r;
+        uint64_t now = now_sec();
+        json_array_foreach(nodes, i, n) {
+                const char *name = json_get_str(n, "name", "");
+                bool up = false;
+                json_t *a;
+                size_t k;
+                json_array_foreach(alive, k, a)
+                        up = up || streq(json_string_value(a), name);
+                if (up) {
+                        json_object_del(c->missing_since, name);
+                        continue;
+                }
+                if (!json_object_get(c->missing_since, name))
+                        json_object_set_new(c->missing_since, name, json_integer((json_int_t) now));
+                if (now - (uint64_t) json_integer_value(json_object_get(c->missing_since, name)) >= c->grace)
+                        json_array_append_new(lost, json_string(name));
+        }
+        r = service_leader_duties(c->service, lost, &done, &msg);
+        if (r < 0)
+                log_warning("cluster: leader duties failed: %s", msg ? msg : strerror(-r));
+        return r;
+}
+
+static void schedule(Cluster *c, uint64_t delay_usec);
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Cluster *c = userdata;
+        int r = liveness(c);
+        if (r >= 0)
+                r = election(c);
+        if (r < 0)
+                log_debug("cluster: store not reachable (%s); retrying", strerror(-r));
+        if (r >= 0 && c->leader && now_sec() - c->last_duty >= c->duty) {
+                c->last_duty = now_sec();
+                duties(c);
+        }
+        schedule(c, (uint64_t) c->ttl * 1000000ULL / 3);
+        return 0;
+}
+
+static void schedule(Cluster *c, uint64_t delay_usec) {
+        uint64_t now;
+        sd_event_now(c->event, CLOCK_MONOTONIC, &now);
+        if (c->timer) {
+                sd_event_source_set_time(c->timer, now + delay_usec);
+                sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
+        } else
+                sd_event_add_time(c->event, &c->timer, CLOCK_MONOTONIC, now + delay_usec, 100000, on_timer, c);
+}
+
+int cluster_new(Store *store, Service *service, sd_event *event, const ClusterConfig *cfg, Cluster **ret) {
+        Cluster *c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        c->store = store;
+        c->service = service;
+        c->event = sd_event_ref(event);
+        c->node = strdup(cfg->node_name);
+        c->ttl = cfg->lease_ttl_sec ? cfg->lease_ttl_sec : 10;
+        c->grace = cfg->grace_sec ? cfg->grace_sec : 60;
+        c->duty = cfg->duty_sec ? cfg->duty_sec : 5;
+        c->missing_since = json_object();
+        if (!c->node || !c->missing_since) {
+                cluster_free(c);
+                return -ENOMEM;
+        }
+        *ret = c;
+        return 0;
+}
+
+Cluster *cluster_free(Cluster *c) {
+        if (!c)
+                return NULL;
+        /* Leave cleanly: others see us gone at once, a new leader is elected. */
+        if (c->lease)
+                (void) store_lease_revoke(c->store, c->lease);
+        sd_event_source_unref(c->timer);
+        sd_event_unref(c->event);
+        json_decref(c->missing_since);
+        json_decref(c->alive);
+        free(c->leader_name);
+        free(c->node);
+        free(c);
+        return NULL;
+}
+
+int cluster_start(Cluster *c) {
+        schedule(c, 0);
+        return 0;
+}
+
+int cluster_status(Cluster *c, json_t **ret) {
+        json_t *o = json_pack("{s:s, s:s?, s:b, s:O?, s:O}", "node", c->node, "leader", c->leader_name, "is-leader",
+                              c->leader, "alive", c->alive, "missing-since", c->missing_since);
+        *ret = o;
+        return o ? 0 : -ENOMEM;
+}

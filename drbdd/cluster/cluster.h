@@ -1,0 +1,31 @@
+/* Cluster membership and leader duties: each drbdd keeps a leased liveness
+ * key; one drbdd, elected through a leased key, re-places replicas of nodes
+ * lost past a grace period, keeps tie-breakers right (DRBD 9) and collects
+ * garbage. With SQLite (one node) this is trivially the local node. */
+#pragma once
+
+#include <jansson.h>
+#include <systemd/sd-event.h>
+
+#include "drbdd/service/service.h"
+#include "drbdd/store/store.h"
+
+#define CLUSTER_KEY_ALIVE "/drbdd/alive/"
+#define CLUSTER_KEY_LEADER "/drbdd/leader"
+
+typedef struct Cluster Cluster;
+
+typedef struct ClusterConfig {
+        const char *node_name;
+        unsigned lease_ttl_sec;   /* liveness lease, default 10 */
+        unsigned grace_sec;       /* a node missing this long is lost, default 60 */
+        unsigned duty_sec;        /* how often the leader runs its duties, default 5 */
+} ClusterConfig;
+
+int cluster_new(Store *store, Service *service, sd_event *event, const ClusterConfig *cfg, Cluster **ret);
+Cluster *cluster_free(Cluster *c);
+/* Starts liveness and leader election; failures to reach the store are
+ * retried in the background (never fatal). */
+int cluster_start(Cluster *c);
+/* {"node", "leader", "is-leader", "alive": [...], "lost": {node: seconds}} */
+int cluster_status(Cluster *c, json_t **ret);

@@ -1,0 +1,204 @@
+/* Read-through cache over a remote store for last-known state in outages. */
+#include <stdio.h>
+
+#include "log.h"
+#include "macro.h"
+#include "store-cache.h"
+
+typedef struct CacheStore {
+        Store base;
+        Store *inner;
+        StoreKVList data;   /* sorted copy of everything read, by key */
+        char **prefixes;    /* prefixes read completely at least once */
+        size_t n_prefixes;
+        bool stale;
+} CacheStore;
+
+static const StoreOps cache_ops;
+
+static bool unreachable(int r) {
+        return r == -EHOSTUNREACH || r == -ETIMEDOUT || r == -ECONNREFUSED;
+}
+
+static int kv_copy(const StoreKV *src, StoreKV *dst) {
+        *dst = *src;
+        dst->key = strdup(src->key);
+        dst->value = malloc(src->value_len + 1);
+        if (!dst->key || !dst->value) {
+                free(dst->key);
+                free(dst->value);
+                return -ENOMEM;
+        }
+        memcpy(dst->value, src->value, src->value_len);
+        dst->value[src->value_len] = 0;
+        return 0;
+}
+
+static size_t find(CacheStore *c, const char *key, bool *found) {
+        size_t lo = 0, hi = c->data.n;
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                int k = strcmp(c->data.items[mid].key, key);
+                if (k == 0) {
+                        *found = true;
+                        return mid;
+                }
+                if (k < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        *found = false;
+        return lo;
+}
+
+static void cache_put(CacheStore *c, const StoreKV *kv) {
+        bool found;
+        size_t i = find(c, kv->key, &found);
+        StoreKV copy;
+        if (kv_copy(kv, &copy) < 0)
+                return;
+        if (found) {
+                store_kv_done(&c->data.items[i]);
+                c->data.items[i] = copy;
+                return;
+        }
+        StoreKV *n = realloc(c->data.items, (c->data.n + 1) * sizeof *n);
+        if (!n) {
+                store_kv_done(&copy);
+                return;
+        }
+        c->data.items = n;
+        memmove(&n[i + 1], &n[i], (c->data.n - i) * sizeof *n);
+        n[i] = copy;
+        c->data.n++;
+}
+
+static void cache_drop_prefix(CacheStore *c, const char *prefix) {
+        size_t l = strlen(prefix), w = 0;
+        for (size_t i = 0; i < c->data.n; i++) {
+                if (strncmp(c->data.items[i].key, prefix, l) == 0)
+                        store_kv_done(&c->data.items[i]);
+                else
+                        c->data.items[w++] = c->data.items[i];
+        }
+        c->data.n = w;
+}
+
+static bool prefix_known(CacheStore *c, const char *key) {
+        for (size_t i = 0; i < c->n_prefixes; i++)
+                if (startswith(key, c->prefixes[i]))
+                        return true;
+        return false;
+}
+
+static int cache_get(Store *s, const char *key, StoreKV *ret) {
+        CacheStore *c = (CacheStore *) s;
+        int r = store_get(c->inner, key, ret);
+        if (r >= 0) {
+                c->stale = false;
+                cache_put(c, ret);
+                return r;
+        }
+        if (!unreachable(r))
+                return r;
+        bool found;
+        size_t i = find(c, key, &found);
+        c->stale = true;
+        if (found)
+                return kv_copy(&c->data.items[i], ret);
+        return prefix_known(c, key) ? -ENOENT : r;
+}
+
+static int cache_range(Store *s, const char *prefix, StoreKVList *ret) {
+        CacheStore *c = (CacheStore *) s;
+        int r = store_range(c->inner, prefix, ret);
+        if (r >= 0) {
+                c->stale = false;
+                cache_drop_prefix(c, prefix);
+                for (size_t i = 0; i < ret->n; i++)
+                        cache_put(c, &ret->items[i]);
+                if (!prefix_known(c, prefix)) {
+                        char **n = realloc(c->prefixes, (c->n_prefixes + 1) * sizeof *n);
+                        if (n && (n[c->n_prefixes] = strdup(prefix))) {
+                                c->prefixes = n;
+                                c->n_prefixes++;
+                        } else if (n)
+                                c->prefixes = n;
+                }
+                return r;
+        }
+        if (!unreachable(r) || !prefix_known(c, prefix))
+                return r;
+        c->stale = true;
+        *ret = (StoreKVList) { .revision = c->data.revision };
+        size_t l = strlen(prefix);
+        for (size_t i = 0; i < c->data.n; i++) {
+                if (strncmp(c->data.items[i].key, prefix, l) != 0)
+                        continue;
+                StoreKV *n = realloc(ret->items, (ret->n + 1) * sizeof *n);
+                if (!n || kv_copy(&c->data.items[i], &n[ret->n]) < 0) {
+                        if (n)
+                                ret->items = n;
+                        store_kv_list_done(ret);
+                        return -ENOMEM;
+                }
+                ret->items = n;
+                ret->n++;
+        }
+        log_debug("store unreachable: answered range '%s' from the cache", prefix);
+        return 0;
+}
+
+static int cache_txn(Store *s, const StoreCompare *cmp, size_t n_cmp, const StoreOp *ops, size_t n_ops, int64_t *ret_rev) {
+        return store_txn(((CacheStore *) s)->inner, cmp, n_cmp, ops, n_ops, ret_rev);
+}
+static int cache_watch_open(Store *s, const char *prefix, int64_t from_rev, StoreWatch **ret) {
+        return store_watch_open(((CacheStore *) s)->inner, prefix, from_rev, ret);
+}
+static int cache_lease_grant(Store *s, int64_t ttl, int64_t *ret) { return store_lease_grant(((CacheStore *) s)->inner, ttl, ret); }
+static int cache_lease_keepalive(Store *s, int64_t id) { return store_lease_keepalive(((CacheStore *) s)->inner, id); }
+static int cache_lease_revoke(Store *s, int64_t id) { return store_lease_revoke(((CacheStore *) s)->inner, id); }
+static int cache_revision(Store *s, int64_t *ret) { return store_revision(((CacheStore *) s)->inner, ret); }
+
+static void cache_close(Store *s) {
+        CacheStore *c = (CacheStore *) s;
+        store_close(c->inner);
+        store_kv_list_done(&c->data);
+        for (size_t i = 0; i < c->n_prefixes; i++)
+                free(c->prefixes[i]);
+        free(c->prefixes);
+        free(c);
+}
+
+static int cache_open(const char *location, Store **ret) {
+        return -EOPNOTSUPP; /* made with store_cache_new() only */
+}
+
+static const StoreOps cache_ops = {
+        .scheme = "cache",
+        .open = cache_open,
+        .close = cache_close,
+        .get = cache_get,
+        .range = cache_range,
+        .txn = cache_txn,
+        .watch_open = cache_watch_open,
+        .lease_grant = cache_lease_grant,
+        .lease_keepalive = cache_lease_keepalive,
+        .lease_revoke = cache_lease_revoke,
+        .revision = cache_revision,
+};
+
+int store_cache_new(Store *inner, Store **ret) {
+        CacheStore *c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        c->base.ops = &cache_ops;
+        c->inner = inner;
+        *ret = &c->base;
+        return 0;
+}
+
+bool store_cache_is_stale(Store *s) {
+        return s && s->ops == &cache_ops && ((CacheStore *) s)->stale;
+}

@@ -1,0 +1,15 @@
+/* A read-through cache in front of a remote store: while the store cannot be
+ * reached, reads are answered from the last state read (so operators still
+ * see the last-known state), while writes fail fast as before. */
+#pragma once
+
+#include "store.h"
+
+/* Wraps inner (taking ownership: closing the cache closes inner). Reads
+ * that succeed refresh the cache; reads that fail with -EHOSTUNREACH or
+ * -ETIMEDOUT are answered from the cache when it holds the key or a range
+ * read of a covering prefix. */
+int store_cache_new(Store *inner, Store **ret);
+
+/* True when the last read was answered from the cache. */
+bool store_cache_is_stale(Store *s);

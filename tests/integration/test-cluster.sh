@@ -1,0 +1,102 @@
+# Two drbdd's on one etcd (real etcd-server on loopback): shared state,
+# concurrent allocation without duplicates, one leader with fail-over,
+# re-placement of replicas of a lost node, and an etcd outage: writes fail
+# fast with Unavailable, reads serve the last-known state, and everything
+# resumes when etcd is back.
+. "$(dirname "$0")/lib.sh"
+command -v etcd >/dev/null || { echo "  SKIP: etcd-server not installed"; exit 77; }
+port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+EP=$(port); PP=$(port)
+start_etcd() {
+	etcd --name t --data-dir "$T_DIR/etcd" --listen-client-urls http://127.0.0.1:$EP --advertise-client-urls http://127.0.0.1:$EP \
+		--listen-peer-urls http://127.0.0.1:$PP --initial-advertise-peer-urls http://127.0.0.1:$PP \
+		--initial-cluster t=http://127.0.0.1:$PP >>"$T_DIR/etcd.log" 2>&1 &
+	ETCD_PID=$!
+	for _ in $(seq 100); do ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:$EP endpoint health >/dev/null 2>&1 && return 0; sleep 0.1; done
+	echo "FATAL: etcd did not start"; tail "$T_DIR/etcd.log"; exit 1
+}
+start_etcd
+STORE=etcd:http://127.0.0.1:$EP
+
+# Second daemon on its own private bus (one name owner per bus).
+T_start_second() {
+	mkdir -p "$T_DIR/b"
+	sed "s|$T_DIR/bus.sock|$T_DIR/b/bus.sock|" "$T_DIR/bus.conf" >"$T_DIR/b/bus.conf"
+	dbus-daemon --config-file="$T_DIR/b/bus.conf" --nofork --nopidfile --print-address=3 3>"$T_DIR/b/bus.addr" 2>/dev/null &
+	B_BUS_PID=$!
+	for _ in $(seq 100); do [ -s "$T_DIR/b/bus.addr" ] && break; sleep 0.05; done
+	B=$(head -1 "$T_DIR/b/bus.addr")
+	DBUS_SYSTEM_BUS_ADDRESS=$B "$DRBDD" --config=/dev/null --node-name=beta --state-dir="$T_DIR/b/state" --agent=no \
+		--store "$STORE" --lease-ttl=2 --grace-period=3 >>"$T_DIR/b/drbdd.log" 2>&1 &
+	B_PID=$!
+	for _ in $(seq 100); do DBUS_SYSTEM_BUS_ADDRESS=$B "$DRBDCTL" version >/dev/null 2>&1 && return; sleep 0.05; done
+	echo "FATAL: second drbdd did not start"; cat "$T_DIR/b/drbdd.log"; exit 1
+}
+t_start_bus
+A=$DBUS_SYSTEM_BUS_ADDRESS
+t_start_drbdd --agent=no --store "$STORE" --lease-ttl=2 --grace-period=3
+T_start_second
+trap 'kill $B_PID $B_BUS_PID $ETCD_PID 2>/dev/null; wait $B_PID $B_BUS_PID $ETCD_PID 2>/dev/null; t_cleanup' EXIT
+CA() { DBUS_SYSTEM_BUS_ADDRESS=$A "$DRBDCTL" "$@"; }
+CB() { DBUS_SYSTEM_BUS_ADDRESS=$B "$DRBDCTL" "$@"; }
+
+expect_rc 0 "node alpha via drbdd A" -- CA n c alpha 10.0.0.1
+expect_rc 0 "node beta via drbdd B" -- CB n c beta 10.0.0.2
+expect_rc 0 "node gamma (no drbdd runs there)" -- CA n c gamma 10.0.0.3
+for n in alpha beta gamma; do CA sp c lvm $n pool1 vg --capacity 100G >/dev/null; done
+expect_match '^gamma ' "B sees what A wrote" -- CB n l
+
+# Concurrent creates on both daemons: no duplicate ports or minors.
+pids=()
+for w in 0 1 2 3; do
+	( for i in $(seq $w 4 199); do CA rd c a$i >/dev/null && CA vd c a$i 8M >/dev/null || echo "A a$i failed"; done ) >>"$T_DIR/conc.log" 2>&1 &
+	pids+=($!)
+	( for i in $(seq $w 4 199); do CB rd c b$i >/dev/null && CB vd c b$i 8M >/dev/null || echo "B b$i failed"; done ) >>"$T_DIR/conc.log" 2>&1 &
+	pids+=($!)
+done
+wait "${pids[@]}"
+[ ! -s "$T_DIR/conc.log" ] && pass "400 creates on two daemons at once" || fail "creates failed: $(head -3 "$T_DIR/conc.log")"
+rds=$(CA -o json rd l); vds=$(CB -o json vd l)
+[ "$(echo "$rds" | jq length)" = 400 ] && pass "400 definitions" || fail "definitions: $(echo "$rds" | jq length)"
+[ "$(echo "$rds" | jq '[.[].port] | length - (unique | length)')" = 0 ] && pass "no duplicate ports across daemons" || fail "duplicate ports"
+[ "$(echo "$vds" | jq '[.[].minor] | length - (unique | length)')" = 0 ] && pass "no duplicate minors across daemons" || fail "duplicate minors"
+
+# Exactly one leader.
+sleep 2
+la=$(CA node status | jq '.cluster."is-leader"'); lb=$(CB node status | jq '.cluster."is-leader"')
+[ "$la" != "$lb" ] && pass "one leader (A: $la, B: $lb)" || fail "leaders: A=$la B=$lb"
+alive=$(CA node status | jq -r '.cluster.alive | sort | join(",")')
+[ "$alive" = "alpha,beta" ] && pass "liveness: alpha and beta alive, gamma not" || fail "alive: $alive"
+
+# A replica on gamma (never alive) is re-placed after the grace period.
+expect_rc 0 "rd r1" -- CA rd c r1
+expect_rc 0 "vd r1" -- CA vd c r1 1G
+expect_rc 0 "replica on gamma" -- CA r c gamma r1
+expect_rc 0 "replica on beta" -- CA r c beta r1
+ok=
+for _ in $(seq 40); do
+	CA -o json r l r1 | jq -e 'map(.node) | index("alpha") != null' >/dev/null && { ok=1; break; }
+	sleep 0.5
+done
+[ -n "$ok" ] && pass "leader re-placed gamma's replica of r1 on alpha" || fail "no re-placement: $(CA r l r1)"
+CA -o json r l r1 | jq -e 'map(.node) | index("gamma") != null' >/dev/null && pass "gamma's replica stays defined (data is not thrown away)" || fail "gamma's replica removed"
+
+# Leader fail-over: stop the leader, the other takes over.
+if [ "$la" = true ]; then kill -TERM "$T_DRBDD_PID"; wait "$T_DRBDD_PID"; T_DRBDD_PID=; SURV=CB; else kill -TERM "$B_PID"; wait "$B_PID"; SURV=CA; fi
+ok=
+for _ in $(seq 40); do [ "$($SURV node status | jq '.cluster."is-leader"')" = true ] && { ok=1; break; }; sleep 0.25; done
+[ -n "$ok" ] && pass "the surviving drbdd became leader" || fail "no fail-over: $($SURV node status | jq -c .cluster)"
+
+# etcd outage.
+kill -TERM "$ETCD_PID"; wait "$ETCD_PID" 2>/dev/null
+start=$(date +%s.%N)
+expect_rc 8 "create during etcd outage -> exit 8 (Unavailable)" -- $SURV rd c during
+el=$(echo "$(date +%s.%N) - $start" | bc)
+[ "$(echo "$el < 5" | bc)" = 1 ] && pass "fails fast (${el}s)" || fail "took ${el}s"
+expect_match "unavailable" "clear message" -- echo "$T_LAST_OUT"
+expect_match '^r1 ' "reads serve the last-known state during the outage" -- $SURV rd l
+start_etcd
+ok=
+for _ in $(seq 60); do $SURV rd c after >/dev/null 2>&1 && { ok=1; break; }; sleep 0.5; done
+[ -n "$ok" ] && pass "writes work again once etcd is back, without manual steps" || fail "still failing after etcd restart"
+t_done
