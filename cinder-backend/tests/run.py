@@ -29,12 +29,14 @@ def main():
             print('  PENDING %s: %s' % (test.id().split('.', 1)[1],
                                          why[-1].split(': ', 2)[1]
                                          if why else '?'))
+    for test, why in result.skipped:
+        print('  SKIP %s: %s' % (test.id().split('.', 1)[1], why))
     for test in result.unexpectedSuccesses:
         print('  UNEXPECTED PASS %s: drbdd has the method now, drop the '
               '@pending_on_daemon marker' % test.id())
-    print('\ncinder-unit: %d passed, %d pending on drbdd, %d failed, '
+    print('\ncinder-unit: %d passed, %d pending on drbdd, %d skipped, %d failed, '
           '%d unexpected passes (%.1fs)' % (
-              n_pass, n_pending, n_bad, len(result.unexpectedSuccesses),
+              n_pass, n_pending, len(result.skipped), n_bad, len(result.unexpectedSuccesses),
               time.monotonic() - start))
     return 0 if result.wasSuccessful() else 1
 

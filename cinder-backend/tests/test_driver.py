@@ -5,6 +5,13 @@ Operations that need D-Bus methods drbdd does not have yet are marked with
 they fail because drbdd reports exactly that method unknown; any other
 failure is a real failure, and a pass is an unexpected success (time to
 drop the marker).
+
+On the build host drbdd runs without its node agent (no DRBD kernel), so
+nothing ever becomes ready and snapshots are never taken. Tests whose
+success needs that are marked @needs_node_agent: when drbdd answers exactly
+"not ready" (WaitReady Timeout, RevertToSnapshot Busy on a pending snapshot)
+they are skipped with that reason; any other failure still fails. The node
+side is covered by tests/lab/test-snapshots.sh on real kernels.
 """
 
 import errno
@@ -96,6 +103,34 @@ def pending_on_daemon(*methods):
         wrapper.pending_methods = methods
         return wrapper
     return deco
+
+
+def _not_ready_reason(exc):
+    """drbdd's "not ready" answer anywhere in exc's chain, else None."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, drbdd_client.DrbddError) and (
+                exc.errno == errno.ETIMEDOUT or
+                (exc.busy and 'not ready yet' in exc.message)):
+            return '%s: %s' % (exc.method, exc.message)
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def needs_node_agent(fn):
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        try:
+            fn(self, *args, **kwargs)
+        except Exception as e:
+            why = _not_ready_reason(e)
+            if why:
+                self.skipTest('needs a drbdd node agent with DRBD (lab: '
+                              'tests/lab/test-snapshots.sh); drbdd said %s'
+                              % why)
+            raise
+    return wrapper
 
 
 class DriverTestCase(unittest.TestCase):
@@ -472,7 +507,6 @@ class TestVolumes(DriverTestCase):
 
 
 class TestSnapshots(DriverTestCase):
-    @pending_on_daemon('CreateSnapshot')
     def test_create_snapshot(self):
         vol = self.created()
         snap = self.snapshot(vol)
@@ -481,13 +515,11 @@ class TestSnapshots(DriverTestCase):
             'ListSnapshots', 's', 'CV_' + vol.id)[0]]
         self.assertIn('CS_' + snap.id, names)
 
-    @pending_on_daemon('DeleteSnapshot')
     def test_delete_snapshot(self):
         vol = self.created()
         snap = self.snapshot(vol)
         self.driver.delete_snapshot(snap)  # absent: NotFound is fine
 
-    @pending_on_daemon('CreateSnapshot', 'RestoreSnapshot')
     def test_volume_from_snapshot(self):
         vol = self.created()
         snap = self.snapshot(vol)
@@ -498,14 +530,13 @@ class TestSnapshots(DriverTestCase):
         self.assertEqual(2 * KIB_PER_GIB,
                          self.rd('CV_' + new.id)['volumes'][0]['size-kib'])
 
-    @pending_on_daemon('CreateSnapshot', 'RevertToSnapshot')
+    @needs_node_agent
     def test_revert(self):
         vol = self.created()
         snap = self.snapshot(vol)
         self.driver.create_snapshot(snap)
         self.driver.revert_to_snapshot(self.ctx, vol, snap)
 
-    @pending_on_daemon('CloneResource')
     def test_clone(self):
         src = self.created()
         new = self.volume(size=3, specs={'drbd:resource_group': 'gold'})
@@ -529,7 +560,7 @@ class TestSnapshots(DriverTestCase):
 
 class TestConnections(DriverTestCase):
 
-    @pending_on_daemon('WaitReady')
+    @needs_node_agent
     def test_attach_diskless(self):
         vol = self.created()
         name = 'CV_' + vol.id
@@ -558,7 +589,7 @@ class TestConnections(DriverTestCase):
         self.assertNotIn(node, self.replicas(name))
 
     def test_failed_attach_leaves_no_client(self):
-        """When the replica never gets ready (today: drbdd cannot wait yet),
+        """When the replica never gets ready (on the host: no node agent),
         the diskless client made for the attach is removed again."""
         vol = self.created()
         node = self.free_node('CV_' + vol.id)
@@ -566,7 +597,7 @@ class TestConnections(DriverTestCase):
             self.driver.initialize_connection(vol, self.connector(node))
         self.assertNotIn(node, self.replicas('CV_' + vol.id))
 
-    @pending_on_daemon('WaitReady')
+    @needs_node_agent
     def test_attach_where_replica_exists(self):
         """A diskful replica or the tie-breaker serves the host as is."""
         vol = self.created()
@@ -670,7 +701,6 @@ class TestConnections(DriverTestCase):
                       drbd_iscsi_chap_password='p' * 12)
         self.assertEqual(('u', 'p' * 12), self.driver._chap(vol))
 
-    @pending_on_daemon('ExportIscsi')
     def test_attach_iscsi(self):
         self.override(drbd_transport='iscsi')
         vol = self.created()
@@ -684,7 +714,6 @@ class TestConnections(DriverTestCase):
         self.assertEqual('CHAP', d['auth_method'])
         self.assertEqual(vol.provider_auth.split()[1], d['auth_username'])
 
-    @pending_on_daemon('UnexportIscsi')
     def test_detach_iscsi(self):
         self.override(drbd_transport='iscsi')
         vol = self.created()
@@ -792,7 +821,7 @@ class TestImages(DriverTestCase):
         self.override(drbd_local_node=node)
         return vol, node
 
-    @pending_on_daemon('WaitReady')
+    @needs_node_agent
     def test_copy_image_to_volume(self):
         vol, node = self.local_volume()
         try:
@@ -801,7 +830,7 @@ class TestImages(DriverTestCase):
         finally:
             self.assertNotIn(node, self.replicas('CV_' + vol.id))
 
-    @pending_on_daemon('WaitReady')
+    @needs_node_agent
     def test_copy_volume_to_image(self):
         vol, node = self.local_volume()
         try:
@@ -834,7 +863,6 @@ class TestManage(DriverTestCase):
                                   self.driver.manage_existing_get_size,
                                   self.volume(), ref)
 
-    @pending_on_daemon('ManageResource')
     def test_manage(self):
         name = self.legacy(3 * GIB // 2)
         vol = self.volume(size=2)
@@ -845,7 +873,6 @@ class TestManage(DriverTestCase):
         vol.provider_id = name
         self.assertEqual(name, self.driver._rd_name(vol))
 
-    @pending_on_daemon('UnmanageResource')
     def test_unmanage(self):
         name = self.legacy(GIB)
         vol = self.volume(provider_id=name)

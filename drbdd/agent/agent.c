@@ -329,22 +329,24 @@ static int resize_pending(Agent *a, json_t *d, json_t *o, const DrbdResource *k,
                 if (r < 0)
                         return r;
                 fault_point("grow:after-resize");
-                /* Did the device reach the size? (one command, only while pending) */
-                char dev[64];
-                json_t *vol, *vv;
+                /* Did the device reach the size? sysfs works on a Secondary too
+                 * (8.4 refuses to open it) and needs no command. */
+                char sys[96];
+                json_t *vol = NULL, *vv;
                 size_t i;
                 const char *slash = strchr(vnr, '/');
-                vol = NULL;
                 json_array_foreach(json_object_get(d, "volumes"), i, vv)
                         if (slash && json_get_int(vv, "volume", -1) == atoll(slash + 1))
                                 vol = vv;
-                snprintf(dev, sizeof dev, "/dev/drbd%lld", (long long) json_get_int(vol, "minor", 0));
+                snprintf(sys, sizeof sys, "/sys/block/drbd%lld/size", (long long) json_get_int(vol, "minor", 0));
                 _cleanup_free_ char *out = NULL;
-                if ((r = exec_run_checked((char *const[]) { "blockdev", "--getsize64", dev, NULL }, NULL, &out, ret_msg)) < 0)
+                if ((r = read_file_full(sys, 64, &out, NULL)) < 0) {
+                        asprintf(ret_msg, "cannot read %s: %s", sys, strerror(-r));
                         return r;
-                uint64_t have = strtoull(out, NULL, 10) / 1024;
+                }
+                uint64_t have = strtoull(out, NULL, 10) / 2; /* 512-byte sectors */
                 if (have < (uint64_t) json_integer_value(want)) {
-                        asprintf(ret_msg, "%s is %llu KiB, waiting for the peers' backing to grow to %lld KiB", dev,
+                        asprintf(ret_msg, "%s says %llu KiB; waiting for the peers' backing to grow to %lld KiB", sys,
                                  (unsigned long long) have, (long long) json_integer_value(want));
                         return -EAGAIN;
                 }
@@ -423,7 +425,8 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
                                 if ((r = storage_resize(p, sname, backing, ret_msg)) < 0)
                                         return r;
                                 fault_point("grow:after-backing");
-                        } else if (p->driver == STORAGE_DRIVER_FILE) {
+                        } else if (p->driver == STORAGE_DRIVER_FILE || !sv->active) {
+                                /* After a reboot: activate the LV / re-attach the loop device. */
                                 if ((r = storage_attach(p, sname, NULL, ret_msg)) < 0)
                                         return r;
                         }

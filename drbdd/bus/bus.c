@@ -66,6 +66,10 @@ static int dispatch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         }
         r = sd_bus_send(NULL, reply, NULL);
         sd_bus_message_unref(reply);
+        /* Put the reply on the wire now: the work the call triggers (a
+         * reconcile pass) must never delay or, in a crash, swallow it. */
+        if (r >= 0)
+                (void) sd_bus_flush(sd_bus_message_get_bus(m));
         return r < 0 ? r : 1;
 }
 

@@ -139,8 +139,7 @@ static int render_validate(const RenderResource *r, char **ret_msg) {
                 if (is9 && h->node_id > RENDER_MAX_NODE_ID)
                         return render_fail(r, ret_msg, "node-id %u of host '%s' out of range 0..%d", h->node_id,
                                            h->name, RENDER_MAX_NODE_ID);
-                if (h->diskless && !is9)
-                        return render_fail(r, ret_msg, "diskless host '%s' needs DRBD 9", h->name);
+                /* DRBD 8.4 takes "disk none" too: a diskless client as one of its two hosts. */
                 if (!h->diskless) {
                         if (!h->disks)
                                 return render_fail(r, ret_msg, "no backing disks for host '%s'", h->name);

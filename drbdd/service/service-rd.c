@@ -564,8 +564,7 @@ static int check_dialect_limits(Service *s, json_t *replicas, const char *new_no
         if ((old84 || new84) && json_array_size(replicas) + n_new > 2)
                 return msgf(ret_msg, -EINVAL, "node '%s' runs DRBD 8.4, which supports at most 2 replicas per resource",
                             new84 ? new_node : old84);
-        if (new84 && new_diskless)
-                return msgf(ret_msg, -EINVAL, "node '%s' runs DRBD 8.4, which has no diskless clients", new_node);
+        (void) new_diskless; /* 8.4 takes a diskless client as one of its two hosts */
         return 0;
 }
 

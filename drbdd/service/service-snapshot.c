@@ -391,10 +391,11 @@ int service_snapshot_restore(Service *s, const char *rd, const char *snap, const
         if ((r = check(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check(NAME_RESOURCE, snap, ret_msg)) < 0 ||
             (r = load_rd(s, rd, &rdo, NULL, ret_msg)) < 0 || (r = snapshot_load(s, rd, snap, &so, ret_msg)) < 0)
                 return r;
+        /* A pending snapshot is fine: the agents take it before they create
+         * the new volumes from it (they retry until it exists). */
         snapshot_decorate(s, so);
-        if (!streq(json_get_str(so, "state", ""), "ready"))
-                return msgf(ret_msg, -EBUSY, "snapshot '%s' of '%s' is not ready yet (%s)", snap, rd,
-                            json_get_str(so, "state", "?"));
+        if (streq(json_get_str(so, "state", ""), "failed"))
+                return msgf(ret_msg, -EIO, "snapshot '%s' of '%s' failed: %s", snap, rd, json_get_str(so, "error", "?"));
         if (!(src = json_pack("{s:s, s:s, s:s, s:O}", "kind", "snapshot", "resource", rd, "snapshot", snap, "nodes",
                               json_object_get(so, "nodes"))))
                 return -ENOMEM;

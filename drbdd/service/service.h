@@ -157,8 +157,8 @@ int service_snapshot_delete(Service *s, const char *rd, const char *snap, char *
  * state ("ready"|"pending"|"failed"), node-states {node: state}}. */
 int service_snapshot_list(Service *s, const char *rd, json_t **ret, char **ret_msg);
 /* New rd with the snapshot's volumes and content, replicas on the snapshot's
- * nodes and pools. options: "resource-group", "place-count". -EBUSY until the
- * snapshot is ready. */
+ * nodes and pools. options: "resource-group", "place-count". A snapshot still
+ * pending is fine (the agents wait for it); a failed one gives -EIO. */
 int service_snapshot_restore(Service *s, const char *rd, const char *snap, const char *new_rd, json_t *options,
                              char **ret_msg);
 /* New rd with rd's current content (thin clone per node); same options. */

@@ -42,9 +42,15 @@ expect_fail_match 'org.drbd.drbdd1.Error.InvalidArgument: snapshots need' "Creat
 	$CALL CreateSnapshot 'ssa{sv}' '["k1","xx",{}]'
 expect_fail_match 'InvalidArgument.*bogus' "CreateSnapshot refuses unknown options" -- $CALL CreateSnapshot 'ssa{sv}' '["t1","xx",{"bogus":1}]'
 
-# Restore needs a ready snapshot (no agent here): Busy, nothing created.
-expect_rc 7 "restore of a pending snapshot -> Busy" -- $C s restore t1 s1 t2
-expect_match "^0$" "t2 was not created" -- sh -c "$C -o json rd l | jq '[.[] | select(.name==\"t2\")] | length'"
+# Restore of a pending snapshot is desired state at once (the agents take the
+# snapshot first); the new rd records its source and sits on the same nodes.
+expect_rc 0 "restore of a pending snapshot" -- $C s restore t1 s1 t2
+src=$($C -o json rd l | jq -c '.[] | select(.name=="t2") | .source | [.kind, .resource, .snapshot]')
+[ "$src" = '["snapshot","t1","s1"]' ] && pass "t2 records its source" || fail "t2 source: $src"
+nodes=$($C -o json r l t2 | jq -r '[.[] | select(.diskless == false) | .node] | sort | join(",")')
+[ "$nodes" = "alpha,beta" ] && pass "restore on the snapshot's nodes" || fail "restore placement: $nodes"
+expect_rc 7 "snapshot read by a pending restore cannot be deleted" -- $C s d t1 s1
+expect_rc 0 "delete t2" -- $C rd d t2
 expect_rc 7 "revert to a pending snapshot -> Busy" -- $C s revert t1 s1
 expect_rc 3 "restore of a missing snapshot -> NotFound" -- $C s r t1 nosuch t2
 

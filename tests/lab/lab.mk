@@ -25,3 +25,13 @@ lab-check: lab-deps
 # Interactive root shell in a lab VM; LAB_VMS=2 boots more (vm1 gets the shell).
 lab-shell: lab-deps
 	@LAB_BUILD=$(abspath $(BUILD)) $(LAB_SRC)/lab shell $(or $(LAB_VMS),1)
+
+# make demo: the product's main job on this machine (see README.md).
+.PHONY: demo lab-agent-check
+demo: lab-deps all
+	@DEMO_NO_BUILD=1 tests/lab/demo.sh
+
+lab-agent-check: lab-deps all
+	@tests/lab/test-agent.sh
+	@DEMO_NO_BUILD=1 tests/lab/demo.sh
+CHECK_HOOKS += lab-agent-check

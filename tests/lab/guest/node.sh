@@ -82,8 +82,8 @@ etcd_start() {
 node_versions() { ctl -o json n l | jq -r 'map(."drbd-version") | join(",")'; }
 pools_reported() { ctl -o json sp l | jq -e 'length > 0 and all(.[]; ."capacity-kib" > 0)' >/dev/null; }
 is_primary() { drbdsetup status "$1" 2>/dev/null | grep -q 'role:Primary'; }
-dev_size() { blockdev --getsize64 "$1"; }
-size_at_least() { [ "$(blockdev --getsize64 "$1" 2>/dev/null || echo 0)" -ge "$2" ]; }
+dev_size() { local m=${1#/dev/drbd}; echo $(( $(cat /sys/block/drbd$m/size) * 512 )); }
+size_at_least() { local m=${1#/dev/drbd}; [ $(( $(cat /sys/block/drbd$m/size 2>/dev/null || echo 0) * 512 )) -ge "$2" ]; }
 converged() { [ "$(our_lvs)" = "$1" ] && [ "$(kernel_resources)" = "$2" ]; }
 vd_kib() { ctl -o json vd l "$1" | jq '.[0]."size-kib"'; }
 agent_total() { ctl node status | jq '."commands-total"'; }
@@ -99,3 +99,11 @@ same_data() {
 }
 same_sum() { [ "$(head -c "$3" "$1" | sha256sum)" = "$(cat "$2")" ]; }
 zeros() { [ "$(head -c "$2" "$1" | tr -d '\0' | wc -c)" = 0 ]; }
+
+# Snapshot / export helpers (tests/lab/test-snapshots.sh).
+not_primary() { ! drbdsetup status "$1" 2>/dev/null | grep -q 'role:Primary'; }
+lv_gone() { ! lvs drbdpool/"$1" >/dev/null 2>&1; }
+# not_all_uptodate RES: some replica of RES left UpToDate (a revert started).
+not_all_uptodate() { ctl -o json r l "$1" | jq -e 'any(.[]; .diskless == false and .state != "UpToDate")' >/dev/null; }
+lio_has() { "$LAB_BUILD/drbdd-iscsi" show "$1" >/dev/null 2>&1; }
+lio_gone() { ! lio_has "$1"; }

@@ -1,0 +1,133 @@
+#!/bin/bash
+# Snapshots, restore, clone, revert, WaitReady and iSCSI export through drbdd
+# on real kernels: two nodes (vm1, vm2) on lvm-thin pools, etcd on vm1.
+set -u
+. "$(dirname "$0")/lab.sh"
+G=". $LAB_REPO/tests/lab/guest/node.sh; STORE=etcd:http://10.99.0.1:2379;"
+INI=iqn.2026-01.org.example:vm2
+PASS=lab-secret-12345
+
+thin_setup() {
+	echo 'vg_setup; lvs drbdpool/thin >/dev/null 2>&1 || lvcreate -q -L 1.5G -Zy -T drbdpool/thin >/dev/null'
+}
+
+test_setup() {
+	lab_run -t 120 vm1 "$G"'set -e; '"$(thin_setup)"'; etcd_start; node_start --store $STORE'
+	lab_run -t 120 vm2 "$G"'set -e; '"$(thin_setup)"'; node_start --store $STORE'
+	lab_run -t 60 vm1 "$G"'set -e
+ctl n c vm1 10.99.0.1; ctl n c vm2 10.99.0.2
+ctl sp c lvm-thin vm1 pool1 drbdpool/thin; ctl sp c lvm-thin vm2 pool1 drbdpool/thin
+ctl rg c two --place-count 2
+wait_until 30 pools_reported || { ctl sp l; exit 1; }
+ctl sp l'
+}
+
+test_snapshots() {
+	T=600 lab_run -t 600 vm1 "$G"'set -e
+snap_ready() { [ "$(ctl -o json s l "$1" | jq -r --arg s "$2" ".[] | select(.name == \$s) | .state")" = ready ]; }
+lv_exists() { lvs drbdpool/"$1" >/dev/null 2>&1; }
+ctl rg spawn two s1 64M
+ctl r wait-ready vm1 s1 --timeout 180 || { ctl r l; tail -30 /tmp/drbdd.log; exit 1; }
+echo "ok: WaitReady returned once s1 was UpToDate on vm1"
+ctl r wait-ready vm2 s1 --timeout 120
+ctl r set-primary vm1 s1; wait_until 30 is_primary s1
+dev=$(dev_of s1)
+head -c 4M /dev/urandom >/tmp/A; head -c 4M /dev/urandom >/tmp/B
+dd if=/tmp/A of=$dev bs=1M oflag=direct status=none
+ctl s c s1 snapA
+wait_until 60 snap_ready s1 snapA || { ctl s l; tail -20 /tmp/drbdd.log; exit 1; }
+lv_exists s1_00000.snapA
+grep -q "Snapshot .snapA. of .s1. taken (I/O suspended)" /tmp/drbdd.log
+echo "ok: snapshot ready on both nodes, taken with I/O suspended"; ctl s l
+dd if=/tmp/B of=$dev bs=1M oflag=direct status=none
+same_data $dev /tmp/B
+
+ctl s restore s1 snapA s1r
+ctl r wait-ready vm1 s1r --timeout 180 || { ctl r l; tail -30 /tmp/drbdd.log; exit 1; }
+ctl r wait-ready vm2 s1r --timeout 180
+ctl r set-primary vm1 s1r; wait_until 30 is_primary s1r
+same_data $(dev_of s1r) /tmp/A || { echo "restored volume lacks the snapshot data"; exit 1; }
+echo "ok: restore s1@snapA -> s1r reads the old data"
+
+ctl rd clone s1 s1c
+ctl r wait-ready vm1 s1c --timeout 180 || { ctl r l; tail -30 /tmp/drbdd.log; exit 1; }
+ctl r set-primary vm1 s1c; wait_until 30 is_primary s1c
+same_data $(dev_of s1c) /tmp/B || { echo "clone lacks the current data"; exit 1; }
+echo "ok: clone s1 -> s1c reads the current data"
+
+rc=0; ctl s revert s1 snapA 2>/tmp/err || rc=$?
+[ $rc = 7 ] || { echo "revert while Primary: exit $rc"; exit 1; }
+echo "ok: revert while Primary refused: $(cat /tmp/err)"
+ctl r set-primary vm1 s1 --clear; wait_until 30 not_primary s1
+ctl s revert s1 snapA
+wait_until 60 not_all_uptodate s1 || { ctl r l; tail -30 /tmp/drbdd.log; exit 1; }
+wait_until 180 all_state s1 UpToDate || { ctl r l; tail -30 /tmp/drbdd.log; exit 1; }
+ctl r wait-ready vm1 s1 --timeout 180
+ctl r wait-ready vm2 s1 --timeout 180
+ctl r set-primary vm1 s1; wait_until 30 is_primary s1
+same_data $(dev_of s1) /tmp/A || { echo "reverted volume lacks the snapshot data"; exit 1; }
+echo "ok: revert s1 to snapA reads the old data again"
+
+rc=0; ctl rd d s1 2>/tmp/err || rc=$?
+[ $rc = 7 ] && echo "ok: rd with snapshots refused: $(cat /tmp/err)"
+ctl s d s1 snapA
+wait_until 60 lv_gone s1_00000.snapA || { lvs; exit 1; }
+echo "ok: snapshot LV removed on vm1"
+for r in s1 s1r s1c; do ctl r set-primary vm1 $r --clear; ctl rd d $r; done
+wait_until 120 converged "" "" || { our_lvs; kernel_resources; exit 1; }'
+	lab_run -t 120 vm2 "$G"'set -e
+wait_until 120 converged "" "" || { our_lvs; kernel_resources; exit 1; }
+! lvs drbdpool/s1_00000.snapA >/dev/null 2>&1
+echo "ok: vm2 has no leftovers (volumes, snapshots)"'
+}
+
+test_iscsi() {
+	lab_run -t 300 vm1 "$G"'set -e
+modprobe target_core_mod; modprobe target_core_iblock; modprobe iscsi_target_mod
+exported() { [ "$(ctl -o json e l e1 | jq -r ".[0].state")" = exported ]; }
+ctl rg spawn two e1 32M
+ctl r wait-ready vm1 e1 --timeout 180
+printf %s '"$PASS"' >/tmp/pw
+ctl e c e1 --initiator '"$INI"' --chap-username vm2user --chap-password-file /tmp/pw
+wait_until 60 exported || { ctl e l; tail -20 /tmp/drbdd.log; exit 1; }
+ctl e l
+$LAB_BUILD/drbdd-iscsi show e1'
+	lab_run -t 120 vm2 "$G"'set -e
+DRBDD_ISCSI_PASSWORD='"$PASS"' $LAB_BUILD/drbdd-iscsi-check --portal 10.99.0.1 --target iqn.2026-11.org.drbd.drbdd:e1 --initiator '"$INI"' --user vm2user --write
+echo "ok: vm2 logged in with CHAP, wrote and read through the drbdd export"
+rc=0; DRBDD_ISCSI_PASSWORD=wrong-secret-999 $LAB_BUILD/drbdd-iscsi-check --portal 10.99.0.1 --target iqn.2026-11.org.drbd.drbdd:e1 --initiator '"$INI"' --user vm2user || rc=$?
+[ $rc = 4 ] && echo "ok: wrong secret refused"'
+	lab_run -t 120 vm1 "$G"'set -e
+exported() { [ "$(ctl -o json e l e1 | jq -r ".[0].state")" = exported ]; }
+node_stop; $LAB_BUILD/drbdd-iscsi remove e1; ! $LAB_BUILD/drbdd-iscsi show e1 >/dev/null 2>&1
+node_start --store $STORE
+wait_until 60 lio_has e1 || { tail -20 /tmp/drbdd.log; exit 1; }
+echo "ok: export re-created from the desired state after a restart"'
+	lab_run -t 120 vm2 "$G"'set -e
+DRBDD_ISCSI_PASSWORD='"$PASS"' $LAB_BUILD/drbdd-iscsi-check --portal 10.99.0.1 --target iqn.2026-11.org.drbd.drbdd:e1 --initiator '"$INI"' --user vm2user'
+	lab_run -t 120 vm1 "$G"'set -e
+ctl e d e1
+wait_until 60 lio_gone e1 || { $LAB_BUILD/drbdd-iscsi list; exit 1; }
+wait_until 30 not_primary e1
+echo "ok: unexport removed the target and gave up Primary"
+ctl rd d e1; wait_until 120 converged "" ""'
+}
+
+main() {
+	local t0 tests=("$@") rc
+	[ ${#tests[@]} -gt 0 ] || tests=(snapshots iscsi)
+	t0=$(lab__now)
+	lab_start 2 --disks 2G || exit 1
+	lab_test "snapshot setup" test_setup
+	for t in "${tests[@]}"; do
+		lab_test "snapshot $t" "test_$t"
+	done
+	lab_summary; rc=$?
+	if [ $rc -ne 0 ]; then
+		lab_run vm1 'echo "--- vm1 drbdd.log"; tail -60 /tmp/drbdd.log'
+		lab_run vm2 'echo "--- vm2 drbdd.log"; tail -40 /tmp/drbdd.log'
+	fi
+	echo "lab: snapshot tests total $(lab__since "$t0") s"
+	exit $rc
+}
+main "$@"
