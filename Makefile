@@ -43,11 +43,16 @@ BINS     := $(BUILD)/drbdd $(BUILD)/drbdctl $(BUILD)/drbdd-call $(BUILD)/bench-c
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all deps check unit integration bench clean check-san format-check
+.SECONDARY:
 all: $(BINS)
+
+V ?= 0
+Q := $(if $(filter 1,$(V)),,@)
 
 $(BUILD)/obj/%.o: %.c | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
+	$(if $(Q),@echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -fPIC -c -o $@ $<
 
 $(CORE_A): $(call obj,$(LIB_SRC) $(KMOD_SRC) $(CORE_SRC))
 	@rm -f $@; ar rcs $@ $^
