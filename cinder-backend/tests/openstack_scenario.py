@@ -217,6 +217,12 @@ def main():
             if RESULTS['SKIP']:
                 vols.reset_state(v1, 'available')  # Cinder marked it error
                 v1 = wait(vols.get, v1.id, ['available'])
+                # Cinder's own backup snapshot of the failed revert.
+                for sn in snaps.list(search_opts={'volume_id': v1.id}):
+                    if sn.id != s1.id:
+                        snaps.reset_state(sn, 'available')
+                        snaps.delete(sn)
+                        wait_gone(snaps.get, sn.id)
         vs = vols.create(3, snapshot_id=s1.id, name='from-snap',
                          volume_type='drbd')
         vs = wait(vols.get, vs.id, ['available'])

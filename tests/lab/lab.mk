@@ -35,3 +35,8 @@ lab-agent-check: lab-deps all
 	@tests/lab/test-agent.sh
 	@DEMO_NO_BUILD=1 tests/lab/demo.sh
 CHECK_HOOKS += lab-agent-check
+
+# Node agent figures on real kernels (not part of make check: it takes long).
+lab-bench-agent: lab-deps all
+	@LAB_BUILD=$(abspath $(BUILD)) tests/lab/bench-agent.sh
+BENCH_HOOKS += lab-bench-agent

@@ -1,0 +1,38 @@
+#!/bin/bash
+# Agent bench on real kernels: reconcile time and number of commands in the
+# first pass after a drbdd restart, with 0 and with N healthy resources
+# (N=${BENCH_AGENT_N:-200}), side by side.
+set -u
+. "$(dirname "$0")/lab.sh"
+N=${BENCH_AGENT_N:-200}
+G=". $LAB_REPO/tests/lab/guest/node.sh; STORE=etcd:http://10.99.0.1:2379;"
+lab_start 2 --disks 4G >/dev/null || exit 1
+lab_run -t 120 vm1 "$G"'set -e; vg_setup; etcd_start; node_start --store $STORE' >/dev/null
+lab_run -t 120 vm2 "$G"'set -e; vg_setup; node_start --store $STORE' >/dev/null
+lab_run -t 60 vm1 "$G"'set -e
+ctl n c vm1 10.99.0.1; ctl n c vm2 10.99.0.2
+ctl sp c lvm vm1 pool1 drbdpool; ctl sp c lvm vm2 pool1 drbdpool
+ctl rg c two --place-count 2 --drbd-option disk/c-max-rate=500M' >/dev/null || exit 1
+measure() { # prints "usec commands"
+	lab_run -t 600 vm1 "$G"'set -e
+node_stop; node_start --store $STORE
+ok() { [ "$(agent_passes)" -ge 1 ]; }
+wait_until 300 ok
+ctl node status | jq -r "\"\(.\"last-pass-usec\") \(.\"commands-total\") \(.\"commands-last-pass\")\""'
+}
+read -r u0 c0 p0 < <(measure)
+start=$(lab__now)
+lab_run -t 7200 vm1 "$G"'set -e
+for i in $(seq '"$N"'); do ctl rg spawn two b$i 4M >/dev/null; done
+ready() { [ "$(ctl -o json r l | jq "[.[] | select(.state == \"UpToDate\")] | length")" -ge $(('"$N"' * 2)) ]; }
+wait_until 7000 ready' || exit 1
+created=$(lab__since "$start")
+read -r u1 c1 p1 < <(measure)
+printf '\nnode agent after a restart (first reconcile pass), DRBD 8.4 in QEMU/TCG:\n'
+printf '  %-28s %12s %12s\n' "" "0 resources" "$N resources"
+printf '  %-28s %12s %12s\n' "reconcile pass (ms)" "$((u0 / 1000))" "$((u1 / 1000))"
+printf '  %-28s %12s %12s\n' "commands since start" "$c0" "$c1"
+printf '  %-28s %12s %12s\n' "commands in that pass" "$p0" "$p1"
+awk -v a="$u0" -v b="$u1" -v n="$N" 'BEGIN { printf "  ratio of pass times: %.2f (%.2f ms per resource)\n", (a ? b / a : 0), (b - a) / 1000 / n }'
+printf '  creating %d 2-replica resources until UpToDate took %s s\n' "$N" "$created"
+lab_stop 0
