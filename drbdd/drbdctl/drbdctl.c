@@ -142,6 +142,12 @@ static void print_json(json_t *j) {
         puts(s ? s : "null");
 }
 
+/* Prints {"key": value} for a single result. */
+static void print_json_field(const char *key, json_t *value) {
+        _cleanup_(json_decrefp) json_t *o = json_pack("{s:O}", key, value);
+        print_json(o);
+}
+
 static const char *fmt_kib(json_t *o, const char *key, char *buf, size_t len) {
         json_t *v = json_object_get(o, key);
         if (!json_is_integer(v))
@@ -444,7 +450,7 @@ static int vd_create(DrbddClient *c, Args *a) {
         copy_flag(a, opts, "minor", "minor");
         r = call(c, "CreateVolumeDefinition", "sta{sv}", json_pack("[s,I,o]", a->pos[0], (json_int_t) bytes, opts), &res);
         if (r == 0 && arg.json)
-                print_json(json_pack("{s:O}", "volume", json_array_get(res, 0)));
+                print_json_field("volume", json_array_get(res, 0));
         return r;
 }
 
@@ -536,7 +542,7 @@ static int r_config(DrbddClient *c, Args *a) {
         if (r)
                 return r;
         if (arg.json)
-                print_json(json_pack("{s:O}", "config", json_array_get(res, 0)));
+                print_json_field("config", json_array_get(res, 0));
         else
                 fputs(json_string_value(json_array_get(res, 0)) ?: "", stdout);
         return 0;

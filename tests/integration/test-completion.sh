@@ -40,7 +40,7 @@ complete -p drbdctl 2>/dev/null | grep -q _drbdctl && pass "complete -F _drbdctl
 	fail "completion not registered"
 
 # ---- static: objects, verbs, options ------------------------------------------------
-expect_comp "n node r rd resource resource-definition resource-group rg sp storage-pool v vd version volume volume-definition" \
+expect_comp "e export n node r rd resource resource-definition resource-group rg s snapshot sp storage-pool v vd version volume volume-definition" \
 	"objects with aliases" -- ""
 expect_comp "resource resource-definition resource-group" "objects by prefix" -- resource
 expect_comp "--help --output= --timeout= --version -V -h -o -t" "global options" -- -
@@ -50,7 +50,7 @@ expect_comp "c create d delete l list set-property sp st status" "node verbs" --
 expect_comp "c create d delete l list set-property sp st status" "node verbs via alias" -- -o json n ""
 expect_comp "--help" "--help instead of a verb" -- node -
 expect_comp "c create d delete l list m modify s spawn" "resource-group verbs" -- rg ""
-expect_comp "ap auto-place c cmd create d delete l list primary sc set-primary show-commands show-config" "resource verbs" -- r ""
+expect_comp "ap auto-place c cmd create d delete l list primary sc set-primary show-commands show-config wait-ready wr" "resource verbs" -- r ""
 expect_comp "c create d delete l list set-size size" "volume-definition verbs" -- vd ""
 expect_comp "" "nothing after version" -- version ""
 expect_comp "" "nothing after an unknown object" -- bogus ""
