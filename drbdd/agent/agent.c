@@ -446,7 +446,14 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
         }
 
         if (!k) {
-                if ((r = drbdadm(a, "up", NULL, NULL, rd, ret_msg)) < 0)
+                if (diskless && !v9) {
+                        /* DRBD 8.4's "up" always attaches; a diskless client is
+                         * the resource and its minors, connected, never attached. */
+                        if ((r = drbdadm(a, "new-resource", NULL, NULL, rd, ret_msg)) < 0 ||
+                            (r = drbdadm(a, "new-minor", NULL, NULL, rd, ret_msg)) < 0 ||
+                            (r = drbdadm(a, "connect", NULL, NULL, rd, ret_msg)) < 0)
+                                return r;
+                } else if ((r = drbdadm(a, "up", NULL, NULL, rd, ret_msg)) < 0)
                         return r;
                 json_object_set_new(o, "applied", json_string(hash));
                 obs_save(a, rd, o);
@@ -454,7 +461,8 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
                 return 0; /* the kernel state arrives through events2 */
         }
         if (!streq(json_get_str(o, "applied", ""), hash)) {
-                if ((r = drbdadm(a, "adjust", NULL, NULL, rd, ret_msg)) < 0)
+                /* 8.4's adjust would try to attach a diskless client: it stays as connected. */
+                if ((diskless && !v9 ? 0 : (r = drbdadm(a, "adjust", NULL, NULL, rd, ret_msg))) < 0)
                         return r;
                 json_object_set_new(o, "applied", json_string(hash));
                 obs_save(a, rd, o);
