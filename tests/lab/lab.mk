@@ -40,3 +40,8 @@ CHECK_HOOKS += lab-agent-check
 lab-bench-agent: lab-deps all
 	@LAB_BUILD=$(abspath $(BUILD)) tests/lab/bench-agent.sh
 BENCH_HOOKS += lab-bench-agent
+
+# Snapshots, restore, clone, revert, WaitReady and iSCSI export through drbdd on real kernels.
+lab-snapshots-check: lab-deps all
+	@LAB_BUILD=$(abspath $(BUILD)) tests/lab/test-snapshots.sh
+CHECK_HOOKS += lab-snapshots-check
