@@ -149,7 +149,7 @@ lab__alive() { # PID is alive, not a zombie, and one of this run's QEMUs
 	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$LAB_DIR/" || return 1
 }
 
-lab__pid() { cat "$LAB_DIR/$1/qemu.pid" 2>/dev/null; }
+lab__pid() { cat "$LAB_DIR/$1/qemu.pid" 2>/dev/null || true; } # empty when powered off (safe under set -e)
 
 lab_vm_running() { # VM: true when its QEMU runs
 	local vm
