@@ -35,6 +35,23 @@ int msgf(char **ret_msg, int error, const char *fmt, ...) __attribute__((format(
 /* Carries a message from a validator that allocated one. */
 int msg_take(char **ret_msg, int error, char *msg);
 
+/* name_validate() with the message carried to *ret_msg: 0 or -EINVAL. */
+int check_name(int name_kind, const char *name, char **ret_msg);
+/* Turns a failed store read into the operator's message: -EHOSTUNREACH
+ * ("cluster store unavailable") or the error itself. */
+int read_failed(char **ret_msg, int r);
+/* The resource definition object (-ENOENT with "not found" message). */
+int rd_load(Service *s, const char *rd, json_t **ret, int64_t *ret_rev, char **ret_msg);
+/* All replica objects of rd. */
+int replicas_load(Service *s, const char *rd, json_t **ret, char **ret_msg);
+
+/* Read-modify-write of the object at key, retried on revision conflicts.
+ * modify() returns < 0 (error, message in *ret_msg), 0 (nothing to change:
+ * no write) or 1 (write obj back). -ENOENT with "<what> not found" when the
+ * key is absent. Returns 0 when written, the modify error, or a store error. */
+typedef int (*ObjModifyFn)(json_t *obj, void *userdata, char **ret_msg);
+int obj_modify(Service *s, const char *key, const char *what, ObjModifyFn modify, void *userdata, char **ret_msg);
+
 /* Keys, newly allocated. */
 char *key_node(const char *node);
 char *key_pool(const char *node, const char *pool);

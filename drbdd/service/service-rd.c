@@ -13,18 +13,7 @@
 #include "placement.h"
 #include "service-internal.h"
 
-static int check_name(NameKind kind, const char *name, char **ret_msg) {
-        char *m = NULL;
-        if (name_validate(kind, name, &m) < 0)
-                return msg_take(ret_msg, -EINVAL, m);
-        return 0;
-}
 
-static int read_failed(char **ret_msg, int r) {
-        if (r == -EHOSTUNREACH || r == -ETIMEDOUT || r == -ECONNREFUSED)
-                return msgf(ret_msg, -EHOSTUNREACH, "cluster store unavailable");
-        return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
-}
 
 static int make_secret(char **ret) {
         static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -96,25 +85,6 @@ static int rg_load(Service *s, const char *name, json_t **ret, int64_t *ret_rev,
         return 0;
 }
 
-static int rd_load(Service *s, const char *rd, json_t **ret, int64_t *ret_rev, char **ret_msg) {
-        _cleanup_free_ char *k = key_rd(rd);
-        if (!k)
-                return -ENOMEM;
-        int r = obj_get(s, k, ret, ret_rev);
-        if (r == -ENOENT)
-                return msgf(ret_msg, r, "resource definition '%s' not found", rd);
-        if (r < 0)
-                return read_failed(ret_msg, r);
-        return 0;
-}
-
-static int replicas_load(Service *s, const char *rd, json_t **ret, char **ret_msg) {
-        _cleanup_free_ char *p = NULL;
-        if (asprintf(&p, KEY_RES "%s/", rd) < 0)
-                return -ENOMEM;
-        int r = obj_range(s, p, ret);
-        return r < 0 ? read_failed(ret_msg, r) : 0;
-}
 
 /* ---- resource definitions ------------------------------------------------- */
 
@@ -192,47 +162,38 @@ int service_rd_create(Service *s, const char *name, json_t *options, char **ret_
         return msgf(ret_msg, -EBUSY, "could not allocate a port for '%s' under contention; try again", name);
 }
 
+static int rd_options_apply(json_t *rd, void *userdata, char **ret_msg) {
+        json_t *drbd = userdata, *cur = json_object_get(rd, "drbd-options"), *v;
+        const char *k;
+        if (!json_is_object(cur)) {
+                cur = json_object();
+                json_object_set_new(rd, "drbd-options", cur);
+        }
+        json_object_foreach(drbd, k, v) {
+                if (json_string_length(v) == 0)
+                        json_object_del(cur, k);
+                else
+                        json_object_set(cur, k, v);
+        }
+        return 1;
+}
+
 int service_rd_modify(Service *s, const char *name, json_t *options, char **ret_msg) {
         static const char *const allowed[] = { "drbd-options", NULL };
+        _cleanup_(json_decrefp) json_t *none = json_object();
+        _cleanup_free_ char *rk = NULL, *what = NULL;
         json_t *drbd = NULL;
         int r;
 
         if ((r = check_name(NAME_RESOURCE, name, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
             (r = opt_drbd_options(options, "drbd-options", &drbd, ret_msg)) < 0)
                 return r;
-        _cleanup_free_ char *rk = key_rd(name);
-        if (!rk)
+        if (!none || !(rk = key_rd(name)) || asprintf(&what, "resource definition '%s'", name) < 0)
                 return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *rd = NULL;
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev;
-                if ((r = rd_load(s, name, &rd, &rev, ret_msg)) < 0)
-                        return r;
-                json_t *cur = json_object_get(rd, "drbd-options"), *v;
-                const char *k;
-                if (!json_is_object(cur)) {
-                        cur = json_object();
-                        json_object_set_new(rd, "drbd-options", cur);
-                }
-                if (drbd)
-                        json_object_foreach(drbd, k, v) {
-                                if (json_string_length(v) == 0)
-                                        json_object_del(cur, k);
-                                else
-                                        json_object_set(cur, k, v);
-                        }
-                if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_put_json(&t, rk, rd)) < 0)
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
-                if (r < 0)
-                        return r;
+        r = obj_modify(s, rk, what, rd_options_apply, drbd ? drbd : none, ret_msg);
+        if (r >= 0)
                 service_notify(s, "resource-definition", name, "modified");
-                return 0;
-        }
-        return msgf(ret_msg, -EBUSY, "resource definition '%s' is being changed concurrently; try again", name);
+        return r;
 }
 
 int service_rd_delete(Service *s, const char *name, char **ret_msg) {
@@ -877,34 +838,36 @@ int service_spawn(Service *s, const char *rg, const char *rd, uint64_t size_kib,
         return 0;
 }
 
+typedef struct PrimaryChange {
+        Service *s;
+        const char *rd, *node;
+} PrimaryChange;
+
+static int primary_apply(json_t *rd, void *userdata, char **ret_msg) {
+        const PrimaryChange *c = userdata;
+        _cleanup_(json_decrefp) json_t *replicas = NULL;
+        int r;
+        if (!c->node || !*c->node) {
+                json_object_del(rd, "primary");
+                return 1;
+        }
+        if ((r = replicas_load(c->s, c->rd, &replicas, ret_msg)) < 0)
+                return r;
+        if (!replica_on(replicas, c->node))
+                return msgf(ret_msg, -ENOENT, "'%s' has no replica on node '%s'", c->rd, c->node);
+        json_object_set_new(rd, "primary", json_string(c->node));
+        return 1;
+}
+
 int service_rd_set_primary(Service *s, const char *name, const char *node, char **ret_msg) {
+        _cleanup_free_ char *rk = NULL, *what = NULL;
         int r;
         if ((r = check_name(NAME_RESOURCE, name, ret_msg)) < 0 || (node && *node && (r = check_name(NAME_NODE, node, ret_msg)) < 0))
                 return r;
-        _cleanup_free_ char *rk = key_rd(name);
-        if (!rk)
+        if (!(rk = key_rd(name)) || asprintf(&what, "resource definition '%s'", name) < 0)
                 return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *rd = NULL, *replicas = NULL;
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev;
-                if ((r = rd_load(s, name, &rd, &rev, ret_msg)) < 0 || (r = replicas_load(s, name, &replicas, ret_msg)) < 0)
-                        return r;
-                if (node && *node) {
-                        if (!replica_on(replicas, node))
-                                return msgf(ret_msg, -ENOENT, "'%s' has no replica on node '%s'", name, node);
-                        json_object_set_new(rd, "primary", json_string(node));
-                } else
-                        json_object_del(rd, "primary");
-                if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_put_json(&t, rk, rd)) < 0)
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
-                if (r < 0)
-                        return r;
+        r = obj_modify(s, rk, what, primary_apply, &(PrimaryChange) { s, name, node }, ret_msg);
+        if (r >= 0)
                 service_notify(s, "resource-definition", name, "modified");
-                return 0;
-        }
-        return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", name);
+        return r;
 }

@@ -17,21 +17,10 @@
 #define ISCSI_PORT 3260
 #define ISCSI_IQN_PREFIX "iqn.2026-11.org.drbd.drbdd" /* = LIO_DEFAULT_IQN_PREFIX (iscsi-export/lio.h) */
 
-static int check(NameKind kind, const char *name, char **ret_msg) {
-        char *m = NULL;
-        if (name_validate(kind, name, &m) < 0)
-                return msg_take(ret_msg, -EINVAL, m);
-        return 0;
-}
 
-static int store_failed(char **ret_msg, int r) {
-        if (r == -EHOSTUNREACH || r == -ETIMEDOUT || r == -ECONNREFUSED)
-                return msgf(ret_msg, -EHOSTUNREACH, "cluster store unavailable");
-        return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
-}
 
 static int check_snap_name(const char *snap, char **ret_msg) {
-        int r = check(NAME_RESOURCE, snap, ret_msg);
+        int r = check_name(NAME_RESOURCE, snap, ret_msg);
         if (r < 0)
                 return r;
         if (strlen(snap) > SNAP_MAX_LEN)
@@ -53,23 +42,7 @@ static char *key2(const char *prefix, const char *a, const char *b) {
         return asprintf(&k, "%s%s", prefix, a) < 0 ? NULL : k;
 }
 
-static int load_rd(Service *s, const char *rd, json_t **ret, int64_t *ret_rev, char **ret_msg) {
-        _cleanup_free_ char *k = key_rd(rd);
-        if (!k)
-                return -ENOMEM;
-        int r = obj_get(s, k, ret, ret_rev);
-        if (r == -ENOENT)
-                return msgf(ret_msg, r, "resource definition '%s' not found", rd);
-        return r < 0 ? store_failed(ret_msg, r) : 0;
-}
 
-static int load_replicas(Service *s, const char *rd, json_t **ret, char **ret_msg) {
-        _cleanup_free_ char *p = NULL;
-        if (asprintf(&p, KEY_RES "%s/", rd) < 0)
-                return -ENOMEM;
-        int r = obj_range(s, p, ret);
-        return r < 0 ? store_failed(ret_msg, r) : 0;
-}
 
 /* The observed object at prefix<node>/<name>; NULL when absent. */
 static json_t *observed(Service *s, const char *prefix, const char *node, const char *name) {
@@ -103,7 +76,7 @@ static int diskful_on_thin(Service *s, const char *rd, json_t *replicas, json_t 
                 if (!pk)
                         return -ENOMEM;
                 if ((r = obj_get(s, pk, &p, NULL)) < 0)
-                        return store_failed(ret_msg, r);
+                        return read_failed(ret_msg, r);
                 if (!streq(json_get_str(p, "driver", ""), "lvm-thin"))
                         return msgf(ret_msg, -EINVAL,
                                     "snapshots need lvm-thin pools: the replica of '%s' on node '%s' is in storage pool "
@@ -132,7 +105,7 @@ static int readers_pending(Service *s, const char *rd, const char *snap, char **
                         continue;
                 _cleanup_(json_decrefp) json_t *reps = NULL;
                 const char *name = json_get_str(e, "name", "");
-                if (load_replicas(s, name, &reps, NULL) < 0)
+                if (replicas_load(s, name, &reps, NULL) < 0)
                         continue;
                 json_t *x;
                 size_t j;
@@ -161,7 +134,7 @@ static bool revert_running(Service *s, json_t *cur);
 int service_snapshot_create(Service *s, const char *rd, const char *snap, json_t *options, char **ret_msg) {
         static const char *const allowed[] = { NULL };
         int r;
-        if ((r = check(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check_snap_name(snap, ret_msg)) < 0 ||
+        if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check_snap_name(snap, ret_msg)) < 0 ||
             (r = opts_check_keys(options, allowed, ret_msg)) < 0)
                 return r;
         _cleanup_free_ char *sk = key_snap(rd, snap), *rk = key_rd(rd);
@@ -176,7 +149,7 @@ int service_snapshot_create(Service *s, const char *rd, const char *snap, json_t
                 char when[32];
                 if (!vols)
                         return -ENOMEM;
-                if ((r = load_rd(s, rd, &rdo, &rev, ret_msg)) < 0 || (r = load_replicas(s, rd, &reps, ret_msg)) < 0)
+                if ((r = rd_load(s, rd, &rdo, &rev, ret_msg)) < 0 || (r = replicas_load(s, rd, &reps, ret_msg)) < 0)
                         return r;
                 if (json_array_size(json_object_get(rdo, "volumes")) == 0)
                         return msgf(ret_msg, -EINVAL, "'%s' has no volumes to snapshot", rd);
@@ -214,7 +187,7 @@ int service_snapshot_create(Service *s, const char *rd, const char *snap, json_t
 
 int service_snapshot_delete(Service *s, const char *rd, const char *snap, char **ret_msg) {
         int r;
-        if ((r = check(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check(NAME_RESOURCE, snap, ret_msg)) < 0)
+        if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check_name(NAME_RESOURCE, snap, ret_msg)) < 0)
                 return r;
         _cleanup_free_ char *sk = key_snap(rd, snap), *reader = NULL;
         if (!sk)
@@ -230,9 +203,9 @@ int service_snapshot_delete(Service *s, const char *rd, const char *snap, char *
                 if (r == -ENOENT)
                         return msgf(ret_msg, r, "snapshot '%s' of '%s' not found", snap, rd);
                 if (r < 0)
-                        return store_failed(ret_msg, r);
+                        return read_failed(ret_msg, r);
                 if ((r = readers_pending(s, rd, snap, &reader)) < 0)
-                        return store_failed(ret_msg, r);
+                        return read_failed(ret_msg, r);
                 if (r > 0)
                         return msgf(ret_msg, -EBUSY, "snapshot '%s' of '%s' is being restored into '%s'; try again later",
                                     snap, rd, reader);
@@ -289,14 +262,14 @@ int service_snapshot_list(Service *s, const char *rd, json_t **ret, char **ret_m
         size_t i;
         int r;
         if (rd && *rd) {
-                if ((r = check(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = load_rd(s, rd, &rdo, NULL, ret_msg)) < 0)
+                if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = rd_load(s, rd, &rdo, NULL, ret_msg)) < 0)
                         return r;
                 if (asprintf(&prefix, KEY_SNAPS "%s/", rd) < 0)
                         return -ENOMEM;
         } else if (!(prefix = strdup(KEY_SNAPS)))
                 return -ENOMEM;
         if ((r = obj_range(s, prefix, &l)) < 0)
-                return store_failed(ret_msg, r);
+                return read_failed(ret_msg, r);
         json_array_foreach(l, i, e)
                 snapshot_decorate(s, e);
         *ret = TAKE_PTR(l);
@@ -310,7 +283,7 @@ static int snapshot_load(Service *s, const char *rd, const char *snap, json_t **
         int r = obj_get(s, sk, ret, NULL);
         if (r == -ENOENT)
                 return msgf(ret_msg, r, "snapshot '%s' of '%s' not found", snap, rd);
-        return r < 0 ? store_failed(ret_msg, r) : 0;
+        return r < 0 ? read_failed(ret_msg, r) : 0;
 }
 
 /* ---- restore and clone ------------------------------------------------------ */
@@ -326,7 +299,7 @@ static int rd_set_source(Service *s, const char *rd, json_t *source, char **ret_
                 _cleanup_(txn_done) Txn t = {};
                 int64_t rev;
                 int r;
-                if ((r = load_rd(s, rd, &o, &rev, ret_msg)) < 0)
+                if ((r = rd_load(s, rd, &o, &rev, ret_msg)) < 0)
                         return r;
                 json_object_set(o, "source", source);
                 if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_put_json(&t, rk, o)) < 0)
@@ -349,9 +322,9 @@ static int rd_from(Service *s, const char *src_rd, json_t *src_rdo, const char *
         json_t *v, *n;
         size_t i;
         int r;
-        if ((r = check(NAME_RESOURCE, new_rd, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
+        if ((r = check_name(NAME_RESOURCE, new_rd, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
             (r = opt_string(options, "resource-group", &group, ret_msg)) < 0 ||
-            (r = check(NAME_RESOURCE, group, ret_msg)) < 0 ||
+            (r = check_name(NAME_RESOURCE, group, ret_msg)) < 0 ||
             (r = opt_uint(options, "place-count", 1, 16, &count, ret_msg)) < 0)
                 return r;
         _cleanup_(json_decrefp) json_t *o = json_pack("{s:s, s:I}", "resource-group", group, "peer-slots",
@@ -388,8 +361,8 @@ int service_snapshot_restore(Service *s, const char *rd, const char *snap, const
                              char **ret_msg) {
         _cleanup_(json_decrefp) json_t *so = NULL, *rdo = NULL, *src = NULL;
         int r;
-        if ((r = check(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check(NAME_RESOURCE, snap, ret_msg)) < 0 ||
-            (r = load_rd(s, rd, &rdo, NULL, ret_msg)) < 0 || (r = snapshot_load(s, rd, snap, &so, ret_msg)) < 0)
+        if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check_name(NAME_RESOURCE, snap, ret_msg)) < 0 ||
+            (r = rd_load(s, rd, &rdo, NULL, ret_msg)) < 0 || (r = snapshot_load(s, rd, snap, &so, ret_msg)) < 0)
                 return r;
         /* A pending snapshot is fine: the agents take it before they create
          * the new volumes from it (they retry until it exists). */
@@ -406,8 +379,8 @@ int service_snapshot_restore(Service *s, const char *rd, const char *snap, const
 int service_rd_clone(Service *s, const char *rd, const char *new_rd, json_t *options, char **ret_msg) {
         _cleanup_(json_decrefp) json_t *rdo = NULL, *reps = NULL, *nodes = NULL, *src = NULL;
         int r;
-        if ((r = check(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = load_rd(s, rd, &rdo, NULL, ret_msg)) < 0 ||
-            (r = load_replicas(s, rd, &reps, ret_msg)) < 0)
+        if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = rd_load(s, rd, &rdo, NULL, ret_msg)) < 0 ||
+            (r = replicas_load(s, rd, &reps, ret_msg)) < 0)
                 return r;
         if (json_array_size(json_object_get(rdo, "volumes")) == 0)
                 return msgf(ret_msg, -EINVAL, "'%s' has no volumes to clone", rd);
@@ -448,7 +421,7 @@ static bool obs_in_use(json_t *ob) {
 
 int service_snapshot_revert(Service *s, const char *rd, const char *snap, char **ret_msg) {
         int r;
-        if ((r = check(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check(NAME_RESOURCE, snap, ret_msg)) < 0)
+        if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check_name(NAME_RESOURCE, snap, ret_msg)) < 0)
                 return r;
         _cleanup_free_ char *rvk = key2(KEY_REVERT, rd, NULL), *rk = key_rd(rd);
         if (!rvk || !rk)
@@ -461,8 +434,8 @@ int service_snapshot_revert(Service *s, const char *rd, const char *snap, char *
                 size_t i;
                 if (!nodes)
                         return -ENOMEM;
-                if ((r = load_rd(s, rd, &rdo, &rev, ret_msg)) < 0 || (r = snapshot_load(s, rd, snap, &so, ret_msg)) < 0 ||
-                    (r = load_replicas(s, rd, &reps, ret_msg)) < 0)
+                if ((r = rd_load(s, rd, &rdo, &rev, ret_msg)) < 0 || (r = snapshot_load(s, rd, snap, &so, ret_msg)) < 0 ||
+                    (r = replicas_load(s, rd, &reps, ret_msg)) < 0)
                         return r;
                 snapshot_decorate(s, so);
                 if (!streq(json_get_str(so, "state", ""), "ready"))
@@ -472,7 +445,7 @@ int service_snapshot_revert(Service *s, const char *rd, const char *snap, char *
                                     json_get_str(rdo, "primary", ""));
                 r = obj_get(s, rvk, &cur, &cur_rev);
                 if (r < 0 && r != -ENOENT)
-                        return store_failed(ret_msg, r);
+                        return read_failed(ret_msg, r);
                 if (revert_running(s, cur))
                         return msgf(ret_msg, -EBUSY, "'%s' is still being reverted to snapshot '%s'", rd,
                                     json_get_str(cur, "snapshot", "?"));
@@ -536,12 +509,12 @@ int rd_delete_extras(Service *s, const char *rd, Txn *t, char **ret_msg) {
         if (!ek || !rvk || asprintf(&prefix, KEY_SNAPS "%s/", rd) < 0)
                 return -ENOMEM;
         if ((r = obj_range(s, prefix, &snaps)) < 0)
-                return store_failed(ret_msg, r);
+                return read_failed(ret_msg, r);
         if (json_array_size(snaps) > 0)
                 return msgf(ret_msg, -EBUSY, "'%s' has %zu snapshot(s) (e.g. '%s'); delete them first", rd,
                             json_array_size(snaps), json_get_str(json_array_get(snaps, 0), "name", "?"));
         if ((r = readers_pending(s, rd, NULL, &reader)) < 0)
-                return store_failed(ret_msg, r);
+                return read_failed(ret_msg, r);
         if (r > 0)
                 return msgf(ret_msg, -EBUSY, "'%s' is being cloned into '%s'; try again later", rd, reader);
         if ((r = txn_delete(t, ek)) < 0 || (r = txn_delete(t, rvk)) < 0)
@@ -577,7 +550,7 @@ int service_resource_ready(Service *s, const char *rd, const char *node, json_t 
         json_t *e, *row = NULL;
         size_t i;
         int r;
-        if ((r = check(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check(NAME_NODE, node, ret_msg)) < 0 ||
+        if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check_name(NAME_NODE, node, ret_msg)) < 0 ||
             (r = service_list(s, "resource", rd, &l, ret_msg)) < 0)
                 return r;
         json_array_foreach(l, i, e)
@@ -630,7 +603,7 @@ int service_export_iscsi(Service *s, const char *rd, json_t *options, json_t **r
         json_t *portals = json_object_get(options, "portals"), *e;
         size_t i;
         int r;
-        if ((r = check(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
+        if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
             (r = opt_string(options, "initiator", &ini, ret_msg)) < 0 ||
             (r = opt_string(options, "chap-username", &user, ret_msg)) < 0 ||
             (r = opt_string(options, "chap-password", &pw, ret_msg)) < 0 ||
@@ -651,7 +624,7 @@ int service_export_iscsi(Service *s, const char *rd, json_t *options, json_t **r
         json_array_foreach(portals, i, e)
                 if (!json_is_string(e) || (r = check_portal(json_string_value(e), ret_msg)) < 0)
                         return r < 0 ? r : msgf(ret_msg, -EINVAL, "option 'portals' must be an array of strings");
-        if (want_node && (r = check(NAME_NODE, want_node, ret_msg)) < 0)
+        if (want_node && (r = check_name(NAME_NODE, want_node, ret_msg)) < 0)
                 return r;
 
         _cleanup_free_ char *ek = key2(KEY_EXPORT, rd, NULL), *rk = key_rd(rd);
@@ -662,14 +635,14 @@ int service_export_iscsi(Service *s, const char *rd, json_t *options, json_t **r
                 _cleanup_(txn_done) Txn t = {};
                 int64_t rev, cur_rev = 0;
                 const char *node = NULL;
-                if ((r = load_rd(s, rd, &rdo, &rev, ret_msg)) < 0 || (r = load_replicas(s, rd, &reps, ret_msg)) < 0)
+                if ((r = rd_load(s, rd, &rdo, &rev, ret_msg)) < 0 || (r = replicas_load(s, rd, &reps, ret_msg)) < 0)
                         return r;
                 if (json_array_size(json_object_get(rdo, "volumes")) != 1)
                         return msgf(ret_msg, -EINVAL, "iSCSI export needs exactly one volume ('%s' has %zu)", rd,
                                     json_array_size(json_object_get(rdo, "volumes")));
                 r = obj_get(s, ek, &cur, &cur_rev);
                 if (r < 0 && r != -ENOENT)
-                        return store_failed(ret_msg, r);
+                        return read_failed(ret_msg, r);
                 if (cur)
                         node = json_get_str(cur, "node", "");
                 else {
@@ -697,7 +670,7 @@ int service_export_iscsi(Service *s, const char *rd, json_t *options, json_t **r
                 if (!nk)
                         return -ENOMEM;
                 if ((r = obj_get(s, nk, &nodeo, NULL)) < 0)
-                        return store_failed(ret_msg, r);
+                        return read_failed(ret_msg, r);
                 _cleanup_(json_decrefp) json_t *o = cur ? json_deep_copy(cur) : json_object();
                 if (!o)
                         return -ENOMEM;
@@ -741,7 +714,7 @@ int service_unexport_iscsi(Service *s, const char *rd, json_t *options, char **r
         static const char *const allowed[] = { "initiator", NULL };
         const char *ini = NULL;
         int r;
-        if ((r = check(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
+        if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
             (r = opt_string(options, "initiator", &ini, ret_msg)) < 0 || (ini && (r = check_initiator(ini, ret_msg)) < 0))
                 return r;
         _cleanup_free_ char *ek = key2(KEY_EXPORT, rd, NULL), *rk = key_rd(rd);
@@ -755,7 +728,7 @@ int service_unexport_iscsi(Service *s, const char *rd, json_t *options, char **r
                 if (r == -ENOENT)
                         return msgf(ret_msg, r, "'%s' is not exported", rd);
                 if (r < 0)
-                        return store_failed(ret_msg, r);
+                        return read_failed(ret_msg, r);
                 if (ini) {
                         if (!json_object_get(json_object_get(cur, "acls"), ini))
                                 return msgf(ret_msg, -ENOENT, "'%s' is not exported to '%s'", rd, ini);
@@ -792,7 +765,7 @@ int service_export_list(Service *s, const char *rd, json_t **ret, char **ret_msg
         if (!out)
                 return -ENOMEM;
         if ((r = obj_range(s, KEY_EXPORT, &l)) < 0)
-                return store_failed(ret_msg, r);
+                return read_failed(ret_msg, r);
         json_array_foreach(l, i, e) {
                 if (rd && *rd && !streq(json_get_str(e, "resource-definition", ""), rd))
                         continue;
@@ -817,7 +790,7 @@ int service_rd_manage(Service *s, const char *rd, json_t *options, char **ret_ms
         static const char *const allowed[] = { "owner", "volume-id", NULL };
         const char *owner = NULL, *vid = NULL;
         int r;
-        if ((r = check(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
+        if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
             (r = opt_string(options, "owner", &owner, ret_msg)) < 0 || (r = opt_string(options, "volume-id", &vid, ret_msg)) < 0)
                 return r;
         if (!owner || !chars_ok(owner, "-_.", 1, 64))
@@ -831,7 +804,7 @@ int service_rd_manage(Service *s, const char *rd, json_t *options, char **ret_ms
                 _cleanup_(json_decrefp) json_t *rdo = NULL;
                 _cleanup_(txn_done) Txn t = {};
                 int64_t rev;
-                if ((r = load_rd(s, rd, &rdo, &rev, ret_msg)) < 0)
+                if ((r = rd_load(s, rd, &rdo, &rev, ret_msg)) < 0)
                         return r;
                 json_t *cur = json_object_get(rdo, "owner");
                 if (cur)
@@ -856,7 +829,7 @@ int service_rd_manage(Service *s, const char *rd, json_t *options, char **ret_ms
 int service_rd_unmanage(Service *s, const char *rd, json_t *options, char **ret_msg) {
         static const char *const allowed[] = { NULL };
         int r;
-        if ((r = check(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0)
+        if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0)
                 return r;
         _cleanup_free_ char *rk = key_rd(rd);
         if (!rk)
@@ -865,7 +838,7 @@ int service_rd_unmanage(Service *s, const char *rd, json_t *options, char **ret_
                 _cleanup_(json_decrefp) json_t *rdo = NULL;
                 _cleanup_(txn_done) Txn t = {};
                 int64_t rev;
-                if ((r = load_rd(s, rd, &rdo, &rev, ret_msg)) < 0)
+                if ((r = rd_load(s, rd, &rdo, &rev, ret_msg)) < 0)
                         return r;
                 if (!json_object_get(rdo, "owner"))
                         return 0; /* not owned: nothing to clear */
@@ -897,7 +870,7 @@ int service_node_extras(Service *s, const char *node, json_t **ret, char **ret_m
                 return -ENOMEM;
         if ((r = obj_range(s, KEY_SNAPS, &snaps)) < 0 || (r = obj_range(s, KEY_REVERT, &reverts)) < 0 ||
             (r = obj_range(s, KEY_EXPORT, &exports)) < 0 || (r = obj_range(s, KEY_RDS, &rds)) < 0)
-                return store_failed(ret_msg, r);
+                return read_failed(ret_msg, r);
         json_array_foreach(snaps, i, e)
                 json_array_foreach(json_object_get(e, "nodes"), j, n)
                         if (streq(json_get_str(n, "node", ""), node)) {

@@ -126,6 +126,62 @@ int obj_range(Service *s, const char *prefix, json_t **ret) {
         return 0;
 }
 
+int check_name(int kind, const char *name, char **ret_msg) {
+        char *m = NULL;
+        if (name_validate((NameKind) kind, name, &m) < 0)
+                return msg_take(ret_msg, -EINVAL, m);
+        return 0;
+}
+
+int read_failed(char **ret_msg, int r) {
+        if (r == -EHOSTUNREACH || r == -ETIMEDOUT || r == -ECONNREFUSED)
+                return msgf(ret_msg, -EHOSTUNREACH, "cluster store unavailable");
+        return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+}
+
+int rd_load(Service *s, const char *rd, json_t **ret, int64_t *ret_rev, char **ret_msg) {
+        _cleanup_free_ char *k = key_rd(rd);
+        if (!k)
+                return -ENOMEM;
+        int r = obj_get(s, k, ret, ret_rev);
+        if (r == -ENOENT)
+                return msgf(ret_msg, r, "resource definition '%s' not found", rd);
+        return r < 0 ? read_failed(ret_msg, r) : 0;
+}
+
+int replicas_load(Service *s, const char *rd, json_t **ret, char **ret_msg) {
+        _cleanup_free_ char *p = NULL;
+        if (asprintf(&p, KEY_RES "%s/", rd) < 0)
+                return -ENOMEM;
+        int r = obj_range(s, p, ret);
+        return r < 0 ? read_failed(ret_msg, r) : 0;
+}
+
+int obj_modify(Service *s, const char *key, const char *what, ObjModifyFn modify, void *userdata, char **ret_msg) {
+        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
+                _cleanup_(json_decrefp) json_t *obj = NULL;
+                _cleanup_(txn_done) Txn t = {};
+                int64_t rev;
+                int r = obj_get(s, key, &obj, &rev);
+                if (r == -ENOENT)
+                        return msgf(ret_msg, r, "%s not found", what);
+                if (r < 0)
+                        return read_failed(ret_msg, r);
+                if ((r = modify(obj, userdata, ret_msg)) <= 0)
+                        return r;
+                if ((r = txn_require_rev(&t, key, rev)) < 0 || (r = txn_put_json(&t, key, obj)) < 0)
+                        return r;
+                r = txn_commit(s, &t, ret_msg);
+                if (r != -EAGAIN)
+                        return r;
+                if (ret_msg) {
+                        free(*ret_msg);
+                        *ret_msg = NULL;
+                }
+        }
+        return msgf(ret_msg, -EBUSY, "%s is being changed concurrently; try again", what);
+}
+
 /* ---- transactions --------------------------------------------------------- */
 
 void txn_done(Txn *t) {
@@ -419,12 +475,6 @@ int service_node_create(Service *s, const char *name, const char *address, json_
         return 0;
 }
 
-static int check_name(NameKind kind, const char *name, char **ret_msg) {
-        char *m = NULL;
-        if (name_validate(kind, name, &m) < 0)
-                return msg_take(ret_msg, -EINVAL, m);
-        return 0;
-}
 
 int service_node_delete(Service *s, const char *name, char **ret_msg) {
         _cleanup_(json_decrefp) json_t *node = NULL, *res = NULL;
@@ -470,8 +520,26 @@ int service_node_delete(Service *s, const char *name, char **ret_msg) {
         return msgf(ret_msg, -EBUSY, "node '%s' is being changed concurrently; try again", name);
 }
 
+typedef struct PropertyChange {
+        const char *key, *value;
+} PropertyChange;
+
+static int property_apply(json_t *node, void *userdata, char **ret_msg) {
+        const PropertyChange *c = userdata;
+        json_t *props = json_object_get(node, "properties");
+        if (!json_is_object(props)) {
+                props = json_object();
+                json_object_set_new(node, "properties", props);
+        }
+        if (c->value && *c->value)
+                json_object_set_new(props, c->key, json_string(c->value));
+        else
+                json_object_del(props, c->key);
+        return 1;
+}
+
 int service_node_set_property(Service *s, const char *name, const char *key, const char *value, char **ret_msg) {
-        _cleanup_free_ char *k = NULL;
+        _cleanup_free_ char *k = NULL, *what = NULL;
         char *m = NULL;
         int r;
 
@@ -479,37 +547,12 @@ int service_node_set_property(Service *s, const char *name, const char *key, con
                 return r;
         if (value && *value && property_value_validate(value, &m) < 0)
                 return msg_take(ret_msg, -EINVAL, m);
-        if (!(k = key_node(name)))
+        if (!(k = key_node(name)) || asprintf(&what, "node '%s'", name) < 0)
                 return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *node = NULL;
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev;
-                r = obj_get(s, k, &node, &rev);
-                if (r == -ENOENT)
-                        return msgf(ret_msg, r, "node '%s' not found", name);
-                if (r < 0)
-                        return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
-                json_t *props = json_object_get(node, "properties");
-                if (!json_is_object(props)) {
-                        props = json_object();
-                        json_object_set_new(node, "properties", props);
-                }
-                if (value && *value)
-                        json_object_set_new(props, key, json_string(value));
-                else
-                        json_object_del(props, key);
-                if ((r = txn_require_rev(&t, k, rev)) < 0 || (r = txn_put_json(&t, k, node)) < 0)
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
-                if (r < 0)
-                        return r;
+        r = obj_modify(s, k, what, property_apply, &(PropertyChange) { key, value }, ret_msg);
+        if (r >= 0)
                 service_notify(s, "node", name, "modified");
-                return 0;
-        }
-        return msgf(ret_msg, -EBUSY, "node '%s' is being changed concurrently; try again", name);
+        return r;
 }
 
 /* ---- storage pools -------------------------------------------------------- */
@@ -778,62 +821,46 @@ int service_rg_delete(Service *s, const char *name, char **ret_msg) {
         return 0;
 }
 
-int service_node_report_kernel(Service *s, const char *name, json_t *info, char **ret_msg) {
-        _cleanup_free_ char *k = key_node(name);
-        if (!k)
-                return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *node = NULL;
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev;
-                int r = obj_get(s, k, &node, &rev);
-                if (r == -ENOENT)
-                        return msgf(ret_msg, r, "node '%s' not found", name);
-                if (r < 0)
-                        return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
-                const char *dialect = json_get_str(info, "dialect", NULL);
-                json_t *old = json_object_get(node, "kernel");
-                if (old && json_equal(old, info) && dialect && streq(json_get_str(node, "drbd-version", ""), dialect))
-                        return 0;
-                json_object_set(node, "kernel", info);
-                if (dialect && drbd_dialect_from_string(dialect) >= 0)
-                        json_object_set_new(node, "drbd-version", json_string(dialect));
-                if ((r = txn_require_rev(&t, k, rev)) < 0 || (r = txn_put_json(&t, k, node)) < 0)
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
-                if (r < 0)
-                        return r;
-                service_notify(s, "node", name, "modified");
+static int kernel_apply(json_t *node, void *userdata, char **ret_msg) {
+        json_t *info = userdata;
+        const char *dialect = json_get_str(info, "dialect", NULL);
+        json_t *old = json_object_get(node, "kernel");
+        if (old && json_equal(old, info) && dialect && streq(json_get_str(node, "drbd-version", ""), dialect))
                 return 0;
-        }
-        return msgf(ret_msg, -EBUSY, "node '%s' is being changed concurrently; try again", name);
+        json_object_set(node, "kernel", info);
+        if (dialect && drbd_dialect_from_string(dialect) >= 0)
+                json_object_set_new(node, "drbd-version", json_string(dialect));
+        return 1;
+}
+
+int service_node_report_kernel(Service *s, const char *name, json_t *info, char **ret_msg) {
+        _cleanup_free_ char *k = key_node(name), *what = NULL;
+        if (!k || asprintf(&what, "node '%s'", name) < 0)
+                return -ENOMEM;
+        int r = obj_modify(s, k, what, kernel_apply, info, ret_msg);
+        if (r > 0)
+                r = 0;
+        return r;
+}
+
+typedef struct Capacity {
+        uint64_t total, free;
+} Capacity;
+
+static int capacity_apply(json_t *p, void *userdata, char **ret_msg) {
+        const Capacity *c = userdata;
+        if ((uint64_t) json_get_int(p, "capacity-kib", -1) == c->total &&
+            (uint64_t) json_get_int(p, "reported-free-kib", -1) == c->free)
+                return 0;
+        json_object_set_new(p, "capacity-kib", json_integer((json_int_t) c->total));
+        json_object_set_new(p, "reported-free-kib", json_integer((json_int_t) c->free));
+        return 1;
 }
 
 int service_pool_report(Service *s, const char *node, const char *pool, uint64_t total_kib, uint64_t free_kib,
                         char **ret_msg) {
-        _cleanup_free_ char *k = key_pool(node, pool);
-        if (!k)
+        _cleanup_free_ char *k = key_pool(node, pool), *what = NULL;
+        if (!k || asprintf(&what, "storage pool '%s' on '%s'", pool, node) < 0)
                 return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *p = NULL;
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev;
-                int r = obj_get(s, k, &p, &rev);
-                if (r < 0)
-                        return msgf(ret_msg, r, "storage pool '%s' on '%s': %s", pool, node, strerror(-r));
-                if ((uint64_t) json_get_int(p, "capacity-kib", -1) == total_kib &&
-                    (uint64_t) json_get_int(p, "reported-free-kib", -1) == free_kib)
-                        return 0;
-                json_object_set_new(p, "capacity-kib", json_integer((json_int_t) total_kib));
-                json_object_set_new(p, "reported-free-kib", json_integer((json_int_t) free_kib));
-                if ((r = txn_require_rev(&t, k, rev)) < 0 || (r = txn_put_json(&t, k, p)) < 0)
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
-                return r;
-        }
-        return -EBUSY;
+        return obj_modify(s, k, what, capacity_apply, &(Capacity) { total_kib, free_kib }, ret_msg);
 }
