@@ -308,3 +308,28 @@ int bus_append_json_typed(sd_bus_message *m, const char *sig, json_t *j, const c
                 return -EINVAL;
         }
 }
+
+int bus_read_options(sd_bus_message *m, json_t **ret, char **ret_msg) {
+        json_t *j = NULL;
+        int r = bus_read_json(m, &j);
+        if (r < 0 || !json_is_object(j)) {
+                json_decref(j);
+                if (ret_msg)
+                        *ret_msg = strdup("malformed options dictionary");
+                return -EINVAL;
+        }
+        *ret = j;
+        return 0;
+}
+
+int bus_append_json_dict_list(sd_bus_message *m, json_t *arr) {
+        json_t *e;
+        size_t i;
+        int r;
+        if ((r = sd_bus_message_open_container(m, 'a', "a{sv}")) < 0)
+                return r;
+        json_array_foreach(arr, i, e)
+                if ((r = bus_append_json_dict(m, e)) < 0)
+                        return r;
+        return sd_bus_message_close_container(m);
+}

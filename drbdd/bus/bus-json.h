@@ -29,3 +29,10 @@ int bus_append_json_dict(sd_bus_message *m, json_t *obj);
  * "u", "b", "as", "a{sv}", "a{ss}", "aa{sv}", "v"). -EINVAL when j does not
  * fit sig. *ret_sig_end receives the position after the type in sig. */
 int bus_append_json_typed(sd_bus_message *m, const char *sig, json_t *j, const char **ret_sig_end);
+
+/* Reads an a{sv} argument into a new JSON object; -EINVAL with the message
+ * "malformed options dictionary" (newly allocated in *ret_msg) otherwise. */
+int bus_read_options(sd_bus_message *m, json_t **ret, char **ret_msg);
+
+/* Appends an array of objects as "aa{sv}". */
+int bus_append_json_dict_list(sd_bus_message *m, json_t *arr);

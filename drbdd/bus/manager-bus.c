@@ -42,24 +42,6 @@ static Service *svc(void *userdata) {
         return ((ManagerBus *) userdata)->service;
 }
 
-static int msg_invalid(char **ret_msg, const char *what) {
-        if (ret_msg)
-                *ret_msg = strdup(what);
-        return -EINVAL;
-}
-
-/* Reads an a{sv} argument into a JSON object (new reference). */
-static int read_options(sd_bus_message *m, json_t **ret, char **ret_msg) {
-        json_t *j = NULL;
-        int r = bus_read_json(m, &j);
-        if (r < 0 || !json_is_object(j)) {
-                json_decref(j);
-                log_debug("options: read failed: %d", r);
-                return msg_invalid(ret_msg, "malformed options dictionary");
-        }
-        *ret = j;
-        return 0;
-}
 
 static int bytes_to_kib(uint64_t bytes, uint64_t *ret, char **ret_msg) {
         uint64_t kib = bytes / 1024 + (bytes % 1024 ? 1 : 0);
@@ -75,22 +57,11 @@ static int bytes_to_kib(uint64_t bytes, uint64_t *ret, char **ret_msg) {
         return 0;
 }
 
-static int append_list(sd_bus_message *reply, json_t *arr) {
-        int r;
-        json_t *e;
-        size_t i;
-        if ((r = sd_bus_message_open_container(reply, 'a', "a{sv}")) < 0)
-                return r;
-        json_array_foreach(arr, i, e)
-                if ((r = bus_append_json_dict(reply, e)) < 0)
-                        return r;
-        return sd_bus_message_close_container(reply);
-}
 
 static int list_reply(ManagerBus *mb, const char *kind, const char *filter, sd_bus_message *reply, char **ret_msg) {
         _cleanup_(json_decrefp) json_t *l = NULL;
         int r = service_list(mb->service, kind, filter, &l, ret_msg);
-        return r < 0 ? r : append_list(reply, l);
+        return r < 0 ? r : bus_append_json_dict_list(reply, l);
 }
 
 static int rd_path(const char *name, char **ret) {
@@ -109,7 +80,7 @@ static int method_create_node(sd_bus_message *m, void *u, sd_bus_message *reply,
         const char *name, *address;
         _cleanup_(json_decrefp) json_t *o = NULL;
         int r;
-        if ((r = sd_bus_message_read(m, "ss", &name, &address)) < 0 || (r = read_options(m, &o, ret_msg)) < 0)
+        if ((r = sd_bus_message_read(m, "ss", &name, &address)) < 0 || (r = bus_read_options(m, &o, ret_msg)) < 0)
                 return r;
         return service_node_create(svc(u), name, address, o, ret_msg);
 }
@@ -134,7 +105,7 @@ static int method_create_pool(sd_bus_message *m, void *u, sd_bus_message *reply,
         const char *node, *pool, *driver;
         _cleanup_(json_decrefp) json_t *o = NULL;
         int r;
-        if ((r = sd_bus_message_read(m, "sss", &node, &pool, &driver)) < 0 || (r = read_options(m, &o, ret_msg)) < 0)
+        if ((r = sd_bus_message_read(m, "sss", &node, &pool, &driver)) < 0 || (r = bus_read_options(m, &o, ret_msg)) < 0)
                 return r;
         return service_pool_create(svc(u), node, pool, driver, o, ret_msg);
 }
@@ -155,7 +126,7 @@ static int method_create_rg(sd_bus_message *m, void *u, sd_bus_message *reply, c
         const char *name;
         _cleanup_(json_decrefp) json_t *o = NULL;
         int r;
-        if ((r = sd_bus_message_read(m, "s", &name)) < 0 || (r = read_options(m, &o, ret_msg)) < 0)
+        if ((r = sd_bus_message_read(m, "s", &name)) < 0 || (r = bus_read_options(m, &o, ret_msg)) < 0)
                 return r;
         return service_rg_create(svc(u), name, o, ret_msg);
 }
@@ -164,7 +135,7 @@ static int method_modify_rg(sd_bus_message *m, void *u, sd_bus_message *reply, c
         const char *name;
         _cleanup_(json_decrefp) json_t *o = NULL;
         int r;
-        if ((r = sd_bus_message_read(m, "s", &name)) < 0 || (r = read_options(m, &o, ret_msg)) < 0)
+        if ((r = sd_bus_message_read(m, "s", &name)) < 0 || (r = bus_read_options(m, &o, ret_msg)) < 0)
                 return r;
         return service_rg_modify(svc(u), name, o, ret_msg);
 }
@@ -179,7 +150,7 @@ static int method_list_rgs(sd_bus_message *m, void *u, sd_bus_message *reply, ch
         return list_reply(u, "resource-group", NULL, reply, ret_msg);
 }
 
-static int append_rd_path(sd_bus_message *reply, const char *name) {
+int manager_bus_append_rd_path(sd_bus_message *reply, const char *name) {
         _cleanup_free_ char *p = NULL;
         int r = rd_path(name, &p);
         return r < 0 ? r : sd_bus_message_append(reply, "o", p);
@@ -190,27 +161,27 @@ static int method_spawn(sd_bus_message *m, void *u, sd_bus_message *reply, char 
         uint64_t bytes, kib;
         _cleanup_(json_decrefp) json_t *o = NULL;
         int r;
-        if ((r = sd_bus_message_read(m, "sst", &rg, &name, &bytes)) < 0 || (r = read_options(m, &o, ret_msg)) < 0 ||
+        if ((r = sd_bus_message_read(m, "sst", &rg, &name, &bytes)) < 0 || (r = bus_read_options(m, &o, ret_msg)) < 0 ||
             (r = bytes_to_kib(bytes, &kib, ret_msg)) < 0 || (r = service_spawn(svc(u), rg, name, kib, o, ret_msg)) < 0)
                 return r;
-        return append_rd_path(reply, name);
+        return manager_bus_append_rd_path(reply, name);
 }
 
 static int method_create_rd(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
         const char *name;
         _cleanup_(json_decrefp) json_t *o = NULL;
         int r;
-        if ((r = sd_bus_message_read(m, "s", &name)) < 0 || (r = read_options(m, &o, ret_msg)) < 0 ||
+        if ((r = sd_bus_message_read(m, "s", &name)) < 0 || (r = bus_read_options(m, &o, ret_msg)) < 0 ||
             (r = service_rd_create(svc(u), name, o, ret_msg)) < 0)
                 return r;
-        return append_rd_path(reply, name);
+        return manager_bus_append_rd_path(reply, name);
 }
 
 static int method_modify_rd(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
         const char *name;
         _cleanup_(json_decrefp) json_t *o = NULL;
         int r;
-        if ((r = sd_bus_message_read(m, "s", &name)) < 0 || (r = read_options(m, &o, ret_msg)) < 0)
+        if ((r = sd_bus_message_read(m, "s", &name)) < 0 || (r = bus_read_options(m, &o, ret_msg)) < 0)
                 return r;
         return service_rd_modify(svc(u), name, o, ret_msg);
 }
@@ -231,7 +202,7 @@ static int method_create_vd(sd_bus_message *m, void *u, sd_bus_message *reply, c
         unsigned vnr = 0;
         _cleanup_(json_decrefp) json_t *o = NULL;
         int r;
-        if ((r = sd_bus_message_read(m, "st", &rd, &bytes)) < 0 || (r = read_options(m, &o, ret_msg)) < 0 ||
+        if ((r = sd_bus_message_read(m, "st", &rd, &bytes)) < 0 || (r = bus_read_options(m, &o, ret_msg)) < 0 ||
             (r = bytes_to_kib(bytes, &kib, ret_msg)) < 0 || (r = service_vd_create(svc(u), rd, kib, o, &vnr, ret_msg)) < 0)
                 return r;
         return sd_bus_message_append(reply, "u", vnr);
@@ -264,7 +235,7 @@ static int method_create_resource(sd_bus_message *m, void *u, sd_bus_message *re
         const char *rd, *node;
         _cleanup_(json_decrefp) json_t *o = NULL;
         int r;
-        if ((r = sd_bus_message_read(m, "ss", &rd, &node)) < 0 || (r = read_options(m, &o, ret_msg)) < 0)
+        if ((r = sd_bus_message_read(m, "ss", &rd, &node)) < 0 || (r = bus_read_options(m, &o, ret_msg)) < 0)
                 return r;
         return service_resource_create(svc(u), rd, node, o, ret_msg);
 }
@@ -279,7 +250,7 @@ static int method_autoplace(sd_bus_message *m, void *u, sd_bus_message *reply, c
         const char *rd;
         _cleanup_(json_decrefp) json_t *o = NULL;
         int r;
-        if ((r = sd_bus_message_read(m, "s", &rd)) < 0 || (r = read_options(m, &o, ret_msg)) < 0)
+        if ((r = sd_bus_message_read(m, "s", &rd)) < 0 || (r = bus_read_options(m, &o, ret_msg)) < 0)
                 return r;
         return service_autoplace(svc(u), rd, o, ret_msg);
 }
@@ -399,7 +370,7 @@ static int rd_method_autoplace(sd_bus_message *m, void *u, sd_bus_message *reply
         _cleanup_free_ char *name = NULL;
         _cleanup_(json_decrefp) json_t *o = NULL;
         int r;
-        if ((r = rd_name_from_message(m, &name)) < 0 || (r = read_options(m, &o, ret_msg)) < 0)
+        if ((r = rd_name_from_message(m, &name)) < 0 || (r = bus_read_options(m, &o, ret_msg)) < 0)
                 return r;
         return service_autoplace(svc(u), name, o, ret_msg);
 }

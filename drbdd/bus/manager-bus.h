@@ -29,6 +29,9 @@ struct Cluster;
 /* Cluster membership whose status GetNodeStatus includes. */
 void manager_bus_set_cluster(ManagerBus *mb, struct Cluster *cluster);
 
+/* Appends the object path of resource definition name ("o"). */
+int manager_bus_append_rd_path(sd_bus_message *reply, const char *name);
+
 /* The interface tables, exposed for tests and documentation generation. */
 extern const BusInterface manager_bus_interface;
 extern const BusInterface rd_bus_interface;

@@ -16,42 +16,12 @@ static Service *svc(void *u) {
         return manager_bus_service(u);
 }
 
-static int read_options(sd_bus_message *m, json_t **ret, char **ret_msg) {
-        json_t *j = NULL;
-        int r = bus_read_json(m, &j);
-        if (r < 0 || !json_is_object(j)) {
-                json_decref(j);
-                if (ret_msg)
-                        *ret_msg = strdup("malformed options dictionary");
-                return -EINVAL;
-        }
-        *ret = j;
-        return 0;
-}
-
-static int append_rd_path(sd_bus_message *reply, const char *name) {
-        _cleanup_free_ char *p = NULL;
-        int r = sd_bus_path_encode(DRBDD_BUS_RD_PREFIX, name, &p);
-        return r < 0 ? r : sd_bus_message_append(reply, "o", p);
-}
-
-static int append_list(sd_bus_message *reply, json_t *arr) {
-        json_t *e;
-        size_t i;
-        int r;
-        if ((r = sd_bus_message_open_container(reply, 'a', "a{sv}")) < 0)
-                return r;
-        json_array_foreach(arr, i, e)
-                if ((r = bus_append_json_dict(reply, e)) < 0)
-                        return r;
-        return sd_bus_message_close_container(reply);
-}
 
 int method_create_snapshot(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
         const char *rd, *snap;
         _cleanup_(json_decrefp) json_t *o = NULL;
         int r;
-        if ((r = sd_bus_message_read(m, "ss", &rd, &snap)) < 0 || (r = read_options(m, &o, ret_msg)) < 0)
+        if ((r = sd_bus_message_read(m, "ss", &rd, &snap)) < 0 || (r = bus_read_options(m, &o, ret_msg)) < 0)
                 return r;
         return service_snapshot_create(svc(u), rd, snap, o, ret_msg);
 }
@@ -68,17 +38,17 @@ int method_list_snapshots(sd_bus_message *m, void *u, sd_bus_message *reply, cha
         int r;
         if ((r = sd_bus_message_read(m, "s", &rd)) < 0 || (r = service_snapshot_list(svc(u), rd, &l, ret_msg)) < 0)
                 return r;
-        return append_list(reply, l);
+        return bus_append_json_dict_list(reply, l);
 }
 
 int method_restore_snapshot(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
         const char *rd, *snap, *new_rd;
         _cleanup_(json_decrefp) json_t *o = NULL;
         int r;
-        if ((r = sd_bus_message_read(m, "sss", &rd, &snap, &new_rd)) < 0 || (r = read_options(m, &o, ret_msg)) < 0 ||
+        if ((r = sd_bus_message_read(m, "sss", &rd, &snap, &new_rd)) < 0 || (r = bus_read_options(m, &o, ret_msg)) < 0 ||
             (r = service_snapshot_restore(svc(u), rd, snap, new_rd, o, ret_msg)) < 0)
                 return r;
-        return append_rd_path(reply, new_rd);
+        return manager_bus_append_rd_path(reply, new_rd);
 }
 
 int method_revert_snapshot(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
@@ -91,17 +61,17 @@ int method_clone_resource(sd_bus_message *m, void *u, sd_bus_message *reply, cha
         const char *rd, *new_rd;
         _cleanup_(json_decrefp) json_t *o = NULL;
         int r;
-        if ((r = sd_bus_message_read(m, "ss", &rd, &new_rd)) < 0 || (r = read_options(m, &o, ret_msg)) < 0 ||
+        if ((r = sd_bus_message_read(m, "ss", &rd, &new_rd)) < 0 || (r = bus_read_options(m, &o, ret_msg)) < 0 ||
             (r = service_rd_clone(svc(u), rd, new_rd, o, ret_msg)) < 0)
                 return r;
-        return append_rd_path(reply, new_rd);
+        return manager_bus_append_rd_path(reply, new_rd);
 }
 
 int method_export_iscsi(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
         const char *rd;
         _cleanup_(json_decrefp) json_t *o = NULL, *res = NULL;
         int r;
-        if ((r = sd_bus_message_read(m, "s", &rd)) < 0 || (r = read_options(m, &o, ret_msg)) < 0 ||
+        if ((r = sd_bus_message_read(m, "s", &rd)) < 0 || (r = bus_read_options(m, &o, ret_msg)) < 0 ||
             (r = service_export_iscsi(svc(u), rd, o, &res, ret_msg)) < 0)
                 return r;
         /* target-lun is "u" as documented; the rest by JSON type. */
@@ -126,7 +96,7 @@ int method_unexport_iscsi(sd_bus_message *m, void *u, sd_bus_message *reply, cha
         const char *rd;
         _cleanup_(json_decrefp) json_t *o = NULL;
         int r;
-        if ((r = sd_bus_message_read(m, "s", &rd)) < 0 || (r = read_options(m, &o, ret_msg)) < 0)
+        if ((r = sd_bus_message_read(m, "s", &rd)) < 0 || (r = bus_read_options(m, &o, ret_msg)) < 0)
                 return r;
         return service_unexport_iscsi(svc(u), rd, o, ret_msg);
 }
@@ -137,14 +107,14 @@ int method_list_exports(sd_bus_message *m, void *u, sd_bus_message *reply, char 
         int r;
         if ((r = sd_bus_message_read(m, "s", &rd)) < 0 || (r = service_export_list(svc(u), rd, &l, ret_msg)) < 0)
                 return r;
-        return append_list(reply, l);
+        return bus_append_json_dict_list(reply, l);
 }
 
 int method_manage_resource(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
         const char *rd;
         _cleanup_(json_decrefp) json_t *o = NULL;
         int r;
-        if ((r = sd_bus_message_read(m, "s", &rd)) < 0 || (r = read_options(m, &o, ret_msg)) < 0)
+        if ((r = sd_bus_message_read(m, "s", &rd)) < 0 || (r = bus_read_options(m, &o, ret_msg)) < 0)
                 return r;
         return service_rd_manage(svc(u), rd, o, ret_msg);
 }
@@ -153,7 +123,7 @@ int method_unmanage_resource(sd_bus_message *m, void *u, sd_bus_message *reply, 
         const char *rd;
         _cleanup_(json_decrefp) json_t *o = NULL;
         int r;
-        if ((r = sd_bus_message_read(m, "s", &rd)) < 0 || (r = read_options(m, &o, ret_msg)) < 0)
+        if ((r = sd_bus_message_read(m, "s", &rd)) < 0 || (r = bus_read_options(m, &o, ret_msg)) < 0)
                 return r;
         return service_rd_unmanage(svc(u), rd, o, ret_msg);
 }
