@@ -183,6 +183,28 @@ static char *join_object(json_t *obj) {
         return TAKE_PTR(out);
 }
 
+/* Calls a List/Get method whose first result is a list. With --output json
+ * the list is printed here and *ret_list is NULL; otherwise *ret_list
+ * points into *ret (owned by the caller) for the table. */
+static int list_call(DrbddClient *c, const char *method, const char *sig, json_t *args, json_t **ret, json_t **ret_list) {
+        int r = call(c, method, sig, args, ret);
+        *ret_list = NULL;
+        if (r)
+                return r;
+        if (arg.json)
+                print_json(json_array_get(*ret, 0));
+        else
+                *ret_list = json_array_get(*ret, 0);
+        return 0;
+}
+
+/* Prints and frees a table. */
+static int table_emit(Table *t) {
+        table_print(t, stdout);
+        table_free(t);
+        return 0;
+}
+
 /* ---- node ----------------------------------------------------------------- */
 
 static int node_create(DrbddClient *c, Args *a) {
@@ -214,24 +236,18 @@ static int node_set_property(DrbddClient *c, Args *a) {
 
 static int node_list(DrbddClient *c, Args *a) {
         _cleanup_(json_decrefp) json_t *res = NULL;
-        int r = call(c, "ListNodes", "", NULL, &res);
-        if (r)
-                return r;
-        json_t *l = json_array_get(res, 0), *e;
+        json_t *l, *e;
         size_t i;
-        if (arg.json) {
-                print_json(l);
-                return 0;
-        }
+        int r = list_call(c, "ListNodes", "", NULL, &res, &l);
+        if (r || !l)
+                return r;
         Table *t = table_new("Node", "Address", "DRBD", "Properties", NULL);
         json_array_foreach(l, i, e) {
                 _cleanup_free_ char *props = join_object(json_object_get(e, "properties"));
                 table_add(t, json_get_str(e, "name", ""), json_get_str(e, "address", ""),
                           json_get_str(e, "drbd-version", ""), props ? props : "", NULL);
         }
-        table_print(t, stdout);
-        table_free(t);
-        return 0;
+        return table_emit(t);
 }
 
 /* ---- storage pools -------------------------------------------------------- */
@@ -264,15 +280,11 @@ static int sp_delete(DrbddClient *c, Args *a) {
 static int sp_list(DrbddClient *c, Args *a) {
         _cleanup_(json_decrefp) json_t *res = NULL;
         json_t *node = flag(a, "node");
-        int r = call(c, "ListStoragePools", "s", json_pack("[s]", node ? json_string_value(node) : ""), &res);
-        if (r)
-                return r;
-        json_t *l = json_array_get(res, 0), *e;
+        json_t *l, *e;
         size_t i;
-        if (arg.json) {
-                print_json(l);
-                return 0;
-        }
+        int r = list_call(c, "ListStoragePools", "s", json_pack("[s]", node ? json_string_value(node) : ""), &res, &l);
+        if (r || !l)
+                return r;
         Table *t = table_new("StoragePool", "Node", "Driver", "PoolName", "FreeCapacity", "TotalCapacity", NULL);
         json_array_foreach(l, i, e) {
                 char f[32], tot[32], where[256];
@@ -287,9 +299,7 @@ static int sp_list(DrbddClient *c, Args *a) {
                 table_add(t, json_get_str(e, "name", ""), json_get_str(e, "node", ""), d, where,
                           fmt_kib(e, "free-kib", f, sizeof f), fmt_kib(e, "capacity-kib", tot, sizeof tot), NULL);
         }
-        table_print(t, stdout);
-        table_free(t);
-        return 0;
+        return table_emit(t);
 }
 
 /* ---- resource groups ------------------------------------------------------ */
@@ -329,15 +339,11 @@ static int rg_delete(DrbddClient *c, Args *a) {
 
 static int rg_list(DrbddClient *c, Args *a) {
         _cleanup_(json_decrefp) json_t *res = NULL;
-        int r = call(c, "ListResourceGroups", "", NULL, &res);
-        if (r)
-                return r;
-        json_t *l = json_array_get(res, 0), *e;
+        json_t *l, *e;
         size_t i;
-        if (arg.json) {
-                print_json(l);
-                return 0;
-        }
+        int r = list_call(c, "ListResourceGroups", "", NULL, &res, &l);
+        if (r || !l)
+                return r;
         Table *t = table_new("ResourceGroup", "PlaceCount", "StoragePools", "ReplicasOnSame", "ReplicasOnDifferent",
                              "DisklessOnRemaining", "DrbdOptions", NULL);
         json_array_foreach(l, i, e) {
@@ -350,9 +356,7 @@ static int rg_list(DrbddClient *c, Args *a) {
                 table_add(t, json_get_str(e, "name", ""), cnt, p ?: "", s ?: "", d ?: "",
                           json_get_bool(e, "diskless-on-remaining", false) ? "yes" : "no", o ?: "", NULL);
         }
-        table_print(t, stdout);
-        table_free(t);
-        return 0;
+        return table_emit(t);
 }
 
 static int parse_size_arg(Args *a, const char *s, uint64_t *ret_bytes) {
@@ -416,15 +420,11 @@ static int rd_delete(DrbddClient *c, Args *a) {
 
 static int rd_list(DrbddClient *c, Args *a) {
         _cleanup_(json_decrefp) json_t *res = NULL;
-        int r = call(c, "ListResourceDefinitions", "", NULL, &res);
-        if (r)
-                return r;
-        json_t *l = json_array_get(res, 0), *e;
+        json_t *l, *e;
         size_t i;
-        if (arg.json) {
-                print_json(l);
-                return 0;
-        }
+        int r = list_call(c, "ListResourceDefinitions", "", NULL, &res, &l);
+        if (r || !l)
+                return r;
         Table *t = table_new("ResourceName", "ResourceGroup", "Port", "Volumes", "PeerSlots", NULL);
         json_array_foreach(l, i, e) {
                 char port[16], vols[16], slots[16];
@@ -433,9 +433,7 @@ static int rd_list(DrbddClient *c, Args *a) {
                 snprintf(slots, sizeof slots, "%lld", (long long) json_get_int(e, "peer-slots", 0));
                 table_add(t, json_get_str(e, "name", ""), json_get_str(e, "resource-group", ""), port, vols, slots, NULL);
         }
-        table_print(t, stdout);
-        table_free(t);
-        return 0;
+        return table_emit(t);
 }
 
 /* ---- volume definitions --------------------------------------------------- */
@@ -481,15 +479,11 @@ static int vd_delete(DrbddClient *c, Args *a) {
 
 static int vd_list(DrbddClient *c, Args *a) {
         _cleanup_(json_decrefp) json_t *res = NULL;
-        int r = call(c, "ListVolumeDefinitions", "s", json_pack("[s]", a->n_pos ? a->pos[0] : ""), &res);
-        if (r)
-                return r;
-        json_t *l = json_array_get(res, 0), *e;
+        json_t *l, *e;
         size_t i;
-        if (arg.json) {
-                print_json(l);
-                return 0;
-        }
+        int r = list_call(c, "ListVolumeDefinitions", "s", json_pack("[s]", a->n_pos ? a->pos[0] : ""), &res, &l);
+        if (r || !l)
+                return r;
         Table *t = table_new("ResourceName", "VolumeNr", "VolumeMinor", "Size", "Device", NULL);
         json_array_foreach(l, i, e) {
                 char vnr[16], minor[16], size[32];
@@ -498,9 +492,7 @@ static int vd_list(DrbddClient *c, Args *a) {
                 table_add(t, json_get_str(e, "resource-definition", ""), vnr, minor, fmt_kib(e, "size-kib", size, sizeof size),
                           json_get_str(e, "device", ""), NULL);
         }
-        table_print(t, stdout);
-        table_free(t);
-        return 0;
+        return table_emit(t);
 }
 
 /* ---- resources ------------------------------------------------------------ */
@@ -550,15 +542,11 @@ static int r_config(DrbddClient *c, Args *a) {
 
 static int r_commands(DrbddClient *c, Args *a) {
         _cleanup_(json_decrefp) json_t *res = NULL;
-        int r = call(c, "GetResourceCommands", "ss", json_pack("[s,s]", a->pos[1], a->pos[0]), &res);
-        if (r)
-                return r;
-        json_t *l = json_array_get(res, 0), *e;
+        json_t *l, *e;
         size_t i;
-        if (arg.json) {
-                print_json(l);
-                return 0;
-        }
+        int r = list_call(c, "GetResourceCommands", "ss", json_pack("[s,s]", a->pos[1], a->pos[0]), &res, &l);
+        if (r || !l)
+                return r;
         json_array_foreach(l, i, e)
                 puts(json_string_value(e));
         return 0;
@@ -572,15 +560,11 @@ static const char *replica_kind(json_t *e) {
 
 static int r_list(DrbddClient *c, Args *a) {
         _cleanup_(json_decrefp) json_t *res = NULL;
-        int r = call(c, "ListResources", "s", json_pack("[s]", a->n_pos ? a->pos[0] : ""), &res);
-        if (r)
-                return r;
-        json_t *l = json_array_get(res, 0), *e;
+        json_t *l, *e;
         size_t i;
-        if (arg.json) {
-                print_json(l);
-                return 0;
-        }
+        int r = list_call(c, "ListResources", "s", json_pack("[s]", a->n_pos ? a->pos[0] : ""), &res, &l);
+        if (r || !l)
+                return r;
         Table *t = table_new("ResourceName", "Node", "Port", "NodeId", "Kind", "StoragePool", "Minors", "State", NULL);
         json_array_foreach(l, i, e) {
                 char port[16], id[16];
@@ -600,9 +584,7 @@ static int r_list(DrbddClient *c, Args *a) {
                           replica_kind(e), json_get_str(e, "storage-pool", ""), minors ?: "", json_get_str(e, "state", ""),
                           NULL);
         }
-        table_print(t, stdout);
-        table_free(t);
-        return 0;
+        return table_emit(t);
 }
 
 static int v_list(DrbddClient *c, Args *a) {
@@ -639,9 +621,7 @@ static int v_list(DrbddClient *c, Args *a) {
                                   fmt_kib(v, "usable-kib", us, sizeof us), fmt_kib(v, "backing-kib", bk, sizeof bk),
                                   fmt_kib(v, "metadata-kib", md, sizeof md), json_get_str(e, "state", ""), NULL);
                 }
-        table_print(t, stdout);
-        table_free(t);
-        return 0;
+        return table_emit(t);
 }
 
 static int node_status(DrbddClient *c, Args *a) {
@@ -694,15 +674,11 @@ static int snap_delete(DrbddClient *c, Args *a) {
 
 static int snap_list(DrbddClient *c, Args *a) {
         _cleanup_(json_decrefp) json_t *res = NULL;
-        int r = call(c, "ListSnapshots", "s", json_pack("[s]", a->n_pos ? a->pos[0] : ""), &res);
-        if (r)
-                return r;
-        json_t *l = json_array_get(res, 0), *e, *n;
+        json_t *l, *e, *n;
         size_t i, j;
-        if (arg.json) {
-                print_json(l);
-                return 0;
-        }
+        int r = list_call(c, "ListSnapshots", "s", json_pack("[s]", a->n_pos ? a->pos[0] : ""), &res, &l);
+        if (r || !l)
+                return r;
         Table *t = table_new("ResourceName", "SnapshotName", "Nodes", "Volumes", "Created", "State", NULL);
         json_array_foreach(l, i, e) {
                 _cleanup_free_ char *nodes = strdup(""), *vols = strdup("");
@@ -724,9 +700,7 @@ static int snap_list(DrbddClient *c, Args *a) {
                 table_add(t, json_get_str(e, "resource-definition", ""), json_get_str(e, "name", ""), nodes ?: "",
                           vols ?: "", json_get_str(e, "created", ""), json_get_str(e, "state", ""), NULL);
         }
-        table_print(t, stdout);
-        table_free(t);
-        return 0;
+        return table_emit(t);
 }
 
 static int snap_restore(DrbddClient *c, Args *a) {
@@ -808,15 +782,11 @@ static int export_delete(DrbddClient *c, Args *a) {
 
 static int export_list(DrbddClient *c, Args *a) {
         _cleanup_(json_decrefp) json_t *res = NULL;
-        int r = call(c, "ListExports", "s", json_pack("[s]", a->n_pos ? a->pos[0] : ""), &res);
-        if (r)
-                return r;
-        json_t *l = json_array_get(res, 0), *e;
+        json_t *l, *e;
         size_t i;
-        if (arg.json) {
-                print_json(l);
-                return 0;
-        }
+        int r = list_call(c, "ListExports", "s", json_pack("[s]", a->n_pos ? a->pos[0] : ""), &res, &l);
+        if (r || !l)
+                return r;
         Table *t = table_new("ResourceName", "Node", "TargetIQN", "Portals", "Initiators", "State", NULL);
         json_array_foreach(l, i, e) {
                 _cleanup_free_ char *portals = join_strings(json_object_get(e, "portals")), *inis = strdup("");
@@ -832,9 +802,7 @@ static int export_list(DrbddClient *c, Args *a) {
                 table_add(t, json_get_str(e, "resource-definition", ""), json_get_str(e, "node", ""),
                           json_get_str(e, "iqn", ""), portals ?: "", inis ?: "", json_get_str(e, "state", ""), NULL);
         }
-        table_print(t, stdout);
-        table_free(t);
-        return 0;
+        return table_emit(t);
 }
 
 static int rd_manage(DrbddClient *c, Args *a) {
