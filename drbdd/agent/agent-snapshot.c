@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "agent-internal.h"
+#include "fault.h"
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
@@ -58,6 +59,7 @@ static bool suspend(Agent *a, const char *rd) {
                 log_warning("Failed to suspend I/O of '%s' for a snapshot: %s", rd, m ? m : "?");
                 return false;
         }
+        fault_point("snapshot:after-suspend");
         return true;
 }
 

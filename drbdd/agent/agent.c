@@ -467,6 +467,13 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
                 json_object_set_new(o, "applied", json_string(hash));
                 obs_save(a, rd, o);
         }
+        /* Only drbdd suspends I/O (for a snapshot, within one pass): a
+         * suspension found at the start of a pass was left by a crash. */
+        if (strstr(k->suspended, "user")) {
+                log_notice("Resuming I/O of '%s', left suspended by an interrupted snapshot", rd);
+                if ((r = drbdadm(a, "resume-io", NULL, NULL, rd, ret_msg)) < 0)
+                        return r;
+        }
         if ((r = resize_pending(a, d, o, k, ret_msg)) < 0)
                 return r;
         /* Initial sync: once per resource, from the lowest node-id diskful

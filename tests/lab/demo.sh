@@ -131,6 +131,20 @@ wait_until 120 all_state vol1 UpToDate
 ctl resource list vol1' || die "vm1 did not resync"
 done_
 
+step "Stop etcd: volumes keep serving I/O, changes fail fast, the last-known state still shows; then restart it"
+run vm3 'pkill -x etcd; sleep 1; ! pgrep -x etcd >/dev/null' || die "etcd did not stop"
+run vm2 'set -e
+dev=$(dev_of vol1 2>/dev/null || echo /dev/drbd1000)
+head -c 4M /dev/urandom >/tmp/during; dd if=/tmp/during of=/dev/drbd1000 bs=1M seek=64 oflag=direct status=none
+echo "wrote 4 MiB to vol1 with etcd down"
+t0=$(date +%s%N); rc=0; ctl rd c during-outage 2>/tmp/err || rc=$?
+echo "rd create: exit $rc after $(( ($(date +%s%N) - t0) / 1000000 )) ms: $(cat /tmp/err)"
+[ $rc -eq 8 ]
+ctl resource list vol1' || die "behaviour during the etcd outage"
+run vm3 'set -e; etcd_start' || die "etcd restart"
+run vm2 'set -e; wait_until 60 ctl rd c after-outage; echo "changes accepted again"' || die "no recovery after etcd came back"
+done_
+
 step "Cut vm2 off the network (etcd and DRBD): the API on the other nodes keeps working"
 lab_link vm2 down
 run vm3 'set -e

@@ -113,9 +113,35 @@ echo "ok: unexport removed the target and gave up Primary"
 ctl rd d e1; wait_until 120 converged "" ""'
 }
 
+# kill -9 while I/O is suspended for a snapshot: the restarted drbdd resumes
+# I/O (no frozen volume) and the snapshot still completes.
+test_crash_snapshot() {
+	T=600 lab_run -t 600 vm1 "$G"'set -e
+snap_ready() { [ "$(ctl -o json s l "$1" | jq -r --arg s "$2" ".[] | select(.name == \$s) | .state")" = ready ]; }
+io_running() { ! drbdsetup status "$1" 2>/dev/null | grep -q "suspended:user"; }
+ctl rg spawn two k1 32M
+ctl r wait-ready vm1 k1 --timeout 180
+ctl r wait-ready vm2 k1 --timeout 120
+node_stop
+DRBDD_FAULT=snapshot:after-suspend node_start --store $STORE
+ctl s c k1 snapK
+wait_until 90 gone "$(node_pid)" || { echo "drbdd never reached snapshot:after-suspend"; exit 1; }
+echo "killed at snapshot:after-suspend: $(drbdsetup status k1 | head -1)"
+node_start --store $STORE
+wait_until 60 io_running k1 || { drbdsetup status k1; tail -20 /tmp/drbdd.log; exit 1; }
+echo "ok: I/O resumed after the restart"
+wait_until 120 snap_ready k1 snapK || { ctl s l; tail -20 /tmp/drbdd.log; exit 1; }
+echo "ok: the snapshot completed after the crash"
+snap_gone() { ! ctl -o json s l k1 | grep -q snapK; }
+ctl s d k1 snapK
+wait_until 60 snap_gone
+ctl rd d k1; wait_until 120 converged "" ""
+echo "ok: cleaned up"'
+}
+
 main() {
 	local t0 tests=("$@") rc
-	[ ${#tests[@]} -gt 0 ] || tests=(snapshots iscsi)
+	[ ${#tests[@]} -gt 0 ] || tests=(snapshots iscsi crash_snapshot)
 	t0=$(lab__now)
 	lab_start 2 --disks 2G || exit 1
 	lab_test "snapshot setup" test_setup
