@@ -449,9 +449,13 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
                 if (diskless && !v9) {
                         /* DRBD 8.4's "up" always attaches; a diskless client is
                          * the resource and its minors, connected, never attached. */
-                        if ((r = drbdadm(a, "new-resource", NULL, NULL, rd, ret_msg)) < 0 ||
-                            (r = drbdadm(a, "new-minor", NULL, NULL, rd, ret_msg)) < 0 ||
-                            (r = drbdadm(a, "connect", NULL, NULL, rd, ret_msg)) < 0)
+                        if ((r = drbdadm(a, "new-resource", NULL, NULL, rd, ret_msg)) < 0)
+                                return r;
+                        fault_point("attach:after-new-resource");
+                        if ((r = drbdadm(a, "new-minor", NULL, NULL, rd, ret_msg)) < 0)
+                                return r;
+                        fault_point("attach:after-new-minor");
+                        if ((r = drbdadm(a, "connect", NULL, NULL, rd, ret_msg)) < 0)
                                 return r;
                 } else if ((r = drbdadm(a, "up", NULL, NULL, rd, ret_msg)) < 0)
                         return r;
@@ -466,6 +470,21 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
                         return r;
                 json_object_set_new(o, "applied", json_string(hash));
                 obs_save(a, rd, o);
+        }
+        /* A DRBD 8.4 diskless client interrupted half-way up (a crash between
+         * its steps): finish it; each step is done only when missing. */
+        if (diskless && !v9) {
+                if (k->n_devices < json_array_size(json_object_get(d, "volumes"))) {
+                        if ((r = drbdadm(a, "new-minor", NULL, NULL, rd, ret_msg)) < 0)
+                                return r;
+                        return 0; /* the new state arrives through events2 */
+                }
+                if (k->n_connections == 0 ||
+                    (k->connections[0].has_connection && k->connections[0].connection == DRBD_CONN_STANDALONE)) {
+                        if ((r = drbdadm(a, "connect", NULL, NULL, rd, ret_msg)) < 0)
+                                return r;
+                        return 0;
+                }
         }
         /* Only drbdd suspends I/O (for a snapshot, within one pass): a
          * suspension found at the start of a pass was left by a crash. */
