@@ -143,11 +143,13 @@ static int list_resources(Service *s, const char *filter, json_t *out, char **re
                         if (asprintf(&ok, SERVICE_KEY_OBSERVED "%s/%s", json_get_str(res, "node", ""),
                                      json_get_str(v.rd, "name", "")) < 0)
                                 return -ENOMEM;
-                        if (obj_get(s, ok, &obs, NULL) >= 0) {
+                        int k = obj_get(s, ok, &obs, NULL);
+                        if (k >= 0) {
                                 json_object_set_new(o, "state", json_string(json_get_str(obs, "state", "unknown")));
                                 json_object_set(o, "observed", obs);
                         } else
-                                json_object_set_new(o, "state", json_string("planned"));
+                                /* never reported, or not readable now (store unreachable) */
+                                json_object_set_new(o, "state", json_string(k == -ENOENT ? "planned" : "Unknown"));
                         json_array_append_new(out, o);
                 }
         }

@@ -33,6 +33,7 @@ demo: lab-deps all
 
 lab-agent-check: lab-deps all
 	@tests/lab/test-agent.sh
+	@tests/lab/test-crash-attach.sh
 	@DEMO_NO_BUILD=1 tests/lab/demo.sh
 CHECK_HOOKS += lab-agent-check
 

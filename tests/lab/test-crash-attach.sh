@@ -18,14 +18,16 @@ test_crash_attach() {
 	T=600 lab_run -t 600 vm1 "$G"'set -e
 connected_client() { state_is a1 vm1 Diskless && drbdsetup status a1 | grep -q "vm2\|peer\|connection:Connected\|role:"; }
 for p in attach:after-new-resource attach:after-new-minor; do
+	# DRBD 8.4 brings a resource up only with both hosts defined: the
+	# diskful replica on vm2 comes up together with the client on vm1.
 	ctl rd c a1; ctl vd c a1 16M; ctl r c vm2 a1
-	wait_until 120 state_is a1 vm2 UpToDate || { ctl r l; exit 1; }
 	node_stop
 	DRBDD_FAULT=$p node_start --store $STORE
 	ctl r c vm1 a1 --diskless
 	wait_until 90 gone "$(node_pid)" || { echo "drbdd never reached $p"; exit 1; }
 	echo "killed at $p"
 	node_start --store $STORE
+	wait_until 180 state_is a1 vm2 UpToDate || { ctl r l a1; tail -20 /tmp/drbdd.log; exit 1; }
 	wait_until 90 state_is a1 vm1 Diskless || { ctl r l a1; drbdsetup status a1; tail -20 /tmp/drbdd.log; exit 1; }
 	ctl r set-primary vm1 a1
 	wait_until 60 is_primary a1 || { drbdsetup status a1; tail -20 /tmp/drbdd.log; exit 1; }
