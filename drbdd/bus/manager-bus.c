@@ -419,7 +419,9 @@ static int rd_enumerate(sd_bus *bus, const char *prefix, void *userdata, char **
 
 static void on_change(const char *kind, const char *name, const char *action, void *userdata) {
         ManagerBus *mb = userdata;
-        agent_kick(mb->agent);
+        /* The agent's own reports need no new pass (that would loop). */
+        if (!streq(action, "observed") && !streq(action, "forgotten"))
+                agent_kick(mb->agent);
         waiters_check(mb);
         int r = sd_bus_emit_signal(mb->bus, DRBDD_BUS_PATH, DRBDD_BUS_MANAGER_IFACE, "Changed", "sss", kind, name, action);
         if (r < 0)

@@ -419,5 +419,10 @@ int service_observed_put(Service *s, const char *node, const char *rd, json_t *s
                 return -ENOMEM;
         if ((r = state ? txn_put_json(&t, k, state) : txn_delete(&t, k)) < 0)
                 return r;
-        return txn_commit(s, &t, ret_msg);
+        if ((r = txn_commit(s, &t, ret_msg)) < 0)
+                return r;
+        char name[300];
+        snprintf(name, sizeof name, "%s/%s", rd, node);
+        service_notify(s, "resource", name, state ? "observed" : "forgotten");
+        return 0;
 }

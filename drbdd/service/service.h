@@ -115,7 +115,8 @@ int service_node_desired(Service *s, const char *node, json_t **ret, char **ret_
 int service_node_report_kernel(Service *s, const char *node, json_t *info, char **ret_msg);
 
 /* Observed state of rd on node (written by the agent): replace or delete
- * (state NULL). */
+ * (state NULL). Announced through the change callback as kind "resource",
+ * name "<rd>/<node>", action "observed" (or "forgotten"). */
 int service_observed_put(Service *s, const char *node, const char *rd, json_t *state, char **ret_msg);
 
 /* Asks for rd to be Primary on node (NULL or "" clears). The node's agent

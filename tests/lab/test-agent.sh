@@ -23,9 +23,15 @@ ctl sp l'
 
 test_lifecycle() {
 	lab_run -t 240 vm1 "$G"'set -e
+bus_up
+dbus-monitor --address "$DBUS_SYSTEM_BUS_ADDRESS" "type=signal,interface=org.drbd.drbdd1.Manager" >/tmp/signals 2>&1 &
+mon=$!
 ctl rg spawn two r1 64M
 wait_until 120 all_state r1 UpToDate || { ctl r l; tail -30 /tmp/drbdd.log; exit 1; }
 echo "ok: r1 UpToDate on both nodes"; ctl r l
+kill $mon
+grep -q "string \"r1/vm1\"" /tmp/signals && grep -q "string \"observed\"" /tmp/signals || { echo "no Changed signal for the observed state"; head /tmp/signals; exit 1; }
+echo "ok: observed state announced as D-Bus signals ($(grep -c "string \"observed\"" /tmp/signals) Changed signals)"
 [ "$(our_lvs)" = "r1_00000 " ] && [ "$(kernel_resources)" = "r1 " ]
 [ "$(stat -c %a $STATE/res/r1.res)" = 600 ]
 ctl r set-primary vm1 r1
