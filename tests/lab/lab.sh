@@ -2,7 +2,9 @@
 # isolated network and drives them through an in-guest agent. Source it from
 # bash; see docs/lab.md for the design and tests/lab/smoke.sh for a user.
 #
-#   lab_start N [--disks SIZE...] [--mem MiB]   boot vm1..vmN in parallel
+#   lab_start N [--disks SIZE...] [--mem MiB] [--forward VM:PORT...]
+#                                               boot vm1..vmN in parallel
+#   lab_forward VM PORT                         host port forwarded to VM:PORT
 #   lab_run [-t SECS] VM CMD...                 guest rc, stdout, stderr
 #   lab_copy_in VM LOCAL REMOTE / lab_copy_out VM REMOTE LOCAL
 #   lab_poweroff VM / lab_link VM up|down / lab_restart VM / lab_stop
@@ -21,6 +23,7 @@ LAB_REPO=$(cd "$LAB_HOME/../.." && pwd)
 : "${LAB_BOOT_TIMEOUT:=300}"
 : "${LAB_RUN_TIMEOUT:=300}"
 : "${LAB_NET:=10.99.0}"
+: "${LAB_FWD_IP:=10.0.2.15}"
 : "${LAB_TMP:=/tmp}"
 LAB_PORTS_DIR=$LAB_TMP/drbdd-lab.ports
 LAB_KERNEL_MODULES="virtio_pci 9pnet_virtio 9p overlay"
@@ -183,6 +186,28 @@ lab__claim_port() {
 	return 1
 }
 
+# A TCP port on 127.0.0.1 that nothing listens on (QEMU binds it at start;
+# a clash with another program in between makes QEMU fail loudly).
+lab__free_tcp_port() {
+	local p
+	for _ in $(seq 200); do
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 20000))
+		ss -Htln 2>/dev/null | awk '{ print $4 }' | grep -q ":$p\$" || { echo "$p"; return 0; }
+	done
+	lab_log "no free TCP port for a forward"
+	return 1
+}
+
+# lab_forward VM PORT: the host port (on 127.0.0.1) forwarded to PORT on VM.
+lab_forward() {
+	local vm v
+	vm=$(lab__vm "$1") || return 255
+	lab__env || return 255
+	v=LAB_FWD_${vm}_$2
+	[ -n "${!v:-}" ] || { lab_log "no forward to $vm:$2 (lab_start --forward $vm:$2)"; return 1; }
+	echo "${!v}"
+}
+
 # Kill every QEMU of the run (hard), then release the port claim.
 lab__kill_all() {
 	local f pid
@@ -223,10 +248,15 @@ lab__on_exit() {
 
 # ---- starting VMs -----------------------------------------------------------
 
-# lab_start N [--disks SIZE...] [--mem MiB] [--detach | --shell]
+# lab_start N [--disks SIZE...] [--mem MiB] [--forward VM:PORT...] [--detach | --shell]
 # Boots vm1..vmN in parallel, each with its own data disks (sparse files,
 # virtio-blk: /dev/vda, /dev/vdb, ... in the guest; default one 2G disk), and
-# waits until every agent answers. Creates $LAB_DIR (exported) and installs
+# waits until every agent answers.
+#   --forward VM:PORT  a free TCP port on the host's 127.0.0.1 reaches PORT
+#             on VM (lab_forward VM PORT prints it). The VM gets a second
+#             NIC, eth1 = $LAB_FWD_IP, on a QEMU user network with
+#             restrict=on: nothing from the guest leaves through it, only
+#             the host's connections to the forwarded ports come in. Creates $LAB_DIR (exported) and installs
 # EXIT/INT/TERM/HUP traps that call lab_stop; call it from the main shell of
 # the test script, not from a $(...) or pipeline.
 #   --detach  no traps and no watchdog: the VMs stay up until lab_stop
@@ -234,13 +264,14 @@ lab__on_exit() {
 #   --shell   vm1 runs in the foreground with a root shell on its serial
 #             console on this terminal; returns when vm1 powers off.
 lab_start() {
-	local n=$1 disks=() detach=0 shell=0 t0 i vm d
+	local n=$1 disks=() fwds=() detach=0 shell=0 t0 i vm d f
 	shift || true
 	[[ $n =~ ^[1-4]$ ]] || { lab_log "lab_start: N must be 1..4"; return 1; }
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--disks) shift; while [ $# -gt 0 ] && [[ $1 != --* ]]; do disks+=("$1"); shift; done ;;
 		--mem) LAB_MEM=$2; shift 2 ;;
+		--forward) shift; while [ $# -gt 0 ] && [[ $1 != --* ]]; do fwds+=("$1"); shift; done ;;
 		--detach) detach=1; shift ;;
 		--shell) shell=1; shift ;;
 		*) lab_log "lab_start: unknown option $1"; return 1 ;;
@@ -276,7 +307,13 @@ lab_start() {
 		echo "LAB_DETACHED=$detach"
 		echo "LAB_KVER=$lab_kver"
 		echo "LAB_9P_CACHE=${LAB_9P_CACHE:-}"
+		for f in "${fwds[@]}"; do
+			[[ $f =~ ^vm([1-4]):([0-9]{1,5})$ ]] && [ "${BASH_REMATCH[1]}" -le "$n" ] ||
+				{ lab_log "lab_start: --forward wants vmI:PORT with I <= $n, not '$f'"; return 1; }
+			echo "LAB_FWD_vm${BASH_REMATCH[1]}_${BASH_REMATCH[2]}=$(lab__free_tcp_port)"
+		done
 	} >"$LAB_DIR/lab.env"
+	. "$LAB_DIR/lab.env"
 	[ $detach = 1 ] || lab__watchdog $$
 	lab_log "run dir $LAB_DIR, kernel $lab_kver, network $LAB_NET.0/24 on udp $LAB_MCAST:$LAB_PORT"
 
@@ -337,6 +374,11 @@ lab__qemu_start() {
 	[ "$fg" = --foreground ] && cache=${LAB_9P_CACHE:-none}
 	append+=" lab.build=$LAB_BUILD lab.9pcache=$cache"
 	[ "$fg" = --foreground ] && append+=" lab.shell=1"
+	local fwd hostfwd=
+	for fwd in $(compgen -v "LAB_FWD_${vm}_"); do
+		hostfwd+=",hostfwd=tcp:127.0.0.1:${!fwd}-$LAB_FWD_IP:${fwd##*_}"
+	done
+	[ -n "$hostfwd" ] && append+=" lab.fwdip=$LAB_FWD_IP"
 	# shellcheck disable=SC2054 # commas are QEMU syntax
 	args=(
 		-name "lab-$vm,debug-threads=on" -accel tcg -cpu max -smp "$LAB_SMP" -m "$LAB_MEM"
@@ -351,6 +393,10 @@ lab__qemu_start() {
 		-device "virtio-net-pci,netdev=net0,id=nic0,mac=52:54:00:99:00:0$i"
 		-device virtio-rng-pci
 	)
+	if [ -n "$hostfwd" ]; then
+		args+=(-netdev "user,id=net1,restrict=on,net=${LAB_FWD_IP%.*}.0/24$hostfwd"
+			-device "virtio-net-pci,netdev=net1,id=nic1,mac=52:54:00:99:01:0$i")
+	fi
 	for disk in "$d"/disk*.img; do
 		[ -e "$disk" ] || continue
 		k=$((k + 1))

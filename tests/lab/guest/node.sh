@@ -68,8 +68,12 @@ vg_setup() {
 etcd_start() {
 	pgrep -x etcd >/dev/null && return 0
 	mkdir -p /var/lib/etcd-lab
+	# Also on eth1 when the host forwards a port to it (lab_start --forward).
+	local fwd listen="http://$LAB_IP:2379,http://127.0.0.1:2379"
+	fwd=$(ip -4 -o addr show dev eth1 2>/dev/null | awk '{ sub(/\/.*/, "", $4); print $4; exit }')
+	[ -n "$fwd" ] && listen+=",http://$fwd:2379"
 	nohup etcd --name "$(hostname)" --data-dir /var/lib/etcd-lab \
-		--listen-client-urls "http://$LAB_IP:2379,http://127.0.0.1:2379" --advertise-client-urls "http://$LAB_IP:2379" \
+		--listen-client-urls "$listen" --advertise-client-urls "http://$LAB_IP:2379" \
 		--listen-peer-urls "http://127.0.0.1:2380" --initial-advertise-peer-urls "http://127.0.0.1:2380" \
 		--initial-cluster "$(hostname)=http://127.0.0.1:2380" >/tmp/etcd.log 2>&1 &
 	for _ in $(seq 100); do
