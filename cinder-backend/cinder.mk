@@ -27,3 +27,11 @@ openstack-check: $(CINDER_EXT) $(BINS)
 	@SRCDIR=$(CURDIR) BUILD=$(BUILD) PYTHONPATH=$(CINDER_PYPATH) cinder-backend/tests/openstack-check.sh
 
 CHECK_HOOKS += cinder-unit openstack-check
+
+# The same flow with volumes provisioned in the lab (QEMU VMs with DRBD 8.4):
+# drbdd on this host in controller-only role, joined to the lab's etcd.
+.PHONY: lab-openstack-check
+lab-openstack-check: $(CINDER_EXT) $(BINS) lab-deps
+	@SRCDIR=$(CURDIR) BUILD=$(BUILD) PYTHONPATH=$(CINDER_PYPATH) cinder-backend/tests/lab-openstack-check.sh
+
+CHECK_HOOKS += lab-openstack-check

@@ -163,6 +163,8 @@ int agent_revert_step(Agent *a, json_t *d, StoragePool **pools, size_t n_pools, 
                         }
                 }
                 json_object_del(o, "initial-sync");
+                /* The snapshots are not zeros: a full sync, even on thin pools. */
+                json_object_set_new(o, "full-sync", json_true());
                 json_object_del(o, "applied");
                 json_object_del(o, "promoted");
                 if ((r = obs_save(a, rd, o)) < 0 || (r = progress_put(a, rd, id, "reverted")) < 0)

@@ -246,6 +246,42 @@ static bool all_devices_in(const DrbdResource *k, DrbdDiskState st) {
         return true;
 }
 
+/* Every peer of k is connected and holds no good data yet (diskful peers
+ * Inconsistent, clients Diskless): the moment to skip the initial sync. */
+static bool all_peers_fresh(const DrbdResource *k, int64_t peers) {
+        if (peers < 1 || k->n_connections != (size_t) peers)
+                return false;
+        for (size_t c = 0; c < k->n_connections; c++) {
+                const DrbdConnection *cn = &k->connections[c];
+                if (!cn->has_connection || cn->connection != DRBD_CONN_CONNECTED || cn->n_peer_devices != k->n_devices)
+                        return false;
+                for (size_t v = 0; v < cn->n_peer_devices; v++) {
+                        const DrbdPeerDevice *pd = &cn->peer_devices[v];
+                        if (!pd->has_peer_disk ||
+                            (pd->peer_disk != DRBD_DISK_INCONSISTENT && pd->peer_disk != DRBD_DISK_DISKLESS))
+                                return false;
+                        if (pd->has_replication && pd->replication != DRBD_REPL_ESTABLISHED)
+                                return false;
+                }
+        }
+        return true;
+}
+
+/* drbdadm new-current-uuid --clear-bitmap for each volume of desired d. */
+static int new_uuid_clear_bitmap(Agent *a, json_t *d, char **ret_msg) {
+        json_t *v;
+        size_t i;
+        json_array_foreach(json_object_get(d, "volumes"), i, v) {
+                char target[EVENTS2_NAME_MAX + 32];
+                snprintf(target, sizeof target, "%s/%lld", json_get_str(d, "name", ""),
+                         (long long) json_get_int(v, "volume", 0));
+                int r = drbdadm(a, "new-current-uuid", "--clear-bitmap", NULL, target, ret_msg);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* Refreshes the kernel part of every observed object; writes changed ones. */
 static void observe_all(Agent *a) {
         const char *rd;
@@ -496,12 +532,28 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
         if ((r = resize_pending(a, d, o, k, ret_msg)) < 0)
                 return r;
         /* Initial sync: once per resource, from the lowest node-id diskful
-         * replica, when nothing holds good data yet. */
+         * replica, when nothing holds good data yet. When every diskful
+         * replica starts out reading zeros, no sync: once all peers are
+         * connected, a new current UUID with a cleared bitmap makes them
+         * UpToDate together (copying zeros would take as long as the
+         * volume is big, and fill the peers' thin pools). */
         if (!diskless && json_get_bool(d, "initial-sync-source", false) && !json_get_bool(o, "initial-sync", false) &&
+            all_devices_in(k, DRBD_DISK_INCONSISTENT) && json_get_bool(d, "zeroed", false) &&
+            !json_get_bool(o, "full-sync", false)) {
+                if (all_peers_fresh(k, json_get_int(d, "peers", -1))) {
+                        if ((r = new_uuid_clear_bitmap(a, d, ret_msg)) < 0)
+                                return r;
+                        log_info("'%s' starts out zeroed on every replica: UpToDate without an initial sync", rd);
+                        fault_point("create:after-new-uuid");
+                        json_object_set_new(o, "initial-sync", json_true());
+                        obs_save(a, rd, o);
+                } /* else: the peers' connection events bring the next pass */
+        } else if (!diskless && json_get_bool(d, "initial-sync-source", false) && !json_get_bool(o, "initial-sync", false) &&
             all_devices_in(k, DRBD_DISK_INCONSISTENT)) {
                 if ((r = drbdadm(a, "primary", "--force", NULL, rd, ret_msg)) < 0)
                         return r;
                 fault_point("create:after-primary");
+                json_object_del(o, "full-sync");
                 if (!json_get_bool(d, "primary", false) && (r = drbdadm(a, "secondary", NULL, NULL, rd, ret_msg)) < 0)
                         return r;
                 json_object_set_new(o, "initial-sync", json_true());
@@ -509,6 +561,7 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
         } else if (!json_get_bool(o, "initial-sync", false) && !all_devices_in(k, DRBD_DISK_INCONSISTENT) && !diskless &&
                    k->n_devices) {
                 json_object_set_new(o, "initial-sync", json_true());
+                json_object_del(o, "full-sync");
                 obs_save(a, rd, o);
         }
         /* Role wanted by the operator (8.4 has no auto-promote). */

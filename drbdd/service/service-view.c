@@ -390,9 +390,18 @@ int service_node_desired(Service *s, const char *node, json_t **ret, char **ret_
                 int64_t my_id = json_get_int(e, "node-id", 0), lowest = 1000;
                 json_t *x;
                 size_t j;
-                json_array_foreach(v.replicas, j, x)
-                        if (!json_get_bool(x, "diskless", false))
-                                lowest = MIN(lowest, json_get_int(x, "node-id", 0));
+                /* A new rd (not restored or cloned) whose diskful replicas
+                 * all start out reading zeros needs no initial sync. */
+                bool zeroed = !json_object_get(v.rd, "source");
+                json_array_foreach(v.replicas, j, x) {
+                        if (json_get_bool(x, "diskless", false))
+                                continue;
+                        lowest = MIN(lowest, json_get_int(x, "node-id", 0));
+                        json_t *xp = find_by(v.pools, "node", json_get_str(x, "node", ""), "name",
+                                             json_get_str(x, "storage-pool", ""));
+                        const char *drv = json_get_str(xp, "driver", "");
+                        zeroed = zeroed && (streq(drv, "lvm-thin") || streq(drv, "file"));
+                }
                 json_t *vols = replica_volumes(&v, e), *vol;
                 json_array_foreach(vols, j, vol) {
                         char sn[128];
@@ -400,12 +409,13 @@ int service_node_desired(Service *s, const char *node, json_t **ret, char **ret_
                         json_object_set_new(vol, "storage-name", json_string(sn));
                         json_object_set(vol, "size-kib", json_object_get(vol, "requested-kib"));
                 }
-                json_array_append_new(out, json_pack("{s:s, s:O, s:s, s:i, s:I, s:O?, s:o, s:s, s:b, s:b}",
+                json_array_append_new(out, json_pack("{s:s, s:O, s:s, s:i, s:I, s:O?, s:o, s:s, s:b, s:b, s:b, s:I}",
                         "name", rdname, "replica", e, "dialect", drbd_dialect_to_string(d),
                         "peer-slots", rd_peer_slots(v.rd, d), "port", json_get_int(v.rd, "port", 0),
                         "pool", diskless ? NULL : pool, "volumes", vols, "config", text,
                         "initial-sync-source", !diskless && my_id == lowest,
-                        "primary", streq(json_get_str(v.rd, "primary", ""), node)));
+                        "primary", streq(json_get_str(v.rd, "primary", ""), node),
+                        "zeroed", zeroed, "peers", (json_int_t) json_array_size(v.replicas) - 1));
         }
         *ret = json_pack("{s:O, s:O}", "resources", out, "pools", pools);
         return *ret ? 0 : -ENOMEM;

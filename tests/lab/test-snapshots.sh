@@ -67,6 +67,10 @@ ctl r wait-ready vm2 s1 --timeout 180
 ctl r set-primary vm1 s1; wait_until 30 is_primary s1
 same_data $(dev_of s1) /tmp/A || { echo "reverted volume lacks the snapshot data"; exit 1; }
 echo "ok: revert s1 to snapA reads the old data again"
+# Sent + received since the revert brought s1 up again: the whole 64 MiB.
+kib=$(moved_kib s1)
+[ "$kib" -ge 60000 ] || { echo "revert did not sync the volume in full (${kib} KiB moved)"; cat /proc/drbd; exit 1; }
+echo "ok: the revert synced the full volume (${kib} KiB)"
 
 rc=0; ctl rd d s1 2>/tmp/err || rc=$?
 [ $rc = 7 ] && echo "ok: rd with snapshots refused: $(cat /tmp/err)"
@@ -139,9 +143,51 @@ ctl rd d k1; wait_until 120 converged "" ""
 echo "ok: cleaned up"'
 }
 
+# A new volume on thin pools needs no initial sync (every replica reads
+# zeros): UpToDate through new-current-uuid --clear-bitmap, no block
+# provisioned on the peer; also when drbdd is killed right after that step.
+# A revert, whose snapshots are not zeros, keeps the full sync.
+test_zeroed() {
+	T=600 lab_run -t 600 vm1 "$G"'set -e
+lv_used() { lvs --noheadings -o data_percent drbdpool/"$1" | tr -d " "; }
+ctl rg spawn two z1 256M
+ctl r wait-ready vm1 z1 --timeout 120
+ctl r wait-ready vm2 z1 --timeout 120
+echo "ok: z1 (256 MiB) UpToDate on both nodes; thin usage on vm1: $(lv_used z1_00000)%"
+node_stop
+DRBDD_FAULT=create:after-new-uuid node_start --store $STORE
+ctl rg spawn two z2 256M
+wait_until 120 gone "$(node_pid)" || { echo "drbdd never reached create:after-new-uuid"; exit 1; }
+echo "killed at create:after-new-uuid: $(drbdsetup status z2 | tr "\n" " ")"
+node_start --store $STORE
+ctl r wait-ready vm1 z2 --timeout 120
+ctl r wait-ready vm2 z2 --timeout 120
+echo "ok: z2 UpToDate on both nodes after the restart"'
+	# On each node: z1's thin usage (%), KiB z1 moved over the network,
+	# zeroed starts logged for z1 and z2 (the "." stands for the quote).
+	local facts='s=$(lvs --noheadings -o data_percent drbdpool/z1_00000 | tr -d " "); echo "${s%%.*}"
+moved_kib z1; grep -c "z1. starts out zeroed" /tmp/drbdd.log; grep -c "z2. starts out zeroed" /tmp/drbdd.log'
+	local o1 o2 n1 n2 used2 moved
+	o1=$(lab_run vm1 "$G$facts") || true
+	o2=$(lab_run vm2 "$G$facts") || true
+	line() { local v; v=$(echo "$1" | sed -n "$2p"); [[ $v =~ ^[0-9]+$ ]] && echo "$v" || echo 999999; }
+	n1=$(($(line "$o1" 3) + $(line "$o2" 3)))
+	n2=$(($(line "$o1" 4) + $(line "$o2" 4)))
+	used2=$(line "$o2" 1)
+	moved=$(($(line "$o1" 2) + $(line "$o2" 2)))
+	[ "$n1" = 1 ] && [ "$n2" = 1 ] || { echo "FAIL: zeroed start logged z1 $n1 times, z2 $n2 times (want 1 each)"; return 1; }
+	[ "$used2" -lt 5 ] && [ "$moved" -lt 1024 ] ||
+		{ echo "FAIL: z1 on vm2 is ${used2}% provisioned, ${moved} KiB moved: zeros were copied"; return 1; }
+	echo "ok: one zeroed start each for z1 and z2; z1 on vm2 ${used2}% provisioned, ${moved} KiB moved (no initial sync)"
+	lab_run -t 300 vm1 "$G"'set -e
+ctl rd d z1; ctl rd d z2
+wait_until 120 converged "" "" || { our_lvs; kernel_resources; exit 1; }
+echo "ok: cleaned up"'
+}
+
 main() {
 	local t0 tests=("$@") rc
-	[ ${#tests[@]} -gt 0 ] || tests=(snapshots iscsi crash_snapshot)
+	[ ${#tests[@]} -gt 0 ] || tests=(zeroed snapshots iscsi crash_snapshot)
 	t0=$(lab__now)
 	lab_start 2 --disks 2G || exit 1
 	lab_test "snapshot setup" test_setup

@@ -1066,6 +1066,69 @@ static void test_render_config(void **state) {
         free(text);
 }
 
+/* The desired state an agent reads: a new rd whose diskful replicas all sit
+ * on thin pools starts "zeroed" (no initial sync); thick pools and
+ * restored/cloned rds do not. */
+static json_t *desired_of(Fixture *f, const char *nodename, const char *rd) {
+        json_t *all = NULL, *e, *found = NULL;
+        size_t i;
+        OK(service_node_desired(f->s, nodename, &all, ret_msg));
+        json_array_foreach(json_object_get(all, "resources"), i, e)
+                if (streq(json_get_str(e, "name", ""), rd))
+                        found = json_incref(e);
+        json_decref(all);
+        assert_non_null(found);
+        return found;
+}
+
+static void test_node_desired_zeroed(void **state) {
+        Fixture *f = *state;
+        node(f, "alpha", "10.0.0.1", "8.4", NULL);
+        node(f, "beta", "10.0.0.2", "8.4", NULL);
+        node(f, "gamma", "10.0.0.3", "8.4", NULL);
+        const char *thin[] = { "alpha", "beta" };
+        for (size_t i = 0; i < ELEMENTSOF(thin); i++) {
+                json_t *o = json_pack("{s:s, s:s, s:I}", "volume-group", "vg", "thin-pool", "thin", "capacity", CAP(100));
+                OK(service_pool_create(f->s, thin[i], "tp", "lvm-thin", o, ret_msg));
+                json_decref(o);
+        }
+        lvm_pool(f, "gamma", "thick", 100);
+        json_t *o = json_pack("{s:i, s:[s]}", "place-count", 2, "storage-pools", "tp");
+        OK(service_rg_create(f->s, "thin", o, ret_msg));
+        json_decref(o);
+        OK(service_spawn(f->s, "thin", "t1", GIB, NULL, ret_msg));
+        json_t *a = desired_of(f, "alpha", "t1"), *b = desired_of(f, "beta", "t1");
+        assert_true(json_get_bool(a, "zeroed", false));
+        assert_true(json_get_bool(b, "zeroed", false));
+        assert_int_equal(json_get_int(a, "peers", -1), 1);
+        /* exactly one side starts the volume */
+        assert_true(json_get_bool(a, "initial-sync-source", false) != json_get_bool(b, "initial-sync-source", false));
+        json_decref(a);
+        json_decref(b);
+
+        /* One diskful replica on a thick pool: its extents hold whatever
+         * was there, so the volume is synced. */
+        OK(service_rd_create(f->s, "mixed", NULL, ret_msg));
+        OK(service_vd_create(f->s, "mixed", GIB, NULL, NULL, ret_msg));
+        o = json_pack("{s:s}", "storage-pool", "tp");
+        OK(service_resource_create(f->s, "mixed", "alpha", o, ret_msg));
+        json_decref(o);
+        o = json_pack("{s:s}", "storage-pool", "thick");
+        OK(service_resource_create(f->s, "mixed", "gamma", o, ret_msg));
+        json_decref(o);
+        a = desired_of(f, "alpha", "mixed");
+        assert_false(json_get_bool(a, "zeroed", true));
+        json_decref(a);
+
+        /* A clone carries its source's data: synced as well. */
+        o = json_pack("{s:s}", "resource-group", "thin");
+        OK(service_rd_clone(f->s, "t1", "t1c", o, ret_msg));
+        json_decref(o);
+        a = desired_of(f, "alpha", "t1c");
+        assert_false(json_get_bool(a, "zeroed", true));
+        json_decref(a);
+}
+
 /* Does some line of the plan contain every one of the NULL-terminated words? */
 static bool plan_has(json_t *plan, ...) {
         json_t *e;
@@ -1159,6 +1222,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_commit_fault, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_render_config, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_plan_commands, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_node_desired_zeroed, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -102,6 +102,11 @@ same_data() {
 	cmp -s /tmp/same_data.$$ "$2"; local rc=$?; rm -f /tmp/same_data.$$; return $rc
 }
 same_sum() { [ "$(head -c "$3" "$1" | sha256sum)" = "$(cat "$2")" ]; }
+# moved_kib RES: KiB sent + received by RES's first volume since it came up (/proc/drbd, 8.4).
+moved_kib() {
+	local m; m=$(dev_of "$1"); m=${m#/dev/drbd}
+	awk -v m="$m:" '$1 == m { f = 1; next } f { for (i = 1; i <= NF; i++) if ($i ~ /^n[sr]:/) { split($i, a, ":"); t += a[2] } print t + 0; exit }' /proc/drbd
+}
 zeros() { [ "$(head -c "$2" "$1" | tr -d '\0' | wc -c)" = 0 ]; }
 
 # Snapshot / export helpers (tests/lab/test-snapshots.sh).

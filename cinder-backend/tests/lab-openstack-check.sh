@@ -1,0 +1,94 @@
+#!/bin/bash
+# Real Cinder with volumes really provisioned: a lab of two QEMU VMs (vm1,
+# vm2: DRBD 8.4, lvm-thin pools, drbdd with its node agent, etcd on vm1) and,
+# on this host, a controller-only drbdd (--agent=no) on a private bus, joined
+# to the lab's etcd through a port QEMU forwards from 127.0.0.1 to vm1;
+# cinder-api, -scheduler and -volume from the Debian packages use it through
+# the driver. lab_scenario.py then drives create -> snapshot -> revert ->
+# clone -> attach/detach (DRBD and iSCSI) -> extend -> delete and checks the
+# kernels in the VMs at each step. Everything started here is stopped on exit.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRCDIR=${SRCDIR:-$(cd "$HERE/../.." && pwd)}
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD="$SRCDIR/$BUILD" ;; esac
+export SRCDIR BUILD
+LAB_BUILD=$BUILD
+. "$SRCDIR/tests/lab/lab.sh"
+. "$HERE/cinder-services.sh"
+G=". $LAB_REPO/tests/lab/guest/node.sh; STORE=etcd:http://10.99.0.1:2379;"
+W=$(mktemp -d /tmp/drbd-labcinder.XXXXXX)
+chmod 755 "$W"
+HOST_PIDS=()
+
+lc_cleanup() {
+	local rc=$1 pid
+	oc_stop
+	for pid in "${HOST_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+	for pid in "${HOST_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+	if [ "$rc" = 0 ]; then rm -rf "$W"; else echo "  (host logs kept in $W)"; fi
+	lab__on_exit "$rc"
+}
+
+lab_start 2 --disks 8G --forward vm1:2379 || exit 1
+trap 'lc_cleanup $?' EXIT
+ETCD_PORT=$(lab_forward vm1 2379) || exit 1
+
+# ---- the lab: etcd on vm1, drbdd agents on vm1 and vm2 ------------------------
+setup='vg_setup; lvs drbdpool/thin >/dev/null 2>&1 || lvcreate -q -L 7G -Zy -T drbdpool/thin >/dev/null
+modprobe target_core_mod; modprobe target_core_iblock; modprobe iscsi_target_mod'
+lab_run -t 120 vm1 "$G set -e; $setup; etcd_start; node_start --store \$STORE" || exit 1
+lab_run -t 120 vm2 "$G set -e; $setup; node_start --store \$STORE" || exit 1
+lab_run -t 60 vm1 "$G"'set -e
+ctl n c vm1 10.99.0.1; ctl n c vm2 10.99.0.2
+ctl sp c lvm-thin vm1 pool1 drbdpool/thin; ctl sp c lvm-thin vm2 pool1 drbdpool/thin
+ctl rg c cinder --place-count 2
+wait_until 60 pools_reported || { ctl sp l; exit 1; }' || exit 1
+echo "  up   lab: vm1, vm2 with lvm-thin pools, etcd on vm1 ($(($(date +%s) - OC_START))s)"
+
+# ---- drbdd on this host: controller only, the lab's etcd ----------------------
+cat >"$W/bus.conf" <<EOC
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$W/bus.sock</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+EOC
+dbus-daemon --config-file="$W/bus.conf" --nofork --nopidfile >"$W/bus.log" 2>&1 &
+HOST_PIDS+=($!)
+export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$W/bus.sock
+oc_wait_for 10 "private dbus-daemon" test -S "$W/bus.sock" || exit 1
+mkdir -p "$W/state"
+"$BUILD/drbdd" --config=/dev/null --node-name=ckhost --state-dir="$W/state" --agent=no \
+	--store "etcd:http://127.0.0.1:$ETCD_PORT" >"$W/drbdd.log" 2>&1 &
+HOST_PIDS+=($!)
+lc_nodes_seen() { [ "$("$BUILD/drbdctl" -o json n l | jq -r 'map(.name) | sort | join(",")')" = vm1,vm2 ]; }
+oc_wait_for 30 "drbdd on this host (controller only) sees vm1, vm2 through 127.0.0.1:$ETCD_PORT" lc_nodes_seen ||
+	{ tail -20 "$W/drbdd.log"; exit 1; }
+
+# ---- RabbitMQ and Cinder ----------------------------------------------------
+oc_start_rabbit "$W" || exit 1
+oc_start_cinder "$W" "$DBUS_SYSTEM_BUS_ADDRESS" "drbd_resource_group = cinder
+drbd_transport = auto
+drbd_ready_timeout = 300
+drbd_timeout = 120" || exit 1
+
+# ---- the scenario -------------------------------------------------------------
+CINDER_ENDPOINT=http://127.0.0.1:$API_PORT/v3 CINDER_LOG_DIR=$OC_CONF_DIR DRBDD_BUS=$DBUS_SYSTEM_BUS_ADDRESS \
+	PYTHONPATH=$HERE:${PYTHONPATH:-} timeout 1500 $PY3 "$HERE/lab_scenario.py"
+rc=$?
+if [ $rc -ne 0 ]; then
+	echo "  (cinder logs in $OC_CONF_DIR)"
+	lab_run vm1 'echo "--- vm1 drbdd.log"; tail -40 /tmp/drbdd.log'
+	lab_run vm2 'echo "--- vm2 drbdd.log"; tail -30 /tmp/drbdd.log'
+fi
+echo "  lab-openstack-check took $(($(date +%s) - OC_START))s"
+exit $rc

@@ -1,0 +1,264 @@
+"""The volume life cycle through real Cinder services, provisioned for real.
+
+Run by lab-openstack-check.sh: Cinder and a controller-only drbdd (no node
+agent) on this host, joined through a forwarded port to the etcd of a lab of
+two QEMU VMs (vm1, vm2) whose drbdd agents create the LVs (lvm-thin) and run
+DRBD 8.4. Each step checks Cinder's view, drbdd's, and the kernels': devices,
+sizes, data written on vm1 and read back after revert and clone, an iSCSI
+login from vm2 with the connection info Cinder returned, and nothing left on
+the nodes at the end.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+from cinderclient import client as cinder_client
+from cinderclient.contrib import noauth
+from keystoneauth1 import session
+
+import openstack_scenario as oc
+from openstack_scenario import check, wait, wait_gone
+
+SRCDIR = os.environ['SRCDIR']
+BUILD = os.environ.get('BUILD', os.path.join(SRCDIR, 'build'))
+LAB = os.path.join(SRCDIR, 'tests', 'lab', 'lab')
+GUEST = '. %s/tests/lab/guest/node.sh; ' % SRCDIR
+NODES = ['vm1', 'vm2']
+GIB = 1024 ** 3
+GIB_KIB = 1024 * 1024
+HOST = 'ckhost'  # cinder.conf's host (cinder-services.sh)
+SYNC_TIMEOUT = int(os.environ.get('LAB_SYNC_TIMEOUT', '600'))
+
+
+def guest(vm, script, timeout=300):
+    """Runs script (bash, node.sh sourced) in vm; returns (rc, stdout)."""
+    p = subprocess.run([LAB, 'run', '-t', str(timeout), vm, GUEST + script],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       universal_newlines=True)
+    return p.returncode, p.stdout.strip()
+
+
+def ctl(*args):
+    """drbdctl on this host (the controller-only drbdd)."""
+    p = subprocess.run([os.path.join(BUILD, 'drbdctl')] + list(args),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       universal_newlines=True)
+    return p.returncode, p.stdout.strip()
+
+
+def uptodate(d, name):
+    reps = d.replicas(name)
+    return bool(reps) and all(r.get('state') == 'UpToDate'
+                              for r in reps.values() if not r['diskless'])
+
+
+def wait_uptodate(d, name, what):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < SYNC_TIMEOUT:
+        if uptodate(d, name):
+            return check(True, '%s: every replica UpToDate (%.0fs)' %
+                         (what, time.monotonic() - t0))
+        time.sleep(1)
+    return check(False, '%s: every replica UpToDate' % what,
+                 {n: r.get('state') for n, r in d.replicas(name).items()})
+
+
+def write_pattern(d, name, tag):
+    """Writes 4 MiB of random data to the start of name on vm1 (Primary for
+    the moment); returns its sha256 as computed in the guest."""
+    rc, out = ctl('r', 'set-primary', 'vm1', name)
+    if rc:
+        return None, out
+    rc, out = guest('vm1', 'set -e; wait_until 60 is_primary %s; '
+                    'dev=$(dev_of %s); head -c 4M /dev/urandom >/tmp/%s; '
+                    'dd if=/tmp/%s of=$dev bs=1M oflag=direct status=none; '
+                    'sha256sum </tmp/%s | cut -d" " -f1' %
+                    (name, name, tag, tag, tag))
+    ctl('r', 'set-primary', 'vm1', name, '--clear')
+    guest('vm1', 'wait_until 60 not_primary %s' % name)
+    return (out.splitlines()[-1] if rc == 0 else None), out
+
+
+def read_sum(name):
+    """sha256 of the first 4 MiB of name, read on vm1 (Primary for the
+    moment)."""
+    rc, out = ctl('r', 'set-primary', 'vm1', name)
+    if rc:
+        return None
+    rc, out = guest('vm1', 'set -e; wait_until 60 is_primary %s; '
+                    'head -c 4M $(dev_of %s) | sha256sum | cut -d" " -f1' %
+                    (name, name))
+    ctl('r', 'set-primary', 'vm1', name, '--clear')
+    guest('vm1', 'wait_until 60 not_primary %s' % name)
+    return out.splitlines()[-1] if rc == 0 and out else None
+
+
+def main():
+    start = time.monotonic()
+    auth = noauth.CinderNoAuthPlugin('admin', oc.PROJECT,
+                                     endpoint=oc.ENDPOINT)
+    c = cinder_client.Client('3.70', session=session.Session(auth=auth))
+    d = oc.Drbdd()
+    vols, snaps = c.volumes, c.volume_snapshots
+
+    # -- the cluster as Cinder sees it ----------------------------------------
+    nodes = {n['name']: n for n in d.c.call('ListNodes', '')[0]}
+    check(sorted(nodes) == NODES and
+          all(n.get('drbd-version', '').startswith('8.4')
+              for n in nodes.values()),
+          'drbdd on this host sees the lab nodes vm1, vm2 with DRBD 8.4',
+          {k: v.get('drbd-version') for k, v in nodes.items()})
+    sps = d.c.call('ListStoragePools', 's', [''])[0]
+    want = round(sum(p.get('capacity-kib', 0) for p in sps) / GIB_KIB / 2, 2)
+    pools = {p.name: p for p in c.pools.list(detailed=True)}
+    p = pools.get('%s@drbd#cinder' % HOST)
+    check(p is not None and want > 0 and
+          abs(p.total_capacity_gb - want) < 0.02 and
+          p.thin_provisioning_support,
+          'scheduler sees pool #cinder: %.2f GiB (the two lab thin pools '
+          'halved), thin' % want,
+          p and p.total_capacity_gb)
+
+    vt = c.volume_types.create('drbd')
+    vt.set_keys({'volume_backend_name': 'drbd'})
+
+    # -- create ----------------------------------------------------------------
+    v1 = vols.create(1, name='v1', volume_type='drbd')
+    v1 = wait(vols.get, v1.id, ['available'], timeout=120)
+    name1 = 'CV_' + v1.id
+    reps = d.replicas(name1)
+    check(v1.status == 'available' and sorted(
+        n for n, r in reps.items() if not r['diskless']) == NODES,
+        'create: available, diskful replicas on vm1 and vm2', v1.status)
+    if not wait_uptodate(d, name1, 'create'):
+        return finish(start)
+    rc, out = guest('vm1', 'lvs --noheadings -o lv_size --units b '
+                    'drbdpool/%s_00000' % name1)
+    check(rc == 0 and out.strip().rstrip('B').isdigit() and
+          int(out.strip().rstrip('B')) >= GIB,
+          'create: LV %s_00000 on vm1 (%s)' % (name1, out.strip()), out)
+    sum_a, out = write_pattern(d, name1, 'A')
+    check(sum_a is not None, 'wrote 4 MiB (A) to the volume on vm1', out)
+
+    # -- snapshot, revert ----------------------------------------------------------
+    s1 = snaps.create(v1.id, name='s1')
+    s1 = wait(snaps.get, s1.id, ['available'], timeout=120)
+    snap_lv = '%s_00000.CS_%s' % (name1, s1.id)
+    ok = s1.status == 'available'
+    for vm in NODES:
+        rc, _ = guest(vm, 'lvs drbdpool/%s' % snap_lv)
+        ok = ok and rc == 0
+    check(ok, 'snapshot: available, thin snapshot LV on vm1 and vm2',
+          s1.status)
+    sum_b, out = write_pattern(d, name1, 'B')
+    check(sum_b is not None and sum_b != sum_a,
+          'wrote other 4 MiB (B) after the snapshot', out)
+    vols.revert_to_snapshot(v1, s1)
+    v1 = wait(vols.get, v1.id, ['available'], timeout=180)
+    check(v1.status == 'available', 'revert to snapshot: available',
+          v1.status)
+    wait_uptodate(d, name1, 'revert')
+    check(read_sum(name1) == sum_a,
+          'revert: vm1 reads the data of the snapshot (A) again')
+
+    # -- clone -------------------------------------------------------------------
+    vc = vols.create(1, source_volid=v1.id, name='clone', volume_type='drbd')
+    vc = wait(vols.get, vc.id, ['available'], timeout=180)
+    namec = 'CV_' + vc.id
+    check(vc.status == 'available' and d.rd(namec) is not None,
+          'clone: available', vc.status)
+    if wait_uptodate(d, namec, 'clone'):
+        check(read_sum(namec) == sum_a, 'clone: vm1 reads the data (A)')
+
+    # -- attach and detach, DRBD transport (vm1 holds a diskful replica) -------
+    att = c.attachments.create(v1.id, oc.connector('vm1'), str(uuid.uuid4()))
+    info = att.connection_info
+    dev = info.get('device_path', '')
+    rc, out = guest('vm1', '[ -b %s ] && [ "$(dev_of %s)" = %s ] && '
+                    'state_is %s vm1 UpToDate' % (dev, name1, dev, name1))
+    check(info.get('driver_volume_type') == 'local' and rc == 0,
+          'attach (attachments API) on vm1: local %s, a block device there, '
+          'UpToDate' % dev, info)
+    c.attachments.complete(att.id)
+    v1 = wait(vols.get, v1.id, ['in-use'])
+    check(v1.status == 'in-use', 'attachment complete: in-use')
+    c.attachments.delete(att.id)
+    v1 = wait(vols.get, v1.id, ['available'])
+    r = d.replicas(name1).get('vm1')
+    check(v1.status == 'available' and r and not r['diskless'],
+          'detach: available, the diskful replica on vm1 stays', v1.status)
+
+    # -- attach and detach, iSCSI (a host that is no DRBD node) -----------------
+    ini = 'iqn.2026-01.org.example:vm2'
+    conn = dict(oc.connector('initiator-host'), initiator=ini)
+    att = c.attachments.create(vc.id, conn, str(uuid.uuid4()))
+    info = att.connection_info
+    data = info.get('data', {})
+    if check(info.get('driver_volume_type') == 'iscsi' and
+             data.get('auth_method') == 'CHAP',
+             'attach over iSCSI: iscsi connection info with CHAP',
+             info.get('driver_volume_type')):
+        portal = data['target_portal']
+        rc, out = guest('vm2', 'set -e; printf %%s %s >/tmp/pw; '
+                        '$LAB_BUILD/drbdd-iscsi-check --portal %s --target %s '
+                        '--lun %d --initiator %s --user %s --password-file '
+                        '/tmp/pw --expect-size %d --write' %
+                        (json.dumps(data['auth_password']), portal,
+                         data['target_iqn'], data['target_lun'], ini,
+                         data['auth_username'], GIB), timeout=180)
+        check(rc == 0, 'vm2 logs in to %s with the CHAP secret from Cinder, '
+              'reads 1 GiB capacity, writes and reads back' % portal, out)
+    c.attachments.delete(att.id)
+    vc = wait(vols.get, vc.id, ['available'])
+    rc = 0
+    for vm in NODES:
+        rc |= guest(vm, 'wait_until 60 lio_gone %s' % namec)[0]
+    check(vc.status == 'available' and rc == 0,
+          'iSCSI detach: available, no LIO target left on vm1 or vm2')
+
+    # -- extend ------------------------------------------------------------------
+    vols.extend(v1, 2)
+    v1 = wait(vols.get, v1.id, ['available'])
+    rc = 0
+    for vm in NODES:
+        rc |= guest(vm, 'wait_until 180 size_at_least $(dev_of %s) %d' %
+                    (name1, 2 * GIB))[0]
+    check(v1.status == 'available' and v1.size == 2 and
+          d.rd(name1)['volumes'][0]['size-kib'] == 2 * GIB_KIB and rc == 0,
+          'extend 1 -> 2 GiB: Cinder, drbdd, and /dev/drbdN on vm1 and vm2',
+          v1.status)
+    check(read_sum(name1) == sum_a, 'extend: the data (A) is intact')
+
+    # -- delete ------------------------------------------------------------------
+    snaps.delete(s1)
+    check(wait_gone(snaps.get, s1.id, timeout=120), 'snapshot delete')
+    for v, what in ((vc, 'clone'), (v1, 'volume')):
+        vols.delete(v)
+        check(wait_gone(vols.get, v.id, timeout=120) and
+              d.rd('CV_' + v.id) is None,
+              'delete %s: gone from Cinder and drbdd' % what)
+    for vm in NODES:
+        rc, out = guest(vm, 'wait_until 180 converged "" "" || '
+                        '{ echo "LVs: $(our_lvs) DRBD: $(kernel_resources)";'
+                        ' exit 1; }', timeout=240)
+        check(rc == 0, 'no LV and no DRBD resource left on %s' % vm, out)
+    svcs = {(s.binary, s.host): s.state for s in c.services.list()}
+    check(svcs.get(('cinder-volume', '%s@drbd' % HOST)) == 'up',
+          'cinder-volume still up')
+    return finish(start)
+
+
+def finish(start):
+    print('  not run here: copy image to volume / volume to image (cinder-'
+          'volume runs on this host, which has no DRBD)')
+    print('  lab openstack scenario: %(ok)d ok, %(FAIL)d failed' %
+          oc.RESULTS + ' (%.0fs)' % (time.monotonic() - start))
+    return 1 if oc.RESULTS['FAIL'] or not oc.RESULTS['ok'] else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
