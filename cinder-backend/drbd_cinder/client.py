@@ -149,6 +149,9 @@ class DrbddClient(object):
     def create_snapshot(self, name, snapshot, options=None):
         self.call('CreateSnapshot', 'ssa{sv}', name, snapshot, options or {})
 
+    def list_snapshots(self, name):
+        return self.call('ListSnapshots', 's', name)[0]
+
     def delete_snapshot(self, name, snapshot):
         self.call('DeleteSnapshot', 'ss', name, snapshot)
 

@@ -8,8 +8,10 @@ driver_volume_type 'local') or through a LIO iSCSI export made by drbdd.
 """
 
 import contextlib
+import errno
 import math
 import socket
+import time
 
 from oslo_log import log as logging
 
@@ -299,9 +301,42 @@ class DrbdDriver(driver.VolumeDriver):
     # ---- snapshots ---------------------------------------------------------
 
     def create_snapshot(self, snapshot):
+        rd, name = self._rd_name(snapshot.volume), self._snap_name(snapshot)
         self._call('snapshot volume %s' % snapshot.volume_id,
-                   self.client.create_snapshot, self._rd_name(snapshot.volume),
-                   self._snap_name(snapshot), {})
+                   self.client.create_snapshot, rd, name, {})
+        self._wait_snapshot_taken(rd, name, snapshot)
+
+    def _wait_snapshot_taken(self, rd, name, snapshot):
+        """Cinder shows a snapshot as available, a point in time the user
+        may write past at once: return only when the node agents have taken
+        it on every diskful replica (drbdd's state "ready")."""
+        timeout = self.configuration.drbd_ready_timeout
+        deadline = time.monotonic() + timeout
+        what = 'take snapshot %s of volume %s' % (snapshot.id,
+                                                   snapshot.volume_id)
+        state = 'pending'
+        while True:
+            snaps = self._call('list the snapshots of volume %s' %
+                               snapshot.volume_id,
+                               self.client.list_snapshots, rd) or []
+            state = next((s.get('state') for s in snaps
+                          if s.get('name') == name), 'gone')
+            if state == 'ready':
+                return
+            err = None
+            if state != 'pending':
+                err = drbdd_client.DrbddError(
+                    'CreateSnapshot', errno.EIO, None,
+                    'snapshot %r of %r is %s' % (name, rd, state))
+            elif time.monotonic() >= deadline:
+                err = drbdd_client.DrbddError(
+                    'CreateSnapshot', errno.ETIMEDOUT, None,
+                    'timed out waiting for snapshot %r of %r to be taken '
+                    '(state %s after %ds, drbd_ready_timeout)' %
+                    (name, rd, state, timeout))
+            if err is not None:
+                raise self._failure(what, err) from err
+            time.sleep(0.5)
 
     def delete_snapshot(self, snapshot):
         name = self._snap_name(snapshot)

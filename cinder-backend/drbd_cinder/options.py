@@ -15,7 +15,8 @@ drbd_opts = [
                default=60, min=1,
                help='How long, in seconds, to wait for a replica to become '
                     'ready (connected and up to date, or a diskless client '
-                    'with a path to the data) before an attach fails.'),
+                    'with a path to the data) before an attach fails, and '
+                    'for a new snapshot to be taken on every node.'),
     cfg.StrOpt('drbd_transport',
                default='drbd',
                choices=[('drbd', 'attach as a native diskless DRBD client '

@@ -67,6 +67,19 @@ def wait_uptodate(d, name, what):
                  {n: r.get('state') for n, r in d.replicas(name).items()})
 
 
+def secondary_everywhere(d, name, timeout=60):
+    """Waits until drbdd sees no Primary of name (observed state lags the
+    kernel by an event)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        roles = [(r.get('observed') or {}).get('kernel', {}).get('role')
+                 for r in d.replicas(name).values()]
+        if roles and 'Primary' not in roles and None not in roles:
+            return True
+        time.sleep(0.5)
+    return False
+
+
 def write_pattern(d, name, tag):
     """Writes 4 MiB of random data to the start of name on vm1 (Primary for
     the moment); returns its sha256 as computed in the guest."""
@@ -79,11 +92,11 @@ def write_pattern(d, name, tag):
                     'sha256sum </tmp/%s | cut -d" " -f1' %
                     (name, name, tag, tag, tag))
     ctl('r', 'set-primary', 'vm1', name, '--clear')
-    guest('vm1', 'wait_until 60 not_primary %s' % name)
+    secondary_everywhere(d, name)
     return (out.splitlines()[-1] if rc == 0 else None), out
 
 
-def read_sum(name):
+def read_sum(d, name):
     """sha256 of the first 4 MiB of name, read on vm1 (Primary for the
     moment)."""
     rc, out = ctl('r', 'set-primary', 'vm1', name)
@@ -93,7 +106,7 @@ def read_sum(name):
                     'head -c 4M $(dev_of %s) | sha256sum | cut -d" " -f1' %
                     (name, name))
     ctl('r', 'set-primary', 'vm1', name, '--clear')
-    guest('vm1', 'wait_until 60 not_primary %s' % name)
+    secondary_everywhere(d, name)
     return out.splitlines()[-1] if rc == 0 and out else None
 
 
@@ -162,8 +175,20 @@ def main():
     check(v1.status == 'available', 'revert to snapshot: available',
           v1.status)
     wait_uptodate(d, name1, 'revert')
-    check(read_sum(name1) == sum_a,
+    check(read_sum(d, name1) == sum_a,
           'revert: vm1 reads the data of the snapshot (A) again')
+
+    # -- volume from snapshot (grown past the snapshot's size) --------------
+    vs = vols.create(2, snapshot_id=s1.id, name='from-snap',
+                     volume_type='drbd')
+    vs = wait(vols.get, vs.id, ['available'], timeout=180)
+    names = 'CV_' + vs.id
+    check(vs.status == 'available' and d.rd(names) and
+          d.rd(names)['volumes'][0]['size-kib'] == 2 * GIB_KIB,
+          'volume from snapshot: available, 2 GiB', vs.status)
+    if wait_uptodate(d, names, 'volume from snapshot'):
+        check(read_sum(d, names) == sum_a,
+              'volume from snapshot: vm1 reads the snapshot data (A)')
 
     # -- clone -------------------------------------------------------------------
     vc = vols.create(1, source_volid=v1.id, name='clone', volume_type='drbd')
@@ -172,7 +197,7 @@ def main():
     check(vc.status == 'available' and d.rd(namec) is not None,
           'clone: available', vc.status)
     if wait_uptodate(d, namec, 'clone'):
-        check(read_sum(namec) == sum_a, 'clone: vm1 reads the data (A)')
+        check(read_sum(d, namec) == sum_a, 'clone: vm1 reads the data (A)')
 
     # -- attach and detach, DRBD transport (vm1 holds a diskful replica) -------
     att = c.attachments.create(v1.id, oc.connector('vm1'), str(uuid.uuid4()))
@@ -231,12 +256,13 @@ def main():
           d.rd(name1)['volumes'][0]['size-kib'] == 2 * GIB_KIB and rc == 0,
           'extend 1 -> 2 GiB: Cinder, drbdd, and /dev/drbdN on vm1 and vm2',
           v1.status)
-    check(read_sum(name1) == sum_a, 'extend: the data (A) is intact')
+    check(read_sum(d, name1) == sum_a, 'extend: the data (A) is intact')
 
     # -- delete ------------------------------------------------------------------
     snaps.delete(s1)
     check(wait_gone(snaps.get, s1.id, timeout=120), 'snapshot delete')
-    for v, what in ((vc, 'clone'), (v1, 'volume')):
+    for v, what in ((vs, 'volume from snapshot'), (vc, 'clone'),
+                    (v1, 'volume')):
         vols.delete(v)
         check(wait_gone(vols.get, v.id, timeout=120) and
               d.rd('CV_' + v.id) is None,

@@ -507,13 +507,59 @@ class TestVolumes(DriverTestCase):
 
 
 class TestSnapshots(DriverTestCase):
-    def test_create_snapshot(self):
+    def take(self, vol, snap):
+        """The snapshot in drbdd, as create_snapshot asks for it (without
+        its wait: nothing is ever taken without a node agent)."""
+        FIXTURE.call('CreateSnapshot', 'ssa{sv}', 'CV_' + vol.id,
+                     'CS_' + snap.id, {})
+
+    def test_create_snapshot_waits_until_taken(self):
+        """create_snapshot puts the snapshot in drbdd at once and returns
+        only once the agents took it; here no agent ever does, so it fails
+        after drbd_ready_timeout with drbdd's "not ready" reason (the taken
+        case: make lab-openstack-check)."""
         vol = self.created()
         snap = self.snapshot(vol)
-        self.driver.create_snapshot(snap)
+        t0 = time.monotonic()
+        with self.assertRaises(exception.VolumeBackendAPIException) as cm:
+            self.driver.create_snapshot(snap)
+        self.assertGreaterEqual(time.monotonic() - t0, 2)  # the timeout
+        self.assertIn('timed out waiting for snapshot', str(cm.exception))
+        self.assertIn('state pending', str(cm.exception))
+        self.assertIsNotNone(_not_ready_reason(cm.exception))
         names = [s['name'] for s in FIXTURE.call(
             'ListSnapshots', 's', 'CV_' + vol.id)[0]]
         self.assertIn('CS_' + snap.id, names)
+
+    def test_create_snapshot_ready(self):
+        """With drbdd reporting the snapshot ready, create_snapshot returns
+        after one look."""
+        vol = self.created()
+        snap = self.snapshot(vol)
+        looks = []
+
+        def listed(rd):
+            looks.append(rd)
+            return [dict(s, state='ready') for s in
+                    FIXTURE.call('ListSnapshots', 's', rd)[0]]
+        self.driver.client.list_snapshots = listed
+        self.driver.create_snapshot(snap)
+        self.assertEqual(['CV_' + vol.id], looks)
+
+    def test_create_snapshot_failed(self):
+        """A snapshot an agent could not take fails at once, not after the
+        timeout."""
+        vol = self.created()
+        snap = self.snapshot(vol)
+        self.override(drbd_ready_timeout=60)
+        self.driver.client.list_snapshots = lambda rd: [
+            dict(s, state='failed') for s in
+            FIXTURE.call('ListSnapshots', 's', rd)[0]]
+        t0 = time.monotonic()
+        with self.assertRaises(exception.VolumeBackendAPIException) as cm:
+            self.driver.create_snapshot(snap)
+        self.assertLess(time.monotonic() - t0, 30)
+        self.assertIn('is failed', str(cm.exception))
 
     def test_delete_snapshot(self):
         vol = self.created()
@@ -523,7 +569,7 @@ class TestSnapshots(DriverTestCase):
     def test_volume_from_snapshot(self):
         vol = self.created()
         snap = self.snapshot(vol)
-        self.driver.create_snapshot(snap)
+        self.take(vol, snap)
         new = self.volume(size=2)
         self.addCleanup(self._drop, 'CV_' + new.id)
         self.driver.create_volume_from_snapshot(new, snap)
@@ -534,7 +580,7 @@ class TestSnapshots(DriverTestCase):
     def test_revert(self):
         vol = self.created()
         snap = self.snapshot(vol)
-        self.driver.create_snapshot(snap)
+        self.take(vol, snap)
         self.driver.revert_to_snapshot(self.ctx, vol, snap)
 
     def test_clone(self):
@@ -546,16 +592,20 @@ class TestSnapshots(DriverTestCase):
         self.assertEqual('gold', rd['resource-group'])
         self.assertEqual(3 * KIB_PER_GIB, rd['volumes'][0]['size-kib'])
 
-    def test_pending_message(self):
-        """Until drbdd has the method, the error says so clearly."""
+    def test_unknown_method_message(self):
+        """A drbdd without a method (older than the driver) gives an error
+        that says so."""
         vol = self.created()
-        try:
+
+        def unknown(*args):
+            raise drbdd_client.DrbddError(
+                'CreateSnapshot', errno.EOPNOTSUPP, drbdd_client.UNKNOWN_METHOD,
+                'Unknown method CreateSnapshot')
+        self.driver.client.create_snapshot = unknown
+        with self.assertRaises(exception.VolumeBackendAPIException) as cm:
             self.driver.create_snapshot(self.snapshot(vol))
-        except exception.VolumeBackendAPIException as e:
-            if 'CreateSnapshot' in _unknown_methods(e):
-                self.assertIn('drbdd does not implement CreateSnapshot yet',
-                              str(e))
-                self.assertIn('UnknownMethod', str(e.__context__.dbus_name))
+        self.assertIn('drbdd does not implement CreateSnapshot yet',
+                      str(cm.exception))
 
 
 class TestConnections(DriverTestCase):
