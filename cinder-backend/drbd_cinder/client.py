@@ -175,6 +175,9 @@ class DrbddClient(object):
     def export_iscsi(self, name, options):
         return self.call('ExportIscsi', 'sa{sv}', name, options)[0]
 
+    def list_exports(self, name=''):
+        return self.call('ListExports', 's', name)[0]
+
     def unexport_iscsi(self, name, options=None):
         self.call('UnexportIscsi', 'sa{sv}', name, options or {})
 

@@ -310,33 +310,43 @@ class DrbdDriver(driver.VolumeDriver):
         """Cinder shows a snapshot as available, a point in time the user
         may write past at once: return only when the node agents have taken
         it on every diskful replica (drbdd's state "ready")."""
-        timeout = self.configuration.drbd_ready_timeout
-        deadline = time.monotonic() + timeout
         what = 'take snapshot %s of volume %s' % (snapshot.id,
                                                    snapshot.volume_id)
-        state = 'pending'
-        while True:
+
+        def probe():
             snaps = self._call('list the snapshots of volume %s' %
                                snapshot.volume_id,
                                self.client.list_snapshots, rd) or []
             state = next((s.get('state') for s in snaps
                           if s.get('name') == name), 'gone')
             if state == 'ready':
-                return
-            err = None
+                return None
             if state != 'pending':
-                err = drbdd_client.DrbddError(
-                    'CreateSnapshot', errno.EIO, None,
-                    'snapshot %r of %r is %s' % (name, rd, state))
-            elif time.monotonic() >= deadline:
-                err = drbdd_client.DrbddError(
-                    'CreateSnapshot', errno.ETIMEDOUT, None,
-                    'timed out waiting for snapshot %r of %r to be taken '
-                    '(state %s after %ds, drbd_ready_timeout)' %
-                    (name, rd, state, timeout))
-            if err is not None:
-                raise self._failure(what, err) from err
+                self._fail_now(what, 'CreateSnapshot', 'snapshot %r of %r '
+                               'is %s' % (name, rd, state))
+            return 'state ' + state
+        self._wait_until(what, 'CreateSnapshot', 'snapshot %r of %r to be '
+                         'taken' % (name, rd), probe)
+
+    def _wait_until(self, what, method, subject, probe):
+        """Polls probe() every 0.5 s until it returns None (done); otherwise
+        it returns the current state for the message. Fails after
+        drbd_ready_timeout with a "timed out" drbdd error."""
+        timeout = self.configuration.drbd_ready_timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            state = probe()
+            if state is None:
+                return
+            if time.monotonic() >= deadline:
+                self._fail_now(what, method, 'timed out waiting for %s (%s '
+                               'after %ds, drbd_ready_timeout)' %
+                               (subject, state, timeout), errno.ETIMEDOUT)
             time.sleep(0.5)
+
+    def _fail_now(self, what, method, message, err=errno.EIO):
+        e = drbdd_client.DrbddError(method, err, None, message)
+        raise self._failure(what, e) from e
 
     def delete_snapshot(self, snapshot):
         name = self._snap_name(snapshot)
@@ -354,12 +364,37 @@ class DrbdDriver(driver.VolumeDriver):
         self._grow_to(volume, snapshot.volume_size)
 
     def revert_to_snapshot(self, context, volume, snapshot):
-        self._call('revert volume %s to snapshot %s' % (volume.id,
-                                                        snapshot.id),
-                   self.client.revert_to_snapshot, self._rd_name(volume),
+        name = self._rd_name(volume)
+        what = 'revert volume %s to snapshot %s' % (volume.id, snapshot.id)
+        self._call(what, self.client.revert_to_snapshot, name,
                    self._snap_name(snapshot))
+        self._wait_reverted(what, name)
 
-    # ---- exports and connections -------------------------------------------
+    def _wait_reverted(self, what, name):
+        """Cinder makes the volume available when this returns: wait until
+        a diskful replica serves the reverted data (drbdd's WaitReady says
+        not ready while the revert runs; the resync to the other replicas
+        goes on in the background)."""
+        nodes = [r['node'] for r in self._call(
+            'list replicas of %s' % name, self.client.list_resources, name)
+            if not r.get('diskless')]
+        if not nodes:
+            self._fail_now(what, 'WaitReady', '%r has no diskful replica' %
+                           name, errno.ENOENT)
+
+        def probe():
+            last = None
+            for node in nodes:
+                try:
+                    self.client.wait_ready(name, node, 1)
+                    return None
+                except drbdd_client.DrbddError as e:
+                    if e.errno != errno.ETIMEDOUT:
+                        raise self._failure(what, e) from e
+                    last = e.message
+            return last
+        self._wait_until(what, 'WaitReady', '%r to serve the reverted data'
+                         % name, probe)
 
     def validate_connector(self, connector):
         transport = self._transport(connector)
@@ -455,9 +490,10 @@ class DrbdDriver(driver.VolumeDriver):
             opts['chap-username'], opts['chap-password'] = chap
         if cfg.drbd_iscsi_portals:
             opts['portals'] = list(cfg.drbd_iscsi_portals)
-        export = self._call('export %s over iSCSI to %s' % (
-            volume.id, connector['initiator']), self.client.export_iscsi,
-            name, opts)
+        what = 'export %s over iSCSI to %s' % (volume.id,
+                                                connector['initiator'])
+        export = self._call(what, self.client.export_iscsi, name, opts)
+        self._wait_exported(what, name, connector['initiator'])
         portals = export.get('target-portals') or list(cfg.drbd_iscsi_portals)
         if not portals:
             raise exception.VolumeBackendAPIException(
@@ -481,6 +517,25 @@ class DrbdDriver(driver.VolumeDriver):
             data.update(auth_method='CHAP', auth_username=chap[0],
                         auth_password=chap[1])
         return {'driver_volume_type': 'iscsi', 'data': data}
+
+    def _wait_exported(self, what, name, initiator):
+        """Nova logs in as soon as this returns: wait until the node has
+        the target up with this initiator's ACL in place."""
+        def probe():
+            exports = self._call('list the exports of %s' % name,
+                                 self.client.list_exports, name) or []
+            ex = exports[0] if exports else {}
+            state = ex.get('state', 'gone')
+            if state == 'exported' and \
+                    initiator in (ex.get('ready-initiators') or []):
+                return None
+            if state in ('failed', 'gone'):
+                self._fail_now(what, 'ExportIscsi', 'the iSCSI export of %r '
+                               'is %s%s' % (name, state, ': ' + ex['error']
+                                            if ex.get('error') else ''))
+            return 'state ' + state
+        self._wait_until(what, 'ExportIscsi', 'the iSCSI export of %r to %s'
+                         % (name, initiator), probe)
 
     def terminate_connection(self, volume, connector, **kwargs):
         """Removes the host's access. Returns True while other attachments

@@ -266,18 +266,18 @@ def main():
         check(v1.status == 'available' and not v1.attachments,
               'failed attachment deleted, volume available again',
               v1.status)
-    if att is not None:
-        info = att.connection_info
+    if att is not None:  # a dict; Cinder flattens the driver's 'data'
+        info = att.get('connection_info') or {}
         replica = d.replicas(name1).get(host)
         check(info.get('driver_volume_type') == 'local' and
               info.get('device_path', '').startswith('/dev/drbd') and
               replica and replica['diskless'],
               'attach: local connection info, diskless replica on %s' %
               host, info)
-        c.attachments.complete(att.id)
+        c.attachments.complete(att['id'])
         v1 = wait(vols.get, v1.id, ['in-use'])
         check(v1.status == 'in-use', 'attachment complete: in-use')
-        c.attachments.delete(att.id)
+        c.attachments.delete(att['id'])
         v1 = wait(vols.get, v1.id, ['available'])
         check(v1.status == 'available' and host not in d.replicas(name1),
               'detach (attachment delete): client replica removed')

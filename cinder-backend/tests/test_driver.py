@@ -751,18 +751,26 @@ class TestConnections(DriverTestCase):
                       drbd_iscsi_chap_password='p' * 12)
         self.assertEqual(('u', 'p' * 12), self.driver._chap(vol))
 
-    def test_attach_iscsi(self):
+    def test_attach_iscsi_waits_for_the_target(self):
+        """The export is in drbdd at once, with this initiator's CHAP; the
+        connection info comes only once the node's agent made the target
+        (here no agent does: drbdd's "not ready" after drbd_ready_timeout;
+        the real login: make lab-openstack-check)."""
         self.override(drbd_transport='iscsi')
         vol = self.created()
+        conn = self.connector()
         vol.provider_auth = self.driver.create_export(
-            self.ctx, vol, self.connector())['provider_auth']
-        info = self.driver.initialize_connection(vol, self.connector())
-        self.assertEqual('iscsi', info['driver_volume_type'])
-        d = info['data']
-        for k in ('target_iqn', 'target_portal', 'target_lun'):
-            self.assertIn(k, d)
-        self.assertEqual('CHAP', d['auth_method'])
-        self.assertEqual(vol.provider_auth.split()[1], d['auth_username'])
+            self.ctx, vol, conn)['provider_auth']
+        with self.assertRaises(exception.VolumeBackendAPIException) as cm:
+            self.driver.initialize_connection(vol, conn)
+        self.assertIn('timed out waiting for the iSCSI export',
+                      str(cm.exception))
+        self.assertIsNotNone(_not_ready_reason(cm.exception))
+        ex = FIXTURE.call('ListExports', 's', 'CV_' + vol.id)[0]
+        self.assertEqual(1, len(ex))
+        self.assertEqual('pending', ex[0]['state'])
+        self.assertEqual(vol.provider_auth.split()[1],
+                         ex[0]['acls'][conn['initiator']]['userid'])
 
     def test_detach_iscsi(self):
         self.override(drbd_transport='iscsi')
@@ -822,6 +830,13 @@ class TestWithStandIns(DriverTestCase):
         self.stand_in('unexport_iscsi', lambda rd, opts=None: None)
         vol = self.created()
         conn = self.connector()
+        looks = []
+
+        def exports(rd):  # the target first, the initiator's ACL a look later
+            looks.append(rd)
+            return [{'state': 'exported', 'ready-initiators':
+                     [conn['initiator']] if len(looks) > 1 else []}]
+        self.driver.client.list_exports = exports
         vol.provider_auth = self.driver.create_export(
             self.ctx, vol, conn)['provider_auth']
         info = self.driver.initialize_connection(vol, conn)
@@ -837,6 +852,7 @@ class TestWithStandIns(DriverTestCase):
         self.assertEqual(('export_iscsi', ('CV_' + vol.id, {
             'initiator': conn['initiator'], 'chap-username': user,
             'chap-password': secret})), self.calls[0])
+        self.assertEqual(['CV_' + vol.id] * 2, looks)
         self.assertFalse(self.driver.terminate_connection(vol, conn))
         self.driver.remove_export(self.ctx, vol)
         self.assertEqual([
@@ -855,6 +871,44 @@ class TestWithStandIns(DriverTestCase):
         self.driver.create_volume_from_snapshot(new, self.snapshot(vol))
         self.assertEqual(3 * KIB_PER_GIB,
                          self.rd('CV_' + new.id)['volumes'][0]['size-kib'])
+
+    def not_ready(self, rd, node):
+        return drbdd_client.DrbddError(
+            'WaitReady', errno.ETIMEDOUT, 'org.drbd.drbdd1.Error.Timeout',
+            "%r on node %r is being reverted to snapshot 's'" % (rd, node))
+
+    def test_revert_waits_until_usable(self):
+        """revert_to_snapshot returns once one diskful replica is ready
+        again, not while drbdd still reverts."""
+        vol = self.created()
+        name = 'CV_' + vol.id
+        answers = {'n': 0}
+
+        def wait_ready(rd, node, timeout):
+            answers['n'] += 1
+            if answers['n'] < 5:
+                raise self.not_ready(rd, node)
+            return self.replicas(rd)[node]
+        self.stand_in('revert_to_snapshot', lambda rd, snap: None)
+        self.stand_in('wait_ready', wait_ready)
+        self.driver.revert_to_snapshot(self.ctx, vol, self.snapshot(vol))
+        self.assertEqual(5, answers['n'])
+        diskful = {n for n, r in self.replicas(name).items()
+                   if not r['diskless']}
+        asked = {a[1] for n, a in self.calls if n == 'wait_ready'}
+        self.assertEqual(diskful, asked)  # any diskful replica will do
+
+    def test_revert_not_usable_in_time(self):
+        vol = self.created()
+        self.override(drbd_ready_timeout=1)
+        self.stand_in('revert_to_snapshot', lambda rd, snap: None)
+
+        def wait_ready(rd, node, timeout):
+            raise self.not_ready(rd, node)
+        self.stand_in('wait_ready', wait_ready)
+        with self.assertRaises(exception.VolumeBackendAPIException) as cm:
+            self.driver.revert_to_snapshot(self.ctx, vol, self.snapshot(vol))
+        self.assertIn('is being reverted', str(cm.exception))
 
 
 class TestImages(DriverTestCase):

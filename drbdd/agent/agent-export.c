@@ -10,10 +10,19 @@
 #include "log.h"
 #include "macro.h"
 
-static void status_put(Agent *a, const char *rd, const char *state, const char *error) {
+/* The export's observed state; once exported, with the initiators whose ACLs
+ * are in place (a client may log in only after its ACL exists). */
+static void status_put(Agent *a, const char *rd, const char *state, const char *error, json_t *ex) {
         _cleanup_(json_decrefp) json_t *o = json_pack("{s:s}", "state", state);
         if (o && error)
                 json_object_set_new(o, "error", json_string(error));
+        if (o && ex) {
+                json_t *inis = json_array(), *v;
+                const char *ini;
+                json_object_foreach(json_object_get(ex, "acls"), ini, v)
+                        json_array_append_new(inis, json_string(ini));
+                json_object_set_new(o, "initiators", inis);
+        }
         if (o)
                 (void) service_observed_aux_put(a->service, SERVICE_KEY_OBSERVED_EXPORT, a->node, rd, o, NULL);
 }
@@ -91,12 +100,12 @@ void agent_export_pass(Agent *a, json_t *res) {
                 _cleanup_free_ char *m = NULL;
                 r = export_one(a, rd, ex, desired_of(res, rd), &m);
                 if (r == -EAGAIN)
-                        status_put(a, rd, "waiting", m);
+                        status_put(a, rd, "waiting", m, NULL);
                 else if (r < 0) {
                         log_error("Failed to export '%s' over iSCSI on node '%s': %s", rd, a->node, m ? m : strerror(-r));
-                        status_put(a, rd, "failed", m ? m : strerror(-r));
+                        status_put(a, rd, "failed", m ? m : strerror(-r), NULL);
                 } else
-                        status_put(a, rd, "exported", NULL);
+                        status_put(a, rd, "exported", NULL, ex);
         }
         /* Ours (our IQN prefix / HBA) but not wanted here any more. */
         char **have = NULL;

@@ -558,6 +558,14 @@ int service_resource_ready(Service *s, const char *rd, const char *node, json_t 
                         row = e;
         if (!row)
                 return msgf(ret_msg, -ENOENT, "'%s' has no replica on node '%s'", rd, node);
+        /* Until every node brought its reverted replica up again, the
+         * observed state may still be the one from before the revert. */
+        _cleanup_free_ char *rvk = key2(KEY_REVERT, rd, NULL);
+        _cleanup_(json_decrefp) json_t *rev_o = NULL;
+        if (!rvk)
+                return -ENOMEM;
+        if (obj_get(s, rvk, &rev_o, NULL) >= 0 && revert_running(s, rev_o))
+                return msgf(ret_msg, 0, "'%s' is being reverted to snapshot '%s'", rd, json_get_str(rev_o, "snapshot", ""));
         json_t *ob = json_object_get(row, "observed"), *k = json_object_get(ob, "kernel");
         const char *st = json_get_str(row, "state", "planned");
         bool ready = json_get_bool(row, "diskless", false) ? diskless_ready(k)
@@ -778,6 +786,8 @@ int service_export_list(Service *s, const char *rd, json_t **ret, char **ret_msg
                 json_object_set_new(o, "state", json_string(json_get_str(ob, "state", "pending")));
                 if (json_object_get(ob, "error"))
                         json_object_set(o, "error", json_object_get(ob, "error"));
+                if (json_object_get(ob, "initiators")) /* whose ACLs the node has in place */
+                        json_object_set(o, "ready-initiators", json_object_get(ob, "initiators"));
                 json_array_append_new(out, o);
         }
         *ret = TAKE_PTR(out);
