@@ -9,7 +9,11 @@ OC_PIDS=()
 OC_HOST=ckhost
 
 oc_stop() {
-	local i pid
+	local i pid kids=()
+	# cinder-volume runs its backend in a child process: stop those too.
+	for pid in "${OC_PIDS[@]}"; do
+		kids+=($(pgrep -P "$pid" 2>/dev/null))
+	done
 	for ((i = ${#OC_PIDS[@]} - 1; i >= 0; i--)); do
 		kill -TERM "${OC_PIDS[i]}" 2>/dev/null
 	done
@@ -17,6 +21,10 @@ oc_stop() {
 		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
+	done
+	for pid in "${kids[@]}"; do
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null
 	done
 	OC_PIDS=()
 	# epmd was started by the Erlang VM for our private port; stop it by

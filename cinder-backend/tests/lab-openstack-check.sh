@@ -82,8 +82,13 @@ drbd_ready_timeout = 300
 drbd_timeout = 120" || exit 1
 
 # ---- the scenario -------------------------------------------------------------
+# In the background, so that a signal to this script is handled at once
+# (bash runs traps only between foreground commands) and stops it too.
 CINDER_ENDPOINT=http://127.0.0.1:$API_PORT/v3 CINDER_LOG_DIR=$OC_CONF_DIR DRBDD_BUS=$DBUS_SYSTEM_BUS_ADDRESS \
-	PYTHONPATH=$HERE:${PYTHONPATH:-} timeout 1500 $PY3 "$HERE/lab_scenario.py"
+	PYTHONPATH=$HERE:${PYTHONPATH:-} timeout 1500 $PY3 "$HERE/lab_scenario.py" &
+SCENARIO_PID=$!
+HOST_PIDS+=($SCENARIO_PID)
+wait $SCENARIO_PID
 rc=$?
 if [ $rc -ne 0 ]; then
 	echo "  (cinder logs in $OC_CONF_DIR)"

@@ -350,6 +350,12 @@ static int resize_pending(Agent *a, json_t *d, json_t *o, const DrbdResource *k,
                 json_object_del(o, "resize-pending"); /* the other node resizes */
                 return obs_save(a, json_get_str(d, "name", ""), o);
         }
+        /* Not before the volume has good data somewhere: the initial sync
+         * (or zeroed start) comes first, and 8.4 cannot promote for the
+         * resize until then ("Need access to UpToDate data"). A restore or
+         * clone that Cinder grows at once lands here. */
+        if (!json_get_bool(o, "initial-sync", false))
+                return 0;
         json_object_foreach_safe(pend, tmp, vnr, want) {
                 bool promoted = false;
                 if (!v9 && !any_primary(k)) {

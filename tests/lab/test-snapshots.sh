@@ -48,6 +48,16 @@ ctl r wait-ready vm2 s1r --timeout 180
 ctl r set-primary vm1 s1r; wait_until 30 is_primary s1r
 same_data $(dev_of s1r) /tmp/A || { echo "restored volume lacks the snapshot data"; exit 1; }
 echo "ok: restore s1@snapA -> s1r reads the old data"
+# Cinder grows a restored volume right after asking for it: the resize waits
+# for the initial sync (8.4 cannot promote for it before).
+ctl s restore s1 snapA s1g; ctl vd set-size s1g 0 96M
+ctl r wait-ready vm1 s1g --timeout 240 || { ctl r l; tail -30 /tmp/drbdd.log; exit 1; }
+ctl r wait-ready vm2 s1g --timeout 240
+wait_until 120 size_at_least $(dev_of s1g) 100663296 || { cat /proc/drbd; tail -20 /tmp/drbdd.log; exit 1; }
+ctl r set-primary vm1 s1g; wait_until 30 is_primary s1g
+same_data $(dev_of s1g) /tmp/A || { echo "restored and grown volume lacks the snapshot data"; exit 1; }
+ctl r set-primary vm1 s1g --clear; wait_until 30 not_primary s1g; ctl rd d s1g
+echo "ok: restore + immediate grow -> 96 MiB, snapshot data intact"
 
 ctl rd clone s1 s1c
 ctl r wait-ready vm1 s1c --timeout 180 || { ctl r l; tail -30 /tmp/drbdd.log; exit 1; }
