@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 
 from cinderclient import client as cinder_client
 from cinderclient.contrib import noauth
@@ -202,7 +201,10 @@ def main():
     # -- attach and detach, DRBD transport (vm1 holds a diskful replica) -------
     # cinderclient returns a dict; Cinder flattens the driver's 'data' into
     # connection_info.
-    att = c.attachments.create(v1.id, oc.connector('vm1'), str(uuid.uuid4()))
+    # No instance: Cinder lets only Nova (or after asking Nova) delete an
+    # attachment bound to a server that has connection info, and this lab
+    # has no Nova.
+    att = c.attachments.create(v1.id, oc.connector('vm1'), None)
     info = att.get('connection_info') or {}
     dev = info.get('device_path', '')
     rc, out = guest('vm1', '[ -b %s ] && [ "$(dev_of %s)" = %s ] && '
@@ -222,7 +224,7 @@ def main():
     # -- attach and detach, iSCSI (a host that is no DRBD node) -----------------
     ini = 'iqn.2026-01.org.example:vm2'
     conn = dict(oc.connector('initiator-host'), initiator=ini)
-    att = c.attachments.create(vc.id, conn, str(uuid.uuid4()))
+    att = c.attachments.create(vc.id, conn, None)
     data = info = att.get('connection_info') or {}
     if check(info.get('driver_volume_type') == 'iscsi' and
              data.get('auth_method') == 'CHAP',

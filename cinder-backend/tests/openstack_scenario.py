@@ -251,9 +251,10 @@ def main():
     # -- attach and detach through the attachments API ----------------------
     host = d.free_node(name1)
     conn = connector(host)
-    instance = str(uuid.uuid4())
+    # No instance: Cinder lets only Nova (or after asking Nova) delete an
+    # attachment bound to a server that has connection info; no Nova here.
     try:
-        att = c.attachments.create(v1.id, conn, instance)
+        att = c.attachments.create(v1.id, conn, None)
     except cinder_exc.ClientException as e:
         att = None
         pending_or_fail('WaitReady', 'attach (attachments API, DRBD '

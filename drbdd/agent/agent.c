@@ -334,6 +334,18 @@ static bool any_primary(const DrbdResource *k) {
         return false;
 }
 
+/* Some peer device of k is (about to be) resyncing. */
+static bool resync_running(const DrbdResource *k) {
+        for (size_t c = 0; k && c < k->n_connections; c++)
+                for (size_t v = 0; v < k->connections[c].n_peer_devices; v++) {
+                        const DrbdPeerDevice *pd = &k->connections[c].peer_devices[v];
+                        if (pd->has_replication && pd->replication != DRBD_REPL_ESTABLISHED &&
+                            pd->replication != DRBD_REPL_OFF)
+                                return true;
+                }
+        return false;
+}
+
 /* Grows the DRBD device after the backing volumes grew. DRBD 8.4 needs a
  * Primary for this: when there is none, the initial-sync source promotes
  * for the moment of the resize. The device must reach the usable size; until
@@ -352,10 +364,10 @@ static int resize_pending(Agent *a, json_t *d, json_t *o, const DrbdResource *k,
         }
         /* Not before the volume has good data somewhere: the initial sync
          * (or zeroed start) comes first, and 8.4 cannot promote for the
-         * resize until then ("Need access to UpToDate data"). A restore or
-         * clone that Cinder grows at once lands here. */
-        if (!json_get_bool(o, "initial-sync", false))
-                return 0;
+         * resize until then ("Need access to UpToDate data"); nor during a
+         * resync. A restore or clone that Cinder grows at once lands here. */
+        if (!json_get_bool(o, "initial-sync", false) || resync_running(k))
+                return 0; /* DRBD: "Resize not allowed during resync"; the sync's end brings a pass */
         json_object_foreach_safe(pend, tmp, vnr, want) {
                 bool promoted = false;
                 if (!v9 && !any_primary(k)) {
