@@ -244,7 +244,9 @@ def main():
     vc = wait(vols.get, vc.id, ['available'])
     rc = 0
     for vm in NODES:
-        rc |= guest(vm, 'wait_until 60 lio_gone %s' % namec)[0]
+        # LIO names are lower case, '_' as '-' (drbdd: iscsi_volume_name)
+        rc |= guest(vm, 'wait_until 60 lio_gone %s' %
+                    namec.lower().replace('_', '-'))[0]
     check(vc.status == 'available' and rc == 0,
           'iSCSI detach: available, no LIO target left on vm1 or vm2')
 

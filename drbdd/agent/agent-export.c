@@ -78,7 +78,7 @@ static int export_one(Agent *a, const char *rd, json_t *ex, json_t *d, char **re
                 acls[i++] = (LioAcl) { .initiator = ini, .userid = json_get_str(e, "userid", ""),
                                        .password = json_get_str(e, "password", "") };
         LioConfig cfg = { .iqn_prefix = json_get_str(ex, "iqn-prefix", NULL) };
-        LioExport x = { .volume = rd, .device = dev, .portals = portals, .n_portals = n_portals, .acls = acls,
+        LioExport x = { .volume = json_get_str(ex, "lio-volume", rd), .device = dev, .portals = portals, .n_portals = n_portals, .acls = acls,
                         .n_acls = n_acls, .prune_acls = true };
         load_modules(a);
         int r = lio_export_ensure(&cfg, &x);
@@ -112,7 +112,10 @@ void agent_export_pass(Agent *a, json_t *res) {
         LioConfig cfg = {};
         if (lio_export_list(&cfg, &have) >= 0) {
                 for (char **v = have; v && *v; v++) {
-                        if (json_object_get(want, *v))
+                        bool wanted = false;
+                        json_object_foreach(want, rd, ex)
+                                wanted = wanted || streq(json_get_str(ex, "lio-volume", rd), *v);
+                        if (wanted)
                                 continue;
                         log_info("Removing the iSCSI export of '%s' (no longer wanted on this node)", *v);
                         if ((r = lio_export_remove(&cfg, *v)) < 0)

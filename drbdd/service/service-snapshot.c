@@ -590,6 +590,31 @@ static bool chars_ok(const char *v, const char *extra, size_t min, size_t max) {
         return true;
 }
 
+/* rd's name in LIO and in its target IQN: lower case, '_' as '-' (IQNs
+ * allow only a-z 0-9 . - :), e.g. CV_1f2e... -> cv-1f2e.... Not one-to-one:
+ * iqn_taken() refuses a second rd with the same target name. */
+static void iscsi_volume_name(const char *rd, char *buf, size_t n) {
+        size_t i = 0;
+        for (; rd[i] && i + 1 < n; i++)
+                buf[i] = rd[i] == '_' ? '-' : (rd[i] >= 'A' && rd[i] <= 'Z') ? (char) (rd[i] - 'A' + 'a') : rd[i];
+        buf[i] = 0;
+}
+
+static int iqn_taken(Service *s, const char *rd, const char *iqn, char **ret_msg) {
+        _cleanup_(json_decrefp) json_t *l = NULL;
+        json_t *e;
+        size_t i;
+        int r = obj_range(s, KEY_EXPORT, &l);
+        if (r < 0)
+                return read_failed(ret_msg, r);
+        json_array_foreach(l, i, e)
+                if (!streq(json_get_str(e, "resource-definition", ""), rd) && streq(json_get_str(e, "iqn", ""), iqn))
+                        return msgf(ret_msg, -EEXIST, "'%s' would get the iSCSI target %s, which '%s' already has "
+                                    "(target names are lower case, '_' becomes '-')", rd, iqn,
+                                    json_get_str(e, "resource-definition", ""));
+        return 0;
+}
+
 static int check_initiator(const char *ini, char **ret_msg) {
         if (!ini || !(startswith(ini, "iqn.") || startswith(ini, "eui.") || startswith(ini, "naa.")) ||
             !chars_ok(ini, ".-:", 5, 223))
@@ -683,8 +708,12 @@ int service_export_iscsi(Service *s, const char *rd, json_t *options, json_t **r
                 if (!o)
                         return -ENOMEM;
                 if (!cur) {
-                        char iqn[300];
-                        snprintf(iqn, sizeof iqn, "%s:%s", ISCSI_IQN_PREFIX, rd);
+                        char iqn[300], vol[64];
+                        iscsi_volume_name(rd, vol, sizeof vol);
+                        snprintf(iqn, sizeof iqn, "%s:%s", ISCSI_IQN_PREFIX, vol);
+                        if ((r = iqn_taken(s, rd, iqn, ret_msg)) < 0)
+                                return r;
+                        json_object_set_new(o, "lio-volume", json_string(vol));
                         json_object_set_new(o, "resource-definition", json_string(rd));
                         json_object_set_new(o, "node", json_string(node));
                         json_object_set_new(o, "iqn", json_string(iqn));

@@ -123,6 +123,20 @@ expect_rc 3 "revoke it again -> NotFound" -- $C e d t1 --initiator iqn.2026-01.o
 expect_rc 0 "remove the export" -- $C e d t1
 expect_rc 3 "remove again -> NotFound" -- $C e d t1
 expect_match '^null$' "unexport gave the Primary role back" -- sh -c "$C -o json rd l | jq '.[] | select(.name==\"t1\") | .primary'"
+# Target names are lower case ('_' -> '-'): Cinder's CV_<uuid> exports as cv-<uuid>.
+expect_rc 0 "spawn CV_Up_1 (thin)" -- $C rg spawn thin CV_Up_1 1G
+expect_match 'iqn.2026-11.org.drbd.drbdd:cv-up-1 ' "upper case and '_' in the rd: target cv-up-1" -- \
+	$C export create CV_Up_1 --initiator iqn.2026-01.org.example:vm --chap-username u1 --chap-password-file "$T_DIR/pw"
+expect_match '"lio-volume": "cv-up-1"' "export carries its LIO name" -- sh -c "$C -o json e l CV_Up_1"
+expect_rc 0 "spawn cv-up-1 (thin)" -- $C rg spawn thin cv-up-1 1G
+expect_fail_match "Error.Exists" "a second rd with the same target name -> Exists" -- \
+	$CALL ExportIscsi 'sa{sv}' '["cv-up-1",{"initiator":"iqn.2026-01.org.example:vm","chap-username":"u","chap-password":"long-enough-secret"}]'
+expect_rc 0 "remove the CV_Up_1 export" -- $C e d CV_Up_1
+expect_rc 0 "now cv-up-1 may have it" -- \
+	$CALL ExportIscsi 'sa{sv}' '["cv-up-1",{"initiator":"iqn.2026-01.org.example:vm","chap-username":"u","chap-password":"long-enough-secret"}]'
+expect_rc 0 "remove the cv-up-1 export" -- $C e d cv-up-1
+expect_rc 0 "delete CV_Up_1" -- $C rd d CV_Up_1
+expect_rc 0 "delete cv-up-1" -- $C rd d cv-up-1
 
 # Ownership.
 expect_rc 0 "manage t1" -- $CALL ManageResource 'sa{sv}' '["t1",{"owner":"cinder","volume-id":"1234-abcd"}]'
