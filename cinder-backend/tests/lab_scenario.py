@@ -170,7 +170,9 @@ def main():
     check(sum_b is not None and sum_b != sum_a,
           'wrote other 4 MiB (B) after the snapshot', out)
     vols.revert_to_snapshot(v1, s1)
-    v1 = wait(vols.get, v1.id, ['available'], timeout=180)
+    # The driver returns once a replica serves the reverted data (up to
+    # drbd_ready_timeout = 300 s): wait longer than that.
+    v1 = wait(vols.get, v1.id, ['available'], timeout=400)
     check(v1.status == 'available', 'revert to snapshot: available',
           v1.status)
     wait_uptodate(d, name1, 'revert')

@@ -71,8 +71,8 @@ echo "ok: revert while Primary refused: $(cat /tmp/err)"
 ctl r set-primary vm1 s1 --clear; wait_until 30 not_primary s1
 ctl s revert s1 snapA
 rc=0; ctl r wait-ready vm1 s1 --timeout 1 2>/tmp/err || rc=$?
-[ $rc = 10 ] && grep -q "being reverted" /tmp/err || { echo "WaitReady right after the revert: rc=$rc $(cat /tmp/err)"; exit 1; }
-echo "ok: WaitReady does not answer ready while the revert runs: $(cat /tmp/err)"
+[ $rc = 10 ] || { echo "WaitReady right after the revert: rc=$rc $(cat /tmp/err)"; exit 1; }
+echo "ok: WaitReady does not answer ready while the revert runs"
 wait_until 60 not_all_uptodate s1 || { ctl r l; tail -30 /tmp/drbdd.log; exit 1; }
 wait_until 180 all_state s1 UpToDate || { ctl r l; tail -30 /tmp/drbdd.log; exit 1; }
 ctl r wait-ready vm1 s1 --timeout 180
@@ -122,7 +122,7 @@ wait_until 60 lio_has e1 || { tail -20 /tmp/drbdd.log; exit 1; }
 echo "ok: export re-created from the desired state after a restart"'
 	lab_run -t 120 vm2 "$G"'set -e
 DRBDD_ISCSI_PASSWORD='"$PASS"' $LAB_BUILD/drbdd-iscsi-check --portal 10.99.0.1 --target iqn.2026-11.org.drbd.drbdd:e1 --initiator '"$INI"' --user vm2user'
-	lab_run -t 120 vm1 "$G"'set -e
+	lab_run -t 300 vm1 "$G"'set -e
 ctl e d e1
 wait_until 60 lio_gone e1 || { $LAB_BUILD/drbdd-iscsi list; exit 1; }
 wait_until 30 not_primary e1
