@@ -568,8 +568,12 @@ int service_resource_ready(Service *s, const char *rd, const char *node, json_t 
                 return msgf(ret_msg, 0, "'%s' is being reverted to snapshot '%s'", rd, json_get_str(rev_o, "snapshot", ""));
         json_t *ob = json_object_get(row, "observed"), *k = json_object_get(ob, "kernel");
         const char *st = json_get_str(row, "state", "planned");
-        bool ready = json_get_bool(row, "diskless", false) ? diskless_ready(k)
-                                                           : (k && streq(st, "UpToDate"));
+        /* Diskful: UpToDate, and the agent has seen the volume's (initial)
+         * sync start since its metadata was last made: a revert forgets
+         * "initial-sync" before the state stops saying UpToDate. */
+        bool ready = json_get_bool(row, "diskless", false)
+                             ? diskless_ready(k)
+                             : (k && streq(st, "UpToDate") && json_get_bool(ob, "initial-sync", false));
         if (!ready) {
                 const char *err = json_get_str(ob, "error", NULL);
                 return msgf(ret_msg, 0, "'%s' on node '%s' is %s%s%s", rd, node, st, err ? ": " : "", err ? err : "");

@@ -72,7 +72,7 @@ ctl r set-primary vm1 s1 --clear; wait_until 30 not_primary s1
 ctl s revert s1 snapA
 rc=0; ctl r wait-ready vm1 s1 --timeout 1 2>/tmp/err || rc=$?
 [ $rc = 10 ] || { echo "WaitReady right after the revert: rc=$rc $(cat /tmp/err)"; exit 1; }
-echo "ok: WaitReady does not answer ready while the revert runs"
+echo "ok: WaitReady does not answer ready right after the revert"
 wait_until 60 not_all_uptodate s1 || { ctl r l; tail -30 /tmp/drbdd.log; exit 1; }
 wait_until 180 all_state s1 UpToDate || { ctl r l; tail -30 /tmp/drbdd.log; exit 1; }
 ctl r wait-ready vm1 s1 --timeout 180
