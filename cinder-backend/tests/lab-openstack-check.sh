@@ -10,27 +10,27 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRCDIR=${SRCDIR:-$(cd "$HERE/../.." && pwd)}
-BUILD=${BUILD:-build}
-case "$BUILD" in /*) ;; *) BUILD="$SRCDIR/$BUILD" ;; esac
-export SRCDIR BUILD
+export SRCDIR
+# The private bus, drbdd start/stop and $T_DIR (kept on failure) come from
+# the integration tests' library; BUILD is resolved there.
+. "$SRCDIR/tests/integration/lib.sh"
+export BUILD
 LAB_BUILD=$BUILD
 . "$SRCDIR/tests/lab/lab.sh"
 . "$HERE/cinder-services.sh"
 G=". $LAB_REPO/tests/lab/guest/node.sh; STORE=etcd:http://10.99.0.1:2379;"
-W=$(mktemp -d /tmp/drbd-labcinder.XXXXXX)
-chmod 755 "$W"
-HOST_PIDS=()
+SCENARIO_PID=
 
 lc_cleanup() {
-	local rc=$1 pid
+	local rc=$1
 	oc_stop
-	for pid in "${HOST_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-	for pid in "${HOST_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-	if [ "$rc" = 0 ]; then rm -rf "$W"; else echo "  (host logs kept in $W)"; fi
+	[ -n "$SCENARIO_PID" ] && kill -TERM "$SCENARIO_PID" 2>/dev/null && wait "$SCENARIO_PID" 2>/dev/null
+	[ "$rc" -ne 0 ] && T_FAILS=$((T_FAILS + 1))
+	t_cleanup
 	lab__on_exit "$rc"
 }
 
-lab_start 2 --disks 8G --forward vm1:2379 || exit 1
+lab_start 2 --disks 8G --forward vm1:2379 || { t_cleanup; exit 1; }
 trap 'lc_cleanup $?' EXIT
 ETCD_PORT=$(lab_forward vm1 2379) || exit 1
 
@@ -47,36 +47,15 @@ wait_until 60 pools_reported || { ctl sp l; exit 1; }' || exit 1
 echo "  up   lab: vm1, vm2 with lvm-thin pools, etcd on vm1 ($(($(date +%s) - OC_START))s)"
 
 # ---- drbdd on this host: controller only, the lab's etcd ----------------------
-cat >"$W/bus.conf" <<EOC
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$W/bus.sock</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-EOC
-dbus-daemon --config-file="$W/bus.conf" --nofork --nopidfile >"$W/bus.log" 2>&1 &
-HOST_PIDS+=($!)
-export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$W/bus.sock
-oc_wait_for 10 "private dbus-daemon" test -S "$W/bus.sock" || exit 1
-mkdir -p "$W/state"
-"$BUILD/drbdd" --config=/dev/null --node-name=ckhost --state-dir="$W/state" --agent=no \
-	--store "etcd:http://127.0.0.1:$ETCD_PORT" >"$W/drbdd.log" 2>&1 &
-HOST_PIDS+=($!)
+t_start_bus
+T_NODE=ckhost t_start_drbdd --agent=no --store "etcd:http://127.0.0.1:$ETCD_PORT"
 lc_nodes_seen() { [ "$("$BUILD/drbdctl" -o json n l | jq -r 'map(.name) | sort | join(",")')" = vm1,vm2 ]; }
 oc_wait_for 30 "drbdd on this host (controller only) sees vm1, vm2 through 127.0.0.1:$ETCD_PORT" lc_nodes_seen ||
-	{ tail -20 "$W/drbdd.log"; exit 1; }
+	{ tail -20 "$T_DIR/drbdd.log"; exit 1; }
 
 # ---- RabbitMQ and Cinder ----------------------------------------------------
-oc_start_rabbit "$W" || exit 1
-oc_start_cinder "$W" "$DBUS_SYSTEM_BUS_ADDRESS" "drbd_resource_group = cinder
+oc_start_rabbit "$T_DIR" || exit 1
+oc_start_cinder "$T_DIR" "$DBUS_SYSTEM_BUS_ADDRESS" "drbd_resource_group = cinder
 drbd_transport = auto
 drbd_ready_timeout = 300
 drbd_timeout = 120" || exit 1
@@ -87,9 +66,9 @@ drbd_timeout = 120" || exit 1
 CINDER_ENDPOINT=http://127.0.0.1:$API_PORT/v3 CINDER_LOG_DIR=$OC_CONF_DIR DRBDD_BUS=$DBUS_SYSTEM_BUS_ADDRESS \
 	PYTHONPATH=$HERE:${PYTHONPATH:-} timeout 1500 $PY3 "$HERE/lab_scenario.py" &
 SCENARIO_PID=$!
-HOST_PIDS+=($SCENARIO_PID)
-wait $SCENARIO_PID
+wait "$SCENARIO_PID"
 rc=$?
+SCENARIO_PID=
 if [ $rc -ne 0 ]; then
 	echo "  (cinder logs in $OC_CONF_DIR)"
 	lab_run vm1 'echo "--- vm1 drbdd.log"; tail -40 /tmp/drbdd.log'

@@ -556,26 +556,28 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
          * UpToDate together (copying zeros would take as long as the
          * volume is big, and fill the peers' thin pools). */
         if (!diskless && json_get_bool(d, "initial-sync-source", false) && !json_get_bool(o, "initial-sync", false) &&
-            all_devices_in(k, DRBD_DISK_INCONSISTENT) && json_get_bool(d, "zeroed", false) &&
-            !json_get_bool(o, "full-sync", false)) {
-                if (all_peers_fresh(k, json_get_int(d, "peers", -1))) {
+            all_devices_in(k, DRBD_DISK_INCONSISTENT)) {
+                bool zeroed = json_get_bool(d, "zeroed", false) && !json_get_bool(o, "full-sync", false);
+                /* A zeroed start waits for every peer; their connection events bring the next pass. */
+                bool start = !zeroed || all_peers_fresh(k, json_get_int(d, "peers", -1));
+                if (zeroed && start) {
                         if ((r = new_uuid_clear_bitmap(a, d, ret_msg)) < 0)
                                 return r;
                         log_info("'%s' starts out zeroed on every replica: UpToDate without an initial sync", rd);
                         fault_point("create:after-new-uuid");
+                } else if (!zeroed) {
+                        if ((r = drbdadm(a, "primary", "--force", NULL, rd, ret_msg)) < 0)
+                                return r;
+                        fault_point("create:after-primary");
+                        json_object_del(o, "full-sync");
+                        if (!json_get_bool(d, "primary", false) &&
+                            (r = drbdadm(a, "secondary", NULL, NULL, rd, ret_msg)) < 0)
+                                return r;
+                }
+                if (start) {
                         json_object_set_new(o, "initial-sync", json_true());
                         obs_save(a, rd, o);
-                } /* else: the peers' connection events bring the next pass */
-        } else if (!diskless && json_get_bool(d, "initial-sync-source", false) && !json_get_bool(o, "initial-sync", false) &&
-            all_devices_in(k, DRBD_DISK_INCONSISTENT)) {
-                if ((r = drbdadm(a, "primary", "--force", NULL, rd, ret_msg)) < 0)
-                        return r;
-                fault_point("create:after-primary");
-                json_object_del(o, "full-sync");
-                if (!json_get_bool(d, "primary", false) && (r = drbdadm(a, "secondary", NULL, NULL, rd, ret_msg)) < 0)
-                        return r;
-                json_object_set_new(o, "initial-sync", json_true());
-                obs_save(a, rd, o);
+                }
         } else if (!json_get_bool(o, "initial-sync", false) && !all_devices_in(k, DRBD_DISK_INCONSISTENT) && !diskless &&
                    k->n_devices) {
                 json_object_set_new(o, "initial-sync", json_true());

@@ -48,9 +48,21 @@ ctl r wait-ready vm2 s1r --timeout 180
 ctl r set-primary vm1 s1r; wait_until 30 is_primary s1r
 same_data $(dev_of s1r) /tmp/A || { echo "restored volume lacks the snapshot data"; exit 1; }
 echo "ok: restore s1@snapA -> s1r reads the old data"
-# Cinder grows a restored volume right after asking for it: the resize waits
-# for the initial sync (8.4 cannot promote for it before).
-ctl s restore s1 snapA s1g; ctl vd set-size s1g 0 96M
+# Cinder grows a restored volume right after asking for it. Made certain
+# here: drbdd on vm1 (the initial-sync source) dies right after "up", the
+# grow arrives while every replica is still Inconsistent, then drbdd comes
+# back. The resize must wait for the initial sync (8.4 cannot promote for it
+# before; this used to retry "Need access to UpToDate data" forever).
+node_stop
+DRBDD_FAULT=create:after-up node_start --store $STORE
+ctl s restore s1 snapA s1g
+wait_until 120 gone "$(node_pid)" || { echo "drbdd never reached create:after-up"; exit 1; }
+node_start --store $STORE --agent=no # the API only, to ask for the grow
+[ "$(ctl -o json r l s1g | jq -r ".[] | select(.node == \"vm1\") | .\"node-id\"")" = 0 ] ||
+	{ echo "vm1 is not the initial-sync source of s1g"; ctl r l s1g; exit 1; }
+ctl vd set-size s1g 0 96M
+node_stop
+node_start --store $STORE
 ctl r wait-ready vm1 s1g --timeout 240 || { ctl r l; tail -30 /tmp/drbdd.log; exit 1; }
 ctl r wait-ready vm2 s1g --timeout 240
 wait_until 120 size_at_least $(dev_of s1g) 100663296 || { cat /proc/drbd; tail -20 /tmp/drbdd.log; exit 1; }

@@ -1081,6 +1081,20 @@ static json_t *desired_of(Fixture *f, const char *nodename, const char *rd) {
         return found;
 }
 
+static bool desired_zeroed(Fixture *f, const char *nodename, const char *rd) {
+        json_t *d = desired_of(f, nodename, rd);
+        assert_true(json_is_boolean(json_object_get(d, "zeroed"))); /* always stated */
+        bool z = json_is_true(json_object_get(d, "zeroed"));
+        json_decref(d);
+        return z;
+}
+
+static void replica_in_pool(Fixture *f, const char *rd, const char *nodename, const char *pool) {
+        json_t *o = json_pack("{s:s}", "storage-pool", pool);
+        OK(service_resource_create(f->s, rd, nodename, o, ret_msg));
+        json_decref(o);
+}
+
 static void test_node_desired_zeroed(void **state) {
         Fixture *f = *state;
         node(f, "alpha", "10.0.0.1", "8.4", NULL);
@@ -1110,23 +1124,15 @@ static void test_node_desired_zeroed(void **state) {
          * was there, so the volume is synced. */
         OK(service_rd_create(f->s, "mixed", NULL, ret_msg));
         OK(service_vd_create(f->s, "mixed", GIB, NULL, NULL, ret_msg));
-        o = json_pack("{s:s}", "storage-pool", "tp");
-        OK(service_resource_create(f->s, "mixed", "alpha", o, ret_msg));
-        json_decref(o);
-        o = json_pack("{s:s}", "storage-pool", "thick");
-        OK(service_resource_create(f->s, "mixed", "gamma", o, ret_msg));
-        json_decref(o);
-        a = desired_of(f, "alpha", "mixed");
-        assert_false(json_get_bool(a, "zeroed", true));
-        json_decref(a);
+        replica_in_pool(f, "mixed", "alpha", "tp");
+        replica_in_pool(f, "mixed", "gamma", "thick");
+        assert_false(desired_zeroed(f, "alpha", "mixed"));
 
         /* A clone carries its source's data: synced as well. */
         o = json_pack("{s:s}", "resource-group", "thin");
         OK(service_rd_clone(f->s, "t1", "t1c", o, ret_msg));
         json_decref(o);
-        a = desired_of(f, "alpha", "t1c");
-        assert_false(json_get_bool(a, "zeroed", true));
-        json_decref(a);
+        assert_false(desired_zeroed(f, "alpha", "t1c"));
 }
 
 /* Does some line of the plan contain every one of the NULL-terminated words? */
