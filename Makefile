@@ -42,7 +42,7 @@ CLIENT_A := $(BUILD)/libdrbdd-client.a
 BINS     := $(BUILD)/drbdd $(BUILD)/drbdctl $(BUILD)/drbdd-call $(BUILD)/bench-create
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps check unit integration bench clean check-san format-diff
+.PHONY: all deps check check-package-lists unit integration bench clean check-san format-diff
 .SECONDARY:
 all: $(BINS)
 
@@ -79,8 +79,10 @@ $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(CORE_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # ---- dependencies ---------------------------------------------------------
-# Debian packages each part needs, one list per part: */packages.txt.
-PACKAGE_LISTS := $(wildcard packages.txt */packages.txt tests/*/packages.txt)
+# Debian packages each part needs, one list per part: every packages.txt in
+# the tree, at any depth (build trees and .git excluded). A CI-side check
+# (tools/check-package-lists, run by make check) fails if one is missed.
+PACKAGE_LISTS := $(sort $(patsubst ./%,%,$(shell find . \( -name .git -o -name 'build*' \) -prune -o -name packages.txt -print)))
 DEPS_HOOKS :=
 $(BUILD)/.deps-ok: $(PACKAGE_LISTS)
 	@$(MAKE) --no-print-directory deps
@@ -91,6 +93,9 @@ deps:
 	@for h in $(DEPS_HOOKS); do $(MAKE) --no-print-directory $$h || exit 1; done
 
 # ---- tests ----------------------------------------------------------------
+check-package-lists:
+	@./tools/check-package-lists
+
 unit: $(UNIT_BINS)
 	@./tools/run-unit $(UNIT_BINS)
 
@@ -104,7 +109,7 @@ check-san:
 # failures and the exit status is non-zero if there was any.
 check: all
 	@failed=""; start=$$(date +%s); \
-	for t in unit integration check-san $(CHECK_HOOKS); do \
+	for t in check-package-lists unit integration check-san $(CHECK_HOOKS); do \
 		t0=$$(date +%s); echo "=== make $$t"; \
 		if $(MAKE) --no-print-directory $$t; then r=ok; else r=FAILED; failed="$$failed $$t"; fi; \
 		echo "=== make $$t: $$r in $$(( $$(date +%s) - t0 ))s"; \

@@ -74,6 +74,15 @@ t_stop_drbdd() {
 
 t_drbdd_alive() { kill -0 "$T_DRBDD_PID" 2>/dev/null; }
 
+# t_need PROGRAM PACKAGE: fail the test at once (never skip) when PROGRAM is
+# missing, naming the Debian package that provides it (make deps installs it).
+t_need() {
+	command -v "$1" >/dev/null && return 0
+	echo "  FAIL '$1' not found: install Debian's $2 (make deps)"
+	T_FAILS=$((T_FAILS + 1))
+	exit 1
+}
+
 pass() { T_COUNT=$((T_COUNT + 1)); echo "  ok   $*"; }
 fail() { T_COUNT=$((T_COUNT + 1)); T_FAILS=$((T_FAILS + 1)); echo "  FAIL $*"; }
 

@@ -4,7 +4,8 @@
 # fast with Unavailable, reads serve the last-known state, and everything
 # resumes when etcd is back.
 . "$(dirname "$0")/lib.sh"
-command -v etcd >/dev/null || { echo "  SKIP: etcd-server not installed"; exit 77; }
+t_need etcd etcd-server
+t_need etcdctl etcd-client
 port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 EP=$(port); PP=$(port)
 start_etcd() {

@@ -7,10 +7,8 @@ C=$DRBDCTL
 MAN1="$SRCDIR/drbdd/drbdctl/drbdctl.1"
 MAN8="$SRCDIR/drbdd/drbdd.8"
 
-if ! command -v groff >/dev/null; then
-	echo "  skipped: groff is not installed"
-	exit 0
-fi
+t_need groff groff-base
+t_need man man-db
 
 # render FILE: the page as plain text, one long line per paragraph line,
 # without hyphenation or adjustment (so words are never split).
@@ -21,10 +19,8 @@ render() {
 for page in "$MAN1" "$MAN8"; do
 	warn=$(groff -man -Tutf8 -ww -z "$page" 2>&1)
 	[ -z "$warn" ] && pass "$(basename "$page"): no groff warnings" || fail "$(basename "$page"): $warn"
-	if command -v man >/dev/null; then
-		man -l "$page" 2>/dev/null | head -1 | grep -q "$(basename "$page" | sed 's/\..*//' | tr a-z A-Z)" &&
-			pass "$(basename "$page"): man -l shows it" || fail "$(basename "$page"): man -l"
-	fi
+	man -l "$page" 2>/dev/null | head -1 | grep -q "$(basename "$page" | sed 's/\..*//' | tr a-z A-Z)" &&
+		pass "$(basename "$page"): man -l shows it" || fail "$(basename "$page"): man -l"
 done
 
 text1=$(render "$MAN1")

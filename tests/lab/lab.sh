@@ -26,6 +26,10 @@ LAB_REPO=$(cd "$LAB_HOME/../.." && pwd)
 : "${LAB_FWD_IP:=10.0.2.15}"
 : "${LAB_TMP:=/tmp}"
 LAB_PORTS_DIR=$LAB_TMP/drbdd-lab.ports
+# The DRBD dialect the guests run: 9 (built from LAB_DRBD9_SRC, the default)
+# or 8.4 (Debian's own module).
+: "${LAB_DRBD:=9}"
+: "${LAB_DRBD9_SRC:=$(cd "$LAB_HOME/../../.." && pwd)/shared/drbd9/drbd-9.2.19.tar.gz}"
 LAB_KERNEL_MODULES="virtio_pci 9pnet_virtio 9p overlay"
 
 if [ -z "${LAB_CACHE:-}" ]; then
@@ -91,10 +95,70 @@ lab_deps() {
 		fi
 	fi
 	echo "$kver" >"$LAB_CACHE/current.new" && mv "$LAB_CACHE/current.new" "$LAB_CACHE/current"
-	lab__initrd "$kver" >/dev/null
+	lab__initrd "$kver" >/dev/null && { [ "$LAB_DRBD" = 8.4 ] || lab__drbd9 "$kver"; }
 	local rc=$?
 	exec {lk}>&-
 	return $rc
+}
+
+# lab__drbd9 KVER: build the DRBD 9 modules for KVER from $LAB_DRBD9_SRC once
+# (cached per kernel and source checksum) and lay out a second module tree,
+# $LAB_CACHE/KVER/root-drbd9, with them in place of Debian's 8.4 drbd.ko
+# (hard links to the unpacked tree otherwise, so it costs no space).
+lab__drbd9() {
+	local kver=$1 dir=$LAB_CACHE/$1 sum b tree t0 m
+	if [ ! -r "$LAB_DRBD9_SRC" ]; then
+		lab_log "DRBD 9 source missing: $LAB_DRBD9_SRC"
+		lab_log "  put LINBIT's drbd-9.x release tarball there or set LAB_DRBD9_SRC=PATH;"
+		lab_log "  LAB_DRBD=8.4 runs the lab on Debian's DRBD 8.4 module instead"
+		return 1
+	fi
+	sum=$(sha256sum "$LAB_DRBD9_SRC" | cut -c1-12)
+	b=$dir/drbd9-$sum
+	tree=$dir/root-drbd9
+	if [ ! -e "$b/.ok" ]; then
+		[ -d "/usr/src/linux-headers-$kver" ] || "$LAB_REPO/tools/install-deps" <(echo "linux-headers-$kver") || {
+			lab_log "linux-headers-$kver is needed to build DRBD 9"; return 1; }
+		command -v spatch >/dev/null || "$LAB_REPO/tools/install-deps" <(echo coccinelle) || return 1
+		lab_log "building DRBD 9 ($(basename "$LAB_DRBD9_SRC")) for $kver, once (one to three minutes on 2 cores)"
+		t0=$(lab__now)
+		rm -rf "$b" "$b.new" && mkdir -p "$b.new/src" &&
+			tar -xzf "$LAB_DRBD9_SRC" -C "$b.new/src" --strip-components=1 || { lab_log "cannot unpack $LAB_DRBD9_SRC"; return 1; }
+		# SPAAS=false: never ask LINBIT's online spatch service (unreachable here).
+		if ! make -C "$b.new/src" -j"$(nproc)" module KDIR="/usr/src/linux-headers-$kver" KVER="$kver" SPAAS=false \
+			>"$b.new/build.log" 2>&1; then
+			lab_log "building DRBD 9 failed; last lines of $b.new/build.log:"
+			tail -n 20 "$b.new/build.log" | sed 's/^/lab: | /' >&2
+			return 1
+		fi
+		# All of them: drbd_transport_tcp needs handshake.ko (built in a
+		# subfolder) on kernels without net/handshake, such as 6.1.
+		mkdir -p "$b.new/ko" && find "$b.new/src/drbd/build-current/" -name '*.ko' -exec cp {} "$b.new/ko/" \; &&
+			[ -e "$b.new/ko/drbd.ko" ] && rm -rf "$b.new/src" && touch "$b.new/.ok" && mv "$b.new" "$b" ||
+			{ lab_log "DRBD 9 build left no drbd.ko"; return 1; }
+		rm -rf "$tree"
+		lab_log "DRBD 9 built in $(lab__since "$t0") s"
+	fi
+	if [ ! -e "$tree/.ok" ] || [ "$(cat "$tree/.ok")" != "$sum" ]; then
+		rm -rf "$tree" "$tree.new"
+		cp -al "$dir/root" "$tree.new" || return 1
+		rm -rf "$tree.new/lib/modules/$kver/kernel/drivers/block/drbd"
+		m=$tree.new/lib/modules/$kver/updates/drbd9
+		mkdir -p "$m" && cp "$b/ko/"*.ko "$m/" &&
+			depmod -b "$tree.new" "$kver" &&
+			[ "$(modinfo -b "$tree.new" -k "$kver" -F version drbd)" != 8.4.11 ] &&
+			modprobe -d "$tree.new" -S "$kver" --show-depends drbd_transport_tcp >/dev/null &&
+			echo "$sum" >"$tree.new/.ok" && mv "$tree.new" "$tree" || { lab_log "cannot lay out the DRBD 9 module tree"; return 1; }
+	fi
+}
+
+# lab__modules KVER: the module tree the guests boot with for $LAB_DRBD.
+lab__modules() {
+	case "$LAB_DRBD" in
+	8.4) echo "$LAB_CACHE/$1/root/lib/modules" ;;
+	9) echo "$LAB_CACHE/$1/root-drbd9/lib/modules" ;;
+	*) lab_log "LAB_DRBD must be 9 or 8.4, not '$LAB_DRBD'"; return 1 ;;
+	esac
 }
 
 # lab__initrd KVER: print the path of the initramfs for KVER, building it when
@@ -124,7 +188,8 @@ lab__initrd() {
 
 lab__kernel() { # sets lab_kver, lab_vmlinuz, lab_initrd, fetching on first use
 	lab_kver=${LAB_KVER:-$(cat "$LAB_CACHE/current" 2>/dev/null)}
-	if [ -z "$lab_kver" ] || [ ! -e "$LAB_CACHE/$lab_kver/.ok" ]; then
+	if [ -z "$lab_kver" ] || [ ! -e "$LAB_CACHE/$lab_kver/.ok" ] ||
+		{ [ "$LAB_DRBD" = 9 ] && [ ! -e "$LAB_CACHE/$lab_kver/root-drbd9/.ok" ]; }; then
 		lab_deps || return 1
 		lab_kver=$(<"$LAB_CACHE/current")
 	fi
@@ -306,6 +371,7 @@ lab_start() {
 		echo "LAB_OWNER=$$"
 		echo "LAB_DETACHED=$detach"
 		echo "LAB_KVER=$lab_kver"
+		echo "LAB_DRBD=$LAB_DRBD"
 		echo "LAB_9P_CACHE=${LAB_9P_CACHE:-}"
 		for f in "${fwds[@]}"; do
 			[[ $f =~ ^vm([1-4]):([0-9]{1,5})$ ]] && [ "${BASH_REMATCH[1]}" -le "$n" ] ||
@@ -367,7 +433,7 @@ lab__qemu_start() {
 	append="console=ttyS0 panic=-1 net.ifnames=0 ipv6.disable=1 mitigations=off"
 	append+=" 8250.nr_uarts=1 loglevel=${LAB_LOGLEVEL:-4}"
 	append+=" lab.name=$vm lab.ip=$LAB_NET.$i lab.net=$LAB_NET"
-	append+=" lab.stage2=$LAB_HOME/guest/stage2 lab.modules=$LAB_CACHE/$lab_kver/root/lib/modules"
+	append+=" lab.stage2=$LAB_HOME/guest/stage2 lab.modules=$(lab__modules "$lab_kver")"
 	# cache=loose is faster, but a guest may then not see files changed on
 	# the host after it read them; the interactive shell uses cache=none.
 	local cache=${LAB_9P_CACHE:-loose}

@@ -57,7 +57,7 @@ all_state() {
 
 # Our LVs and DRBD resources on this node, sorted, space separated.
 our_lvs() { lvs --noheadings -o lv_name drbdpool 2>/dev/null | tr -d ' ' | grep -E '_[0-9]{5}$' | sort | tr '\n' ' '; }
-kernel_resources() { drbdsetup status 2>/dev/null | awk '/^[^ ]/ {print $1}' | sort | tr '\n' ' '; }
+kernel_resources() { drbdsetup status 2>/dev/null | awk '/^[^ #]/ {print $1}' | sort | tr '\n' ' '; }
 
 vg_setup() {
 	vgs drbdpool >/dev/null 2>&1 && return 0
