@@ -13,6 +13,7 @@
 #include "drbdd/cluster/cluster.h"
 #include "drbdd/store/store-cache.h"
 #include "drbdd/model/names.h"
+#include "drbdd/model/options.h"
 #include "drbdd/service/service.h"
 #include "drbdd/store/store.h"
 #include "fileio.h"
@@ -36,6 +37,7 @@ typedef struct Config {
         int agent;          /* -1 auto, 0 no, 1 yes */
         char *drbd_include;
         char *modules_dir;
+        json_t *drbd_options; /* node-wide DRBD options: {"net/ping-timeout": "30"} */
         unsigned lease_ttl, grace;
 } Config;
 
@@ -46,6 +48,31 @@ static void config_done(Config *c) {
         free(c->uids);
         free(c->drbd_include);
         free(c->modules_dir);
+        json_decref(c->drbd_options);
+}
+
+/* "NAME=VALUE [NAME=VALUE...]": whitelisted DRBD options (drbdd/model/options.h),
+ * each validated like a resource group's, so nothing can inject into a config. */
+static int add_drbd_options(Config *c, const char *value) {
+        _cleanup_free_ char *copy = strdup(value);
+        char *save = NULL;
+        if (!copy)
+                return -ENOMEM;
+        if (!c->drbd_options && !(c->drbd_options = json_object()))
+                return -ENOMEM;
+        for (char *t = strtok_r(copy, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save)) {
+                _cleanup_free_ char *m = NULL;
+                char *eq = strchr(t, '=');
+                if (!eq)
+                        return log_error_errno(-EINVAL, "Invalid drbd-option '%s': expected SECTION/KEY=VALUE, e.g. "
+                                               "net/ping-timeout=30", t);
+                *eq = 0;
+                if (drbd_option_validate(t, eq + 1, &m) < 0)
+                        return log_error_errno(-EINVAL, "Invalid drbd-option: %s", m ? m : t);
+                if (json_object_set_new(c->drbd_options, t, json_string(eq + 1)) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
 }
 
 static int set_str(char **dst, const char *v) {
@@ -144,6 +171,8 @@ static int config_set(Config *c, const char *key, const char *value) {
                 return set_str(&c->drbd_include, value);
         if (streq(key, "modules-dir"))
                 return set_str(&c->modules_dir, value);
+        if (streq(key, "drbd-options"))
+                return add_drbd_options(c, value);
         if (streq(key, "log-level")) {
                 int l = log_level_from_string(value);
                 if (l < 0)
@@ -207,6 +236,10 @@ static void help(void) {
                "      --drbd-include=FILE  file that makes drbdadm's default config include\n"
                "                           drbdd's resources (default /etc/drbd.d/drbdd.res)\n"
                "      --modules-dir=DIR    kernel modules directory for libkmod\n"
+               "      --drbd-option=SECTION/KEY=VALUE\n"
+               "                           a DRBD option this node's agent applies to every\n"
+               "                           resource unless its group or definition sets it\n"
+               "                           (e.g. net/ping-timeout=30); repeatable\n"
                "      --lease-ttl=SEC      liveness lease of this node (default 10)\n"
                "      --grace-period=SEC   a node gone this long is lost and the leader\n"
                "                           re-places its replicas (default 60)\n"
@@ -220,7 +253,8 @@ static void help(void) {
 
 static int parse_argv(int argc, char **argv, Config *c) {
         enum { ARG_STORE = 0x100, ARG_STATE_DIR, ARG_ALLOW_USER, ARG_PORT_RANGE, ARG_MINOR_RANGE, ARG_LOG_LEVEL,
-               ARG_AGENT, ARG_DRBD_INCLUDE, ARG_MODULES_DIR, ARG_LEASE_TTL, ARG_GRACE };
+               ARG_AGENT, ARG_DRBD_INCLUDE, ARG_MODULES_DIR, ARG_LEASE_TTL, ARG_GRACE,
+               ARG_DRBD_OPTION };
         static const struct option opts[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "node-name", required_argument, NULL, 'n' },
@@ -233,6 +267,7 @@ static int parse_argv(int argc, char **argv, Config *c) {
                 { "agent", required_argument, NULL, ARG_AGENT },
                 { "drbd-include", required_argument, NULL, ARG_DRBD_INCLUDE },
                 { "modules-dir", required_argument, NULL, ARG_MODULES_DIR },
+                { "drbd-option", required_argument, NULL, ARG_DRBD_OPTION },
                 { "lease-ttl", required_argument, NULL, ARG_LEASE_TTL },
                 { "grace-period", required_argument, NULL, ARG_GRACE },
                 { "help", no_argument, NULL, 'h' },
@@ -267,6 +302,7 @@ static int parse_argv(int argc, char **argv, Config *c) {
                 case ARG_AGENT: key = "agent"; break;
                 case ARG_DRBD_INCLUDE: key = "drbd-include"; break;
                 case ARG_MODULES_DIR: key = "modules-dir"; break;
+                case ARG_DRBD_OPTION: key = "drbd-options"; break;
                 case ARG_LEASE_TTL: key = "lease-ttl"; break;
                 case ARG_GRACE: key = "grace-period"; break;
                 default: return -EINVAL;
@@ -354,7 +390,8 @@ static int run(int argc, char **argv) {
         if (c.agent != 0) {
                 AgentConfig ac = { .node_name = c.node_name, .state_dir = c.state_dir,
                                    .drbd_include = c.drbd_include ? c.drbd_include : "/etc/drbd.d/drbdd.res",
-                                   .modules_dir = c.modules_dir, .load_modules = true };
+                                   .modules_dir = c.modules_dir, .load_modules = true,
+                                   .drbd_options = c.drbd_options };
                 if (streq(ac.drbd_include, "none"))
                         ac.drbd_include = NULL;
                 if ((r = agent_new(store, service, event, &ac, &agent)) < 0)

@@ -1,5 +1,6 @@
 /* Loads kernel modules with libkmod: lookup, blacklist check, probe-insert with options, clear errors. */
 #include <errno.h>
+#include <fcntl.h>
 #include <libkmod.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -278,4 +279,43 @@ int kmod_load_drbdd_modules(KmodLoader *l, unsigned sets, const char *drbd_optio
         if (ret_n)
                 *ret_n = n;
         return first;
+}
+
+int kmod_module_param_set(const char *sysfs_root, const char *module, const char *param, const char *value,
+                          char **ret_old) {
+        _cleanup_free_ char *path = NULL, *old = NULL;
+        char buf[4096];
+        ssize_t n;
+        int fd;
+
+        if (!module || !param || !value || !*module || !*param || strchr(module, '/') || strchr(param, '/') ||
+            strstr(module, "..") || strstr(param, "..") || strchr(value, '\n'))
+                return -EINVAL;
+        if (asprintf(&path, "%s/module/%s/parameters/%s", sysfs_root ? sysfs_root : "/sys", module, param) < 0)
+                return -ENOMEM;
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+                return -errno;
+        n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n < 0)
+                return -errno;
+        buf[n] = 0;
+        buf[strcspn(buf, "\n")] = 0;
+        if (!(old = strdup(buf)))
+                return -ENOMEM;
+        if (streq(old, value)) {
+                if (ret_old)
+                        *ret_old = TAKE_PTR(old);
+                return 0;
+        }
+        if ((fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)) < 0) /* as "echo v >" does */
+                return -errno;
+        n = write(fd, value, strlen(value));
+        int r = n < 0 ? -errno : (size_t) n != strlen(value) ? -EIO : 0;
+        close(fd);
+        if (r < 0)
+                return r;
+        if (ret_old)
+                *ret_old = TAKE_PTR(old);
+        return 1;
 }

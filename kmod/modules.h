@@ -78,3 +78,15 @@ typedef struct KmodResult {
  * errno, with its message in *ret_error (if given; caller frees). */
 int kmod_load_drbdd_modules(KmodLoader *l, unsigned sets, const char *drbd_options, KmodResult *results,
                             size_t *ret_n, char **ret_error);
+
+/* Module parameters of an already loaded module cannot be given at load
+ * time (kmod_loader_load() returns 1 and ignores them); those the module
+ * declares writable can still be set in sysfs. Sets
+ * <sysfs_root>/module/<module>/parameters/<param> (sysfs_root NULL: /sys)
+ * to value unless it already holds it (a trailing newline ignored).
+ * Returns 0 when it already held value, 1 when written, or a negative
+ * errno: -ENOENT no such module or parameter, -EACCES/-EPERM/-EROFS the
+ * parameter is read-only, -EINVAL bad name or refused value; *ret_old (if
+ * given, caller frees) receives the previous value on success. */
+int kmod_module_param_set(const char *sysfs_root, const char *module, const char *param, const char *value,
+                          char **ret_old);

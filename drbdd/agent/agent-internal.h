@@ -16,6 +16,7 @@ struct Agent {
         sd_event *event;
         char *node, *state_dir, *res_dir, *conf_path, *drbd_include, *modules_dir;
         bool load_modules;
+        json_t *drbd_options; /* node-wide, for the config's common section (own reference) */
 
         DrbdKernelInfo kernel;
         bool have_kernel;

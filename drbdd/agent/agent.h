@@ -20,6 +20,8 @@ typedef struct AgentConfig {
                                     * (e.g. /etc/drbd.d/drbdd.res); NULL: none */
         const char *modules_dir;   /* libkmod modules dir override; NULL: the running kernel's */
         bool load_modules;
+        json_t *drbd_options;      /* node-wide options for the common section of the config:
+                                    * {"net/ping-timeout": "30"}, validated; NULL: none (borrowed) */
 } AgentConfig;
 
 /* Creates the agent; nothing runs until agent_start(). store, service and

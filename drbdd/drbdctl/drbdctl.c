@@ -244,8 +244,10 @@ static int node_list(DrbddClient *c, Args *a) {
         Table *t = table_new("Node", "Address", "DRBD", "Properties", NULL);
         json_array_foreach(l, i, e) {
                 _cleanup_free_ char *props = join_object(json_object_get(e, "properties"));
+                /* The kernel's full version once the node's agent reported it (9.2.19), else the dialect. */
+                const char *kv = json_get_str(json_object_get(e, "kernel"), "version", NULL);
                 table_add(t, json_get_str(e, "name", ""), json_get_str(e, "address", ""),
-                          json_get_str(e, "drbd-version", ""), props ? props : "", NULL);
+                          kv ? kv : json_get_str(e, "drbd-version", ""), props ? props : "", NULL);
         }
         return table_emit(t);
 }

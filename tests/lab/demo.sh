@@ -13,7 +13,7 @@ done_() { printf '    ... done in %ss\n' "$(lab__since "$STEP_T")"; }
 die() { printf '\n\033[1;31mDEMO FAILED at step %d: %s\033[0m\n' "$step_no" "$*"; exit 1; }
 run() { local vm=$1; shift; lab_run -t "${T:-180}" "$vm" "$G$*" | sed 's/^/    /'; return "${PIPESTATUS[0]}"; }
 
-step "Build the product and boot three real Linux kernels (DRBD 8.4, LVM) under QEMU"
+step "Build the product and boot three real Linux kernels (DRBD $LAB_DRBD, LVM) under QEMU"
 if [ -z "${DEMO_NO_BUILD:-}" ]; then make -C "$LAB_REPO" -s all >/dev/null || die "build failed"; fi
 lab_start 3 --disks 1G || die "lab did not boot"
 done_
@@ -29,7 +29,7 @@ ctl node create vm3 10.99.0.3 --property site=c
 ctl storage-pool create lvm vm1 pool1 drbdpool
 ctl storage-pool create lvm vm2 pool1 drbdpool
 ctl resource-group create mirrored --place-count 2 --storage-pool pool1 --replicas-on-different site
-wait_until 60 versions_are 8.4,8.4,8.4 && wait_until 60 pools_reported
+wait_until 60 dialect_reported 3 && wait_until 60 pools_reported
 ctl node list; echo; ctl storage-pool list' || die "cluster setup"
 done_
 

@@ -438,7 +438,7 @@ lab__qemu_start() {
 	# the host after it read them; the interactive shell uses cache=none.
 	local cache=${LAB_9P_CACHE:-loose}
 	[ "$fg" = --foreground ] && cache=${LAB_9P_CACHE:-none}
-	append+=" lab.build=$LAB_BUILD lab.9pcache=$cache"
+	append+=" lab.build=$LAB_BUILD lab.9pcache=$cache lab.drbd=$LAB_DRBD"
 	[ "$fg" = --foreground ] && append+=" lab.shell=1"
 	local fwd hostfwd=
 	for fwd in $(compgen -v "LAB_FWD_${vm}_"); do

@@ -72,6 +72,8 @@ drbdadm create-md --force r0 </dev/null
 drbdadm up r0"
 	done
 	lab_run vm1 'set -e; drbdadm primary --force r0; head -n 2 /proc/drbd'
+	# The guests run the dialect the lab was started with (LAB_DRBD).
+	lab_expect_eq "kernel DRBD dialect" "$LAB_DRBD" "$(lab_run vm1 'sed -n "s/^version: \(8\.4\|9\)\..*/\1/p" /proc/drbd')"
 	lab_run -t 120 vm1 'for i in $(seq 120); do
 	[ "$(drbdadm dstate r0)" = UpToDate/UpToDate ] && [ "$(drbdadm cstate r0)" = Connected ] && exit 0
 	sleep 1

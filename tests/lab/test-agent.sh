@@ -1,8 +1,9 @@
 #!/bin/bash
 # Node agent on real kernels: drbdd turns desired state into LVs and DRBD
 # devices, converges after kill -9 at every named step, and stays cheap after
-# a restart. Two nodes (vm1, vm2: DRBD 8.4 needs two hosts per resource)
-# share an etcd store that runs on vm1.
+# a restart. Two nodes (vm1, vm2; DRBD 8.4 needs two hosts per resource)
+# share an etcd store that runs on vm1. Runs on the lab's dialect (LAB_DRBD:
+# 9 by default; make check runs it on 8.4 too).
 set -u
 . "$(dirname "$0")/lab.sh"
 G=". $LAB_REPO/tests/lab/guest/node.sh; STORE=etcd:http://10.99.0.1:2379;"
@@ -10,13 +11,26 @@ both() { lab_run -t "${T:-120}" vm1 "$G$1" && lab_run -t "${T:-120}" vm2 "$G$1";
 
 test_setup() {
 	lab_run -t 120 vm1 "$G"'set -e; vg_setup; etcd_start; node_start --store $STORE'
-	lab_run -t 120 vm2 "$G"'set -e; vg_setup; node_start --store $STORE'
+	# vm2: drbd loaded before drbdd starts, as after an earlier run or by
+	# another tool; drbdd's load-time usermode_helper must still apply.
+	lab_run -t 120 vm2 "$G"'set -e; vg_setup
+modprobe drbd
+[ "$(cat /sys/module/drbd/parameters/usermode_helper)" != /bin/true ]
+node_start --store $STORE
+h=$(cat /sys/module/drbd/parameters/usermode_helper)
+[ "$h" = /bin/true ] || { echo "usermode_helper is $h after drbdd started on a loaded drbd"; exit 1; }
+grep -q "drbd was loaded before drbdd started: set its usermode_helper" /tmp/drbdd.log || { echo "drbdd did not say so"; tail /tmp/drbdd.log; exit 1; }
+echo "ok: drbd loaded before drbdd: usermode_helper set through sysfs, and logged"'
 	lab_run -t 60 vm1 "$G"'set -e
 ctl n c vm1 10.99.0.1; ctl n c vm2 10.99.0.2
 ctl sp c lvm vm1 pool1 drbdpool; ctl sp c lvm vm2 pool1 drbdpool
 ctl rg c two --place-count 2
-wait_until 30 versions_are 8.4,8.4 || { ctl n l; exit 1; }
-echo "ok: both nodes report DRBD 8.4 from their kernels"
+wait_until 30 dialect_reported 2 || { ctl n l; exit 1; }
+ctl n l
+echo "ok: both nodes report DRBD $LAB_DRBD from their kernels"
+ver=$(sed -n "s/^version: \([^ ]*\).*/\1/p" /proc/drbd)
+ctl n l | grep -q "^vm1 .* $ver " || { echo "node list does not show the kernel version $ver"; exit 1; }
+echo "ok: node list shows the kernel version $ver"
 wait_until 30 pools_reported || { ctl sp l; exit 1; }
 ctl sp l'
 }
@@ -34,6 +48,8 @@ grep -q "string \"r1/vm1\"" /tmp/signals && grep -q "string \"observed\"" /tmp/s
 echo "ok: observed state announced as D-Bus signals ($(grep -c "string \"observed\"" /tmp/signals) Changed signals)"
 [ "$(our_lvs)" = "r1_00000 " ] && [ "$(kernel_resources)" = "r1 " ]
 [ "$(stat -c %a $STATE/res/r1.res)" = 600 ]
+drbdsetup show r1 | grep -q "ping-timeout *$LAB_PING_TIMEOUT;" || { echo "node-wide --drbd-option net/ping-timeout not in the kernel"; drbdsetup show r1; exit 1; }
+echo "ok: the node-wide DRBD option (ping-timeout $LAB_PING_TIMEOUT) is in effect"
 ctl r set-primary vm1 r1
 wait_until 30 is_primary r1
 dev=$(dev_of r1)

@@ -262,6 +262,44 @@ static void test_env_override(void **state) {
         unsetenv(KMOD_MODULES_DIR_ENV);
 }
 
+/* Parameters of a module that was loaded already: set through (a fake) sysfs. */
+static void test_param_set(void **state) {
+        char root[] = "/tmp/test-kmod-sysfs.XXXXXX", path[512];
+        _cleanup_free_ char *old = NULL, *now = NULL;
+        size_t len;
+
+        assert_non_null(mkdtemp(root));
+        snprintf(path, sizeof path, "%s/module/drbd/parameters", root);
+        assert_int_equal(mkdir_p(path, 0755), 0);
+        snprintf(path, sizeof path, "%s/module/drbd/parameters/usermode_helper", root);
+        assert_int_equal(write_file_atomic(path, "/sbin/drbdadm\n", 14, 0644), 0);
+
+        assert_int_equal(kmod_module_param_set(root, "drbd", "usermode_helper", "/bin/true", &old), 1);
+        assert_string_equal(old, "/sbin/drbdadm");
+        assert_int_equal(read_file_full(path, 4096, &now, &len), 0);
+        assert_string_equal(now, "/bin/true");
+        free(old);
+        old = NULL;
+        /* Already right (sysfs adds a newline): nothing written. */
+        assert_int_equal(write_file_atomic(path, "/bin/true\n", 10, 0644), 0);
+        assert_int_equal(kmod_module_param_set(root, "drbd", "usermode_helper", "/bin/true", &old), 0);
+        assert_string_equal(old, "/bin/true");
+
+        assert_int_equal(kmod_module_param_set(root, "nodrbd", "usermode_helper", "/bin/true", NULL), -ENOENT);
+        assert_int_equal(kmod_module_param_set(root, "drbd", "nosuch", "/bin/true", NULL), -ENOENT);
+        assert_int_equal(kmod_module_param_set(root, "drbd", "../../x", "/bin/true", NULL), -EINVAL);
+        assert_int_equal(kmod_module_param_set(root, "drbd", "usermode_helper", "a\nb", NULL), -EINVAL);
+        /* A read-only parameter (mode 0444; root ignores modes, so a directory stands in). */
+        snprintf(path, sizeof path, "%s/module/drbd/parameters/ro", root);
+        assert_int_equal(mkdir_p(path, 0755), 0);
+        assert_true(kmod_module_param_set(root, "drbd", "ro", "x", NULL) < 0);
+
+        char *argv[] = { (char *) "rm", (char *) "-rf", root, NULL };
+        ExecResult res;
+        assert_int_equal(exec_run(argv, NULL, &res), 0);
+        exec_result_done(&res);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_missing_dir),
@@ -272,6 +310,7 @@ int main(void) {
                 cmocka_unit_test(test_invalid_arguments),
                 cmocka_unit_test(test_drbdd_set),
                 cmocka_unit_test(test_env_override),
+                cmocka_unit_test(test_param_set),
         };
         return cmocka_run_group_tests(tests, setup_tree, teardown_tree);
 }

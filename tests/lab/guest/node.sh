@@ -3,6 +3,7 @@
 STATE=${STATE:-/var/lib/drbdd}
 BUSFILE=/run/drbdd-test-bus
 C="$LAB_BUILD/drbdctl"
+LAB_PING_TIMEOUT=${LAB_PING_TIMEOUT:-30} # tenths of a second
 
 bus_up() {
 	if [ -s "$BUSFILE" ] && DBUS_SYSTEM_BUS_ADDRESS=$(cat "$BUSFILE") dbus-send --system --dest=org.freedesktop.DBus \
@@ -20,7 +21,11 @@ bus_up() {
 node_start() {
 	bus_up || return 1
 	mkdir -p "$STATE"
-	nohup "$LAB_BUILD/drbdd" --node-name "$(hostname)" --state-dir "$STATE" --agent=yes "$@" >>/tmp/drbdd.log 2>&1 &
+	# Lab only: DRBD's default ping-timeout (0.5 s) is too tight for QEMU's
+	# software emulation on 2 busy cores (PingAck timeouts made connections
+	# flap); production keeps DRBD's default.
+	nohup "$LAB_BUILD/drbdd" --node-name "$(hostname)" --state-dir "$STATE" --agent=yes \
+		--drbd-option net/ping-timeout=$LAB_PING_TIMEOUT "$@" >>/tmp/drbdd.log 2>&1 &
 	echo $! >/run/drbdd-test.pid
 	for _ in $(seq 100); do
 		"$C" node status >/dev/null 2>&1 && return 0
@@ -84,6 +89,11 @@ etcd_start() {
 }
 
 node_versions() { ctl -o json n l | jq -r 'map(."drbd-version") | join(",")'; }
+# dialect_reported N: N nodes, each with the lab's dialect ($LAB_DRBD) from its kernel.
+dialect_reported() {
+	ctl -o json n l | jq -e --arg d "$LAB_DRBD" --argjson n "$1" \
+		'length == $n and all(.[]; ."drbd-version" == $d and (.kernel.version // "" | startswith($d + ".")))' >/dev/null
+}
 pools_reported() { ctl -o json sp l | jq -e 'length > 0 and all(.[]; ."capacity-kib" > 0)' >/dev/null; }
 is_primary() { drbdsetup status "$1" 2>/dev/null | grep -q 'role:Primary'; }
 dev_size() { local m=${1#/dev/drbd}; echo $(( $(cat /sys/block/drbd$m/size) * 512 )); }
