@@ -10,7 +10,7 @@
 #include "drbdd/service/service.h"
 #include "drbdd/store/store.h"
 
-#define CLUSTER_KEY_ALIVE "/drbdd/alive/"
+#define CLUSTER_KEY_ALIVE SERVICE_KEY_ALIVE
 #define CLUSTER_KEY_LEADER "/drbdd/leader"
 
 typedef struct Cluster Cluster;

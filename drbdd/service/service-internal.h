@@ -97,6 +97,9 @@ int opt_drbd_options(json_t *opts, const char *key, json_t **ret, char **ret_msg
 
 /* Node's DRBD dialect from its object. */
 DrbdDialect node_dialect(json_t *node);
+/* The node's drbdd is alive (its liveness key exists) and its kernel reported
+ * DRBD 9: a node that may take a tie-breaker. */
+bool node_runs_drbd9(Service *s, json_t *node);
 /* Extent of a pool in KiB by driver. */
 uint64_t pool_extent_kib(json_t *pool);
 /* Backing device path of volume vnr of rd on pool (newly allocated). */

@@ -794,7 +794,10 @@ int service_autoplace(Service *s, const char *rd_name, json_t *options, char **r
                                 bool taken = replica_on(replicas, node);
                                 for (size_t k = 0; k < n_add && !taken; k++)
                                         taken = streq(add[k].node, node);
-                                if (taken || node_dialect(p) != DRBD_DIALECT_9 || name_in(excluded, node))
+                                /* A tie-breaker only where it can vote: a live node whose kernel
+                                 * runs DRBD 9 (a defined node that never started has neither). */
+                                if (taken || node_dialect(p) != DRBD_DIALECT_9 || name_in(excluded, node) ||
+                                    (!dor && !node_runs_drbd9(s, p)))
                                         continue;
                                 add[n_add++] = (NewReplica) { .node = node, .pool = NULL, .tiebreaker = !dor };
                                 if (!dor)

@@ -348,6 +348,18 @@ DrbdDialect node_dialect(json_t *node) {
         return streq(json_get_str(node, "drbd-version", "9"), "8.4") ? DRBD_DIALECT_84 : DRBD_DIALECT_9;
 }
 
+bool node_runs_drbd9(Service *s, json_t *node) {
+        const char *dialect = json_get_str(json_object_get(node, "kernel"), "dialect", "");
+        _cleanup_free_ char *k = NULL;
+        StoreKV kv;
+        if (!streq(dialect, "9") || asprintf(&k, SERVICE_KEY_ALIVE "%s", json_get_str(node, "name", "")) < 0)
+                return false;
+        if (store_get(s->store, k, &kv) < 0)
+                return false;
+        store_kv_done(&kv);
+        return true;
+}
+
 uint64_t pool_extent_kib(json_t *pool) {
         const char *d = json_get_str(pool, "driver", "");
         if (streq(d, "file"))

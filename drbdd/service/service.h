@@ -98,6 +98,10 @@ int service_plan_commands(Service *s, const char *rd, const char *node, json_t *
  * SERVICE_KEY_OBSERVED "<node>/<resource>", written only by that node. */
 #define SERVICE_KEY_OBSERVED "/drbdd/obs/"
 
+/* A node's liveness: SERVICE_KEY_ALIVE "<node>", a key under its drbdd's
+ * lease (drbdd/cluster/); gone when that drbdd stops or loses the store. */
+#define SERVICE_KEY_ALIVE "/drbdd/alive/"
+
 /* What node must run: a JSON array with one object per replica on node:
  * {"name", "replica" (the resource object), "dialect" ("9"|"8.4"),
  *  "peer-slots", "port", "pool" (storage pool object or null if diskless),

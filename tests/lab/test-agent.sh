@@ -48,7 +48,7 @@ grep -q "string \"r1/vm1\"" /tmp/signals && grep -q "string \"observed\"" /tmp/s
 echo "ok: observed state announced as D-Bus signals ($(grep -c "string \"observed\"" /tmp/signals) Changed signals)"
 [ "$(our_lvs)" = "r1_00000 " ] && [ "$(kernel_resources)" = "r1 " ]
 [ "$(stat -c %a $STATE/res/r1.res)" = 600 ]
-drbdsetup show r1 | grep -q "ping-timeout *$LAB_PING_TIMEOUT;" || { echo "node-wide --drbd-option net/ping-timeout not in the kernel"; drbdsetup show r1; exit 1; }
+drbdsetup show r1 | grep -Eq "ping-timeout[[:space:]]+$LAB_PING_TIMEOUT;" || { echo "node-wide --drbd-option net/ping-timeout not in the kernel"; drbdsetup show r1; exit 1; }
 echo "ok: the node-wide DRBD option (ping-timeout $LAB_PING_TIMEOUT) is in effect"
 ctl r set-primary vm1 r1
 wait_until 30 is_primary r1

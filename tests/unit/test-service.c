@@ -136,7 +136,8 @@ static size_t alloc_keys(Fixture *f, const char *prefix) {
         return n;
 }
 
-static void node(Fixture *f, const char *name, const char *addr, const char *version, const char *site) {
+/* A node that is only defined: no drbdd ever ran there. */
+static void node_defined(Fixture *f, const char *name, const char *addr, const char *version, const char *site) {
         json_t *o = json_pack("{s:{}}", "properties");
         if (version)
                 json_object_set_new(o, "drbd-version", json_string(version));
@@ -144,6 +145,23 @@ static void node(Fixture *f, const char *name, const char *addr, const char *ver
                 json_object_set_new(json_object_get(o, "properties"), "site", json_string(site));
         OK(service_node_create(f->s, name, addr, o, ret_msg));
         json_decref(o);
+}
+
+/* The node's drbdd runs: its liveness key exists and its kernel reported the dialect. */
+static void node_up(Fixture *f, const char *name, const char *version) {
+        json_t *k = json_pack("{s:s, s:s}", "version", version && streq(version, "8.4") ? "8.4.11" : "9.2.19",
+                              "dialect", version ? version : "9");
+        OK(service_node_report_kernel(f->s, name, k, ret_msg));
+        json_decref(k);
+        char key[256];
+        snprintf(key, sizeof key, SERVICE_KEY_ALIVE "%s", name);
+        StoreOp op = { .type = STORE_OP_PUT, .key = key, .value = "{}" };
+        assert_int_equal(store_txn(f->st, NULL, 0, &op, 1, NULL), 0);
+}
+
+static void node(Fixture *f, const char *name, const char *addr, const char *version, const char *site) {
+        node_defined(f, name, addr, version, site);
+        node_up(f, name, version);
 }
 
 static void lvm_pool(Fixture *f, const char *nodename, const char *pool, unsigned gib) {
@@ -181,6 +199,12 @@ static Kinds kinds(Fixture *f, const char *rd) {
         }
         json_decref(l);
         return k;
+}
+
+static bool replica_on_node(Fixture *f, const char *rd, const char *nodename) {
+        json_t *r = replica(f, rd, nodename);
+        json_decref(r);
+        return r != NULL;
 }
 
 static bool on_node(Fixture *f, const char *rd, const char *nodename, bool diskless) {
@@ -600,6 +624,23 @@ static void test_autoplace_tiebreaker(void **state) {
         k = kinds(f, "r2");
         assert_int_equal(k.diskful, 3);
         assert_int_equal(k.tiebreaker + k.diskless, 0);
+
+        /* A tie-breaker lands only on a node that can vote: its drbdd alive, its kernel DRBD 9. */
+        node_defined(f, "aaa-ghost", "10.0.0.9", NULL, NULL); /* defined, never started; sorts first */
+        node(f, "delta", "10.0.0.4", NULL, NULL);
+        spawn_setup(f, "r3", 1);
+        o = json_pack("{s:[s]}", "exclude-nodes", "gamma");
+        OK(service_autoplace(f->s, "r3", o, ret_msg));
+        json_decref(o);
+        assert_false(replica_on_node(f, "r3", "aaa-ghost"));
+        assert_true(on_node(f, "r3", "delta", true));
+        /* Once the ghost's drbdd reports a DRBD 9 kernel and is alive, it may take one. */
+        node_up(f, "aaa-ghost", NULL);
+        spawn_setup(f, "r4", 1);
+        o = json_pack("{s:[s]}", "exclude-nodes", "gamma");
+        OK(service_autoplace(f->s, "r4", o, ret_msg));
+        json_decref(o);
+        assert_true(on_node(f, "r4", "aaa-ghost", true));
 
         /* No volumes yet: refused. */
         OK(service_rd_create(f->s, "empty", NULL, ret_msg));
