@@ -308,6 +308,20 @@ static bool all_peers_fresh(const DrbdResource *k, int64_t peers) {
         return true;
 }
 
+/* Some connected peer holds data (UpToDate, Outdated or Consistent): this
+ * replica must sync from it, never force itself Primary over it. */
+static bool any_peer_has_data(const DrbdResource *k) {
+        for (size_t c = 0; c < k->n_connections; c++)
+                for (size_t v = 0; v < k->connections[c].n_peer_devices; v++) {
+                        const DrbdPeerDevice *pd = &k->connections[c].peer_devices[v];
+                        if (pd->has_peer_disk && (pd->peer_disk == DRBD_DISK_UPTODATE ||
+                                                  pd->peer_disk == DRBD_DISK_OUTDATED ||
+                                                  pd->peer_disk == DRBD_DISK_CONSISTENT))
+                                return true;
+                }
+        return false;
+}
+
 /* drbdadm new-current-uuid --clear-bitmap for each volume of desired d. */
 static int new_uuid_clear_bitmap(Agent *a, json_t *d, char **ret_msg) {
         json_t *v;
@@ -606,6 +620,11 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
                                 return r;
                         log_info("'%s' starts out zeroed on every replica: UpToDate without an initial sync", rd);
                         fault_point("create:after-new-uuid");
+                } else if (!zeroed && any_peer_has_data(k)) {
+                        /* A safety net: the service names a source only among the first
+                         * replicas, but a peer with data wins over any such claim. */
+                        log_warning("'%s': a peer already holds data; no forced initial sync from this node", rd);
+                        start = true;
                 } else if (!zeroed) {
                         if ((r = drbdadm(a, "primary", "--force", NULL, rd, ret_msg)) < 0)
                                 return r;

@@ -444,32 +444,58 @@ typedef struct NewReplica {
 } NewReplica;
 
 /* Writes new replicas of rd in one transaction guarded by rd's revision,
- * allocating node-ids. -EAGAIN on conflict (caller retries). */
-static int replicas_commit(Service *s, const char *rd_name, int64_t rd_rev, json_t *existing, const NewReplica *add,
-                           size_t n_add, char **ret_msg) {
+ * allocating node-ids. A node-id whose replica was removed stays held (its
+ * allocation key kept, empty): the survivors' metadata may still hold its
+ * bitmap slot, so fresh ids come first and a held one is reused only when
+ * none is left. The first diskful replicas of rd fix its initial-sync
+ * source (the lowest of their node-ids) in rd itself, so that a replica
+ * added later never counts as one (it would overwrite the data).
+ * -EAGAIN on conflict (caller retries). */
+static int replicas_commit(Service *s, const char *rd_name, json_t *rd, int64_t rd_rev, json_t *existing,
+                           const NewReplica *add, size_t n_add, char **ret_msg) {
         _cleanup_(txn_done) Txn t = {};
-        _cleanup_free_ char *rk = key_rd(rd_name);
-        bool used[DRBD_MAX_PEERS + 1] = {};
+        _cleanup_free_ char *rk = key_rd(rd_name), *idp = NULL;
+        bool used[DRBD_MAX_PEERS + 1] = {}, had_diskful = false;
+        int64_t held_rev[DRBD_MAX_PEERS + 1] = {}, source = -1;
+        bool clear_source = false;
+        StoreKVList held = {};
         json_t *e;
         size_t i;
         int r;
 
-        if (!rk)
+        if (!rk || asprintf(&idp, KEY_ALLOC_NODEID "%s/", rd_name) < 0)
                 return -ENOMEM;
         json_array_foreach(existing, i, e) {
                 int64_t id = json_get_int(e, "node-id", -1);
                 if (id >= 0 && id <= (int64_t) DRBD_MAX_PEERS)
                         used[id] = true;
+                had_diskful = had_diskful || !json_get_bool(e, "diskless", false);
         }
+        if ((r = store_range(s->store, idp, &held)) < 0)
+                return read_failed(ret_msg, r);
+        for (i = 0; i < held.n; i++) {
+                unsigned id = (unsigned) strtoul(held.items[i].key + strlen(idp), NULL, 10);
+                if (id <= DRBD_MAX_PEERS && held.items[i].value_len == 0)
+                        held_rev[id] = held.items[i].mod_rev;
+        }
+        store_kv_list_done(&held);
         if ((r = txn_require_rev(&t, rk, rd_rev)) < 0)
                 return r;
         for (size_t k = 0; k < n_add; k++) {
                 unsigned id = 0;
-                while (id <= DRBD_MAX_PEERS && used[id])
+                while (id <= DRBD_MAX_PEERS && (used[id] || held_rev[id]))
                         id++;
+                if (id > DRBD_MAX_PEERS) /* no fresh id left: the lowest held one */
+                        for (id = 0; id <= DRBD_MAX_PEERS && used[id]; id++)
+                                ;
                 if (id > DRBD_MAX_PEERS)
                         return msgf(ret_msg, -ENOSPC, "resource '%s' already has 32 replicas", rd_name);
                 used[id] = true;
+                if (add[k].pool && !had_diskful && (source < 0 || id < source))
+                        source = id;
+                /* The source's id freed and now reused: no replica is the source any more. */
+                if (had_diskful && (int64_t) id == json_get_int(rd, "sync-source-id", -2))
+                        source = -1, clear_source = true;
                 _cleanup_free_ char *k_res = key_res(rd_name, add[k].node), *k_id = NULL;
                 if (!k_res || asprintf(&k_id, KEY_ALLOC_NODEID "%s/%02u", rd_name, id) < 0)
                         return -ENOMEM;
@@ -479,9 +505,15 @@ static int replicas_commit(Service *s, const char *rd_name, int64_t rd_rev, json
                         "storage-pool", add[k].pool ? add[k].pool : "");
                 if (!o)
                         return -ENOMEM;
-                if ((r = txn_require_rev(&t, k_res, 0)) < 0 || (r = txn_require_rev(&t, k_id, 0)) < 0 ||
+                if ((r = txn_require_rev(&t, k_res, 0)) < 0 || (r = txn_require_rev(&t, k_id, held_rev[id])) < 0 ||
                     (r = txn_put_json(&t, k_res, o)) < 0 || (r = txn_put(&t, k_id, add[k].node)) < 0)
                         return r;
+        }
+        if ((source >= 0 || clear_source) && rd) {
+                _cleanup_(json_decrefp) json_t *c = json_deep_copy(rd);
+                if (!c || json_object_set_new(c, "sync-source-id", json_integer(source)) < 0 ||
+                    (r = txn_put_json(&t, rk, c)) < 0)
+                        return c ? r : -ENOMEM;
         }
         r = txn_commit(s, &t, ret_msg);
         if (r < 0)
@@ -603,7 +635,7 @@ int service_resource_create(Service *s, const char *rd_name, const char *node, j
                                 return r;
                 }
                 NewReplica add = { .node = node, .pool = pool };
-                r = replicas_commit(s, rd_name, rev, replicas, &add, 1, ret_msg);
+                r = replicas_commit(s, rd_name, rd, rev, replicas, &add, 1, ret_msg);
                 if (r == -EAGAIN)
                         continue;
                 return r;
@@ -629,7 +661,8 @@ int service_resource_delete(Service *s, const char *rd_name, const char *node, c
                         return read_failed(ret_msg, r);
                 char idk[160];
                 snprintf(idk, sizeof idk, KEY_ALLOC_NODEID "%s/%02d", rd_name, (int) json_get_int(res, "node-id", 0));
-                if ((r = txn_require_rev(&t, k, rev)) < 0 || (r = txn_delete(&t, k)) < 0 || (r = txn_delete(&t, idk)) < 0)
+                /* The node-id stays held (see replicas_commit). */
+                if ((r = txn_require_rev(&t, k, rev)) < 0 || (r = txn_delete(&t, k)) < 0 || (r = txn_put(&t, idk, "")) < 0)
                         return r;
                 r = txn_commit(s, &t, ret_msg);
                 if (r == -EAGAIN)
@@ -806,7 +839,7 @@ int service_autoplace(Service *s, const char *rd_name, json_t *options, char **r
                 }
                 if (n_add == 0)
                         return 0;
-                r = replicas_commit(s, rd_name, rev, replicas, add, n_add, ret_msg);
+                r = replicas_commit(s, rd_name, rd, rev, replicas, add, n_add, ret_msg);
                 if (r == -EAGAIN)
                         continue;
                 return r;

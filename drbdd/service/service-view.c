@@ -402,6 +402,9 @@ int service_node_desired(Service *s, const char *node, json_t **ret, char **ret_
                         const char *drv = json_get_str(xp, "driver", "");
                         zeroed = zeroed && (streq(drv, "lvm-thin") || streq(drv, "file"));
                 }
+                /* Fixed when the first diskful replicas were placed; resources made
+                 * before that was recorded fall back to the lowest node-id. */
+                int64_t source = json_get_int(v.rd, "sync-source-id", lowest);
                 json_t *vols = replica_volumes(&v, e), *vol;
                 json_array_foreach(vols, j, vol) {
                         char sn[128];
@@ -413,7 +416,7 @@ int service_node_desired(Service *s, const char *node, json_t **ret, char **ret_
                         "name", rdname, "replica", e, "dialect", drbd_dialect_to_string(d),
                         "peer-slots", rd_peer_slots(v.rd, d), "port", json_get_int(v.rd, "port", 0),
                         "pool", diskless ? NULL : pool, "volumes", vols, "config", text,
-                        "initial-sync-source", !diskless && my_id == lowest,
+                        "initial-sync-source", !diskless && my_id == source,
                         "primary", streq(json_get_str(v.rd, "primary", ""), node),
                         "zeroed", zeroed, "peers", (json_int_t) json_array_size(v.replicas) - 1));
         }

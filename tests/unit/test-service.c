@@ -461,7 +461,8 @@ static void test_allocation(void **state) {
         FAILS(-EINVAL, service_vd_create(f->s, "r4", GIB, o, NULL, ret_msg));
         json_decref(o);
 
-        /* Node-ids: 0, 1, 2; a freed one is reused. */
+        /* Node-ids: 0, 1, 2; a freed one is held (the peers' metadata may
+         * still have its bitmap slot) and reused only when no other is left. */
         node(f, "alpha", "10.0.0.1", NULL, NULL);
         node(f, "beta", "10.0.0.2", NULL, NULL);
         node(f, "gamma", "10.0.0.3", NULL, NULL);
@@ -475,7 +476,20 @@ static void test_allocation(void **state) {
         assert_int_equal(node_id(f, "r1", "gamma"), 2);
         OK(service_resource_delete(f->s, "r1", "beta", ret_msg));
         OK(service_resource_create(f->s, "r1", "delta", o, ret_msg));
-        assert_int_equal(node_id(f, "r1", "delta"), 1);
+        assert_int_equal(node_id(f, "r1", "delta"), 3);
+        for (int i = 4; i <= 31; i++) {
+                char name[16], addr[32];
+                snprintf(name, sizeof name, "n%02d", i);
+                snprintf(addr, sizeof addr, "10.0.1.%d", i);
+                node_defined(f, name, addr, NULL, NULL);
+                OK(service_resource_create(f->s, "r1", name, o, ret_msg));
+                assert_int_equal(node_id(f, "r1", name), i);
+        }
+        node_defined(f, "last", "10.0.2.1", NULL, NULL);
+        OK(service_resource_create(f->s, "r1", "last", o, ret_msg));
+        assert_int_equal(node_id(f, "r1", "last"), 1);
+        node_defined(f, "toomany", "10.0.2.2", NULL, NULL);
+        FAILS(-ENOSPC, service_resource_create(f->s, "r1", "toomany", o, ret_msg));
         json_decref(o);
 }
 
@@ -1136,6 +1150,47 @@ static void replica_in_pool(Fixture *f, const char *rd, const char *nodename, co
         json_decref(o);
 }
 
+static bool desired_source(Fixture *f, const char *nodename, const char *rd) {
+        json_t *d = desired_of(f, nodename, rd);
+        bool b = json_get_bool(d, "initial-sync-source", false);
+        json_decref(d);
+        return b;
+}
+
+/* The initial-sync source is fixed when the first diskful replicas are
+ * placed: a replica added later (here with the freed lowest node-id) never
+ * becomes one, or its empty disk would overwrite the data. */
+static void test_sync_source_fixed(void **state) {
+        Fixture *f = *state;
+        node(f, "alpha", "10.0.0.1", NULL, NULL);
+        node(f, "beta", "10.0.0.2", NULL, NULL);
+        node(f, "gamma", "10.0.0.3", NULL, NULL);
+        lvm_pool(f, "alpha", "pool1", 100);
+        lvm_pool(f, "beta", "pool1", 100);
+        lvm_pool(f, "gamma", "pool1", 100);
+        spawn_setup(f, "r1", 1);
+        replica_in_pool(f, "r1", "alpha", "pool1");
+        replica_in_pool(f, "r1", "beta", "pool1");
+        assert_true(desired_source(f, "alpha", "r1"));
+        assert_false(desired_source(f, "beta", "r1"));
+        OK(service_resource_delete(f->s, "r1", "alpha", ret_msg));
+        assert_false(desired_source(f, "beta", "r1"));
+        /* Every id but 0 taken, so gamma gets the freed node-id 0, and still is no source. */
+        for (int i = 2; i <= 31; i++) {
+                char name[16], addr[32];
+                json_t *o = json_pack("{s:b}", "diskless", 1);
+                snprintf(name, sizeof name, "c%02d", i);
+                snprintf(addr, sizeof addr, "10.0.1.%d", i);
+                node_defined(f, name, addr, NULL, NULL);
+                OK(service_resource_create(f->s, "r1", name, o, ret_msg));
+                json_decref(o);
+        }
+        replica_in_pool(f, "r1", "gamma", "pool1");
+        assert_int_equal(node_id(f, "r1", "gamma"), 0);
+        assert_false(desired_source(f, "gamma", "r1"));
+        assert_false(desired_source(f, "beta", "r1"));
+}
+
 static void test_node_desired_zeroed(void **state) {
         Fixture *f = *state;
         node(f, "alpha", "10.0.0.1", "8.4", NULL);
@@ -1260,6 +1315,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_allocation_exhaustion, setup_tiny, teardown),
                 cmocka_unit_test_setup_teardown(test_sizing_fields, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_autoplace_tiebreaker, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sync_source_fixed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_autoplace_drbd84, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_autoplace_diskless_on_remaining, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_autoplace_failure_domains, setup, teardown),
