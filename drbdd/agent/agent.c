@@ -465,6 +465,41 @@ static int resize_pending(Agent *a, json_t *d, json_t *o, const DrbdResource *k,
         return obs_save(a, json_get_str(d, "name", ""), o);
 }
 
+static int remove_backing(const char *rd, StoragePool **pools, size_t n_pools, StorageReport *reports, char **ret_msg);
+
+/* DRBD 9: peers that left rd's configuration (their replicas were removed)
+ * are forgotten, so that their bitmap slots in this node's metadata are
+ * free again. The node-ids the last applied configuration had are kept in
+ * the observed object ("peer-ids"). */
+static int forget_gone_peers(Agent *a, json_t *d, json_t *o, char **ret_msg) {
+        const char *rd = json_get_str(d, "name", "");
+        json_t *was = json_object_get(o, "peer-ids"), *now = json_object_get(d, "peer-ids"), *x, *y;
+        size_t i, j;
+        if (!json_is_array(now))
+                return 0;
+        json_array_foreach(was, i, x) {
+                bool still = false;
+                json_array_foreach(now, j, y)
+                        still = still || json_integer_value(x) == json_integer_value(y);
+                if (still)
+                        continue;
+                char id[16];
+                _cleanup_free_ char *m = NULL;
+                snprintf(id, sizeof id, "%lld", (long long) json_integer_value(x));
+                /* Fails harmlessly when the slot is free already (e.g. the peer never had a disk). */
+                if (run((char *const[]) { (char *) "drbdsetup", (char *) "forget-peer", (char *) rd, id, NULL }, &m) < 0)
+                        log_debug("'%s': forget-peer %s: %s", rd, id, m ? m : "failed");
+                else
+                        log_info("'%s': forgot removed peer node-id %s (its bitmap slot is free)", rd, id);
+        }
+        if (!json_equal(was, now)) {
+                json_object_set(o, "peer-ids", now);
+                return obs_save(a, rd, o);
+        }
+        (void) ret_msg;
+        return 0;
+}
+
 /* Brings one desired replica to its desired state. Returns 0 or negative
  * errno with *ret_msg. Each step is idempotent and recorded before the next,
  * so a kill at any point resumes correctly. */
@@ -580,6 +615,18 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
                 json_object_set_new(o, "applied", json_string(hash));
                 obs_save(a, rd, o);
         }
+        if (v9 && !diskless && (r = forget_gone_peers(a, d, o, ret_msg)) < 0)
+                return r;
+        /* Made diskless (toggle-disk): once the kernel has detached, the
+         * backing volumes go. */
+        if (diskless && v9 && json_object_size(json_object_get(o, "md")) > 0 && all_devices_in(k, DRBD_DISK_DISKLESS)) {
+                if ((r = remove_backing(rd, pools, n_pools, reports, ret_msg)) < 0)
+                        return r;
+                json_object_set_new(o, "md", json_object());
+                json_object_del(o, "initial-sync");
+                obs_save(a, rd, o);
+                log_info("'%s' is diskless on this node now: its backing volumes are removed", rd);
+        }
         /* A DRBD 8.4 diskless client interrupted half-way up (a crash between
          * its steps): finish it; each step is done only when missing. */
         if (diskless && !v9) {
@@ -660,18 +707,10 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
         return 0;
 }
 
-/* Takes down and removes a resource this node no longer runs. */
-static int teardown(Agent *a, const char *rd, StoragePool **pools, size_t n_pools, StorageReport *reports, char **ret_msg) {
-        int r;
-        _cleanup_free_ char *path = res_path(a, rd);
-        if (!path)
-                return -ENOMEM;
-        if (drbd_state_find_resource(a->state, rd)) {
-                if ((r = run((char *const[]) { "drbdsetup", "down", (char *) rd, NULL }, ret_msg)) < 0)
-                        return r;
-                fault_point("delete:after-down");
-        }
+/* Removes rd's backing volumes (named rd_NNNNN) from every pool here. */
+static int remove_backing(const char *rd, StoragePool **pools, size_t n_pools, StorageReport *reports, char **ret_msg) {
         size_t plen = strlen(rd);
+        int r;
         for (size_t i = 0; i < n_pools; i++)
                 for (size_t j = 0; j < reports[i].n_volumes; j++) {
                         const char *name = reports[i].volumes[j].name;
@@ -683,6 +722,22 @@ static int teardown(Agent *a, const char *rd, StoragePool **pools, size_t n_pool
                                 return r;
                         fault_point("delete:after-remove");
                 }
+        return 0;
+}
+
+/* Takes down and removes a resource this node no longer runs. */
+static int teardown(Agent *a, const char *rd, StoragePool **pools, size_t n_pools, StorageReport *reports, char **ret_msg) {
+        int r;
+        _cleanup_free_ char *path = res_path(a, rd);
+        if (!path)
+                return -ENOMEM;
+        if (drbd_state_find_resource(a->state, rd)) {
+                if ((r = run((char *const[]) { "drbdsetup", "down", (char *) rd, NULL }, ret_msg)) < 0)
+                        return r;
+                fault_point("delete:after-down");
+        }
+        if ((r = remove_backing(rd, pools, n_pools, reports, ret_msg)) < 0)
+                return r;
         if (unlink(path) < 0 && errno != ENOENT)
                 return -errno;
         return obs_forget(a, rd);

@@ -246,6 +246,15 @@ static int method_delete_resource(sd_bus_message *m, void *u, sd_bus_message *re
         return r < 0 ? r : service_resource_delete(svc(u), rd, node, ret_msg);
 }
 
+static int method_toggle_disk(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
+        const char *rd, *node;
+        _cleanup_(json_decrefp) json_t *o = NULL;
+        int r;
+        if ((r = sd_bus_message_read(m, "ss", &rd, &node)) < 0 || (r = bus_read_options(m, &o, ret_msg)) < 0)
+                return r;
+        return service_resource_toggle_disk(svc(u), rd, node, o, ret_msg);
+}
+
 static int method_autoplace(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
         const char *rd;
         _cleanup_(json_decrefp) json_t *o = NULL;
@@ -328,6 +337,7 @@ static const BusMethod manager_methods[] = {
         { "ListVolumeDefinitions", "s", "aa{sv}", P(resource) P(volumes), method_list_vds, 0 },
         { "CreateResource", "ssa{sv}", "", P(resource) P(node) P(options), method_create_resource, 0 },
         { "DeleteResource", "ss", "", P(resource) P(node), method_delete_resource, 0 },
+        { "ToggleDisk", "ssa{sv}", "", P(resource) P(node) P(options), method_toggle_disk, 0 },
         { "AutoPlace", "sa{sv}", "", P(resource) P(options), method_autoplace, 0 },
         { "ListResources", "s", "aa{sv}", P(resource) P(resources), method_list_resources, 0 },
         { "GetResourceConfig", "ss", "s", P(resource) P(node) P(config), method_get_config, 0 },

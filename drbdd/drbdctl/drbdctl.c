@@ -520,6 +520,13 @@ static int r_create(DrbddClient *c, Args *a) {
         return call(c, "CreateResource", "ssa{sv}", json_pack("[s,s,o]", a->pos[1], a->pos[0], opts), NULL);
 }
 
+static int r_toggle_disk(DrbddClient *c, Args *a) {
+        json_t *opts = json_object();
+        copy_flag(a, opts, "diskless", "diskless");
+        copy_flag(a, opts, "storage-pool", "storage-pool");
+        return call(c, "ToggleDisk", "ssa{sv}", json_pack("[s,s,o]", a->pos[1], a->pos[0], opts), NULL);
+}
+
 static int r_autoplace(DrbddClient *c, Args *a) {
         json_t *opts = json_object();
         copy_flag(a, opts, "place-count", "place-count");
@@ -871,6 +878,10 @@ static const Flag F_R_CREATE[] = {
         { "storage-pool", 's', "storage pool on the node" },
         { "auto-place", 'u', "place N replicas automatically (give only RESOURCE)" },
         {} };
+static const Flag F_R_TOGGLE[] = {
+        { "storage-pool", 's', "make it diskful in this pool" },
+        { "diskless", 'b', "make it diskless" },
+        {} };
 static const Flag F_R_PRIMARY[] = { { "clear", 'b', "no node is asked to be Primary any more" }, {} };
 static const Flag F_R_AP[] = { { "place-count", 'u', "override the group's replica count" }, {} };
 
@@ -900,6 +911,7 @@ static const Cmd commands[] = {
         { "resource", "r", "auto-place", "ap", "RESOURCE", 1, 1, F_R_AP, r_autoplace, "Place replicas per the resource group." },
         { "resource", "r", "list", "l", "[RESOURCE]", 0, 1, F_NONE, r_list, "List replicas with node-ids, ports and minors." },
         { "resource", "r", "delete", "d", "NODE RESOURCE", 2, 2, F_NONE, r_delete, "Remove a replica from a node." },
+        { "resource", "r", "toggle-disk", "td", "NODE RESOURCE", 2, 2, F_R_TOGGLE, r_toggle_disk, "Make a diskless replica diskful or a diskful one diskless, in place (DRBD 9)." },
         { "resource", "r", "set-primary", "primary", "NODE RESOURCE", 2, 2, F_R_PRIMARY, r_set_primary, "Ask for the replica on NODE to be Primary (used with DRBD 8.4, which cannot auto-promote)." },
         { "resource", "r", "show-config", "sc", "NODE RESOURCE", 2, 2, F_NONE, r_config, "Show the exact DRBD configuration NODE will run." },
         { "resource", "r", "show-commands", "cmd", "NODE RESOURCE", 2, 2, F_NONE, r_commands, "Show the commands NODE would run to create its replica." },

@@ -589,6 +589,58 @@ static int pick_pool(Service *s, json_t *rg, const char *node, const char *want,
         return msgf(ret_msg, -ENOENT, "node '%s' has no suitable storage pool; name one with --storage-pool", node);
 }
 
+static unsigned count_diskful(json_t *replicas) {
+        json_t *e;
+        size_t i;
+        unsigned n = 0;
+        json_array_foreach(replicas, i, e)
+                n += !json_get_bool(e, "diskless", false);
+        return n;
+}
+
+/* A diskful replica's metadata has one bitmap slot per diskful peer (DRBD 9;
+ * 8.4 has one peer anyway): n diskful replicas need n - 1 peer slots. */
+static int check_peer_slots(json_t *rd, const char *rd_name, unsigned diskful_after, char **ret_msg) {
+        unsigned slots = rd_peer_slots(rd, DRBD_DIALECT_9);
+        if (diskful_after <= slots + 1)
+                return 0;
+        return msgf(ret_msg, -EINVAL,
+                    "'%s' cannot have %u diskful replicas: its metadata has %u peer slot(s), enough for %u "
+                    "(set --peer-slots on the resource group before creating resources)",
+                    rd_name, diskful_after, slots, slots + 1);
+}
+
+/* Turns the tie-breaker on node into an ordinary diskless client (the
+ * operator attaches there): same replica, same node-id, one modify. */
+static int tiebreaker_to_client(Service *s, const char *rd_name, const char *node, char **ret_msg) {
+        _cleanup_free_ char *k = key_res(rd_name, node), *what = NULL;
+        _cleanup_(json_decrefp) json_t *res = NULL;
+        _cleanup_(txn_done) Txn t = {};
+        int64_t rev;
+        int r;
+        if (!k)
+                return -ENOMEM;
+        if ((r = obj_get(s, k, &res, &rev)) < 0)
+                return r == -ENOENT ? -EAGAIN : read_failed(ret_msg, r);
+        json_object_set_new(res, "tie-breaker", json_false());
+        if ((r = txn_require_rev(&t, k, rev)) < 0 || (r = txn_put_json(&t, k, res)) < 0 ||
+            (r = txn_commit(s, &t, ret_msg)) < 0)
+                return r;
+        if (asprintf(&what, "%s/%s", rd_name, node) < 0)
+                return -ENOMEM;
+        service_notify(s, "resource", what, "modified");
+        return 0;
+}
+
+static json_t *replica_of(json_t *replicas, const char *node) {
+        json_t *e;
+        size_t i;
+        json_array_foreach(replicas, i, e)
+                if (streq(json_get_str(e, "node", ""), node))
+                        return e;
+        return NULL;
+}
+
 int service_resource_create(Service *s, const char *rd_name, const char *node, json_t *options, char **ret_msg) {
         static const char *const allowed[] = { "diskless", "storage-pool", NULL };
         const char *want_pool = NULL;
@@ -616,9 +668,21 @@ int service_resource_create(Service *s, const char *rd_name, const char *node, j
                         return msgf(ret_msg, r, "node '%s' not found", node);
                 if (r < 0)
                         return read_failed(ret_msg, r);
-                if (replica_on(replicas, node))
-                        return msgf(ret_msg, -EEXIST, "'%s' already has a replica on node '%s'", rd_name, node);
+                json_t *have = replica_of(replicas, node);
+                if (have && diskless && json_get_bool(have, "tie-breaker", false)) {
+                        r = tiebreaker_to_client(s, rd_name, node, ret_msg);
+                        if (r == -EAGAIN)
+                                continue;
+                        return r;
+                }
+                if (have)
+                        return msgf(ret_msg, -EEXIST, "'%s' already has a replica on node '%s'%s", rd_name, node,
+                                    json_get_bool(have, "diskless", false) && !diskless
+                                            ? " (diskless: make it diskful with 'drbdctl resource toggle-disk')"
+                                            : "");
                 if ((r = check_dialect_limits(s, replicas, node, 1, diskless, ret_msg)) < 0)
+                        return r;
+                if (!diskless && (r = check_peer_slots(rd, rd_name, count_diskful(replicas) + 1, ret_msg)) < 0)
                         return r;
                 if (!diskless) {
                         if ((r = rg_load(s, json_get_str(rd, "resource-group", DEFAULT_RG), &rg, NULL, ret_msg)) < 0 ||
@@ -672,6 +736,99 @@ int service_resource_delete(Service *s, const char *rd_name, const char *node, c
                 char name[320];
                 snprintf(name, sizeof name, "%s/%s", rd_name, node);
                 service_notify(s, "resource", name, "deleted");
+                return 0;
+        }
+        return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd_name);
+}
+
+static uint64_t rd_requested_kib(json_t *rd);
+
+int service_resource_toggle_disk(Service *s, const char *rd_name, const char *node, json_t *options,
+                                 char **ret_msg) {
+        static const char *const allowed[] = { "diskless", "storage-pool", NULL };
+        const char *want_pool = NULL;
+        bool to_diskless = false;
+        int r;
+
+        if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = check_name(NAME_NODE, node, ret_msg)) < 0 ||
+            (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
+            (r = opt_bool(options, "diskless", &to_diskless, ret_msg)) < 0 ||
+            (r = opt_string(options, "storage-pool", &want_pool, ret_msg)) < 0 ||
+            (want_pool && (r = check_name(NAME_POOL, want_pool, ret_msg)) < 0))
+                return r;
+        if (to_diskless && want_pool)
+                return msgf(ret_msg, -EINVAL, "a diskless replica takes no storage pool");
+        bool explicit = json_object_get(options, "diskless") || want_pool;
+
+        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
+                _cleanup_(json_decrefp) json_t *rd = NULL, *replicas = NULL, *rg = NULL, *res = NULL;
+                _cleanup_free_ char *pool = NULL, *k = key_res(rd_name, node), *what = NULL;
+                _cleanup_(txn_done) Txn t = {};
+                int64_t rev, res_rev;
+                if (!k)
+                        return -ENOMEM;
+                if ((r = rd_load(s, rd_name, &rd, &rev, ret_msg)) < 0 || (r = replicas_load(s, rd_name, &replicas, ret_msg)) < 0)
+                        return r;
+                r = obj_get(s, k, &res, &res_rev);
+                if (r == -ENOENT)
+                        return msgf(ret_msg, r, "'%s' has no replica on node '%s'", rd_name, node);
+                if (r < 0)
+                        return read_failed(ret_msg, r);
+                bool is_diskless = json_get_bool(res, "diskless", false);
+                bool want_diskless = explicit ? to_diskless : !is_diskless;
+                if (want_diskless == is_diskless) {
+                        if (!want_pool || streq(want_pool, json_get_str(res, "storage-pool", "")))
+                                return 0; /* already so */
+                        return msgf(ret_msg, -EINVAL, "the replica of '%s' on '%s' is in pool '%s'; moving it to "
+                                    "another pool is not supported", rd_name, node, json_get_str(res, "storage-pool", ""));
+                }
+                json_t *e;
+                size_t i;
+                json_array_foreach(replicas, i, e) {
+                        _cleanup_free_ char *nk = key_node(json_get_str(e, "node", ""));
+                        _cleanup_(json_decrefp) json_t *n = NULL;
+                        if (nk && obj_get(s, nk, &n, NULL) >= 0 && node_dialect(n) == DRBD_DIALECT_84)
+                                return msgf(ret_msg, -EINVAL, "'%s' has a replica on '%s', which runs DRBD 8.4: "
+                                            "toggle-disk needs DRBD 9 on every node", rd_name,
+                                            json_get_str(e, "node", ""));
+                }
+                if (want_diskless) {
+                        if (count_diskful(replicas) <= 1)
+                                return msgf(ret_msg, -EINVAL, "the replica on '%s' is the only diskful one of '%s': "
+                                            "its data would be gone", node, rd_name);
+                        json_object_set_new(res, "diskless", json_true());
+                        json_object_set_new(res, "storage-pool", json_string(""));
+                } else {
+                        if ((r = check_peer_slots(rd, rd_name, count_diskful(replicas) + 1, ret_msg)) < 0 ||
+                            (r = rg_load(s, json_get_str(rd, "resource-group", DEFAULT_RG), &rg, NULL, ret_msg)) < 0 ||
+                            (r = pick_pool(s, rg, node, want_pool, &pool, ret_msg)) < 0)
+                                return r;
+                        _cleanup_(json_decrefp) json_t *one = json_pack("[{s:s, s:s}]", "node", node, "storage-pool", pool);
+                        if ((r = check_capacity(s, rd, one, rd_requested_kib(rd), ret_msg)) < 0)
+                                return r;
+                        json_object_set_new(res, "diskless", json_false());
+                        json_object_set_new(res, "storage-pool", json_string(pool));
+                }
+                json_object_set_new(res, "tie-breaker", json_false());
+                /* rd is rewritten unchanged: its revision moves, so two toggles of one
+                 * resource at once conflict (neither can leave it without a diskful replica). */
+                _cleanup_free_ char *rk = key_rd(rd_name);
+                if (!rk)
+                        return -ENOMEM;
+                if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_put_json(&t, rk, rd)) < 0)
+                        return r;
+                r = txn_require_rev(&t, k, res_rev);
+                if (r >= 0)
+                        r = txn_put_json(&t, k, res);
+                if (r >= 0)
+                        r = txn_commit(s, &t, ret_msg);
+                if (r == -EAGAIN)
+                        continue;
+                if (r < 0)
+                        return r;
+                if (asprintf(&what, "%s/%s", rd_name, node) < 0)
+                        return -ENOMEM;
+                service_notify(s, "resource", what, "modified");
                 return 0;
         }
         return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd_name);

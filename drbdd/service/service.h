@@ -70,9 +70,17 @@ int service_vd_create(Service *s, const char *rd, uint64_t size_kib, json_t *opt
 int service_vd_resize(Service *s, const char *rd, unsigned vnr, uint64_t size_kib, char **ret_msg);
 int service_vd_delete(Service *s, const char *rd, unsigned vnr, char **ret_msg);
 
-/* Resources (replicas). options: "diskless" (bool), "storage-pool". */
+/* Resources (replicas). options: "diskless" (bool), "storage-pool". A
+ * diskless create where rd has its tie-breaker turns that into a client.
+ * A diskful one beyond the metadata's peer slots is -EINVAL. */
 int service_resource_create(Service *s, const char *rd, const char *node, json_t *options, char **ret_msg);
 int service_resource_delete(Service *s, const char *rd, const char *node, char **ret_msg);
+/* Makes the replica on node diskful (options "storage-pool", else as for
+ * create) or diskless ("diskless": true); without options it flips. One
+ * change of the replica: same node-id, no moment without it. DRBD 9 only;
+ * the last diskful replica cannot become diskless (-EINVAL). 0 when it
+ * already is as asked. */
+int service_resource_toggle_disk(Service *s, const char *rd, const char *node, json_t *options, char **ret_msg);
 /* Places replicas per the resource group (options: "place-count" overrides
  * it); adds a diskless tie-breaker when exactly two diskful replicas result
  * on DRBD 9 nodes. -ENOSPC with a message when it cannot be satisfied. */

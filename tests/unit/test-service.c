@@ -1191,6 +1191,110 @@ static void test_sync_source_fixed(void **state) {
         assert_false(desired_source(f, "beta", "r1"));
 }
 
+static bool is_tiebreaker(Fixture *f, const char *rd, const char *nodename) {
+        json_t *r = replica(f, rd, nodename);
+        bool b = json_get_bool(r, "tie-breaker", false);
+        json_decref(r);
+        return b;
+}
+
+/* toggle-disk: one change of the replica, same node-id; limits. */
+static void test_toggle_disk(void **state) {
+        Fixture *f = *state;
+        json_t *o;
+        node(f, "alpha", "10.0.0.1", NULL, NULL);
+        node(f, "beta", "10.0.0.2", NULL, NULL);
+        node(f, "gamma", "10.0.0.3", NULL, NULL);
+        lvm_pool(f, "alpha", "pool1", 100);
+        lvm_pool(f, "beta", "pool1", 100);
+        lvm_pool(f, "gamma", "pool3", 100);
+        o = json_pack("{s:i, s:[s]}", "place-count", 2, "storage-pools", "pool1");
+        OK(service_rg_create(f->s, "two", o, ret_msg));
+        json_decref(o);
+        OK(service_spawn(f->s, "two", "r1", GIB, NULL, ret_msg));
+        assert_true(is_tiebreaker(f, "r1", "gamma"));
+        int64_t id = node_id(f, "r1", "gamma");
+
+        /* Attaching on the tie-breaker's node turns it into a client. */
+        o = json_pack("{s:b}", "diskless", 1);
+        OK(service_resource_create(f->s, "r1", "gamma", o, ret_msg));
+        json_decref(o);
+        assert_true(on_node(f, "r1", "gamma", true));
+        assert_false(is_tiebreaker(f, "r1", "gamma"));
+        assert_int_equal(node_id(f, "r1", "gamma"), id);
+        /* A diskful create there says what to use instead. */
+        char *m = NULL;
+        assert_int_equal(service_resource_create(f->s, "r1", "gamma", NULL, &m), -EEXIST);
+        assert_non_null(strstr(m, "toggle-disk"));
+        free(m);
+
+        /* Client -> diskful (in a pool the group does not list: named), then back. */
+        o = json_pack("{s:s}", "storage-pool", "pool3");
+        OK(service_resource_toggle_disk(f->s, "r1", "gamma", o, ret_msg));
+        json_decref(o);
+        assert_true(on_node(f, "r1", "gamma", false));
+        assert_int_equal(node_id(f, "r1", "gamma"), id);
+        json_t *d = desired_of(f, "gamma", "r1");
+        assert_string_equal(json_get_str(json_object_get(d, "pool"), "name", ""), "pool3");
+        assert_false(json_get_bool(d, "initial-sync-source", true)); /* it joins: syncs from the others */
+        json_decref(d);
+        int64_t rev = revision(f);
+        o = json_pack("{s:s}", "storage-pool", "pool3");
+        OK(service_resource_toggle_disk(f->s, "r1", "gamma", o, ret_msg)); /* already so: no change */
+        json_decref(o);
+        assert_int_equal(revision(f), rev);
+        OK(service_resource_toggle_disk(f->s, "r1", "gamma", NULL, ret_msg)); /* flips */
+        assert_true(on_node(f, "r1", "gamma", true));
+        assert_int_equal(node_id(f, "r1", "gamma"), id);
+
+        /* Never the last diskful replica; bad input leaves the store alone. */
+        o = json_pack("{s:b}", "diskless", 1);
+        OK(service_resource_toggle_disk(f->s, "r1", "beta", o, ret_msg));
+        rev = revision(f);
+        FAILS(-EINVAL, service_resource_toggle_disk(f->s, "r1", "alpha", o, ret_msg));
+        json_decref(o);
+        FAILS(-ENOENT, service_resource_toggle_disk(f->s, "r1", "delta", NULL, ret_msg));
+        FAILS(-ENOENT, service_resource_toggle_disk(f->s, "nosuch", "alpha", NULL, ret_msg));
+        o = json_pack("{s:b, s:s}", "diskless", 1, "storage-pool", "pool1");
+        FAILS(-EINVAL, service_resource_toggle_disk(f->s, "r1", "beta", o, ret_msg));
+        json_decref(o);
+        o = json_pack("{s:s}", "storage-pool", "nosuch");
+        FAILS(-ENOENT, service_resource_toggle_disk(f->s, "r1", "beta", o, ret_msg));
+        json_decref(o);
+        o = json_pack("{s:i}", "bogus", 1);
+        FAILS(-EINVAL, service_resource_toggle_disk(f->s, "r1", "beta", o, ret_msg));
+        json_decref(o);
+        FAILS(-EINVAL, service_resource_toggle_disk(f->s, "r1", "bad/name", NULL, ret_msg));
+        assert_int_equal(revision(f), rev);
+
+        /* Peer slots: 1 slot means at most 2 diskful replicas. */
+        o = json_pack("{s:i}", "peer-slots", 1);
+        OK(service_rd_create(f->s, "ps", o, ret_msg));
+        json_decref(o);
+        OK(service_vd_create(f->s, "ps", GIB, NULL, NULL, ret_msg));
+        replica_in_pool(f, "ps", "alpha", "pool1");
+        replica_in_pool(f, "ps", "beta", "pool1");
+        o = json_pack("{s:s}", "storage-pool", "pool3");
+        m = NULL;
+        assert_int_equal(service_resource_create(f->s, "ps", "gamma", o, &m), -EINVAL);
+        assert_non_null(strstr(m, "peer slot"));
+        free(m);
+        json_decref(o);
+        o = json_pack("{s:b}", "diskless", 1);
+        OK(service_resource_create(f->s, "ps", "gamma", o, ret_msg)); /* a client needs no slot */
+        json_decref(o);
+        FAILS(-EINVAL, service_resource_toggle_disk(f->s, "ps", "gamma", NULL, ret_msg));
+
+        /* DRBD 8.4: not supported. */
+        node(f, "old", "10.0.0.8", "8.4", NULL);
+        lvm_pool(f, "old", "pool1", 100);
+        OK(service_rd_create(f->s, "r84", NULL, ret_msg));
+        OK(service_vd_create(f->s, "r84", GIB, NULL, NULL, ret_msg));
+        replica_in_pool(f, "r84", "old", "pool1");
+        replica_in_pool(f, "r84", "alpha", "pool1");
+        FAILS(-EINVAL, service_resource_toggle_disk(f->s, "r84", "alpha", NULL, ret_msg));
+}
+
 static void test_node_desired_zeroed(void **state) {
         Fixture *f = *state;
         node(f, "alpha", "10.0.0.1", "8.4", NULL);
@@ -1316,6 +1420,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_sizing_fields, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_autoplace_tiebreaker, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sync_source_fixed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_toggle_disk, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_autoplace_drbd84, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_autoplace_diskless_on_remaining, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_autoplace_failure_domains, setup, teardown),
