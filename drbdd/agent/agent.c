@@ -659,7 +659,10 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
          * volume is big, and fill the peers' thin pools). */
         if (!diskless && json_get_bool(d, "initial-sync-source", false) && !json_get_bool(o, "initial-sync", false) &&
             all_devices_in(k, DRBD_DISK_INCONSISTENT)) {
-                bool zeroed = json_get_bool(d, "zeroed", false) && !json_get_bool(o, "full-sync", false);
+                /* With no peer at all there is nothing to wait for (nor to sync): the
+                 * plain path makes the lone replica UpToDate at once. */
+                bool zeroed = json_get_bool(d, "zeroed", false) && !json_get_bool(o, "full-sync", false) &&
+                              json_get_int(d, "peers", -1) > 0;
                 /* A zeroed start waits for every peer; their connection events bring the next pass. */
                 bool start = !zeroed || all_peers_fresh(k, json_get_int(d, "peers", -1));
                 if (zeroed && start) {
@@ -833,7 +836,7 @@ static int reconcile(Agent *a) {
         for (size_t p = 0; p < n_pools; p++)
                 if (reports[p].error >= 0)
                         (void) service_pool_report(a->service, a->node, pools[p]->name, reports[p].total_kib,
-                                                   reports[p].free_kib, NULL);
+                                                   reports[p].free_kib, reports[p].extent_kib, NULL);
 
         agent_extras_load(a); /* snapshots, reverts, exports, sources */
         agent_export_pass(a, res);

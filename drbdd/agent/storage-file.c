@@ -183,6 +183,7 @@ static int file_probe(StoragePool *const *pools, size_t n, StorageReport *report
                         continue;
                 }
                 rep->total_kib = (uint64_t) sv.f_blocks * sv.f_frsize / 1024;
+                rep->extent_kib = 4;
                 rep->free_kib = (uint64_t) sv.f_bavail * sv.f_frsize / 1024;
                 while ((de = readdir(d))) {
                         size_t l = strlen(de->d_name);

@@ -16,7 +16,7 @@
 #define TAG_SNAPSHOT_OF "drbdd-volume="
 #define REVERT_SUFFIX ".revert"
 #define LV_FIELDS "lv_name,vg_name,lv_size,pool_lv,origin,data_percent,metadata_percent,lv_attr,lv_tags"
-#define VG_FIELDS "vg_name,vg_size,vg_free"
+#define VG_FIELDS "vg_name,vg_size,vg_free,vg_extent_size"
 #define LVM_NAME_MAX 127
 #define ZERO_KIB_PER_SEC (50 * 1024) /* slowest zeroing we allow for before timing out */
 
@@ -320,6 +320,11 @@ static int lvm_probe(StoragePool *const *pools, size_t n, StorageReport *reports
                                 res_vgs.status != 0 ? storage_command_error(argv_vgs, res_vgs.status, res_vgs.err) : NULL;
                         rep->error = storage_msgf(&rep->message, -ENOENT, "volume group '%s' not found%s%s",
                                                   p->volume_group, detail ? ": " : "", detail ? detail : "");
+                        continue;
+                }
+                /* Thick and thin LVs alike are sized in whole extents of the VG. */
+                if (parse_kib(json_get_str(vg, "vg_extent_size", ""), &rep->extent_kib) < 0 || rep->extent_kib == 0) {
+                        rep->error = storage_msgf(&rep->message, -EBADMSG, "vgs printed an invalid row");
                         continue;
                 }
                 if (p->driver == STORAGE_DRIVER_LVM) {

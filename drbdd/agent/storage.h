@@ -47,6 +47,7 @@ typedef struct StorageReport {
         char *message;          /* with error: why (owned) */
         uint64_t total_kib;     /* lvm: VG size; lvm-thin: thin pool data size; file: file system */
         uint64_t free_kib;      /* lvm: VG free; lvm-thin: unused pool data; file: available */
+        uint64_t extent_kib;    /* allocation granularity: the VG's extent size (lvm, lvm-thin), 4 (file) */
         /* lvm-thin only (NAN elsewhere) */
         double data_percent, metadata_percent;
         uint64_t virtual_kib;   /* sum of the sizes of all thin volumes in the pool */

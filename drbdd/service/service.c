@@ -361,12 +361,13 @@ bool node_runs_drbd9(Service *s, json_t *node) {
 }
 
 uint64_t pool_extent_kib(json_t *pool) {
-        const char *d = json_get_str(pool, "driver", "");
-        if (streq(d, "file"))
+        /* What the node's agent measured (the VG's extent size), once it reported. */
+        json_int_t reported = json_get_int(pool, "extent-kib", 0);
+        if (reported > 0)
+                return (uint64_t) reported;
+        if (streq(json_get_str(pool, "driver", ""), "file"))
                 return 4;
-        if (streq(d, "lvm-thin"))
-                return 64; /* thin chunk size granularity */
-        return 4096;       /* LVM default extent of 4 MiB */
+        return 4096; /* LVM's default extent of 4 MiB: thin volumes' sizes are rounded to it too */
 }
 
 char *pool_volume_path(json_t *pool, const char *rd, unsigned vnr) {
@@ -856,23 +857,26 @@ int service_node_report_kernel(Service *s, const char *name, json_t *info, char 
 }
 
 typedef struct Capacity {
-        uint64_t total, free;
+        uint64_t total, free, extent;
 } Capacity;
 
 static int capacity_apply(json_t *p, void *userdata, char **ret_msg) {
         const Capacity *c = userdata;
         if ((uint64_t) json_get_int(p, "capacity-kib", -1) == c->total &&
-            (uint64_t) json_get_int(p, "reported-free-kib", -1) == c->free)
+            (uint64_t) json_get_int(p, "reported-free-kib", -1) == c->free &&
+            (!c->extent || (uint64_t) json_get_int(p, "extent-kib", -1) == c->extent))
                 return 0;
         json_object_set_new(p, "capacity-kib", json_integer((json_int_t) c->total));
         json_object_set_new(p, "reported-free-kib", json_integer((json_int_t) c->free));
+        if (c->extent)
+                json_object_set_new(p, "extent-kib", json_integer((json_int_t) c->extent));
         return 1;
 }
 
 int service_pool_report(Service *s, const char *node, const char *pool, uint64_t total_kib, uint64_t free_kib,
-                        char **ret_msg) {
+                        uint64_t extent_kib, char **ret_msg) {
         _cleanup_free_ char *k = key_pool(node, pool), *what = NULL;
         if (!k || asprintf(&what, "storage pool '%s' on '%s'", pool, node) < 0)
                 return -ENOMEM;
-        return obj_modify(s, k, what, capacity_apply, &(Capacity) { total_kib, free_kib }, ret_msg);
+        return obj_modify(s, k, what, capacity_apply, &(Capacity) { total_kib, free_kib, extent_kib }, ret_msg);
 }

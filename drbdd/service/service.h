@@ -136,10 +136,11 @@ int service_observed_put(Service *s, const char *node, const char *rd, json_t *s
 int service_rd_set_primary(Service *s, const char *rd, const char *node, char **ret_msg);
 
 /* Records the capacity the node agent measured for node/pool (KiB):
- * "capacity-kib" becomes total_kib, "reported-free-kib" free_kib. No write
+ * "capacity-kib" becomes total_kib, "reported-free-kib" free_kib, and
+ * "extent-kib" (sizes are rounded to it) extent_kib unless 0. No write
  * when nothing changed. */
 int service_pool_report(Service *s, const char *node, const char *pool, uint64_t total_kib, uint64_t free_kib,
-                        char **ret_msg);
+                        uint64_t extent_kib, char **ret_msg);
 
 /* Leader duties, run by the elected drbdd: re-places the diskful replicas
  * that sit on lost nodes (array of names; their replicas stay defined so the

@@ -568,8 +568,14 @@ static void test_sizing_fields(void **state) {
         assert_string_equal(json_get_str(v, "device", ""), "/dev/drbd1000");
         uint64_t alpha_backing = (uint64_t) json_get_int(v, "backing-kib", 0);
         json_decref(r);
+        /* Thin volumes are sized in whole VG extents too (LVM rounds their size). */
         r = replica(f, "r1", "beta");
-        check_volume_sizes(json_array_get(json_object_get(r, "volumes"), 0), 10 * GIB + 3, 64);
+        check_volume_sizes(json_array_get(json_object_get(r, "volumes"), 0), 10 * GIB + 3, 4096);
+        json_decref(r);
+        /* Once the agent reported the VG's real extent size, that is used. */
+        OK(service_pool_report(f->s, "beta", "pool1", 100 * GIB, 100 * GIB, 32768, ret_msg));
+        r = replica(f, "r1", "beta");
+        check_volume_sizes(json_array_get(json_object_get(r, "volumes"), 0), 10 * GIB + 3, 32768);
         json_decref(r);
         r = replica(f, "r1", "gamma");
         v = json_array_get(json_object_get(r, "volumes"), 0);

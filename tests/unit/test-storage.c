@@ -59,12 +59,12 @@ static void expect_log(const char *want) {
         "\", \"lv_attr\":\"" attr "\", \"lv_tags\":\"\"}"
 #define LVS(...) "  {\n      \"report\": [\n          {\n              \"lv\": [" __VA_ARGS__ "]}]}\n"
 #define VGS(...) "{\"report\":[{\"vg\":[" __VA_ARGS__ "]}]}"
-#define VG(name, size, free) "{\"vg_name\":\"" name "\", \"vg_size\":\"" size "\", \"vg_free\":\"" free "\"}"
+#define VG(name, size, free) "{\"vg_name\":\"" name "\", \"vg_size\":\"" size "\", \"vg_free\":\"" free "\", \"vg_extent_size\":\"4096.00\"}"
 
 #define FIELDS "lv_name,vg_name,lv_size,pool_lv,origin,data_percent,metadata_percent,lv_attr,lv_tags"
 #define LOOKUP "lvs --reportformat json --units k --nosuffix -o " FIELDS " -S "
 #define PROBE_LVS "lvs --reportformat json --units k --nosuffix -o " FIELDS " "
-#define PROBE_VGS "vgs --reportformat json --units k --nosuffix -o vg_name,vg_size,vg_free "
+#define PROBE_VGS "vgs --reportformat json --units k --nosuffix -o vg_name,vg_size,vg_free,vg_extent_size "
 
 #define POOL_ROW THINPOOL("pool0", "vg0", "1048576.00", "12.50", "3.00", "twi-aotz--")
 #define VOL(name, size) LV(name, "vg0", size, "", "", "-wi-a-----", "drbdd")
@@ -683,7 +683,7 @@ static void test_probe_constant_commands(void **state) {
         f = open_memstream(&vgs, &len);
         fputs("{\"report\":[{\"vg\":[", f);
         for (size_t i = 0; i < N_POOLS; i++)
-                fprintf(f, "%s{\"vg_name\":\"vg%zu\",\"vg_size\":\"1048576.00\",\"vg_free\":\"0\"}", i ? "," : "", i);
+                fprintf(f, "%s{\"vg_name\":\"vg%zu\",\"vg_size\":\"1048576.00\",\"vg_free\":\"0\",\"vg_extent_size\":\"4096.00\"}", i ? "," : "", i);
         fputs("]}]}", f);
         fclose(f);
 
