@@ -11,7 +11,7 @@ $(KMOD_PROBE): $(call obj,kmod/drbdd-kmod-probe.c) $(CORE_A)
 CHECK_HOOKS += lab-kmod-check
 .PHONY: lab-kmod-check
 
-# Real kernels: the probe loads drbd in a VM, reports 8.4.11, and parses a
+# Real kernels: the probe loads drbd in a VM, reports its version, and parses a
 # live events2 stream of a 2-node resource (tests/lab/test-kmod.sh, ~1.5 min).
 # (Two lines so that "make -n" does not boot VMs.)
 lab-kmod-check: lab-deps

@@ -7,7 +7,10 @@ CHECK_HOOKS += lab-check
 
 .PHONY: lab-deps lab-check lab-shell
 
-# Fetch and cache a Debian kernel (outside the repo, /var/cache/drbdd-lab).
+# Fetch and cache a Debian kernel and build the DRBD 9 module for it (outside
+# the repo, /var/cache/drbdd-lab; LAB_DRBD9_SRC names the DRBD 9 source).
+# Every lab suite runs on DRBD 9 (LAB_DRBD=9, the default) unless it says
+# otherwise; lab-drbd84-check keeps stock kernels' DRBD 8.4 proven.
 lab-deps:
 	@./tools/install-deps $(LAB_SRC)/packages.txt
 	@$(LAB_SRC)/lab deps
@@ -32,10 +35,23 @@ demo: lab-deps all
 	@DEMO_NO_BUILD=1 tests/lab/demo.sh
 
 lab-agent-check: lab-deps all
-	@tests/lab/test-agent.sh
-	@tests/lab/test-crash-attach.sh
-	@DEMO_NO_BUILD=1 tests/lab/demo.sh
+	@LAB_DRBD=9 tests/lab/test-agent.sh
+	@LAB_DRBD=9 DEMO_NO_BUILD=1 tests/lab/demo.sh
 CHECK_HOOKS += lab-agent-check
+
+# DRBD 9 behaviour: tie-breakers, quorum, diskless clients, toggle-disk, ...
+.PHONY: lab-drbd9-check lab-drbd84-check
+lab-drbd9-check: lab-deps all
+	@LAB_DRBD=9 LAB_BUILD=$(abspath $(BUILD)) tests/lab/test-drbd9.sh
+CHECK_HOOKS += lab-drbd9-check
+
+# The 8.4 lane (Debian's own module): what differs on stock kernels, with at
+# most two hosts per resource: create, replicate, grow, power-off (agent
+# lifecycle and poweroff) and the 8.4 diskless attach with its crash points.
+lab-drbd84-check: lab-deps all
+	@LAB_DRBD=8.4 LAB_BUILD=$(abspath $(BUILD)) tests/lab/test-agent.sh lifecycle poweroff
+	@LAB_DRBD=8.4 LAB_BUILD=$(abspath $(BUILD)) tests/lab/test-crash-attach.sh
+CHECK_HOOKS += lab-drbd84-check
 
 # Node agent figures on real kernels (not part of make check: it takes long).
 lab-bench-agent: lab-deps all

@@ -1,9 +1,12 @@
 #!/bin/bash
 # kill -9 at each step of bringing up a DRBD 8.4 diskless client (attach):
 # the restarted drbdd finishes the attach, I/O through the client works.
+# The steps exist on 8.4 only (DRBD 9 brings a client up with one "up"):
+# make lab-drbd84-check runs it with LAB_DRBD=8.4.
 set -u
 . "$(dirname "$0")/lab.sh"
 G=". $LAB_REPO/tests/lab/guest/node.sh; STORE=etcd:http://10.99.0.1:2379;"
+[ "$LAB_DRBD" = 8.4 ] || lab_die "test-crash-attach.sh tests DRBD 8.4's attach steps: run it with LAB_DRBD=8.4"
 
 test_setup() {
 	lab_run -t 120 vm1 "$G"'set -e; vg_setup; etcd_start; node_start --store $STORE'

@@ -64,7 +64,7 @@ echo "ok: vm3 (no disk) is Primary by opening the device and writes through vm1 
 	on vm3 'set -e
 n=$(acks /tmp/acks1)
 wait_until 60 acks_at_least /tmp/acks1 $((n + 25)) || { echo "I/O stalled after vm1 lost power"; tail -3 /tmp/acks1; drbdsetup status c1; exit 1; }
-[ "$(errs /tmp/acks1)" = 0 ] || { echo "writes failed after vm1 lost power"; grep err /tmp/acks1 | head; exit 1; }
+[ "$(errs /tmp/acks1)" = 0 ] || { echo "writes failed after vm1 lost power"; grep err /tmp/acks1 | head -3; drbdsetup status c1 --verbose; dmesg | grep -i drbd | tail -25; exit 1; }
 writer_stop
 echo "ok: I/O went on with vm1 powered off: $(acks /tmp/acks1) writes acknowledged, none failed"
 verify_acks /tmp/acks1 $(dev_of c1)
@@ -84,7 +84,10 @@ ctl rg spawn mirror-suspend q2 16M
 wait_until 120 all_state q2 UpToDate || { ctl r l q2; exit 1; }
 ctl r c vm3 q2 --diskless
 wait_until 60 state_is q2 vm3 Diskless
-drbdsetup show q2 | grep -Eq "on-no-quorum[[:space:]]+suspend-io;" || { drbdsetup show q2; exit 1; }
+ctl r sc vm3 q2 | grep -Eq "on-no-quorum[[:space:]]+suspend-io;" || { ctl r sc vm3 q2; exit 1; }
+drbdsetup show --show-defaults q2 | grep -Eq "on-no-quorum[[:space:]]+suspend-io;" || { drbdsetup show --show-defaults q2; exit 1; }
+drbdsetup show --show-defaults c1 | grep -Eq "on-no-quorum[[:space:]]+io-error;" || { drbdsetup show --show-defaults c1; exit 1; }
+echo "ok: the kernel has on-no-quorum suspend-io for q2 (its group), io-error for c1 (the default)"
 rm -f /tmp/acks-c1 /tmp/acks-q2
 writer_start $(dev_of c1) /tmp/acks-c1; cp /run/writer.pid /run/writer-c1.pid
 writer_start $(dev_of q2) /tmp/acks-q2; cp /run/writer.pid /run/writer-q2.pid

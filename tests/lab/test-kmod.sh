@@ -1,6 +1,7 @@
 #!/bin/bash
 # Lab test for kmod/ on real kernels (make lab-kmod-check): drbdd-kmod-probe
-# loads drbd and friends through libkmod, reports DRBD 8.4.11, and turns the
+# loads drbd and friends through libkmod, reports the kernel's DRBD version
+# (the lab's dialect: 9.2.x by default, 8.4.11 with LAB_DRBD=8.4), and turns the
 # `drbdsetup events2` output of a live 2-node resource (connect, resync,
 # UpToDate) into the right JSON state.
 #
@@ -8,6 +9,15 @@
 . "$(dirname "$0")/lab.sh"
 
 PROBE=$LAB_BUILD/drbdd-kmod-probe
+# What the probe must report for the module the guests boot (LAB_DRBD):
+# the version from the module file itself, api/proto and capabilities of
+# the dialect.
+lab__kernel || exit 1
+KVERSION=$(modinfo -b "$(dirname "$(dirname "$(lab__modules "$lab_kver")")")" -k "$lab_kver" -F version drbd)
+case "$LAB_DRBD" in
+8.4) API_PROTO="1 86-101" CAPS="1 false false" ;;
+9) API_PROTO="2 118-124" CAPS="31 true true" ;;
+esac
 
 # jq on the host over JSON printed in the guest.
 jget() { jq -r "$1" <<<"$2"; }
@@ -27,14 +37,14 @@ test_load() {
 			"$(lab_run $vm 'cat /sys/module/drbd/parameters/usermode_helper')"
 		lab_expect_eq "$vm: storage modules loaded" "dm_thin_pool dm_snapshot loop" \
 			"$(lab_run $vm 'for m in dm_thin_pool dm_snapshot loop; do test -d /sys/module/$m && printf "%s " $m; done' | sed 's/ $//')"
-		lab_expect_eq "$vm: version" 8.4.11 "$(jget .drbd.version "$out")"
-		lab_expect_eq "$vm: dialect" 8.4 "$(jget .drbd.dialect "$out")"
-		lab_expect_eq "$vm: api/proto" "1 86-101" "$(jget '"\(.drbd.api) \(.drbd.proto_min)-\(.drbd.proto_max)"' "$out")"
-		lab_expect_eq "$vm: capabilities" "1 false false" \
+		lab_expect_eq "$vm: version" "$KVERSION" "$(jget .drbd.version "$out")"
+		lab_expect_eq "$vm: dialect" "$LAB_DRBD" "$(jget .drbd.dialect "$out")"
+		lab_expect_eq "$vm: api/proto" "$API_PROTO" "$(jget '"\(.drbd.api) \(.drbd.proto_min)-\(.drbd.proto_max)"' "$out")"
+		lab_expect_eq "$vm: capabilities" "$CAPS" \
 			"$(jget '"\(.drbd.max_peers) \(.drbd.diskless_clients) \(.drbd.quorum)"' "$out")"
 	done
 	out=$(lab_run vm1 "$PROBE version")
-	lab_expect_eq "version command" "8.4.11 8.4 proc" "$(jget '"\(.version) \(.dialect) \(.source)"' "$out")"
+	lab_expect_eq "version command" "$KVERSION $LAB_DRBD proc" "$(jget '"\(.version) \(.dialect) \(.source)"' "$out")"
 	out=$(lab_run vm1 "$PROBE --iscsi load")
 	lab_expect_eq "second load of drbd" already-loaded "$(jget '.modules[] | select(.name == "drbd") | .result' "$out")"
 	lab_expect_eq "LIO modules" "ok ok ok" "$(jget '[.modules[] | select(.name | test("target")) | if .result == "failed" then "bad" else "ok" end] | join(" ")' "$out")"

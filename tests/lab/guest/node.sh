@@ -152,8 +152,8 @@ while True:
 	echo $! >/run/writer.pid
 }
 writer_stop() { local p; p=$(cat /run/writer.pid 2>/dev/null) || return 0; kill "$p" 2>/dev/null; wait_until 30 gone "$p"; rm -f /run/writer.pid; }
-acks() { grep -c '^ok' "$1" 2>/dev/null || echo 0; }
-errs() { grep -c '^err' "$1" 2>/dev/null || echo 0; }
+acks() { local n; n=$(grep -c '^ok' "$1" 2>/dev/null); echo "${n:-0}"; }
+errs() { local n; n=$(grep -c '^err' "$1" 2>/dev/null); echo "${n:-0}"; }
 acks_at_least() { [ "$(acks "$1")" -ge "$2" ]; }
 errs_at_least() { [ "$(errs "$1")" -ge "$2" ]; }
 # verify_acks LOG DEV: every acknowledged block reads back (O_DIRECT: from DRBD, not the page cache).
