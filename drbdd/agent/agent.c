@@ -405,6 +405,27 @@ static bool resync_running(const DrbdResource *k) {
  * Primary for this: when there is none, the initial-sync source promotes
  * for the moment of the resize. The device must reach the usable size; until
  * the peers' backing has grown too, this stays pending and is retried. */
+/* The DRBD device size of volume "rd/N" of desired d, in KiB, from sysfs
+ * (works on a Secondary too, which 8.4 refuses to open, and runs no command). */
+static int device_kib(json_t *d, const char *vnr, uint64_t *ret) {
+        json_t *vol = NULL, *vv;
+        size_t i;
+        const char *slash = strchr(vnr, '/');
+        json_array_foreach(json_object_get(d, "volumes"), i, vv)
+                if (slash && json_get_int(vv, "volume", -1) == atoll(slash + 1))
+                        vol = vv;
+        if (!vol)
+                return -ENOENT;
+        char sys[96];
+        _cleanup_free_ char *out = NULL;
+        snprintf(sys, sizeof sys, "/sys/block/drbd%lld/size", (long long) json_get_int(vol, "minor", 0));
+        int r = read_file_full(sys, 64, &out, NULL);
+        if (r < 0)
+                return r;
+        *ret = strtoull(out, NULL, 10) / 2; /* 512-byte sectors */
+        return 0;
+}
+
 static int resize_pending(Agent *a, json_t *d, json_t *o, const DrbdResource *k, char **ret_msg) {
         json_t *pend = json_object_get(o, "resize-pending"), *want;
         const char *vnr;
@@ -425,6 +446,14 @@ static int resize_pending(Agent *a, json_t *d, json_t *o, const DrbdResource *k,
                 return 0; /* DRBD: "Resize not allowed during resync"; the sync's end brings a pass */
         json_object_foreach_safe(pend, tmp, vnr, want) {
                 bool promoted = false;
+                /* DRBD 9 resizes cluster-wide: when a peer already did, the device has
+                 * the size and another resize would only be one more cluster-wide
+                 * state change (refused during the new area's resync). */
+                uint64_t now_kib = 0;
+                if (v9 && device_kib(d, vnr, &now_kib) >= 0 && now_kib >= (uint64_t) json_integer_value(want)) {
+                        json_object_del(pend, vnr);
+                        continue;
+                }
                 if (!v9 && !any_primary(k)) {
                         if ((r = drbdadm(a, "primary", NULL, NULL, json_get_str(d, "name", ""), ret_msg)) < 0)
                                 return r;
@@ -438,24 +467,14 @@ static int resize_pending(Agent *a, json_t *d, json_t *o, const DrbdResource *k,
                 if (r < 0)
                         return r;
                 fault_point("grow:after-resize");
-                /* Did the device reach the size? sysfs works on a Secondary too
-                 * (8.4 refuses to open it) and needs no command. */
-                char sys[96];
-                json_t *vol = NULL, *vv;
-                size_t i;
-                const char *slash = strchr(vnr, '/');
-                json_array_foreach(json_object_get(d, "volumes"), i, vv)
-                        if (slash && json_get_int(vv, "volume", -1) == atoll(slash + 1))
-                                vol = vv;
-                snprintf(sys, sizeof sys, "/sys/block/drbd%lld/size", (long long) json_get_int(vol, "minor", 0));
-                _cleanup_free_ char *out = NULL;
-                if ((r = read_file_full(sys, 64, &out, NULL)) < 0) {
-                        asprintf(ret_msg, "cannot read %s: %s", sys, strerror(-r));
+                /* Did the device reach the size? */
+                uint64_t have = 0;
+                if ((r = device_kib(d, vnr, &have)) < 0) {
+                        asprintf(ret_msg, "cannot read the size of %s: %s", vnr, strerror(-r));
                         return r;
                 }
-                uint64_t have = strtoull(out, NULL, 10) / 2; /* 512-byte sectors */
                 if (have < (uint64_t) json_integer_value(want)) {
-                        asprintf(ret_msg, "%s says %llu KiB; waiting for the peers' backing to grow to %lld KiB", sys,
+                        asprintf(ret_msg, "%s is %llu KiB; waiting for the peers' backing to grow to %lld KiB", vnr,
                                  (unsigned long long) have, (long long) json_integer_value(want));
                         return -EAGAIN;
                 }

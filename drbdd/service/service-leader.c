@@ -90,10 +90,12 @@ int service_leader_duties(Service *s, json_t *lost, json_t **ret, char **ret_msg
                 if (on_lost) {
                         _cleanup_free_ char *m = NULL;
                         _cleanup_(json_decrefp) json_t *o = json_pack("{s:O}", "exclude-nodes", lost);
+                        _cleanup_(json_decrefp) json_t *after = NULL;
                         r = service_autoplace(s, name, o, &m);
-                        if (r >= 0)
+                        if (r >= 0 && obj_range(s, prefix, &after) >= 0 &&
+                            json_array_size(after) > json_array_size(replicas))
                                 note(done, "re-placed '%s': %u replica(s) on lost nodes", name, on_lost);
-                        else
+                        else if (r < 0)
                                 log_warning("leader: cannot re-place '%s': %s", name, m ? m : strerror(-r));
                         continue;
                 }

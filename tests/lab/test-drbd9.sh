@@ -192,9 +192,30 @@ wait_until 120 all_state ps UpToDate
 echo "ok: a client needs no peer slot"'
 }
 
+# A one-replica volume on a thin pool (nothing to sync with) becomes
+# UpToDate; the sizes drbdctl shows are what LVM and DRBD made.
+test_thin_one() {
+	on vm3 'set -e
+lvcreate -q -y -L 256M -T drbdpool/thin >/dev/null
+ctl sp c lvm-thin vm3 thin3 drbdpool/thin
+wait_until 60 pools_reported
+ctl rd c one; ctl vd c one 128M
+ctl r c vm3 one --storage-pool thin3
+wait_until 120 state_is one vm3 UpToDate || { ctl r l one; tail -20 /tmp/drbdd.log; exit 1; }
+echo "ok: a one-replica volume on a thin pool is UpToDate"
+ctl v l one
+back=$(ctl -o json v l one | jq ".[0].\"backing-kib\"")
+lv=$(lvs --noheadings --units k --nosuffix -o lv_size drbdpool/one_00000 | tr -d " " | cut -d. -f1)
+[ "$back" = "$lv" ] || { echo "backing shown as $back KiB, the LV has $lv KiB"; exit 1; }
+use=$(ctl -o json v l one | jq ".[0].\"usable-kib\"")
+dev=$(blockdev --getsize64 $(dev_of one))
+[ $((use * 1024)) = "$dev" ] || { echo "usable shown as $use KiB, the DRBD device has $dev bytes"; exit 1; }
+echo "ok: the sizes shown are what LVM ($lv KiB) and DRBD ($dev bytes) made"'
+}
+
 main() {
 	local t0 tests=("$@") t rc
-	[ ${#tests[@]} -gt 0 ] || tests=(tiebreaker client quorum grow toggle peer_slots)
+	[ ${#tests[@]} -gt 0 ] || tests=(tiebreaker client quorum grow toggle peer_slots thin_one)
 	t0=$(lab__now)
 	lab_start 3 --disks 1G || exit 1
 	lab_test "drbd9 setup" test_setup
