@@ -485,6 +485,7 @@ static int resize_pending(Agent *a, json_t *d, json_t *o, const DrbdResource *k,
 }
 
 static int remove_backing(const char *rd, StoragePool **pools, size_t n_pools, StorageReport *reports, char **ret_msg);
+static int teardown(Agent *a, const char *rd, StoragePool **pools, size_t n_pools, StorageReport *reports, char **ret_msg);
 
 /* DRBD 9: peers that left rd's configuration (their replicas were removed)
  * are forgotten, so that their bitmap slots in this node's metadata are
@@ -534,10 +535,25 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
 
         if (!path)
                 return -ENOMEM;
+        /* Deleted and placed here again (e.g. the leader's tie-breaker right
+         * after a removal) before this node tore the old replica down: a new
+         * replica with another node-id. The old one goes first, disk and all
+         * (its data lives on the others); the next pass brings up the new one. */
+        json_int_t want_id = json_get_int(json_object_get(d, "replica"), "node-id", -1);
+        json_t *had_id = json_object_get(o, "node-id");
+        if (json_is_integer(had_id) && json_integer_value(had_id) != want_id) {
+                log_notice("'%s' was placed here anew (node-id %lld, was %lld): removing the old replica first", rd,
+                           (long long) want_id, (long long) json_integer_value(had_id));
+                if ((r = teardown(a, rd, pools, n_pools, reports, ret_msg)) < 0)
+                        return r;
+                agent_kick(a); /* a fresh probe of the storage, then the new replica */
+                return 0;
+        }
         /* The observed object exists before anything is created: whatever a
          * crash leaves behind is then known to be ours and can be cleaned up. */
-        if (!json_object_get(o, "stored")) {
+        if (!json_object_get(o, "stored") || !json_is_integer(had_id)) {
                 json_object_set_new(o, "stored", json_true());
+                json_object_set_new(o, "node-id", json_integer(want_id));
                 if ((r = obs_save(a, rd, o)) < 0)
                         return r;
         }

@@ -675,6 +675,12 @@ int service_resource_create(Service *s, const char *rd_name, const char *node, j
                                 continue;
                         return r;
                 }
+                if (have && json_get_bool(have, "tie-breaker", false)) {
+                        /* A diskful replica where the tie-breaker is: it becomes that replica. */
+                        _cleanup_(json_decrefp) json_t *o = want_pool ? json_pack("{s:s}", "storage-pool", want_pool)
+                                                                      : json_pack("{s:b}", "diskless", 0);
+                        return o ? service_resource_toggle_disk(s, rd_name, node, o, ret_msg) : -ENOMEM;
+                }
                 if (have)
                         return msgf(ret_msg, -EEXIST, "'%s' already has a replica on node '%s'%s", rd_name, node,
                                     json_get_bool(have, "diskless", false) && !diskless

@@ -71,7 +71,8 @@ int service_vd_resize(Service *s, const char *rd, unsigned vnr, uint64_t size_ki
 int service_vd_delete(Service *s, const char *rd, unsigned vnr, char **ret_msg);
 
 /* Resources (replicas). options: "diskless" (bool), "storage-pool". A
- * diskless create where rd has its tie-breaker turns that into a client.
+ * create on the node of rd's tie-breaker turns that into a client, or (not
+ * diskless) into a diskful replica as service_resource_toggle_disk().
  * A diskful one beyond the metadata's peer slots is -EINVAL. */
 int service_resource_create(Service *s, const char *rd, const char *node, json_t *options, char **ret_msg);
 int service_resource_delete(Service *s, const char *rd, const char *node, char **ret_msg);

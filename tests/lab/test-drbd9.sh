@@ -154,8 +154,9 @@ echo "ok: vm3 reads the same data from its own disk"
 old=$(node_id_of c1 vm2)
 ctl r d vm2 c1
 echo "$old" >/tmp/vm2-id'
-	on vm2 'set -e; wait_until 120 converged "" "" || { echo "vm2: LVs [$(our_lvs)] kernel [$(kernel_resources)]"; exit 1; }
-echo "ok: the replica on vm2 is gone (no LV, no DRBD resource)"'
+	# (The leader may already have put a tie-breaker there: c1 has two diskful replicas left.)
+	on vm2 'set -e; wait_until 120 lv_gone c1_00000 || { echo "vm2: LVs [$(our_lvs)] kernel [$(kernel_resources)]"; exit 1; }
+echo "ok: the replica on vm2 is gone with its LV"'
 	on vm1 'set -e
 wait_until 60 connected_to c1 vm3 || { drbdsetup status c1; exit 1; }
 drbdsetup status c1 | grep -q "^  vm2 " && { echo "vm1 still has vm2 as a peer"; exit 1; }
@@ -163,10 +164,14 @@ wait_until 60 grep -q "forgot removed peer node-id" /tmp/drbdd.log || { tail -20
 echo "ok: vm1 and vm3 stay connected; vm1 forgot the removed peer"'
 	on vm3 'set -e
 old=$(cat /tmp/vm2-id)
+tb_on_vm2() { [ "$(kind_of c1 vm2)" = TieBreaker ]; }
+wait_until 60 tb_on_vm2 || { echo "the leader added no tie-breaker to c1 (two diskful replicas)"; ctl r l c1; exit 1; }
+echo "ok: the leader gave c1, down to two diskful replicas, a tie-breaker on vm2 (the live DRBD 9 node)"
 ctl r c vm2 c1
+[ "$(kind_of c1 vm2)" = Diskful ] || { ctl r l c1; exit 1; }
 new=$(node_id_of c1 vm2)
 [ "$new" != "$old" ] || { echo "node-id $old reused at once"; exit 1; }
-echo "ok: vm2 back with node-id $new (not the removed $old)"
+echo "ok: r c vm2 made the tie-breaker a diskful replica, node-id $new (not the removed $old)"
 wait_until 240 all_state c1 UpToDate || { ctl r l c1; exit 1; }
 echo "ok: vm2 synced"
 ctl r td vm3 c1 --diskless

@@ -1253,6 +1253,17 @@ static void test_toggle_disk(void **state) {
         assert_true(on_node(f, "r1", "gamma", true));
         assert_int_equal(node_id(f, "r1", "gamma"), id);
 
+        /* A diskful create on a tie-breaker's node makes it that replica (LINSTOR does so too). */
+        OK(service_spawn(f->s, "two", "r2", GIB, NULL, ret_msg));
+        assert_true(is_tiebreaker(f, "r2", "gamma"));
+        id = node_id(f, "r2", "gamma");
+        o = json_pack("{s:s}", "storage-pool", "pool3");
+        OK(service_resource_create(f->s, "r2", "gamma", o, ret_msg));
+        json_decref(o);
+        assert_true(on_node(f, "r2", "gamma", false));
+        assert_false(is_tiebreaker(f, "r2", "gamma"));
+        assert_int_equal(node_id(f, "r2", "gamma"), id);
+
         /* Never the last diskful replica; bad input leaves the store alone. */
         o = json_pack("{s:b}", "diskless", 1);
         OK(service_resource_toggle_disk(f->s, "r1", "beta", o, ret_msg));
