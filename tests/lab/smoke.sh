@@ -204,9 +204,31 @@ test_faults() {
 	echo "ok: vm2 back on the network"
 }
 
+# A lab run that fails, or is killed, leaves no VM behind.
+test_hygiene() {
+	local out dir pid
+	out=$(bash -c '. "$1/lab.sh"; unset LAB_DIR; lab_start 1 --disks 64M >/dev/null 2>&1 || exit 9; echo "$LAB_DIR"; exit 3' _ "$LAB_HOME" 2>/dev/null) && rc=0 || rc=$?
+	lab_expect_eq "exit status of a failing lab script" 3 "$rc"
+	dir=$out
+	[ -n "$dir" ] || lab_fail "the child lab did not start"
+	pgrep -f "qemu-system-x86_64 .*$dir/" >/dev/null && lab_fail "a VM of $dir outlived its failing script"
+	rm -rf "$dir"
+	echo "ok: a failing lab script stopped its VM"
+	bash -c '. "$1/lab.sh"; unset LAB_DIR; lab_start 1 --disks 64M >/dev/null 2>&1 || exit 9; echo "$LAB_DIR" >"$2"; sleep 600' _ "$LAB_HOME" "$LAB_DIR/child.dir" 2>/dev/null &
+	pid=$!
+	for _ in $(seq 120); do [ -s "$LAB_DIR/child.dir" ] && break; sleep 1; done
+	dir=$(cat "$LAB_DIR/child.dir")
+	[ -n "$dir" ] && pgrep -f "qemu-system-x86_64 .*$dir/" >/dev/null || lab_fail "the child lab did not start"
+	kill -KILL "$pid"
+	for _ in $(seq 30); do pgrep -f "qemu-system-x86_64 .*$dir/" >/dev/null || break; sleep 0.5; done
+	pgrep -f "qemu-system-x86_64 .*$dir/" >/dev/null && lab_fail "a VM of $dir outlived its SIGKILLed script"
+	rm -rf "$dir"
+	echo "ok: a SIGKILLed lab script's VM was stopped by its watchdog"
+}
+
 main() {
 	local t0 tests=("$@") t rc=0
-	[ ${#tests[@]} -gt 0 ] || tests=(channel drbd thin lio drbdd faults)
+	[ ${#tests[@]} -gt 0 ] || tests=(channel drbd thin lio drbdd faults hygiene)
 	t0=$(lab__now)
 	lab_start 2 || exit 1
 	for t in "${tests[@]}"; do
