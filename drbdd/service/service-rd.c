@@ -526,13 +526,18 @@ static int replicas_commit(Service *s, const char *rd_name, json_t *rd, int64_t 
         return 0;
 }
 
-static bool replica_on(json_t *replicas, const char *node) {
+/* The replica of replicas on node (borrowed), or NULL. */
+static json_t *replica_of(json_t *replicas, const char *node) {
         json_t *e;
         size_t i;
         json_array_foreach(replicas, i, e)
                 if (streq(json_get_str(e, "node", ""), node))
-                        return true;
-        return false;
+                        return e;
+        return NULL;
+}
+
+static bool replica_on(json_t *replicas, const char *node) {
+        return replica_of(replicas, node) != NULL;
 }
 
 /* Checks DRBD 8.4 limits for the set of nodes after adding n_new replicas
@@ -630,15 +635,6 @@ static int tiebreaker_to_client(Service *s, const char *rd_name, const char *nod
                 return -ENOMEM;
         service_notify(s, "resource", what, "modified");
         return 0;
-}
-
-static json_t *replica_of(json_t *replicas, const char *node) {
-        json_t *e;
-        size_t i;
-        json_array_foreach(replicas, i, e)
-                if (streq(json_get_str(e, "node", ""), node))
-                        return e;
-        return NULL;
 }
 
 int service_resource_create(Service *s, const char *rd_name, const char *node, json_t *options, char **ret_msg) {

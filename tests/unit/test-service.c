@@ -1158,7 +1158,7 @@ static void replica_in_pool(Fixture *f, const char *rd, const char *nodename, co
 
 static bool desired_source(Fixture *f, const char *nodename, const char *rd) {
         json_t *d = desired_of(f, nodename, rd);
-        bool b = json_get_bool(d, "initial-sync-source", false);
+        bool b = json_is_true(json_object_get(d, "initial-sync-source"));
         json_decref(d);
         return b;
 }
