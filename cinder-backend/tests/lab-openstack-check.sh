@@ -1,6 +1,6 @@
 #!/bin/bash
 # Real Cinder with volumes really provisioned: a lab of two QEMU VMs (vm1,
-# vm2: DRBD 8.4, lvm-thin pools, drbdd with its node agent, etcd on vm1) and,
+# vm2: the lab's DRBD (9 by default), lvm-thin pools, drbdd with its node agent, etcd on vm1) and,
 # on this host, a controller-only drbdd (--agent=no) on a private bus, joined
 # to the lab's etcd through a port QEMU forwards from 127.0.0.1 to vm1;
 # cinder-api, -scheduler and -volume from the Debian packages use it through

@@ -3,7 +3,7 @@
 Run by lab-openstack-check.sh: Cinder and a controller-only drbdd (no node
 agent) on this host, joined through a forwarded port to the etcd of a lab of
 two QEMU VMs (vm1, vm2) whose drbdd agents create the LVs (lvm-thin) and run
-DRBD 8.4. Each step checks Cinder's view, drbdd's, and the kernels': devices,
+the lab's DRBD (LAB_DRBD: 9 by default). Each step checks Cinder's view, drbdd's, and the kernels': devices,
 sizes, data written on vm1 and read back after revert and clone, an iSCSI
 login from vm2 with the connection info Cinder returned, and nothing left on
 the nodes at the end.
@@ -119,11 +119,14 @@ def main():
 
     # -- the cluster as Cinder sees it ----------------------------------------
     nodes = {n['name']: n for n in d.c.call('ListNodes', '')[0]}
+    dialect = os.environ.get('LAB_DRBD', '9')
     check(sorted(nodes) == NODES and
-          all(n.get('drbd-version', '').startswith('8.4')
+          all(n.get('drbd-version') == dialect and
+              n.get('kernel', {}).get('version', '').startswith(dialect + '.')
               for n in nodes.values()),
-          'drbdd on this host sees the lab nodes vm1, vm2 with DRBD 8.4',
-          {k: v.get('drbd-version') for k, v in nodes.items()})
+          'drbdd on this host sees the lab nodes vm1, vm2 with DRBD %s '
+          'from their kernels' % dialect,
+          {k: v.get('kernel', {}).get('version') for k, v in nodes.items()})
     sps = d.c.call('ListStoragePools', 's', [''])[0]
     want = round(sum(p.get('capacity-kib', 0) for p in sps) / GIB_KIB / 2, 2)
     pools = {p.name: p for p in c.pools.list(detailed=True)}

@@ -29,6 +29,7 @@ LAB_PORTS_DIR=$LAB_TMP/drbdd-lab.ports
 # The DRBD dialect the guests run: 9 (built from LAB_DRBD9_SRC, the default)
 # or 8.4 (Debian's own module).
 : "${LAB_DRBD:=9}"
+export LAB_DRBD
 : "${LAB_DRBD9_SRC:=$(cd "$LAB_HOME/../../.." && pwd)/shared/drbd9/drbd-9.2.19.tar.gz}"
 LAB_KERNEL_MODULES="virtio_pci 9pnet_virtio 9p overlay"
 
@@ -106,8 +107,12 @@ lab_deps() {
 # $LAB_CACHE/KVER/root-drbd9, with them in place of Debian's 8.4 drbd.ko
 # (hard links to the unpacked tree otherwise, so it costs no space).
 lab__drbd9() {
-	local kver=$1 dir=$LAB_CACHE/$1 sum b tree t0 m
+	local kver=$1 dir=$LAB_CACHE/$1 sum b tree=$LAB_CACHE/$1/root-drbd9 t0 m
 	if [ ! -r "$LAB_DRBD9_SRC" ]; then
+		if [ -e "$tree/.ok" ]; then # built before from a source that is gone now: keep using it
+			lab_log "DRBD 9 source $LAB_DRBD9_SRC missing; using the module built before ($(cat "$tree/.ok"))"
+			return 0
+		fi
 		lab_log "DRBD 9 source missing: $LAB_DRBD9_SRC"
 		lab_log "  put LINBIT's drbd-9.x release tarball there or set LAB_DRBD9_SRC=PATH;"
 		lab_log "  LAB_DRBD=8.4 runs the lab on Debian's DRBD 8.4 module instead"
@@ -115,7 +120,6 @@ lab__drbd9() {
 	fi
 	sum=$(sha256sum "$LAB_DRBD9_SRC" | cut -c1-12)
 	b=$dir/drbd9-$sum
-	tree=$dir/root-drbd9
 	if [ ! -e "$b/.ok" ]; then
 		[ -d "/usr/src/linux-headers-$kver" ] || "$LAB_REPO/tools/install-deps" <(echo "linux-headers-$kver") || {
 			lab_log "linux-headers-$kver is needed to build DRBD 9"; return 1; }
