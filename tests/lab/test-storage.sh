@@ -89,10 +89,11 @@ test_thick() {
 eq "create again" /dev/lab/v1 "$(dev "$THICK" create v1 64M)"
 eq "tag" drbdd "$(lvs --noheadings -o lv_tags lab/v1 | tr -d " ")"
 st_err EEXIST "$THICK" create v1 128M
-read -r size free <<<"$(vgs --noheadings --units k --nosuffix -o vg_size,vg_free lab)"
+read -r size free ext <<<"$(vgs --noheadings --units k --nosuffix -o vg_size,vg_free,vg_extent_size lab)"
 p=$(st "$THICK" probe)
 eq "probe total = vgs vg_size" "$(kib $size)" "$(jq .[0].total_kib <<<"$p")"
 eq "probe free = vgs vg_free" "$(kib $free)" "$(jq .[0].free_kib <<<"$p")"
+eq "probe extent = vgs vg_extent_size" "$(kib $ext)" "$(jq .[0].extent_kib <<<"$p")"
 eq "probe volumes (not the ext4 LV, not the thin pool)" "v1:65536" "$(jq -r ".[0].volumes|map(.name+\":\"+(.size_kib|tostring))|join(\",\")" <<<"$p")"
 st "$THICK" resize v1 100M >/dev/null
 eq "grown" 104857600 "$(blockdev --getsize64 /dev/lab/v1)"

@@ -59,6 +59,7 @@ static json_t *report_json(const StoragePool *p, const StorageReport *r) {
         }
         json_object_set_new(o, "total_kib", json_integer((json_int_t) r->total_kib));
         json_object_set_new(o, "free_kib", json_integer((json_int_t) r->free_kib));
+        json_object_set_new(o, "extent_kib", json_integer((json_int_t) r->extent_kib));
         if (p->driver == STORAGE_DRIVER_LVM_THIN) {
                 json_object_set_new(o, "data_percent", isnan(r->data_percent) ? json_null() : json_real(r->data_percent));
                 json_object_set_new(o, "metadata_percent",
