@@ -401,10 +401,6 @@ static bool resync_running(const DrbdResource *k) {
         return false;
 }
 
-/* Grows the DRBD device after the backing volumes grew. DRBD 8.4 needs a
- * Primary for this: when there is none, the initial-sync source promotes
- * for the moment of the resize. The device must reach the usable size; until
- * the peers' backing has grown too, this stays pending and is retried. */
 /* The DRBD device size of volume "rd/N" of desired d, in KiB, from sysfs
  * (works on a Secondary too, which 8.4 refuses to open, and runs no command). */
 static int device_kib(json_t *d, const char *vnr, uint64_t *ret) {
@@ -426,6 +422,10 @@ static int device_kib(json_t *d, const char *vnr, uint64_t *ret) {
         return 0;
 }
 
+/* Grows the DRBD device after the backing volumes grew. DRBD 8.4 needs a
+ * Primary for this: when there is none, the initial-sync source promotes
+ * for the moment of the resize. The device must reach the usable size; until
+ * the peers' backing has grown too, this stays pending and is retried. */
 static int resize_pending(Agent *a, json_t *d, json_t *o, const DrbdResource *k, char **ret_msg) {
         json_t *pend = json_object_get(o, "resize-pending"), *want;
         const char *vnr;
