@@ -931,6 +931,9 @@ int service_autoplace(Service *s, const char *rd_name, json_t *options, char **r
                                 any84 = true;
 
                 unsigned need = count > diskful ? (unsigned) count - diskful : 0;
+                /* Replicas on lost nodes stay defined and keep their slots. */
+                if (need && (r = check_peer_slots(rd, rd_name, count_diskful(replicas) + need, ret_msg)) < 0)
+                        return r;
                 if (!(cands = calloc(json_array_size(pools) + 1, sizeof *cands)) || !(chosen = calloc(need + 1, sizeof *chosen)) ||
                     !(add = calloc(json_array_size(nodes) + 1, sizeof *add)))
                         return -ENOMEM;

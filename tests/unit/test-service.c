@@ -1301,6 +1301,13 @@ static void test_toggle_disk(void **state) {
         OK(service_resource_create(f->s, "ps", "gamma", o, ret_msg)); /* a client needs no slot */
         json_decref(o);
         FAILS(-EINVAL, service_resource_toggle_disk(f->s, "ps", "gamma", NULL, ret_msg));
+        o = json_pack("{s:i}", "peer-slots", 1);
+        OK(service_rd_create(f->s, "ps3", o, ret_msg));
+        json_decref(o);
+        OK(service_vd_create(f->s, "ps3", GIB, NULL, NULL, ret_msg));
+        o = json_pack("{s:i}", "place-count", 3);
+        FAILS(-EINVAL, service_autoplace(f->s, "ps3", o, ret_msg));
+        json_decref(o);
 
         /* DRBD 8.4: not supported. */
         node(f, "old", "10.0.0.8", "8.4", NULL);
