@@ -214,12 +214,14 @@ test_hygiene() {
 	pgrep -f "qemu-system-x86_64 .*$dir/" >/dev/null && lab_fail "a VM of $dir outlived its failing script"
 	rm -rf "$dir"
 	echo "ok: a failing lab script stopped its VM"
-	bash -c '. "$1/lab.sh"; unset LAB_DIR; lab_start 1 --disks 64M >/dev/null 2>&1 || exit 9; echo "$LAB_DIR" >"$2"; sleep 600' _ "$LAB_HOME" "$LAB_DIR/child.dir" 2>/dev/null &
+	# exec: the script's own process sleeps (nothing else holds our output pipe open).
+	bash -c '. "$1/lab.sh"; unset LAB_DIR; lab_start 1 --disks 64M >/dev/null 2>&1 || exit 9; echo "$LAB_DIR" >"$2"; exec sleep 600' _ "$LAB_HOME" "$LAB_DIR/child.dir" >/dev/null 2>&1 &
 	pid=$!
 	for _ in $(seq 120); do [ -s "$LAB_DIR/child.dir" ] && break; sleep 1; done
 	dir=$(cat "$LAB_DIR/child.dir")
 	[ -n "$dir" ] && pgrep -f "qemu-system-x86_64 .*$dir/" >/dev/null || lab_fail "the child lab did not start"
 	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null
 	for _ in $(seq 30); do pgrep -f "qemu-system-x86_64 .*$dir/" >/dev/null || break; sleep 0.5; done
 	pgrep -f "qemu-system-x86_64 .*$dir/" >/dev/null && lab_fail "a VM of $dir outlived its SIGKILLed script"
 	rm -rf "$dir"

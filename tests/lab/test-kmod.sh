@@ -105,6 +105,12 @@ drbdadm up r0"
 		"role=Secondary disk=Inconsistent conn=Connected peer_role=Secondary repl=Established peer_disk=Inconsistent" "$(summary "$out")"
 	lab_expect_eq "vm1 device minor/size" "0 32728" "$(jget '.state.resources[0].devices[0] | "\(.minor) \(.size_kib)"' "$out")"
 
+	# A slow resync to watch: 4 MB/s. DRBD 9 keeps these as peer-device
+	# options (set them there; its resync ran at full speed otherwise).
+	if [ "$LAB_DRBD" = 9 ]; then
+		lab_run vm1 'drbdsetup peer-device-options r0 1 0 --c-plan-ahead=0 --resync-rate=4M'
+		lab_run vm2 'drbdsetup peer-device-options r0 0 0 --c-plan-ahead=0 --resync-rate=4M'
+	fi
 	lab_run vm1 'drbdadm primary --force r0'
 	sleep 2
 	out=$(now_state vm1)
