@@ -337,6 +337,20 @@ static int new_uuid_clear_bitmap(Agent *a, json_t *d, char **ret_msg) {
         return 0;
 }
 
+/* Connected to a peer that has a disk: the handshake compared our data with its. */
+static bool diskful_peer_connected(const DrbdResource *k) {
+        for (size_t c = 0; k && c < k->n_connections; c++) {
+                const DrbdConnection *cn = &k->connections[c];
+                if (!cn->has_connection || cn->connection != DRBD_CONN_CONNECTED)
+                        continue;
+                for (size_t v = 0; v < cn->n_peer_devices; v++)
+                        if (cn->peer_devices[v].has_peer_disk && cn->peer_devices[v].peer_disk != DRBD_DISK_DISKLESS &&
+                            cn->peer_devices[v].peer_disk != DRBD_DISK_DUNKNOWN)
+                                return true;
+        }
+        return false;
+}
+
 /* Refreshes the kernel part of every observed object; writes changed ones. */
 static void observe_all(Agent *a) {
         const char *rd;
@@ -350,8 +364,19 @@ static void observe_all(Agent *a) {
                         json_object_set_new(o, "kernel", kernel_state_json(k));
                 else
                         json_object_del(o, "kernel");
-                if (!json_object_get(o, "error"))
-                        json_object_set_new(o, "state", json_string(kernel_state_summary(k, buf, sizeof buf)));
+                /* After this node brought the resource up, DRBD's own "UpToDate" is
+                 * only what the disk held when it went down (a node back from a
+                 * power-off says so too): until a peer with a disk connected, it
+                 * is "Connecting", never ready, never promoted (apply_replica). */
+                bool unseen = json_is_false(json_object_get(o, "peer-seen"));
+                if (unseen && diskful_peer_connected(k)) {
+                        json_object_set_new(o, "peer-seen", json_true());
+                        unseen = false;
+                }
+                if (!json_object_get(o, "error")) {
+                        const char *st = kernel_state_summary(k, buf, sizeof buf);
+                        json_object_set_new(o, "state", json_string(unseen && streq(st, "UpToDate") ? "Connecting" : st));
+                }
                 if (!json_equal(before, o))
                         obs_save(a, rd, o);
         }
@@ -638,6 +663,9 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
                                 return r;
                 } else if ((r = drbdadm(a, "up", NULL, NULL, rd, ret_msg)) < 0)
                         return r;
+                /* Up on this node (first time, or after a reboot): its data is
+                 * trusted only once a peer connected (observe_all). */
+                json_object_set_new(o, "peer-seen", json_boolean(diskless || json_get_int(d, "diskful-peers", 0) == 0));
                 json_object_set_new(o, "applied", json_string(hash));
                 obs_save(a, rd, o);
                 fault_point("create:after-up");
@@ -731,7 +759,14 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
         }
         /* Role wanted by the operator (8.4 has no auto-promote). */
         bool want_primary = json_get_bool(d, "primary", false);
-        if (want_primary && k->has_role && k->role != DRBD_ROLE_PRIMARY) {
+        if (want_primary && k->has_role && k->role != DRBD_ROLE_PRIMARY &&
+            json_is_false(json_object_get(o, "peer-seen"))) {
+                /* Back from a reboot (or just up) and no peer seen yet: its "UpToDate"
+                 * may be stale, and a Primary on stale data is a split brain. The
+                 * connection event brings the next pass. */
+                log_info("'%s' is wanted Primary here, but waits until a peer connected (its data may be "
+                         "stale after a restart)", rd);
+        } else if (want_primary && k->has_role && k->role != DRBD_ROLE_PRIMARY) {
                 if ((r = drbdadm(a, "primary", NULL, NULL, rd, ret_msg)) < 0)
                         return r;
                 json_object_set_new(o, "promoted", json_true());

@@ -403,11 +403,14 @@ int service_node_desired(Service *s, const char *node, json_t **ret, char **ret_
                         zeroed = zeroed && (streq(drv, "lvm-thin") || streq(drv, "file"));
                 }
                 _cleanup_(json_decrefp) json_t *peer_ids = json_array();
+                json_int_t diskful_peers = 0;
                 if (!peer_ids)
                         return -ENOMEM;
                 json_array_foreach(v.replicas, j, x)
-                        if (json_get_int(x, "node-id", -1) != my_id)
+                        if (json_get_int(x, "node-id", -1) != my_id) {
                                 json_array_append_new(peer_ids, json_integer(json_get_int(x, "node-id", 0)));
+                                diskful_peers += !json_get_bool(x, "diskless", false);
+                        }
                 /* Fixed when the first diskful replicas were placed; resources made
                  * before that was recorded fall back to the lowest node-id. */
                 int64_t source = json_get_int(v.rd, "sync-source-id", lowest);
@@ -418,14 +421,14 @@ int service_node_desired(Service *s, const char *node, json_t **ret, char **ret_
                         json_object_set_new(vol, "storage-name", json_string(sn));
                         json_object_set(vol, "size-kib", json_object_get(vol, "requested-kib"));
                 }
-                json_array_append_new(out, json_pack("{s:s, s:O, s:s, s:i, s:I, s:O?, s:o, s:s, s:b, s:b, s:b, s:I, s:O}",
+                json_array_append_new(out, json_pack("{s:s, s:O, s:s, s:i, s:I, s:O?, s:o, s:s, s:b, s:b, s:b, s:I, s:O, s:I}",
                         "name", rdname, "replica", e, "dialect", drbd_dialect_to_string(d),
                         "peer-slots", rd_peer_slots(v.rd, d), "port", json_get_int(v.rd, "port", 0),
                         "pool", diskless ? NULL : pool, "volumes", vols, "config", text,
                         "initial-sync-source", !diskless && my_id == source,
                         "primary", streq(json_get_str(v.rd, "primary", ""), node),
                         "zeroed", zeroed, "peers", (json_int_t) json_array_size(v.replicas) - 1,
-                        "peer-ids", peer_ids));
+                        "peer-ids", peer_ids, "diskful-peers", diskful_peers));
         }
         *ret = json_pack("{s:O, s:O}", "resources", out, "pools", pools);
         return *ret ? 0 : -ENOMEM;
