@@ -671,6 +671,21 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
                 fault_point("create:after-up");
                 return 0; /* the kernel state arrives through events2 */
         }
+        /* A client or tie-breaker made diskful (toggle-disk), and nobody uses it
+         * here: down and up again, so that it joins like any new replica with
+         * its disk attached before it connects. Attaching it live while
+         * connected to two diskful peers hung in DRBD 9.2.19 in the lab (both
+         * handshakes wanted the fresh bitmap written at once). In use, it
+         * attaches live. */
+        if (v9 && !diskless && !streq(json_get_str(o, "applied", ""), hash) && all_devices_in(k, DRBD_DISK_DISKLESS) &&
+            !(k->has_role && k->role == DRBD_ROLE_PRIMARY)) {
+                log_info("'%s' gets its disk here: down and up again with it", rd);
+                if ((r = drbdadm(a, "down", NULL, NULL, rd, ret_msg)) < 0 || (r = drbdadm(a, "up", NULL, NULL, rd, ret_msg)) < 0)
+                        return r;
+                json_object_set_new(o, "applied", json_string(hash));
+                obs_save(a, rd, o);
+                return 0; /* the new state arrives through events2 */
+        }
         if (!streq(json_get_str(o, "applied", ""), hash)) {
                 /* 8.4's adjust would try to attach a diskless client: it stays as connected. */
                 if ((diskless && !v9 ? 0 : (r = drbdadm(a, "adjust", NULL, NULL, rd, ret_msg))) < 0)
