@@ -112,8 +112,14 @@ same_data() {
 	cmp -s /tmp/same_data.$$ "$2"; local rc=$?; rm -f /tmp/same_data.$$; return $rc
 }
 same_sum() { [ "$(head -c "$3" "$1" | sha256sum)" = "$(cat "$2")" ]; }
-# moved_kib RES: KiB sent + received by RES's first volume since it came up (/proc/drbd, 8.4).
+# moved_kib RES: KiB sent + received by RES's replication since it came up:
+# /proc/drbd's ns:/nr: of its first volume on 8.4, the peer devices'
+# sent:/received: of "drbdsetup status --statistics" on 9.
 moved_kib() {
+	if [ "$LAB_DRBD" = 9 ]; then
+		drbdsetup status "$1" --statistics | awk '/out-of-sync:/ { for (i = 1; i <= NF; i++) if ($i ~ /^(sent|received):/) { split($i, a, ":"); t += a[2] } } END { print t + 0 }'
+		return
+	fi
 	local m; m=$(dev_of "$1"); m=${m#/dev/drbd}
 	awk -v m="$m:" '$1 == m { f = 1; next } f { for (i = 1; i <= NF; i++) if ($i ~ /^n[sr]:/) { split($i, a, ":"); t += a[2] } print t + 0; exit }' /proc/drbd
 }
@@ -175,3 +181,12 @@ kind_of() { ctl r l "$1" | awk -v n="$2" '$2 == n { print $5 }'; }
 node_id_of() { ctl -o json r l "$1" | jq -r --arg n "$2" '.[] | select(.node == $n) | ."node-id"'; }
 # connected_to RES PEER: this node's connection to PEER is established.
 connected_to() { drbdsetup status "$1" 2>/dev/null | grep -q "^  $2 role:"; }
+
+# block_port PORT: this node sends nothing from or to TCP PORT (tc drop on
+# eth0): its DRBD connections on that port cannot form. unblock_ports undoes it.
+block_port() {
+	tc qdisc add dev eth0 root handle 1: prio &&
+		tc filter add dev eth0 parent 1: protocol ip prio 1 u32 match ip dport "$1" 0xffff action drop &&
+		tc filter add dev eth0 parent 1: protocol ip prio 1 u32 match ip sport "$1" 0xffff action drop
+}
+unblock_ports() { tc qdisc del dev eth0 root 2>/dev/null || true; }
