@@ -111,11 +111,13 @@ same_data $dev /tmp/p1 || { echo "vm1 reads different data"; exit 1; }
 echo "ok: vm1 went on writing with vm2 powered off"
 sha256sum </tmp/p1 >/tmp/p1.sum' || return 1
 	lab_copy_out vm1 /tmp/p1.sum "$LAB_DIR/p1.sum"
+	local port
+	port=$(lab_run vm1 "$G"'ctl -o json rd l | jq ".[] | select(.name == \"p1\") | .port"')
+	[[ $port =~ ^[0-9]+$ ]] || { echo "no port for p1: '$port'"; return 1; }
 	lab_restart vm2 || return 1
 	lab_copy_in vm2 "$LAB_DIR/p1.sum" /tmp/p1.sum
 	lab_run -t 240 vm2 "$G"'set -e
-port=$(ctl -o json rd l p1 | jq ".[0].port")
-block_port $port
+block_port '"$port"'
 node_start --store $STORE
 up_here() { drbdsetup status p1 2>/dev/null | grep -q "disk:"; }
 wait_until 60 up_here || { ctl r l p1; exit 1; }
