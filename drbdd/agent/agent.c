@@ -473,9 +473,11 @@ static int resize_pending(Agent *a, json_t *d, json_t *o, const DrbdResource *k,
                 bool promoted = false;
                 /* DRBD 9 resizes cluster-wide: when a peer already did, the device has
                  * the size and another resize would only be one more cluster-wide
-                 * state change (refused during the new area's resync). */
+                 * state change (refused during the new area's resync). The
+                 * initial-sync source always runs it (one node that surely does). */
                 uint64_t now_kib = 0;
-                if (v9 && device_kib(d, vnr, &now_kib) >= 0 && now_kib >= (uint64_t) json_integer_value(want)) {
+                if (v9 && !json_get_bool(d, "initial-sync-source", false) && device_kib(d, vnr, &now_kib) >= 0 &&
+                    now_kib >= (uint64_t) json_integer_value(want)) {
                         json_object_del(pend, vnr);
                         continue;
                 }
