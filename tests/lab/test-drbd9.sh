@@ -157,9 +157,13 @@ echo "$old" >/tmp/vm2-id'
 	# (The leader may already have put a tie-breaker there: c1 has two diskful replicas left.)
 	on vm2 'set -e; wait_until 120 lv_gone c1_00000 || { echo "vm2: LVs [$(our_lvs)] kernel [$(kernel_resources)]"; exit 1; }
 echo "ok: the replica on vm2 is gone with its LV"'
+	local removed
+	removed=$(lab_run vm3 'cat /tmp/vm2-id')
 	on vm1 'set -e
+node_id_of_removed() { echo '"$removed"'; }
 wait_until 60 connected_to c1 vm3 || { drbdsetup status c1; exit 1; }
-drbdsetup status c1 | grep -q "^  vm2 " && { echo "vm1 still has vm2 as a peer"; exit 1; }
+old=$(node_id_of_removed)
+drbdsetup status c1 --verbose | grep -q " node-id:$old " && { echo "vm1 still has the removed node-id $old as a peer"; drbdsetup status c1 --verbose; exit 1; }
 wait_until 60 grep -q "forgot removed peer node-id" /tmp/drbdd.log || { tail -20 /tmp/drbdd.log; exit 1; }
 echo "ok: vm1 and vm3 stay connected; vm1 forgot the removed peer"'
 	on vm3 'set -e
