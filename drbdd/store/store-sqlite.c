@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "macro.h"
@@ -1053,6 +1054,36 @@ static int schema_init(SqliteStore *s) {
         return txn_exec(s, "COMMIT");
 }
 
+/* Checks that LOCATION is a regular file we may read and write, creating it
+ * with mode 0600 when it does not exist. It never opens an existing file:
+ * another SQLite handle of this process may hold it, and closing any
+ * descriptor of a file drops all of the process's POSIX locks on it,
+ * SQLite's included (see sqlite_open()). A file it creates itself (O_EXCL)
+ * is new, so no handle can hold it yet. */
+static int create_private(const char *location, struct stat *st) {
+        for (unsigned attempt = 0; attempt < 3; attempt++) {
+                if (stat(location, st) == 0) {
+                        if (S_ISDIR(st->st_mode))
+                                return -EISDIR;
+                        if (!S_ISREG(st->st_mode))
+                                return -EINVAL;
+                        if (faccessat(AT_FDCWD, location, R_OK | W_OK, AT_EACCESS) < 0)
+                                return -errno;
+                        return 0;
+                }
+                if (errno != ENOENT)
+                        return -errno;
+
+                _cleanup_close_ int fd = open(location, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+                if (fd >= 0)
+                        return fstat(fd, st) < 0 ? -errno : 0;
+                if (errno != EEXIST)
+                        return -errno;
+                /* Created by someone else in between: look again. */
+        }
+        return -EBUSY;
+}
+
 static int sqlite_open(const char *location, Store **ret) {
         SqliteStore *s;
         struct stat st;
@@ -1066,14 +1097,16 @@ static int sqlite_open(const char *location, Store **ret) {
 
         /* Create it ourselves: SQLite would use 0644, and the store holds secrets.
          * The -wal and -shm files inherit this file's mode. A missing parent
-         * directory is -ENOENT, not created. */
-        _cleanup_close_ int fd = open(location, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EINVAL;
+         * directory is -ENOENT, not created.
+         * Only SQLite may open and close the file from here on: closing any
+         * descriptor of a file drops all of this process's POSIX locks on it,
+         * SQLite's included. Without them the next outside reader (sqlite3
+         * store.db ..., a backup) believes it is the last user and deletes
+         * -wal and -shm under us, and every commit from then on is lost at
+         * the next crash. */
+        r = create_private(location, &st);
+        if (r < 0)
+                return r;
 
         s = calloc(1, sizeof *s);
         if (!s)
@@ -1097,6 +1130,10 @@ static int sqlite_open(const char *location, Store **ret) {
         sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
 
         r = schema_init(s);
+        /* The file we checked must be the one SQLite opened (not replaced in
+         * between), or the watches would match the wrong handles. */
+        if (r >= 0 && (stat(location, &st) < 0 || st.st_dev != s->dev || st.st_ino != s->ino))
+                r = -ESTALE;
         if (r < 0) {
                 store_unref(s);
                 return r;

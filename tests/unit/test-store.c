@@ -223,6 +223,79 @@ static void test_file_mode(void **state) {
         assert_int_equal(st.st_mode & 0077, 0);
 }
 
+/* Runs the sqlite3 program (another process, as an operator or a backup
+ * script would) on PATH with SQL; returns its first output line in OUT. */
+static void outside_sqlite3(const char *path, const char *sql, char *out, size_t size) {
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                dup2(p[1], STDOUT_FILENO);
+                close(p[0]);
+                execlp("sqlite3", "sqlite3", path, sql, (char *) NULL);
+                fprintf(stderr, "sqlite3 not found: install Debian's sqlite3 (make deps)\n");
+                _exit(127);
+        }
+        close(p[1]);
+        ssize_t n = read(p[0], out, size - 1);
+        close(p[0]);
+        out[n > 0 ? n : 0] = 0;
+        out[strcspn(out, "\n")] = 0;
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* Whether this process holds a POSIX lock on PATH (in /proc/locks). */
+static bool holds_posix_lock(const char *path) {
+        struct stat st;
+        char line[256], pid[32];
+        bool found = false;
+
+        assert_int_equal(stat(path, &st), 0);
+        snprintf(pid, sizeof pid, " %d ", (int) getpid());
+        FILE *l = fopen("/proc/locks", "re");
+        assert_non_null(l);
+        while (!found && fgets(line, sizeof line, l)) {
+                char ino[32];
+                snprintf(ino, sizeof ino, ":%lu ", (unsigned long) st.st_ino);
+                found = strstr(line, "POSIX") && strstr(line, pid) && strstr(line, ino);
+        }
+        fclose(l);
+        return found;
+}
+
+/* An outside reader must not take the WAL away from us. Closing any
+ * descriptor of the database drops all of this process's POSIX locks on it;
+ * without them the reader thinks it is the last user, deletes -wal and -shm,
+ * and later commits go into a deleted file (lost at the next crash). */
+static void test_outside_reader(void **state) {
+        Fixture *f = *state;
+        char wal[200], out[64];
+        Store *b = NULL;
+
+        snprintf(wal, sizeof wal, "%s-wal", f->path);
+        assert_int_equal(put(f->s, "before", "1", NULL), 0);
+        assert_true(holds_posix_lock(f->path));
+        /* A second handle in this process, opened and closed, takes nothing. */
+        assert_int_equal(store_open(f->url, &b), 0);
+        assert_int_equal(put(b, "second", "1", NULL), 0);
+        store_close(b);
+        assert_true(holds_posix_lock(f->path));
+
+        outside_sqlite3(f->path, "PRAGMA integrity_check", out, sizeof out);
+        assert_string_equal(out, "ok");
+        assert_int_equal(access(wal, F_OK), 0);
+        assert_true(holds_posix_lock(f->path));
+
+        /* A commit after the reader is in the file others see. */
+        assert_int_equal(put(f->s, "after", "1", NULL), 0);
+        outside_sqlite3(f->path, "select count(*) from kv where key in ('before', 'second', 'after')", out, sizeof out);
+        assert_string_equal(out, "3");
+}
+
 static void test_put_get_range_delete(void **state) {
         Fixture *f = *state;
         int64_t rev;
@@ -1066,6 +1139,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_leases, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lease_expiry, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_outside_reader, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
