@@ -39,7 +39,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 CORE_A   := $(BUILD)/libdrbdd-core.a
 CLIENT_A := $(BUILD)/libdrbdd-client.a
-BINS     := $(BUILD)/drbdd $(BUILD)/drbdctl $(BUILD)/drbdd-call $(BUILD)/bench-create
+BINS     := $(BUILD)/drbdd $(BUILD)/drbdctl $(BUILD)/drbdd-call $(BUILD)/drbdd-waiters $(BUILD)/bench-create
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all deps check check-package-lists unit integration bench clean check-san format-diff
@@ -69,6 +69,9 @@ $(BUILD)/drbdctl: $(call obj,$(CTL_SRC)) $(CLIENT_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/drbdd-call: $(call obj,tests/tools/drbdd-call.c) $(CLIENT_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/drbdd-waiters: $(call obj,tests/tools/drbdd-waiters.c)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench-create: $(call obj,tests/bench/bench-create.c) $(CLIENT_A)

@@ -39,6 +39,7 @@ typedef struct Config {
         char *modules_dir;
         json_t *drbd_options; /* node-wide DRBD options: {"net/ping-timeout": "30"} */
         unsigned lease_ttl, grace;
+        unsigned max_waits, max_waits_per_user; /* 0: the defaults */
 } Config;
 
 static void config_done(Config *c) {
@@ -167,6 +168,15 @@ static int config_set(Config *c, const char *key, const char *value) {
                         c->grace = (unsigned) v;
                 return 0;
         }
+        if (streq(key, "max-waits") || streq(key, "max-waits-per-user")) {
+                char *end;
+                unsigned long v = strtoul(value, &end, 10);
+                if (*end || end == value || v < 1 || v > 1000000)
+                        return log_error_errno(-EINVAL, "Invalid %s '%s': expected a number of calls (1-1000000)", key,
+                                               value);
+                *(streq(key, "max-waits") ? &c->max_waits : &c->max_waits_per_user) = (unsigned) v;
+                return 0;
+        }
         if (streq(key, "drbd-include"))
                 return set_str(&c->drbd_include, value);
         if (streq(key, "modules-dir"))
@@ -243,6 +253,9 @@ static void help(void) {
                "      --lease-ttl=SEC      liveness lease of this node (default 10)\n"
                "      --grace-period=SEC   a node gone this long is lost and the leader\n"
                "                           re-places its replicas (default 60)\n"
+               "      --max-waits=N        pending WaitReady calls at most (default 4096)\n"
+               "      --max-waits-per-user=N\n"
+               "                           of them from one caller user (default 1024)\n"
                "      --log-level=LEVEL    err, warning, notice, info, debug (default info)\n"
                "  -h, --help               show this help\n"
                "  -V, --version            show the version\n\n"
@@ -254,7 +267,7 @@ static void help(void) {
 static int parse_argv(int argc, char **argv, Config *c) {
         enum { ARG_STORE = 0x100, ARG_STATE_DIR, ARG_ALLOW_USER, ARG_PORT_RANGE, ARG_MINOR_RANGE, ARG_LOG_LEVEL,
                ARG_AGENT, ARG_DRBD_INCLUDE, ARG_MODULES_DIR, ARG_LEASE_TTL, ARG_GRACE,
-               ARG_DRBD_OPTION };
+               ARG_DRBD_OPTION, ARG_MAX_WAITS, ARG_MAX_WAITS_PER_USER };
         static const struct option opts[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "node-name", required_argument, NULL, 'n' },
@@ -270,6 +283,8 @@ static int parse_argv(int argc, char **argv, Config *c) {
                 { "drbd-option", required_argument, NULL, ARG_DRBD_OPTION },
                 { "lease-ttl", required_argument, NULL, ARG_LEASE_TTL },
                 { "grace-period", required_argument, NULL, ARG_GRACE },
+                { "max-waits", required_argument, NULL, ARG_MAX_WAITS },
+                { "max-waits-per-user", required_argument, NULL, ARG_MAX_WAITS_PER_USER },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {}
@@ -305,6 +320,8 @@ static int parse_argv(int argc, char **argv, Config *c) {
                 case ARG_DRBD_OPTION: key = "drbd-options"; break;
                 case ARG_LEASE_TTL: key = "lease-ttl"; break;
                 case ARG_GRACE: key = "grace-period"; break;
+                case ARG_MAX_WAITS: key = "max-waits"; break;
+                case ARG_MAX_WAITS_PER_USER: key = "max-waits-per-user"; break;
                 default: return -EINVAL;
                 }
                 if ((r = config_set(c, key, optarg)) < 0)
@@ -380,6 +397,7 @@ static int run(int argc, char **argv) {
                 log_error_errno(r, "Failed to register D-Bus objects: %s", strerror(-r));
                 goto out;
         }
+        manager_bus_set_wait_limits(mb, c.max_waits, c.max_waits_per_user);
         if ((r = sd_bus_attach_event(bus, event, 0)) < 0)
                 goto out;
         if ((r = sd_bus_request_name(bus, DRBDD_BUS_NAME, 0)) < 0) {

@@ -21,12 +21,16 @@ struct ManagerBus {
         BusObject *manager, *rd;
         Agent *agent;
         Cluster *cluster;
-        Waiters *waiters; /* pending WaitReady calls (snapshot-bus.c) */
+        WaitReady *wait; /* pending WaitReady calls (wait-ready.c) */
 };
 
 Service *manager_bus_service(ManagerBus *mb) { return mb->service; }
 sd_bus *manager_bus_sd_bus(ManagerBus *mb) { return mb->bus; }
-Waiters **manager_bus_waiters(ManagerBus *mb) { return &mb->waiters; }
+WaitReady *manager_bus_wait_ready(ManagerBus *mb) { return mb->wait; }
+
+void manager_bus_set_wait_limits(ManagerBus *mb, unsigned max_total, unsigned max_per_user) {
+        wait_ready_set_limits(mb->wait, max_total, max_per_user);
+}
 
 void manager_bus_set_cluster(ManagerBus *mb, Cluster *cluster) {
         if (mb)
@@ -432,7 +436,7 @@ static void on_change(const char *kind, const char *name, const char *action, vo
         /* The agent's own reports need no new pass (that would loop). */
         if (!streq(action, "observed") && !streq(action, "forgotten"))
                 agent_kick(mb->agent);
-        waiters_check(mb);
+        wait_ready_changed(mb->wait, kind, name);
         int r = sd_bus_emit_signal(mb->bus, DRBDD_BUS_PATH, DRBDD_BUS_MANAGER_IFACE, "Changed", "sss", kind, name, action);
         if (r < 0)
                 log_warning_errno(r, "Failed to emit Changed signal for %s '%s': %m", kind, name);
@@ -445,7 +449,8 @@ int manager_bus_new(sd_bus *bus, Service *service, const BusAccess *access, Mana
                 return -ENOMEM;
         mb->bus = bus;
         mb->service = service;
-        if ((r = bus_object_add(bus, DRBDD_BUS_PATH, false, &manager_bus_interface, access, mb, NULL, NULL, &mb->manager)) < 0 ||
+        if ((r = wait_ready_new(bus, service, &mb->wait)) < 0 ||
+            (r = bus_object_add(bus, DRBDD_BUS_PATH, false, &manager_bus_interface, access, mb, NULL, NULL, &mb->manager)) < 0 ||
             (r = bus_object_add(bus, DRBDD_BUS_RD_PREFIX, true, &rd_bus_interface, access, mb, rd_find, rd_enumerate,
                                 &mb->rd)) < 0) {
                 manager_bus_free(mb);
@@ -459,7 +464,7 @@ int manager_bus_new(sd_bus *bus, Service *service, const BusAccess *access, Mana
 ManagerBus *manager_bus_free(ManagerBus *mb) {
         if (!mb)
                 return NULL;
-        waiters_free(mb->waiters);
+        wait_ready_free(mb->wait);
         bus_object_free(mb->manager);
         bus_object_free(mb->rd);
         free(mb);

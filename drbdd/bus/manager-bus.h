@@ -29,6 +29,10 @@ struct Cluster;
 /* Cluster membership whose status GetNodeStatus includes. */
 void manager_bus_set_cluster(ManagerBus *mb, struct Cluster *cluster);
 
+/* Bounds on pending WaitReady calls, in total and per caller user (0 = the
+ * defaults, 4096 and 1024; drbdd.conf max-waits, max-waits-per-user). */
+void manager_bus_set_wait_limits(ManagerBus *mb, unsigned max_total, unsigned max_per_user);
+
 /* Appends the object path of resource definition name ("o"). */
 int manager_bus_append_rd_path(sd_bus_message *reply, const char *name);
 

@@ -5,17 +5,11 @@
 
 #include "bus.h"
 #include "manager-bus.h"
-
-typedef struct Waiters Waiters;
+#include "wait-ready.h"
 
 Service *manager_bus_service(ManagerBus *mb);
 sd_bus *manager_bus_sd_bus(ManagerBus *mb);
-Waiters **manager_bus_waiters(ManagerBus *mb);
-
-/* Re-checks pending WaitReady calls (after any change). */
-void waiters_check(ManagerBus *mb);
-/* Fails every pending call with Unavailable and frees them. */
-Waiters *waiters_free(Waiters *w);
+WaitReady *manager_bus_wait_ready(ManagerBus *mb);
 
 int method_create_snapshot(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg);
 int method_delete_snapshot(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg);
