@@ -19,9 +19,15 @@ struct Cluster {
         char *leader_name;
         json_t *missing_since;  /* node -> monotonic seconds first seen missing (leader only) */
         json_t *alive;          /* last seen alive nodes */
-        sd_event_source *timer;
-        uint64_t last_duty;
+        sd_event_source *timer, *duty_timer;
+        uint64_t last_duty;     /* when the last pass ended */
+        LeaderPass *pass;       /* the leader's pass in progress */
 };
+
+/* A slice of leader duties runs at most this long, then the loop serves the
+ * API (and the liveness timer) for at least DUTY_GAP_USEC. */
+#define DUTY_SLICE_USEC 20000ULL
+#define DUTY_GAP_USEC 10000ULL
 
 static uint64_t now_sec(void) {
         struct timespec ts;
@@ -93,14 +99,17 @@ static int election(Cluster *c) {
         return 0;
 }
 
-static int duties(Cluster *c) {
+/* Starts a pass of the leader's duties: who is lost, then every resource. */
+static int duties_start(Cluster *c) {
         StoreKVList l;
-        _cleanup_(json_decrefp) json_t *nodes = NULL, *lost = json_array(), *alive = json_array(), *done = NULL;
+        _cleanup_(json_decrefp) json_t *nodes = NULL, *lost = json_array(), *alive = json_array();
         _cleanup_free_ char *msg = NULL;
         json_t *n;
         size_t i;
         int r;
 
+        if (!lost || !alive)
+                return -ENOMEM;
         if ((r = store_range(c->store, CLUSTER_KEY_ALIVE, &l)) < 0)
                 return r;
         for (i = 0; i < l.n; i++)
@@ -127,10 +136,37 @@ static int duties(Cluster *c) {
                 if (now - (uint64_t) json_integer_value(json_object_get(c->missing_since, name)) >= c->grace)
                         json_array_append_new(lost, json_string(name));
         }
-        r = service_leader_duties(c->service, lost, &done, &msg);
+        r = service_leader_pass_new(c->service, lost, &c->pass, &msg);
         if (r < 0)
                 log_warning("cluster: leader duties failed: %s", msg ? msg : strerror(-r));
         return r;
+}
+
+static int on_duty(sd_event_source *s, uint64_t usec, void *userdata);
+
+static void duty_schedule(Cluster *c, uint64_t delay_usec) {
+        uint64_t now;
+        sd_event_now(c->event, CLOCK_MONOTONIC, &now);
+        if (c->duty_timer) {
+                sd_event_source_set_time(c->duty_timer, now + delay_usec);
+                sd_event_source_set_enabled(c->duty_timer, SD_EVENT_ONESHOT);
+        } else if (sd_event_add_time(c->event, &c->duty_timer, CLOCK_MONOTONIC, now + delay_usec, 1000, on_duty, c) < 0)
+                log_warning("cluster: cannot schedule the leader's duties");
+}
+
+/* One slice of the pass in progress; the next one after a gap. */
+static int on_duty(sd_event_source *s, uint64_t usec, void *userdata) {
+        Cluster *c = userdata;
+        _cleanup_(json_decrefp) json_t *done = json_array();
+        if (!c->pass)
+                return 0;
+        if (!c->leader || !done || service_leader_pass_run(c->pass, DUTY_SLICE_USEC, done) <= 0) {
+                c->pass = service_leader_pass_free(c->pass);
+                c->last_duty = now_sec();
+                return 0;
+        }
+        duty_schedule(c, DUTY_GAP_USEC);
+        return 0;
 }
 
 static void schedule(Cluster *c, uint64_t delay_usec);
@@ -142,10 +178,10 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 r = election(c);
         if (r < 0)
                 log_debug("cluster: store not reachable (%s); retrying", strerror(-r));
-        if (r >= 0 && c->leader && now_sec() - c->last_duty >= c->duty) {
-                c->last_duty = now_sec();
-                duties(c);
-        }
+        /* A new pass of duties starts c->duty seconds after the last one
+         * ended; it runs in slices beside the API (on_duty). */
+        if (r >= 0 && c->leader && !c->pass && now_sec() - c->last_duty >= c->duty && duties_start(c) >= 0)
+                duty_schedule(c, 0);
         schedule(c, (uint64_t) c->ttl * 1000000ULL / 3);
         return 0;
 }
@@ -186,7 +222,9 @@ Cluster *cluster_free(Cluster *c) {
         /* Leave cleanly: others see us gone at once, a new leader is elected. */
         if (c->lease)
                 (void) store_lease_revoke(c->store, c->lease);
-        sd_event_source_unref(c->timer);
+        sd_event_source_disable_unref(c->timer);
+        sd_event_source_disable_unref(c->duty_timer);
+        service_leader_pass_free(c->pass);
         sd_event_unref(c->event);
         json_decref(c->missing_since);
         json_decref(c->alive);

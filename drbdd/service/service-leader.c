@@ -1,5 +1,6 @@
 /* Cluster duties done by the leader: re-placement, tie-breakers, garbage. */
 #include <stdio.h>
+#include <time.h>
 
 #include "json-util.h"
 #include "log.h"
@@ -26,20 +27,26 @@ static bool in(json_t *names, const char *name) {
         return false;
 }
 
+/* Frees allocation keys under prefix whose resource no longer exists: two
+ * ranges, not a read per key (the store may be etcd over the network). The
+ * allocations are listed before the resources, so one made together with
+ * a resource created in between is seen with it. */
 static int gc_alloc(Service *s, const char *prefix, json_t *done) {
-        StoreKVList l;
+        StoreKVList l, rds;
         int r = store_range(s->store, prefix, &l);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < l.n; i++) {
-                _cleanup_free_ char *rk = key_rd(l.items[i].value);
-                StoreKV kv;
-                if (!rk)
-                        break;
-                if (store_get(s->store, rk, &kv) >= 0) {
-                        store_kv_done(&kv);
+        if ((r = store_range(s->store, KEY_RDS, &rds)) < 0) {
+                store_kv_list_done(&l);
+                return r;
+        }
+        _cleanup_(json_decrefp) json_t *names = json_object();
+        for (size_t i = 0; names && i < rds.n; i++)
+                json_object_set_new(names, rds.items[i].key + strlen(KEY_RDS), json_true());
+        store_kv_list_done(&rds);
+        for (size_t i = 0; names && i < l.n; i++) {
+                if (!l.items[i].value || json_object_get(names, l.items[i].value))
                         continue;
-                }
                 /* Delete only if unchanged since we looked (not just allocated by a racing create). */
                 StoreCompare cmp = { .key = l.items[i].key, .target = STORE_CMP_MOD_REV, .rev = l.items[i].mod_rev };
                 StoreOp op = { .type = STORE_OP_DELETE, .key = l.items[i].key };
@@ -47,76 +54,142 @@ static int gc_alloc(Service *s, const char *prefix, json_t *done) {
                         note(done, "freed %s (its resource '%s' is gone)", l.items[i].key, l.items[i].value);
         }
         store_kv_list_done(&l);
+        return names ? 0 : -ENOMEM;
+}
+
+/* One resource: re-place replicas on lost nodes, keep the tie-breaker right. */
+static int leader_rd(Service *s, const char *name, json_t *lost, json_t *nodes, json_t *done) {
+        _cleanup_(json_decrefp) json_t *rd = NULL, *replicas = NULL;
+        _cleanup_free_ char *prefix = NULL, *rk = key_rd(name);
+        json_t *e;
+        size_t j;
+        int r;
+        if (!rk || asprintf(&prefix, KEY_RES "%s/", name) < 0)
+                return -ENOMEM;
+        if (obj_get(s, rk, &rd, NULL) < 0 || json_array_size(json_object_get(rd, "volumes")) == 0 ||
+            obj_range(s, prefix, &replicas) < 0)
+                return 0; /* deleted meanwhile, or nothing to place yet */
+        unsigned diskful = 0, on_lost = 0, all9 = 1;
+        json_t *tiebreaker = NULL;
+        json_array_foreach(replicas, j, e) {
+                const char *node = json_get_str(e, "node", "");
+                json_t *n = NULL, *x;
+                size_t k;
+                json_array_foreach(nodes, k, x)
+                        if (streq(json_get_str(x, "name", ""), node))
+                                n = x;
+                if (!n || node_dialect(n) != DRBD_DIALECT_9)
+                        all9 = 0;
+                if (json_get_bool(e, "tie-breaker", false))
+                        tiebreaker = e;
+                if (json_get_bool(e, "diskless", false))
+                        continue;
+                diskful++;
+                if (in(lost, node))
+                        on_lost++;
+        }
+        if (on_lost) {
+                _cleanup_free_ char *m = NULL;
+                _cleanup_(json_decrefp) json_t *o = json_pack("{s:O}", "exclude-nodes", lost);
+                _cleanup_(json_decrefp) json_t *after = NULL;
+                r = service_autoplace(s, name, o, &m);
+                if (r >= 0 && obj_range(s, prefix, &after) >= 0 && json_array_size(after) > json_array_size(replicas))
+                        note(done, "re-placed '%s': %u replica(s) on lost nodes", name, on_lost);
+                else if (r < 0)
+                        log_warning("leader: cannot re-place '%s': %s", name, m ? m : strerror(-r));
+                return 0;
+        }
+        if (!all9)
+                return 0;
+        if (diskful == 2 && json_array_size(replicas) == 2) {
+                _cleanup_free_ char *m = NULL;
+                _cleanup_(json_decrefp) json_t *o = json_pack("{s:i}", "place-count", 2);
+                _cleanup_(json_decrefp) json_t *after = NULL;
+                if (service_autoplace(s, name, o, &m) >= 0 && obj_range(s, prefix, &after) >= 0 &&
+                    json_array_size(after) > json_array_size(replicas))
+                        note(done, "added a tie-breaker to '%s'", name);
+        } else if (tiebreaker && diskful != 2) {
+                const char *node = json_get_str(tiebreaker, "node", "");
+                if (service_resource_delete(s, name, node, NULL) >= 0)
+                        note(done, "removed the tie-breaker of '%s' on '%s' (%u diskful replicas)", name, node, diskful);
+        }
         return 0;
 }
 
-int service_leader_duties(Service *s, json_t *lost, json_t **ret, char **ret_msg) {
-        _cleanup_(json_decrefp) json_t *rds = NULL, *nodes = NULL, *done = json_array();
-        json_t *rd, *e;
-        size_t i, j;
-        int r;
+struct LeaderPass {
+        Service *service;
+        json_t *lost, *nodes, *names; /* names of the resource definitions at the start */
+        size_t next;                  /* index into names; names.size = the garbage step */
+};
 
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
+
+int service_leader_pass_new(Service *s, json_t *lost_nodes, LeaderPass **ret, char **ret_msg) {
+        StoreKVList l;
+        int r;
+        LeaderPass *p = calloc(1, sizeof *p);
+        if (!p)
+                return -ENOMEM;
+        p->service = s;
+        p->lost = lost_nodes ? json_incref(lost_nodes) : json_array();
+        p->names = json_array();
+        if (!p->lost || !p->names) {
+                service_leader_pass_free(p);
+                return -ENOMEM;
+        }
+        if ((r = obj_range(s, KEY_NODES, &p->nodes)) < 0 || (r = store_range(s->store, KEY_RDS, &l)) < 0) {
+                service_leader_pass_free(p);
+                return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+        }
+        for (size_t i = 0; i < l.n; i++)
+                json_array_append_new(p->names, json_string(l.items[i].key + strlen(KEY_RDS)));
+        store_kv_list_done(&l);
+        *ret = p;
+        return 0;
+}
+
+int service_leader_pass_run(LeaderPass *p, uint64_t budget_usec, json_t *done) {
+        uint64_t start = now_usec();
+        size_t n = json_array_size(p->names);
+        do {
+                if (p->next < n)
+                        (void) leader_rd(p->service, json_string_value(json_array_get(p->names, p->next)), p->lost,
+                                         p->nodes, done);
+                else if (p->next == n) {
+                        (void) gc_alloc(p->service, KEY_ALLOC_MINOR, done);
+                        (void) gc_alloc(p->service, KEY_ALLOC_PORT, done);
+                } else
+                        return 0;
+                p->next++;
+        } while (now_usec() - start < budget_usec);
+        return p->next <= n;
+}
+
+LeaderPass *service_leader_pass_free(LeaderPass *p) {
+        if (!p)
+                return NULL;
+        json_decref(p->lost);
+        json_decref(p->nodes);
+        json_decref(p->names);
+        free(p);
+        return NULL;
+}
+
+int service_leader_duties(Service *s, json_t *lost, json_t **ret, char **ret_msg) {
+        _cleanup_(json_decrefp) json_t *done = json_array();
+        LeaderPass *p = NULL;
+        int r;
         if (!done)
                 return -ENOMEM;
-        if ((r = obj_range(s, KEY_RDS, &rds)) < 0 || (r = obj_range(s, KEY_NODES, &nodes)) < 0)
-                return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
-        json_array_foreach(rds, i, rd) {
-                const char *name = json_get_str(rd, "name", "");
-                _cleanup_(json_decrefp) json_t *replicas = NULL;
-                _cleanup_free_ char *prefix = NULL;
-                if (asprintf(&prefix, KEY_RES "%s/", name) < 0)
-                        return -ENOMEM;
-                if (obj_range(s, prefix, &replicas) < 0 || json_array_size(json_object_get(rd, "volumes")) == 0)
-                        continue;
-                unsigned diskful = 0, on_lost = 0, all9 = 1;
-                json_t *tiebreaker = NULL;
-                json_array_foreach(replicas, j, e) {
-                        const char *node = json_get_str(e, "node", "");
-                        json_t *n = NULL, *x;
-                        size_t k;
-                        json_array_foreach(nodes, k, x)
-                                if (streq(json_get_str(x, "name", ""), node))
-                                        n = x;
-                        if (!n || node_dialect(n) != DRBD_DIALECT_9)
-                                all9 = 0;
-                        if (json_get_bool(e, "tie-breaker", false))
-                                tiebreaker = e;
-                        if (json_get_bool(e, "diskless", false))
-                                continue;
-                        diskful++;
-                        if (in(lost, node))
-                                on_lost++;
-                }
-                if (on_lost) {
-                        _cleanup_free_ char *m = NULL;
-                        _cleanup_(json_decrefp) json_t *o = json_pack("{s:O}", "exclude-nodes", lost);
-                        _cleanup_(json_decrefp) json_t *after = NULL;
-                        r = service_autoplace(s, name, o, &m);
-                        if (r >= 0 && obj_range(s, prefix, &after) >= 0 &&
-                            json_array_size(after) > json_array_size(replicas))
-                                note(done, "re-placed '%s': %u replica(s) on lost nodes", name, on_lost);
-                        else if (r < 0)
-                                log_warning("leader: cannot re-place '%s': %s", name, m ? m : strerror(-r));
-                        continue;
-                }
-                if (!all9)
-                        continue;
-                if (diskful == 2 && json_array_size(replicas) == 2) {
-                        _cleanup_free_ char *m = NULL;
-                        _cleanup_(json_decrefp) json_t *o = json_pack("{s:i}", "place-count", 2);
-                        _cleanup_(json_decrefp) json_t *after = NULL;
-                        if (service_autoplace(s, name, o, &m) >= 0 && obj_range(s, prefix, &after) >= 0 &&
-                            json_array_size(after) > json_array_size(replicas))
-                                note(done, "added a tie-breaker to '%s'", name);
-                } else if (tiebreaker && diskful != 2) {
-                        const char *node = json_get_str(tiebreaker, "node", "");
-                        if (service_resource_delete(s, name, node, NULL) >= 0)
-                                note(done, "removed the tie-breaker of '%s' on '%s' (%u diskful replicas)", name, node,
-                                     diskful);
-                }
-        }
-        (void) gc_alloc(s, KEY_ALLOC_MINOR, done);
-        (void) gc_alloc(s, KEY_ALLOC_PORT, done);
+        if ((r = service_leader_pass_new(s, lost, &p, ret_msg)) < 0)
+                return r;
+        while (service_leader_pass_run(p, UINT64_MAX, done) > 0)
+                ;
+        service_leader_pass_free(p);
         if (ret)
                 *ret = TAKE_PTR(done);
         return 0;

@@ -151,6 +151,16 @@ int service_pool_report(Service *s, const char *node, const char *pool, uint64_t
  * gets a JSON array of what was done, one string per action. */
 int service_leader_duties(Service *s, json_t *lost_nodes, json_t **ret, char **ret_msg);
 
+/* The same duties a slice at a time, so that the API and the lease renewal
+ * never wait long behind them: a pass reads the node list and the names of
+ * the resource definitions once, then each run handles resources (and at the
+ * end the garbage) until budget_usec is spent, at least one step. Returns 1
+ * while more is left, 0 when the pass is done; appends notes to done. */
+typedef struct LeaderPass LeaderPass;
+int service_leader_pass_new(Service *s, json_t *lost_nodes, LeaderPass **ret, char **ret_msg);
+int service_leader_pass_run(LeaderPass *p, uint64_t budget_usec, json_t *done);
+LeaderPass *service_leader_pass_free(LeaderPass *p);
+
 /* ---- snapshots, restore, clone, revert, readiness, exports, ownership ------
  * (service-snapshot.c; docs/snapshots.md). Same conventions as above. */
 

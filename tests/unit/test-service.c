@@ -668,6 +668,56 @@ static void test_autoplace_tiebreaker(void **state) {
         FAILS(-ENOENT, service_autoplace(f->s, "nosuch", NULL, ret_msg));
 }
 
+/* The leader's duties in slices: with no budget, one resource per run,
+ * then the garbage step; the end result is the same as a whole pass. */
+static void test_leader_pass_slices(void **state) {
+        Fixture *f = *state;
+        char name[16];
+        node(f, "alpha", "10.0.0.1", NULL, NULL);
+        node(f, "beta", "10.0.0.2", NULL, NULL);
+        node(f, "gamma", "10.0.0.3", NULL, NULL);
+        lvm_pool(f, "alpha", "pool1", 100);
+        lvm_pool(f, "beta", "pool1", 100);
+        for (int i = 0; i < 6; i++) {
+                snprintf(name, sizeof name, "r%d", i);
+                spawn_setup(f, name, 1);
+                OK(service_resource_create(f->s, name, "alpha", NULL, ret_msg));
+                OK(service_resource_create(f->s, name, "beta", NULL, ret_msg));
+                assert_int_equal(kinds(f, name).tiebreaker, 0);
+        }
+        LeaderPass *p = NULL;
+        json_t *done = json_array();
+        OK(service_leader_pass_new(f->s, NULL, &p, ret_msg));
+        /* Created after the pass began: not in this pass. */
+        spawn_setup(f, "late", 1);
+        OK(service_resource_create(f->s, "late", "alpha", NULL, ret_msg));
+        OK(service_resource_create(f->s, "late", "beta", NULL, ret_msg));
+        int runs = 0;
+        while (service_leader_pass_run(p, 0, done) > 0) {
+                runs++;
+                /* After k runs exactly k resources have their tie-breaker. */
+                unsigned with = 0;
+                for (int i = 0; i < 6; i++) {
+                        snprintf(name, sizeof name, "r%d", i);
+                        with += kinds(f, name).tiebreaker;
+                }
+                assert_int_equal(with, runs);
+        }
+        assert_int_equal(runs, 6);
+        assert_int_equal(service_leader_pass_run(p, 0, done), 0);
+        assert_int_equal(json_array_size(done), 6);
+        assert_int_equal(kinds(f, "late").tiebreaker, 0);
+        service_leader_pass_free(p);
+        json_decref(done);
+
+        /* The next (whole) pass picks up the late one and finds nothing else. */
+        json_t *d2 = NULL;
+        OK(service_leader_duties(f->s, NULL, &d2, ret_msg));
+        assert_int_equal(json_array_size(d2), 1);
+        assert_int_equal(kinds(f, "late").tiebreaker, 1);
+        json_decref(d2);
+}
+
 static void test_autoplace_drbd84(void **state) {
         Fixture *f = *state;
         node(f, "old", "10.0.0.1", "8.4", NULL);
@@ -1443,6 +1493,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_allocation_exhaustion, setup_tiny, teardown),
                 cmocka_unit_test_setup_teardown(test_sizing_fields, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_autoplace_tiebreaker, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_leader_pass_slices, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sync_source_fixed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_toggle_disk, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_autoplace_drbd84, setup, teardown),
