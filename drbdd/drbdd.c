@@ -423,7 +423,8 @@ static int run(int argc, char **argv) {
                 }
                 manager_bus_set_agent(mb, agent);
         }
-        ClusterConfig cc = { .node_name = c.node_name, .lease_ttl_sec = c.lease_ttl, .grace_sec = c.grace };
+        ClusterConfig cc = { .node_name = c.node_name, .lease_ttl_sec = c.lease_ttl, .grace_sec = c.grace,
+                             .store_url = c.store_url };
         if ((r = cluster_new(store, service, event, &cc, &cluster)) < 0 || (r = cluster_start(cluster)) < 0)
                 goto out;
         manager_bus_set_cluster(mb, cluster);

@@ -6,3 +6,8 @@
 
 /* Kills the process if point is named in $DRBDD_FAULT. */
 void fault_point(const char *point);
+
+/* Stalls the calling thread if "point=MS" is listed in $DRBDD_STALL (comma
+ * separated), e.g. DRBDD_STALL=bus:ListNodes=7000: tests of what a busy or
+ * stalled event loop must not break (lease renewal). */
+void fault_stall(const char *point);

@@ -3,6 +3,7 @@
 
 #include "bus-error.h"
 #include "bus.h"
+#include "fault.h"
 #include "log.h"
 #include "macro.h"
 
@@ -54,6 +55,11 @@ static int dispatch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         }
         if ((r = sd_bus_message_new_method_return(m, &reply)) < 0)
                 return r;
+        if (getenv("DRBDD_STALL")) {
+                char point[128];
+                snprintf(point, sizeof point, "bus:%s", member);
+                fault_stall(point);
+        }
         r = meth->handler(m, o->userdata, reply, &msg);
         if (r < 0) {
                 sd_bus_message_unref(reply);

@@ -1,5 +1,8 @@
 /* Cluster membership (leased liveness keys), leader election (a leased key
  * created only when absent) and the leader's periodic duties. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -22,6 +25,20 @@ struct Cluster {
         sd_event_source *timer, *duty_timer;
         uint64_t last_duty;     /* when the last pass ended */
         LeaderPass *pass;       /* the leader's pass in progress */
+
+        /* Lease renewal on a thread with its own store handle, so that a
+         * busy loop or a slow store call on it cannot cost the lease. It
+         * renews only while the loop has shown life (loop_beat) within
+         * stall_usec: a hung daemon must still lose its lease. */
+        Store *ka_store;            /* NULL: renew on the loop instead */
+        pthread_t ka_thread;
+        pthread_mutex_t ka_lock;
+        pthread_cond_t ka_cond;
+        bool ka_stop;
+        _Atomic int64_t ka_lease;   /* the lease to renew, 0 = none */
+        _Atomic int64_t ka_lost;    /* a lease the store no longer knows */
+        _Atomic uint64_t loop_beat; /* monotonic µs of the loop's last timer */
+        uint64_t stall_usec;
 };
 
 /* A slice of leader duties runs at most this long, then the loop serves the
@@ -33,6 +50,93 @@ static uint64_t now_sec(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec;
+}
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static void *keepalive_thread(void *userdata) {
+        Cluster *c = userdata;
+        uint64_t period = (uint64_t) c->ttl * 1000000ULL / 3;
+        bool stalled = false;
+        pthread_mutex_lock(&c->ka_lock);
+        while (!c->ka_stop) {
+                struct timespec until;
+                clock_gettime(CLOCK_MONOTONIC, &until);
+                uint64_t ns = (uint64_t) until.tv_nsec + (period % 1000000ULL) * 1000ULL;
+                until.tv_sec += (time_t) (period / 1000000ULL + ns / 1000000000ULL);
+                until.tv_nsec = (long) (ns % 1000000000ULL);
+                while (!c->ka_stop && pthread_cond_timedwait(&c->ka_cond, &c->ka_lock, &until) == 0)
+                        ;
+                if (c->ka_stop)
+                        break;
+                pthread_mutex_unlock(&c->ka_lock);
+                int64_t lease = atomic_load(&c->ka_lease);
+                bool alive = now_usec() - atomic_load(&c->loop_beat) < c->stall_usec;
+                if (!alive && !stalled)
+                        log_warning("cluster: the event loop has not run for %llu s; no longer renewing the liveness "
+                                    "lease", (unsigned long long) (c->stall_usec / 1000000ULL));
+                stalled = !alive;
+                if (lease && alive) {
+                        int r = store_lease_keepalive(c->ka_store, lease);
+                        if (r == -ENOENT)
+                                atomic_store(&c->ka_lost, lease);
+                        else if (r < 0)
+                                log_debug("cluster: lease renewal failed: %s", strerror(-r));
+                }
+                pthread_mutex_lock(&c->ka_lock);
+        }
+        pthread_mutex_unlock(&c->ka_lock);
+        return NULL;
+}
+
+/* Starts the renewal thread on a handle of its own; without one the loop
+ * renews (as before), and says so. */
+static void keepalive_start(Cluster *c, const char *store_url) {
+        sigset_t all, old;
+        int r;
+        if (!store_url)
+                return;
+        if ((r = store_open(store_url, &c->ka_store)) < 0) {
+                log_warning("cluster: cannot open a second store handle for lease renewal (%s); renewing on the "
+                            "event loop", strerror(-r));
+                return;
+        }
+        pthread_mutex_init(&c->ka_lock, NULL);
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&c->ka_cond, &attr);
+        pthread_condattr_destroy(&attr);
+        atomic_store(&c->loop_beat, now_usec());
+        /* Signals stay with the main thread (sd-event's signalfd). */
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        r = -pthread_create(&c->ka_thread, NULL, keepalive_thread, c);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r < 0) {
+                log_warning("cluster: cannot start the lease renewal thread (%s); renewing on the event loop",
+                            strerror(-r));
+                pthread_cond_destroy(&c->ka_cond);
+                pthread_mutex_destroy(&c->ka_lock);
+                c->ka_store = store_close(c->ka_store);
+        }
+}
+
+static void keepalive_stop(Cluster *c) {
+        if (!c->ka_store)
+                return;
+        pthread_mutex_lock(&c->ka_lock);
+        c->ka_stop = true;
+        pthread_cond_signal(&c->ka_cond);
+        pthread_mutex_unlock(&c->ka_lock);
+        pthread_join(c->ka_thread, NULL);
+        pthread_cond_destroy(&c->ka_cond);
+        pthread_mutex_destroy(&c->ka_lock);
+        c->ka_store = store_close(c->ka_store);
 }
 
 static int put_with_lease(Cluster *c, const char *key, bool only_if_absent) {
@@ -51,13 +155,18 @@ static int liveness(Cluster *c) {
         if (asprintf(&key, CLUSTER_KEY_ALIVE "%s", c->node) < 0)
                 return -ENOMEM;
         if (c->lease) {
-                r = store_lease_keepalive(c->store, c->lease);
+                /* With the renewal thread, the loop only learns of a loss. */
+                if (c->ka_store)
+                        r = atomic_load(&c->ka_lost) == c->lease ? -ENOENT : 0;
+                else
+                        r = store_lease_keepalive(c->store, c->lease);
                 if (r >= 0)
                         return 0;
                 if (r != -ENOENT)
                         return r; /* store unreachable: try again later, keep the lease id */
                 log_notice("cluster: liveness lease expired; registering again");
                 c->lease = 0;
+                atomic_store(&c->ka_lease, 0);
                 c->leader = false;
         }
         if ((r = store_lease_grant(c->store, c->ttl, &c->lease)) < 0) {
@@ -66,6 +175,7 @@ static int liveness(Cluster *c) {
         }
         if ((r = put_with_lease(c, key, false)) < 0)
                 return r;
+        atomic_store(&c->ka_lease, c->lease);
         log_info("cluster: node '%s' registered (lease %llx, %us)", c->node, (unsigned long long) c->lease, c->ttl);
         return 0;
 }
@@ -173,6 +283,7 @@ static void schedule(Cluster *c, uint64_t delay_usec);
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Cluster *c = userdata;
+        atomic_store(&c->loop_beat, now_usec());
         int r = liveness(c);
         if (r >= 0)
                 r = election(c);
@@ -212,6 +323,10 @@ int cluster_new(Store *store, Service *service, sd_event *event, const ClusterCo
                 cluster_free(c);
                 return -ENOMEM;
         }
+        /* A loop stalled this long (6 TTLs, 60 s by default: far beyond any
+         * store timeout) is hung. */
+        c->stall_usec = (uint64_t) (cfg->stall_sec ? cfg->stall_sec : 6 * c->ttl) * 1000000ULL;
+        keepalive_start(c, cfg->store_url);
         *ret = c;
         return 0;
 }
@@ -219,6 +334,7 @@ int cluster_new(Store *store, Service *service, sd_event *event, const ClusterCo
 Cluster *cluster_free(Cluster *c) {
         if (!c)
                 return NULL;
+        keepalive_stop(c);
         /* Leave cleanly: others see us gone at once, a new leader is elected. */
         if (c->lease)
                 (void) store_lease_revoke(c->store, c->lease);

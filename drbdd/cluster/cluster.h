@@ -20,6 +20,10 @@ typedef struct ClusterConfig {
         unsigned lease_ttl_sec;   /* liveness lease, default 10 */
         unsigned grace_sec;       /* a node missing this long is lost, default 60 */
         unsigned duty_sec;        /* how often the leader runs its duties, default 5 */
+        const char *store_url;    /* to open a second handle for lease renewal on
+                                   * its own thread; NULL: renew on the loop */
+        unsigned stall_sec;       /* renew only while the loop ran within this,
+                                   * default 6 * lease_ttl_sec */
 } ClusterConfig;
 
 int cluster_new(Store *store, Service *service, sd_event *event, const ClusterConfig *cfg, Cluster **ret);

@@ -27,7 +27,9 @@ T_start_second() {
 	B_BUS_PID=$!
 	for _ in $(seq 100); do [ -s "$T_DIR/b/bus.addr" ] && break; sleep 0.05; done
 	B=$(head -1 "$T_DIR/b/bus.addr")
-	DBUS_SYSTEM_BUS_ADDRESS=$B "$DRBDD" --config=/dev/null --node-name=beta --state-dir="$T_DIR/b/state" --agent=no \
+	# Its loop can be stalled on purpose by two calls (lib/fault.h).
+	DRBDD_STALL=bus:ListResourceGroups=7000,bus:ListStoragePools=17000 \
+		DBUS_SYSTEM_BUS_ADDRESS=$B "$DRBDD" --config=/dev/null --node-name=beta --state-dir="$T_DIR/b/state" --agent=no \
 		--store "$STORE" --lease-ttl=2 --grace-period=3 >>"$T_DIR/b/drbdd.log" 2>&1 &
 	B_PID=$!
 	for _ in $(seq 100); do DBUS_SYSTEM_BUS_ADDRESS=$B "$DRBDCTL" version >/dev/null 2>&1 && return; sleep 0.05; done
@@ -109,6 +111,33 @@ ok=; for _ in $(seq 40); do
 	sleep 0.5
 done
 [ -n "$ok" ] && pass "leader freed an allocation whose resource is gone" || fail "orphan allocation kept"
+
+# A busy or stalled event loop does not cost the liveness lease (renewed on
+# a thread of its own), unless the loop stalls past 6 TTLs (12 s here): a
+# hung daemon must still be seen as gone. B's lease TTL is 2 s.
+alive_key() { ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:$EP get --keys-only /drbdd/alive/beta | grep -c beta; }
+# watch_alive SECONDS: how many of the 0.2 s samples found beta's key missing.
+watch_alive() {
+	local gone=0
+	for _ in $(seq $(($1 * 5))); do [ "$(alive_key)" = 1 ] || gone=$((gone + 1)); sleep 0.2; done
+	echo $gone
+}
+[ "$(alive_key)" = 1 ] && pass "beta's liveness key exists" || fail "no liveness key for beta"
+CB rg l >/dev/null 2>&1 & stall=$!
+sleep 0.5
+gone=$(watch_alive 6)
+wait $stall
+[ "$gone" = 0 ] && pass "B's loop stalled 7 s (3.5 lease TTLs): its liveness key never went away" ||
+	fail "B's liveness key was missing in $gone samples during a 7 s stall"
+CB sp l >/dev/null 2>&1 & stall=$!
+sleep 0.5
+gone=$(watch_alive 16)
+wait $stall
+[ "$gone" -gt 0 ] && pass "B's loop stalled 17 s (past 12 s): its lease lapsed" || fail "a hung B kept its lease"
+ok=; for _ in $(seq 40); do [ "$(alive_key)" = 1 ] && { ok=1; break; }; sleep 0.25; done
+[ -n "$ok" ] && pass "B registered again once its loop ran" || fail "B did not come back"
+grep -q "no longer renewing the liveness lease" "$T_DIR/b/drbdd.log" && pass "B logged why it let the lease go" ||
+	fail "no log line about the stalled loop"
 
 # Leader fail-over: stop the leader, the other takes over.
 if [ "$la" = true ]; then kill -TERM "$T_DRBDD_PID"; wait "$T_DRBDD_PID"; T_DRBDD_PID=; SURV=CB; else kill -TERM "$B_PID"; wait "$B_PID"; SURV=CA; fi
