@@ -36,6 +36,8 @@
 #define TIMEOUT_MS_MAX 600000
 #define WATCH_BACKOFF_MIN_MS 100
 #define WATCH_BACKOFF_MAX_MS 2000
+#define BREAKER_HOLD_USEC 2000000ULL  /* fast failure lasts this long without a probe saying more */
+#define PROBE_INTERVAL_MS 200
 
 /* gRPC status codes that etcd's gateway passes on. */
 enum {
@@ -547,9 +549,15 @@ typedef struct EtcdConfig {
         char *user, *password;
         long connect_timeout_ms, timeout_ms;
 
-        pthread_mutex_t lock; /* guards token and preferred */
+        pthread_mutex_t lock; /* guards token, preferred and probing */
         char *token;
         size_t preferred; /* index of the endpoint that answered last */
+
+        /* Unreachable etcd: requests fail at once until down_until (monotonic
+         * µs), which a probe thread pushes on while etcd does not answer and
+         * clears when it does (see etcd_call()). */
+        _Atomic uint64_t down_until;
+        bool probing;
 } EtcdConfig;
 
 static void config_unref(EtcdConfig *c) {
@@ -861,7 +869,9 @@ static int curl_setup(CURL *curl, const EtcdConfig *c, const char *url, struct c
         curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(curl, CURLOPT_PROXY, ""); /* never through $http_proxy */
         curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+        /* A short total timeout (the probe's) shortens the connect too. */
+        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                         timeout_ms > 0 ? MIN(c->connect_timeout_ms, timeout_ms) : c->connect_timeout_ms);
         curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
         /* Notices a silently dead peer of an idle watch stream. */
         curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -954,9 +964,9 @@ static int curl_result(CURL *curl, CURLcode rc, bool overflow, const char *url) 
         }
 }
 
-/* One POST to one endpoint; the reply is in h->buf. */
+/* One POST to one endpoint, within timeout_ms; the reply is in h->buf. */
 static int http_post(const EtcdConfig *c, Http *h, const char *endpoint, const char *path, const char *body,
-                     size_t body_len, const char *token, long *ret_status) {
+                     size_t body_len, const char *token, long timeout_ms, long *ret_status) {
         _cleanup_free_ char *url = NULL;
         struct curl_slist *headers = NULL;
         long status = 0;
@@ -982,7 +992,7 @@ static int http_post(const EtcdConfig *c, Http *h, const char *endpoint, const c
         r = headers_new(token, &headers);
         if (r < 0)
                 return r;
-        r = curl_setup(h->curl, c, url, headers, body, body_len, c->timeout_ms);
+        r = curl_setup(h->curl, c, url, headers, body, body_len, timeout_ms);
         if (r >= 0) {
                 curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, http_write);
                 curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, h);
@@ -1026,7 +1036,7 @@ static int post_any(EtcdConfig *c, Http *h, const char *path, const char *body, 
                 size_t ep = (start + i) % c->n_endpoints;
                 long status = 0;
 
-                r = http_post(c, h, c->endpoints[ep], path, body, body_len, token, &status);
+                r = http_post(c, h, c->endpoints[ep], path, body, body_len, token, c->timeout_ms, &status);
                 if (r == -ECONNREFUSED || (r == -ECONNRESET && idempotent)) {
                         r = -EHOSTUNREACH;
                         continue;
@@ -1105,6 +1115,95 @@ static void token_invalidate(EtcdConfig *c, const char *token) {
         pthread_mutex_unlock(&c->lock);
 }
 
+/* ---- fast failure while etcd cannot be reached ---------------------------------
+ * Requests run on the caller's thread, for drbdd the API's event loop. When
+ * etcd does not answer (all endpoints refused, timed out, or had no leader)
+ * every further request would block that loop for up to timeout-ms again, so
+ * the "breaker" opens: requests fail at once with -EHOSTUNREACH (the read
+ * cache answers reads) while a probe thread asks the endpoints for their
+ * status every PROBE_INTERVAL_MS (off the loop, so it may wait the full
+ * timeout: a slow etcd that answers counts as back). The first answer from
+ * a member that has a leader closes it; recovery after an etcd restart takes
+ * one probe interval, not a request timeout per call. */
+
+static uint64_t mono_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static bool breaker_open(EtcdConfig *c) {
+        uint64_t until = atomic_load(&c->down_until);
+        return until && mono_usec() < until;
+}
+
+/* 1: a member answered and has a leader; 0: not yet. */
+static int probe_once(EtcdConfig *c, Http *h) {
+        for (size_t i = 0; i < c->n_endpoints; i++) {
+                long status = 0;
+                if (http_post(c, h, c->endpoints[i], "/v3/maintenance/status", "{}", 2, NULL,
+                              c->timeout_ms, &status) < 0)
+                        continue;
+                if (status != 200)
+                        return 1; /* answers (e.g. wants auth): let requests find out */
+                _cleanup_json_ json_t *j = json_loadb(h->buf, h->len, 0, NULL);
+                const char *leader = json_string_value(json_object_get(j, "leader"));
+                if (leader && !streq(leader, "0"))
+                        return 1;
+        }
+        return 0;
+}
+
+static void *probe_thread(void *userdata) {
+        EtcdConfig *c = userdata;
+        Http h = {};
+        for (;;) {
+                if (atomic_load(&c->n_ref) == 1)
+                        break; /* every handle is closed */
+                if (probe_once(c, &h) > 0) {
+                        atomic_store(&c->down_until, 0);
+                        log_info("etcd: reachable again");
+                        break;
+                }
+                atomic_store(&c->down_until, mono_usec() + BREAKER_HOLD_USEC);
+                struct timespec ts = { .tv_sec = 0, .tv_nsec = PROBE_INTERVAL_MS * 1000000L };
+                nanosleep(&ts, NULL);
+        }
+        pthread_mutex_lock(&c->lock);
+        c->probing = false;
+        pthread_mutex_unlock(&c->lock);
+        http_done(&h);
+        config_unref(c);
+        return NULL;
+}
+
+static void breaker_trip(EtcdConfig *c, int error) {
+        pthread_t t;
+        sigset_t all, old;
+        bool start;
+        if (atomic_exchange(&c->down_until, mono_usec() + BREAKER_HOLD_USEC) == 0)
+                log_warning("etcd: not reachable (%s); failing requests at once until it answers", strerror(-error));
+        pthread_mutex_lock(&c->lock);
+        start = !c->probing;
+        c->probing = c->probing || start;
+        pthread_mutex_unlock(&c->lock);
+        if (!start)
+                return;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int r = pthread_create(&t, NULL, probe_thread, config_ref(c));
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r == 0) {
+                pthread_detach(t);
+                return;
+        }
+        /* No probe: the hold time alone bounds the fast failure. */
+        config_unref(c);
+        pthread_mutex_lock(&c->lock);
+        c->probing = false;
+        pthread_mutex_unlock(&c->lock);
+}
+
 /* One request with authentication: on an expired token, authenticates again
  * and repeats once. The reply is in h->buf. */
 static int etcd_call(EtcdConfig *c, Http *h, const char *path, const json_t *req, bool idempotent) {
@@ -1113,10 +1212,14 @@ static int etcd_call(EtcdConfig *c, Http *h, const char *path, const json_t *req
 
         if (!body)
                 return -ENOMEM;
+        if (breaker_open(c))
+                return -EHOSTUNREACH;
         for (int attempt = 0;; attempt++) {
                 _cleanup_free_ char *token = NULL;
                 if (c->user) {
                         r = token_get(c, h, &token);
+                        if (r == -EHOSTUNREACH || r == -ETIMEDOUT)
+                                breaker_trip(c, r);
                         if (r < 0)
                                 return r;
                 }
@@ -1125,6 +1228,8 @@ static int etcd_call(EtcdConfig *c, Http *h, const char *path, const json_t *req
                         token_invalidate(c, token);
                         continue;
                 }
+                if (r == -EHOSTUNREACH || r == -ETIMEDOUT)
+                        breaker_trip(c, r);
                 return r == -EKEYEXPIRED ? -EACCES : r;
         }
 }

@@ -145,6 +145,36 @@ ok=
 for _ in $(seq 40); do [ "$($SURV node status | jq '.cluster."is-leader"')" = true ] && { ok=1; break; }; sleep 0.25; done
 [ -n "$ok" ] && pass "the surviving drbdd became leader" || fail "no fail-over: $($SURV node status | jq -c .cluster)"
 
+# A hung etcd (stopped: takes connections, never answers): the first call
+# waits its timeout (5 s), the ones after it fail at once instead of each
+# blocking the daemon again; reads come from the cache; once etcd answers, a
+# probe notices within a fraction of a second.
+kill -STOP "$ETCD_PID"
+$SURV rd c hung0 >/dev/null 2>&1
+start=$(date +%s%N); n=0
+for i in 1 2 3 4 5 6 7 8 9 10; do $SURV rd c "hung$i" >/dev/null 2>&1; [ $? = 8 ] && n=$((n + 1)); done
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ $n = 10 ] && [ $ms -lt 3000 ] && pass "hung etcd: 10 more writes fail with Unavailable at once (${ms} ms for all)" ||
+	fail "hung etcd: $n/10 Unavailable in ${ms} ms"
+expect_match '^r1 ' "hung etcd: reads serve the last-known state" -- $SURV rd l
+kill -CONT "$ETCD_PID"
+start=$(date +%s%N); ok=
+for _ in $(seq 100); do $SURV rd c unhung >/dev/null 2>&1 && { ok=1; break; }; sleep 0.05; done
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ -n "$ok" ] && [ $ms -lt 3000 ] && pass "etcd answers again: writes work after ${ms} ms" || fail "after SIGCONT: ok=$ok after ${ms} ms"
+
+# Restart cycles: once etcd is healthy again, writes work within seconds.
+for cycle in 1 2 3; do
+	kill -KILL "$ETCD_PID"; wait "$ETCD_PID" 2>/dev/null
+	$SURV rd c "cycle$cycle-down" >/dev/null 2>&1
+	start_etcd
+	start=$(date +%s%N); ok=
+	for _ in $(seq 200); do $SURV rd c "cycle$cycle" >/dev/null 2>&1 && { ok=1; break; }; sleep 0.05; done
+	ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	[ -n "$ok" ] && [ $ms -lt 3000 ] && pass "etcd restart $cycle: writes work ${ms} ms after etcd is healthy" ||
+		fail "etcd restart $cycle: ok=$ok after ${ms} ms"
+done
+
 # etcd outage.
 kill -TERM "$ETCD_PID"; wait "$ETCD_PID" 2>/dev/null
 start=$(date +%s.%N)

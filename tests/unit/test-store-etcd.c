@@ -960,6 +960,53 @@ static void test_unreachable_and_failover(void **state) {
         assert_value(f->s, "fo/1", "v");
 }
 
+/* An etcd that takes connections but does not answer (stopped, overloaded,
+ * restarting): one request waits its timeout, the ones after it fail at once
+ * instead of each blocking the caller's loop again; a probe notices etcd
+ * answering again within a fraction of a second. */
+static void test_breaker(void **state) {
+        Store *s = NULL;
+        StoreKV kv = {};
+        char url[256];
+        int64_t rev;
+
+        snprintf(url, sizeof url, "etcd:%s?timeout-ms=500", etcd_main.client);
+        assert_int_equal(store_open(url, &s), 0);
+        assert_int_equal(put(s, "br/1", "v", NULL), 0);
+
+        assert_int_equal(kill(etcd_main.pid, SIGSTOP), 0);
+        int64_t t0 = now_ms();
+        assert_int_equal(put(s, "br/2", "v", NULL), -ETIMEDOUT);
+        int64_t first = now_ms() - t0;
+        t0 = now_ms();
+        for (int i = 0; i < 20; i++) {
+                assert_int_equal(store_get(s, "br/1", &kv), -EHOSTUNREACH);
+                assert_int_equal(store_revision(s, &rev), -EHOSTUNREACH);
+        }
+        int64_t next = now_ms() - t0;
+        /* Still failing at once well past the hold time: the probe keeps it open. */
+        sleep_ms(2500);
+        t0 = now_ms();
+        assert_int_equal(put(s, "br/3", "v", NULL), -EHOSTUNREACH);
+        int64_t later = now_ms() - t0;
+
+        assert_int_equal(kill(etcd_main.pid, SIGCONT), 0);
+        t0 = now_ms();
+        int r;
+        while ((r = put(s, "br/4", "v", NULL)) == -EHOSTUNREACH && now_ms() - t0 < 5000)
+                sleep_ms(10);
+        int64_t back = now_ms() - t0;
+        print_message("etcd stopped: first request %" PRId64 " ms, 40 more in %" PRId64 " ms, 2.5 s later %" PRId64
+                      " ms; continued: requests work after %" PRId64 " ms\n", first, next, later, back);
+        assert_int_equal(r, 0);
+        assert_true(first >= 400 && first < 3000);
+        assert_true(next < 200);
+        assert_true(later < 50);
+        assert_true(back < 2000);
+        assert_value(s, "br/1", "v");
+        store_close(s);
+}
+
 static void test_etcd_restart(void **state) {
         Fixture *f = *state;
         StoreWatch *w = NULL;
@@ -989,6 +1036,12 @@ static void test_etcd_restart(void **state) {
 
         assert_int_equal(etcd_start(&etcd_main), 0);
         t0 = now_ms();
+        /* Requests fail at once until the probe (every 200 ms) sees etcd back. */
+        while (store_get(f->s, "rs/1", &kv) == -EHOSTUNREACH && now_ms() - t0 < 2000)
+                sleep_ms(20);
+        store_kv_done(&kv);
+        print_message("etcd restarted: requests work again after %" PRId64 " ms\n", now_ms() - t0);
+        assert_true(now_ms() - t0 < 2000);
         assert_value(f->s, "rs/1", "before");
         assert_int_equal(put(f->s, "rs/2", "after", &r2), 0);
         /* The watch resumed where it was: the new event only, no repeats. */
@@ -1147,6 +1200,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_leases, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lease_expiry, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unreachable_and_failover, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_breaker, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_etcd_restart, setup, teardown),
                 cmocka_unit_test(test_auth),
                 cmocka_unit_test(test_tls),
