@@ -40,7 +40,11 @@ typedef struct Config {
         json_t *drbd_options; /* node-wide DRBD options: {"net/ping-timeout": "30"} */
         unsigned lease_ttl, grace;
         unsigned max_waits, max_waits_per_user; /* 0: the defaults */
+        unsigned api_workers;
 } Config;
+
+#define API_WORKERS_DEFAULT 4
+#define API_WORKERS_MAX 64
 
 static void config_done(Config *c) {
         free(c->node_name);
@@ -168,6 +172,15 @@ static int config_set(Config *c, const char *key, const char *value) {
                         c->grace = (unsigned) v;
                 return 0;
         }
+        if (streq(key, "api-workers")) {
+                char *end;
+                unsigned long v = strtoul(value, &end, 10);
+                if (*end || end == value || v > API_WORKERS_MAX)
+                        return log_error_errno(-EINVAL, "Invalid api-workers '%s': expected 0-%d", value,
+                                               API_WORKERS_MAX);
+                c->api_workers = (unsigned) v;
+                return 0;
+        }
         if (streq(key, "max-waits") || streq(key, "max-waits-per-user")) {
                 char *end;
                 unsigned long v = strtoul(value, &end, 10);
@@ -253,6 +266,9 @@ static void help(void) {
                "      --lease-ttl=SEC      liveness lease of this node (default 10)\n"
                "      --grace-period=SEC   a node gone this long is lost and the leader\n"
                "                           re-places its replicas (default 60)\n"
+               "      --api-workers=N      threads that run API calls needing the store, each\n"
+               "                           on its own store handle (default 4; 0: all on\n"
+               "                           the event loop)\n"
                "      --max-waits=N        pending WaitReady calls at most (default 4096)\n"
                "      --max-waits-per-user=N\n"
                "                           of them from one caller user (default 1024)\n"
@@ -267,7 +283,7 @@ static void help(void) {
 static int parse_argv(int argc, char **argv, Config *c) {
         enum { ARG_STORE = 0x100, ARG_STATE_DIR, ARG_ALLOW_USER, ARG_PORT_RANGE, ARG_MINOR_RANGE, ARG_LOG_LEVEL,
                ARG_AGENT, ARG_DRBD_INCLUDE, ARG_MODULES_DIR, ARG_LEASE_TTL, ARG_GRACE,
-               ARG_DRBD_OPTION, ARG_MAX_WAITS, ARG_MAX_WAITS_PER_USER };
+               ARG_DRBD_OPTION, ARG_MAX_WAITS, ARG_MAX_WAITS_PER_USER, ARG_API_WORKERS };
         static const struct option opts[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "node-name", required_argument, NULL, 'n' },
@@ -283,6 +299,7 @@ static int parse_argv(int argc, char **argv, Config *c) {
                 { "drbd-option", required_argument, NULL, ARG_DRBD_OPTION },
                 { "lease-ttl", required_argument, NULL, ARG_LEASE_TTL },
                 { "grace-period", required_argument, NULL, ARG_GRACE },
+                { "api-workers", required_argument, NULL, ARG_API_WORKERS },
                 { "max-waits", required_argument, NULL, ARG_MAX_WAITS },
                 { "max-waits-per-user", required_argument, NULL, ARG_MAX_WAITS_PER_USER },
                 { "help", no_argument, NULL, 'h' },
@@ -320,6 +337,7 @@ static int parse_argv(int argc, char **argv, Config *c) {
                 case ARG_DRBD_OPTION: key = "drbd-options"; break;
                 case ARG_LEASE_TTL: key = "lease-ttl"; break;
                 case ARG_GRACE: key = "grace-period"; break;
+                case ARG_API_WORKERS: key = "api-workers"; break;
                 case ARG_MAX_WAITS: key = "max-waits"; break;
                 case ARG_MAX_WAITS_PER_USER: key = "max-waits-per-user"; break;
                 default: return -EINVAL;
@@ -332,6 +350,26 @@ static int parse_argv(int argc, char **argv, Config *c) {
         return 1;
 }
 
+/* Opens the store at url; a remote one behind a read cache that serves the
+ * last-known state while the store cannot be reached (shared with share's
+ * cache, when given). */
+static int open_store(const char *url, Store *share, Store **ret) {
+        Store *store = NULL, *cached = NULL;
+        int r = store_open(url, &store);
+        if (r < 0)
+                return r;
+        if (startswith(url, "sqlite:")) {
+                *ret = store;
+                return 0;
+        }
+        if ((r = store_cache_new_shared(store, share, &cached)) < 0) {
+                store_close(store);
+                return r;
+        }
+        *ret = cached;
+        return 0;
+}
+
 static int run(int argc, char **argv) {
         _cleanup_(config_done) Config c = {};
         int r;
@@ -339,6 +377,7 @@ static int run(int argc, char **argv) {
         log_set_prefix("drbdd");
         service_config_defaults(&c.svc);
         c.agent = -1;
+        c.api_workers = API_WORKERS_DEFAULT;
         if ((r = parse_argv(argc, argv, &c)) <= 0)
                 return r;
         if (!c.node_name) {
@@ -356,19 +395,11 @@ static int run(int argc, char **argv) {
         c.svc.node_name = c.node_name;
 
         Store *store = NULL;
-        if ((r = store_open(c.store_url, &store)) < 0)
+        if ((r = open_store(c.store_url, NULL, &store)) < 0)
                 return log_error_errno(r, "Failed to open cluster store %s: %s", c.store_url, strerror(-r));
-        if (!startswith(c.store_url, "sqlite:")) {
-                /* A remote store: serve last-known state for reads while it is unreachable. */
-                Store *cached = NULL;
-                if ((r = store_cache_new(store, &cached)) < 0) {
-                        store_close(store);
-                        return r;
-                }
-                store = cached;
-        }
 
-        Service *service = NULL;
+        Service *service = NULL, *worker_svc[API_WORKERS_MAX] = {};
+        Store *worker_store[API_WORKERS_MAX] = {};
         sd_bus *bus = NULL;
         sd_event *event = NULL;
         ManagerBus *mb = NULL;
@@ -400,6 +431,19 @@ static int run(int argc, char **argv) {
         manager_bus_set_wait_limits(mb, c.max_waits, c.max_waits_per_user);
         if ((r = sd_bus_attach_event(bus, event, 0)) < 0)
                 goto out;
+        /* API calls that need the store run on workers, each with a store
+         * handle of its own: a slow store delays only those calls. */
+        for (unsigned i = 0; i < c.api_workers; i++) {
+                if ((r = open_store(c.store_url, startswith(c.store_url, "sqlite:") ? NULL : store, &worker_store[i])) < 0 ||
+                    (r = service_new(worker_store[i], &c.svc, &worker_svc[i])) < 0) {
+                        log_error_errno(r, "Failed to open the store for API worker %u: %s", i, strerror(-r));
+                        goto out;
+                }
+        }
+        if ((r = manager_bus_start_workers(mb, worker_svc, c.api_workers)) < 0) {
+                log_error_errno(r, "Failed to start the API workers: %s", strerror(-r));
+                goto out;
+        }
         if ((r = sd_bus_request_name(bus, DRBDD_BUS_NAME, 0)) < 0) {
                 log_error_errno(r, "Failed to acquire bus name %s: %s%s", DRBDD_BUS_NAME, strerror(-r),
                                 r == -EEXIST ? " (another drbdd is running)" : "");
@@ -424,7 +468,7 @@ static int run(int argc, char **argv) {
                 manager_bus_set_agent(mb, agent);
         }
         ClusterConfig cc = { .node_name = c.node_name, .lease_ttl_sec = c.lease_ttl, .grace_sec = c.grace,
-                             .store_url = c.store_url };
+                             .store_url = c.store_url, .service_config = &c.svc };
         if ((r = cluster_new(store, service, event, &cc, &cluster)) < 0 || (r = cluster_start(cluster)) < 0)
                 goto out;
         manager_bus_set_cluster(mb, cluster);
@@ -442,6 +486,10 @@ out:
         if (bus)
                 sd_bus_flush_close_unref(bus);
         sd_event_unref(event);
+        for (unsigned i = 0; i < API_WORKERS_MAX; i++) {
+                service_free(worker_svc[i]);
+                store_close(worker_store[i]);
+        }
         service_free(service);
         store_close(store);
         return r;

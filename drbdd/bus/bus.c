@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "bus-error.h"
+#include "bus-worker.h"
 #include "bus.h"
 #include "fault.h"
 #include "log.h"
@@ -13,6 +14,7 @@ struct BusObject {
         void *userdata;
         sd_bus_vtable *vtable;
         sd_bus_slot *slot, *enum_slot;
+        BusWorkers *workers; /* NULL: every call on the loop */
 };
 
 int bus_check_caller(sd_bus_message *m, const BusAccess *access) {
@@ -60,6 +62,11 @@ static int dispatch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 snprintf(point, sizeof point, "bus:%s", member);
                 fault_stall(point);
         }
+        if (o->workers && !(meth->flags & BUS_METHOD_ON_LOOP)) {
+                r = bus_workers_submit(o->workers, m, reply, meth, o->userdata);
+                sd_bus_message_unref(reply);
+                return r < 0 ? r : 1; /* answered when the worker is done */
+        }
         r = meth->handler(m, o->userdata, reply, &msg);
         if (r < 0) {
                 sd_bus_message_unref(reply);
@@ -77,6 +84,10 @@ static int dispatch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         if (r >= 0)
                 (void) sd_bus_flush(sd_bus_message_get_bus(m));
         return r < 0 ? r : 1;
+}
+
+void bus_object_set_workers(BusObject *o, BusWorkers *w) {
+        o->workers = w;
 }
 
 int bus_reply_error(sd_bus_message *m, int r, const char *msg) {

@@ -26,6 +26,8 @@ int bus_reply_error(sd_bus_message *m, int r, const char *msg);
 
 enum {
         BUS_METHOD_ANY_CALLER = 1 << 0, /* no uid check (read-only, harmless) */
+        BUS_METHOD_ON_LOOP = 1 << 1,    /* runs on the event loop even with workers
+                                         * (uses loop-owned state, or no store) */
 };
 
 typedef struct BusMethod {
@@ -56,6 +58,7 @@ typedef struct BusAccess {
 } BusAccess;
 
 typedef struct BusObject BusObject;
+typedef struct BusWorkers BusWorkers;
 
 /* Registers iface at path (or as a fallback below path when fallback is set,
  * with find/enumerate callbacks as in sd-bus). userdata is passed to the
@@ -64,6 +67,9 @@ int bus_object_add(sd_bus *bus, const char *path, bool fallback, const BusInterf
                    void *userdata, sd_bus_object_find_t find, sd_bus_node_enumerator_t enumerator,
                    BusObject **ret);
 BusObject *bus_object_free(BusObject *o);
+
+/* From now on, calls without BUS_METHOD_ON_LOOP run on workers (bus-worker.h). */
+void bus_object_set_workers(BusObject *o, BusWorkers *w);
 
 /* Checks that the sender of m runs as root or as one of access's uids.
  * Returns 0, or -EACCES. */

@@ -8,6 +8,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
+#include "bus-worker.h"
 #include "manager-bus.h"
 #include "snapshot-bus.h"
 
@@ -19,12 +20,17 @@ struct ManagerBus {
         sd_bus *bus;
         Service *service;
         BusObject *manager, *rd;
+        BusWorkers *workers;
         Agent *agent;
         Cluster *cluster;
         WaitReady *wait; /* pending WaitReady calls (wait-ready.c) */
 };
 
-Service *manager_bus_service(ManagerBus *mb) { return mb->service; }
+/* The Service of the thread: a worker's own, else the loop's. */
+Service *manager_bus_service(ManagerBus *mb) {
+        Service *w = bus_worker_context();
+        return w ? w : mb->service;
+}
 sd_bus *manager_bus_sd_bus(ManagerBus *mb) { return mb->bus; }
 WaitReady *manager_bus_wait_ready(ManagerBus *mb) { return mb->wait; }
 
@@ -43,7 +49,7 @@ void manager_bus_set_agent(ManagerBus *mb, Agent *agent) {
 }
 
 static Service *svc(void *userdata) {
-        return ((ManagerBus *) userdata)->service;
+        return manager_bus_service(userdata);
 }
 
 
@@ -64,7 +70,7 @@ static int bytes_to_kib(uint64_t bytes, uint64_t *ret, char **ret_msg) {
 
 static int list_reply(ManagerBus *mb, const char *kind, const char *filter, sd_bus_message *reply, char **ret_msg) {
         _cleanup_(json_decrefp) json_t *l = NULL;
-        int r = service_list(mb->service, kind, filter, &l, ret_msg);
+        int r = service_list(svc(mb), kind, filter, &l, ret_msg);
         return r < 0 ? r : bus_append_json_dict_list(reply, l);
 }
 
@@ -316,9 +322,9 @@ static int method_set_primary(sd_bus_message *m, void *u, sd_bus_message *reply,
 
 #define P SD_BUS_PARAM
 static const BusMethod manager_methods[] = {
-        { "GetNodeStatus", "", "a{sv}", P(status), method_get_node_status, 0 },
+        { "GetNodeStatus", "", "a{sv}", P(status), method_get_node_status, BUS_METHOD_ON_LOOP },
         { "SetPrimary", "ss", "", P(resource) P(node), method_set_primary, 0 },
-        { "GetVersion", "", "s", P(version), method_get_version, BUS_METHOD_ANY_CALLER },
+        { "GetVersion", "", "s", P(version), method_get_version, BUS_METHOD_ANY_CALLER | BUS_METHOD_ON_LOOP },
         { "CreateNode", "ssa{sv}", "", P(name) P(address) P(options), method_create_node, 0 },
         { "DeleteNode", "s", "", P(name), method_delete_node, 0 },
         { "SetNodeProperty", "sss", "", P(name) P(key) P(value), method_set_node_property, 0 },
@@ -442,6 +448,50 @@ static void on_change(const char *kind, const char *name, const char *action, vo
                 log_warning_errno(r, "Failed to emit Changed signal for %s '%s': %m", kind, name);
 }
 
+/* A worker Service's change: replayed on the loop before the reply. */
+typedef struct Change {
+        ManagerBus *mb;
+        char *kind, *name, *action;
+} Change;
+
+static void change_free(void *p) {
+        Change *c = p;
+        free(c->kind);
+        free(c->name);
+        free(c->action);
+        free(c);
+}
+
+static void change_replay(void *p) {
+        Change *c = p;
+        on_change(c->kind, c->name, c->action, c->mb);
+}
+
+static void on_worker_change(const char *kind, const char *name, const char *action, void *userdata) {
+        Change *c = calloc(1, sizeof *c);
+        if (!c || !(c->kind = strdup(kind)) || !(c->name = strdup(name)) || !(c->action = strdup(action))) {
+                if (c)
+                        change_free(c);
+                log_warning("Out of memory: a change notification of %s '%s' is lost", kind, name);
+                return;
+        }
+        c->mb = userdata;
+        bus_worker_on_loop(change_replay, c, change_free);
+}
+
+int manager_bus_start_workers(ManagerBus *mb, Service **services, unsigned n) {
+        int r;
+        if (n == 0)
+                return 0;
+        for (unsigned i = 0; i < n; i++)
+                service_set_change_callback(services[i], on_worker_change, mb);
+        if ((r = bus_workers_new(sd_bus_get_event(mb->bus), (void **) services, n, &mb->workers)) < 0)
+                return r;
+        bus_object_set_workers(mb->manager, mb->workers);
+        bus_object_set_workers(mb->rd, mb->workers);
+        return 0;
+}
+
 int manager_bus_new(sd_bus *bus, Service *service, const BusAccess *access, ManagerBus **ret) {
         ManagerBus *mb = calloc(1, sizeof *mb);
         int r;
@@ -464,6 +514,8 @@ int manager_bus_new(sd_bus *bus, Service *service, const BusAccess *access, Mana
 ManagerBus *manager_bus_free(ManagerBus *mb) {
         if (!mb)
                 return NULL;
+        /* Workers first: their answers may still queue loop work. */
+        mb->workers = bus_workers_free(mb->workers);
         wait_ready_free(mb->wait);
         bus_object_free(mb->manager);
         bus_object_free(mb->rd);

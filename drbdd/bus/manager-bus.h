@@ -29,6 +29,11 @@ struct Cluster;
 /* Cluster membership whose status GetNodeStatus includes. */
 void manager_bus_set_cluster(ManagerBus *mb, struct Cluster *cluster);
 
+/* Runs the calls that need the store on n worker threads, worker i with
+ * services[i] (its own Service on its own store handle; not owned, kept
+ * until manager_bus_free()). Needs the bus attached to its event loop. */
+int manager_bus_start_workers(ManagerBus *mb, Service **services, unsigned n);
+
 /* Bounds on pending WaitReady calls, in total and per caller user (0 = the
  * defaults, 4096 and 1024; drbdd.conf max-waits, max-waits-per-user). */
 void manager_bus_set_wait_limits(ManagerBus *mb, unsigned max_total, unsigned max_per_user);

@@ -33,7 +33,8 @@ int method_unmanage_resource(sd_bus_message *m, void *u, sd_bus_message *reply, 
           method_restore_snapshot, 0 },                                                                                \
         { "RevertToSnapshot", "ss", "", P(resource) P(snapshot), method_revert_snapshot, 0 },                          \
         { "CloneResource", "ssa{sv}", "o", P(resource) P(new_resource) P(options) P(path), method_clone_resource, 0 }, \
-        { "WaitReady", "sst", "a{sv}", P(resource) P(node) P(timeout) P(replica), method_wait_ready, 0 },              \
+        { "WaitReady", "sst", "a{sv}", P(resource) P(node) P(timeout) P(replica), method_wait_ready,                   \
+          BUS_METHOD_ON_LOOP },                                                                                        \
         { "ExportIscsi", "sa{sv}", "a{sv}", P(resource) P(options) P(export), method_export_iscsi, 0 },                \
         { "UnexportIscsi", "sa{sv}", "", P(resource) P(options), method_unexport_iscsi, 0 },                           \
         { "ListExports", "s", "aa{sv}", P(resource) P(exports), method_list_exports, 0 },                              \

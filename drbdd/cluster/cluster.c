@@ -1,56 +1,78 @@
 /* Cluster membership (leased liveness keys), leader election (a leased key
- * created only when absent) and the leader's periodic duties. */
+ * created only when absent) and the leader's duties, off the event loop.
+ *
+ * Threads: the cluster thread registers, elects and runs the leader's duties
+ * on a store handle and a Service of its own; the keep-alive thread renews
+ * the lease on a third handle, so neither a busy loop nor a slow duty costs
+ * the lease. The loop only beats (loop_beat), replays the cluster thread's
+ * change notifications on its own Service (so the agent, WaitReady and the
+ * Changed signal see them), and reads the status. Both threads act only
+ * while the loop has beaten within stall_usec: a hung daemon must lose its
+ * lease, and must not renew or re-register it. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cluster.h"
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
 
-struct Cluster {
-        Store *store;
-        Service *service;
-        sd_event *event;
-        char *node;
-        unsigned ttl, grace, duty;
-        int64_t lease;          /* 0 = none yet */
-        bool leader;
-        char *leader_name;
-        json_t *missing_since;  /* node -> monotonic seconds first seen missing (leader only) */
-        json_t *alive;          /* last seen alive nodes */
-        sd_event_source *timer, *duty_timer;
-        uint64_t last_duty;     /* when the last pass ended */
-        LeaderPass *pass;       /* the leader's pass in progress */
-
-        /* Lease renewal on a thread with its own store handle, so that a
-         * busy loop or a slow store call on it cannot cost the lease. It
-         * renews only while the loop has shown life (loop_beat) within
-         * stall_usec: a hung daemon must still lose its lease. */
-        Store *ka_store;            /* NULL: renew on the loop instead */
-        pthread_t ka_thread;
-        pthread_mutex_t ka_lock;
-        pthread_cond_t ka_cond;
-        bool ka_stop;
-        _Atomic int64_t ka_lease;   /* the lease to renew, 0 = none */
-        _Atomic int64_t ka_lost;    /* a lease the store no longer knows */
-        _Atomic uint64_t loop_beat; /* monotonic µs of the loop's last timer */
-        uint64_t stall_usec;
-};
-
-/* A slice of leader duties runs at most this long, then the loop serves the
- * API (and the liveness timer) for at least DUTY_GAP_USEC. */
+/* A slice of leader duties runs at most this long; then the thread looks at
+ * its lease and the clock again, and yields the store for DUTY_GAP_USEC. */
 #define DUTY_SLICE_USEC 20000ULL
 #define DUTY_GAP_USEC 10000ULL
 
-static uint64_t now_sec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec;
-}
+typedef struct Note {
+        struct Note *next;
+        char *kind, *name, *action;
+} Note;
+
+typedef struct Renewer {
+        Store *store; /* its own handle */
+        pthread_t thread;
+        bool running;
+} Renewer;
+
+struct Cluster {
+        Service *service; /* the loop's: notifications are replayed on it */
+        sd_event *event;
+        char *node;
+        unsigned ttl, grace, duty;
+        uint64_t stall_usec;
+
+        /* loop side */
+        sd_event_source *beat, *notify_source;
+        int notify_fd;
+
+        /* shared: under lock */
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool stop;
+        bool leader;
+        char *leader_name;
+        json_t *alive;         /* last seen alive nodes */
+        json_t *missing_since; /* node -> monotonic seconds first seen missing (leader only) */
+        Note *notes, **notes_tail;
+
+        _Atomic int64_t lease;      /* 0 = none */
+        _Atomic int64_t lost_lease; /* a lease the store no longer knows (renewer -> cluster thread) */
+        _Atomic uint64_t loop_beat; /* monotonic µs of the loop's last beat */
+
+        /* cluster thread only */
+        Store *store;
+        Service *svc;
+        LeaderPass *pass;
+        uint64_t last_duty; /* when the last pass ended, seconds */
+        pthread_t thread;
+        bool thread_running;
+
+        Renewer renewer;
+};
 
 static uint64_t now_usec(void) {
         struct timespec ts;
@@ -58,154 +80,139 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
 }
 
-static void *keepalive_thread(void *userdata) {
+static uint64_t now_sec(void) {
+        return now_usec() / 1000000ULL;
+}
+
+static bool loop_alive(Cluster *c) {
+        return now_usec() - atomic_load(&c->loop_beat) < c->stall_usec;
+}
+
+/* Waits on c->cond up to usec (lock held), or until stop. */
+static void wait_locked(Cluster *c, uint64_t usec) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        uint64_t ns = (uint64_t) until.tv_nsec + (usec % 1000000ULL) * 1000ULL;
+        until.tv_sec += (time_t) (usec / 1000000ULL + ns / 1000000000ULL);
+        until.tv_nsec = (long) (ns % 1000000000ULL);
+        while (!c->stop && pthread_cond_timedwait(&c->cond, &c->lock, &until) == 0)
+                ;
+}
+
+static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg) {
+        sigset_t all, old;
+        /* Signals stay with the loop (sd-event's signalfd). */
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int r = -pthread_create(t, NULL, fn, arg);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return r;
+}
+
+/* ---- the keep-alive thread ---- */
+
+static void *renewer_main(void *userdata) {
         Cluster *c = userdata;
         uint64_t period = (uint64_t) c->ttl * 1000000ULL / 3;
         bool stalled = false;
-        pthread_mutex_lock(&c->ka_lock);
-        while (!c->ka_stop) {
-                struct timespec until;
-                clock_gettime(CLOCK_MONOTONIC, &until);
-                uint64_t ns = (uint64_t) until.tv_nsec + (period % 1000000ULL) * 1000ULL;
-                until.tv_sec += (time_t) (period / 1000000ULL + ns / 1000000000ULL);
-                until.tv_nsec = (long) (ns % 1000000000ULL);
-                while (!c->ka_stop && pthread_cond_timedwait(&c->ka_cond, &c->ka_lock, &until) == 0)
-                        ;
-                if (c->ka_stop)
+        pthread_mutex_lock(&c->lock);
+        while (!c->stop) {
+                wait_locked(c, period);
+                if (c->stop)
                         break;
-                pthread_mutex_unlock(&c->ka_lock);
-                int64_t lease = atomic_load(&c->ka_lease);
-                bool alive = now_usec() - atomic_load(&c->loop_beat) < c->stall_usec;
+                pthread_mutex_unlock(&c->lock);
+                int64_t lease = atomic_load(&c->lease);
+                bool alive = loop_alive(c);
                 if (!alive && !stalled)
                         log_warning("cluster: the event loop has not run for %llu s; no longer renewing the liveness "
                                     "lease", (unsigned long long) (c->stall_usec / 1000000ULL));
                 stalled = !alive;
                 if (lease && alive) {
-                        int r = store_lease_keepalive(c->ka_store, lease);
+                        int r = store_lease_keepalive(c->renewer.store, lease);
                         if (r == -ENOENT)
-                                atomic_store(&c->ka_lost, lease);
+                                atomic_store(&c->lost_lease, lease);
                         else if (r < 0)
                                 log_debug("cluster: lease renewal failed: %s", strerror(-r));
                 }
-                pthread_mutex_lock(&c->ka_lock);
+                pthread_mutex_lock(&c->lock);
         }
-        pthread_mutex_unlock(&c->ka_lock);
+        pthread_mutex_unlock(&c->lock);
         return NULL;
 }
 
-/* Starts the renewal thread on a handle of its own; without one the loop
- * renews (as before), and says so. */
-static void keepalive_start(Cluster *c, const char *store_url) {
-        sigset_t all, old;
-        int r;
-        if (!store_url)
-                return;
-        if ((r = store_open(store_url, &c->ka_store)) < 0) {
-                log_warning("cluster: cannot open a second store handle for lease renewal (%s); renewing on the "
-                            "event loop", strerror(-r));
-                return;
-        }
-        pthread_mutex_init(&c->ka_lock, NULL);
-        pthread_condattr_t attr;
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&c->ka_cond, &attr);
-        pthread_condattr_destroy(&attr);
-        atomic_store(&c->loop_beat, now_usec());
-        /* Signals stay with the main thread (sd-event's signalfd). */
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        r = -pthread_create(&c->ka_thread, NULL, keepalive_thread, c);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (r < 0) {
-                log_warning("cluster: cannot start the lease renewal thread (%s); renewing on the event loop",
-                            strerror(-r));
-                pthread_cond_destroy(&c->ka_cond);
-                pthread_mutex_destroy(&c->ka_lock);
-                c->ka_store = store_close(c->ka_store);
-        }
-}
+/* ---- the cluster thread ---- */
 
-static void keepalive_stop(Cluster *c) {
-        if (!c->ka_store)
-                return;
-        pthread_mutex_lock(&c->ka_lock);
-        c->ka_stop = true;
-        pthread_cond_signal(&c->ka_cond);
-        pthread_mutex_unlock(&c->ka_lock);
-        pthread_join(c->ka_thread, NULL);
-        pthread_cond_destroy(&c->ka_cond);
-        pthread_mutex_destroy(&c->ka_lock);
-        c->ka_store = store_close(c->ka_store);
-}
-
-static int put_with_lease(Cluster *c, const char *key, bool only_if_absent) {
+static int put_with_lease(Cluster *c, const char *key, int64_t lease, bool only_if_absent) {
         _cleanup_free_ char *v = NULL;
         StoreCompare cmp = { .key = key, .target = STORE_CMP_CREATE_REV, .rev = 0 };
         if (asprintf(&v, "{\"node\":\"%s\"}", c->node) < 0)
                 return -ENOMEM;
-        StoreOp op = { .type = STORE_OP_PUT, .key = key, .value = v, .lease = c->lease };
+        StoreOp op = { .type = STORE_OP_PUT, .key = key, .value = v, .lease = lease };
         return store_txn(c->store, only_if_absent ? &cmp : NULL, only_if_absent ? 1 : 0, &op, 1, NULL);
 }
 
-/* Keeps our lease alive; on loss (outage longer than the TTL) starts over. */
+static void set_leader(Cluster *c, bool leader, const char *name) {
+        pthread_mutex_lock(&c->lock);
+        if (leader && !c->leader)
+                json_object_clear(c->missing_since);
+        c->leader = leader;
+        free(c->leader_name);
+        c->leader_name = name ? strdup(name) : NULL;
+        pthread_mutex_unlock(&c->lock);
+}
+
+/* Registers when there is no lease (first, or the renewer found it gone). */
 static int liveness(Cluster *c) {
         _cleanup_free_ char *key = NULL;
+        int64_t lease = atomic_load(&c->lease);
         int r;
         if (asprintf(&key, CLUSTER_KEY_ALIVE "%s", c->node) < 0)
                 return -ENOMEM;
-        if (c->lease) {
-                /* With the renewal thread, the loop only learns of a loss. */
-                if (c->ka_store)
-                        r = atomic_load(&c->ka_lost) == c->lease ? -ENOENT : 0;
-                else
-                        r = store_lease_keepalive(c->store, c->lease);
-                if (r >= 0)
+        if (lease) {
+                if (atomic_load(&c->lost_lease) != lease)
                         return 0;
-                if (r != -ENOENT)
-                        return r; /* store unreachable: try again later, keep the lease id */
                 log_notice("cluster: liveness lease expired; registering again");
-                c->lease = 0;
-                atomic_store(&c->ka_lease, 0);
-                c->leader = false;
+                atomic_store(&c->lease, 0);
+                pthread_mutex_lock(&c->lock);
+                bool was = c->leader;
+                pthread_mutex_unlock(&c->lock);
+                if (was)
+                        set_leader(c, false, NULL);
         }
-        if ((r = store_lease_grant(c->store, c->ttl, &c->lease)) < 0) {
-                c->lease = 0;
+        if ((r = store_lease_grant(c->store, c->ttl, &lease)) < 0)
                 return r;
-        }
-        if ((r = put_with_lease(c, key, false)) < 0)
+        if ((r = put_with_lease(c, key, lease, false)) < 0)
                 return r;
-        atomic_store(&c->ka_lease, c->lease);
-        log_info("cluster: node '%s' registered (lease %llx, %us)", c->node, (unsigned long long) c->lease, c->ttl);
+        atomic_store(&c->lease, lease);
+        log_info("cluster: node '%s' registered (lease %llx, %us)", c->node, (unsigned long long) lease, c->ttl);
         return 0;
 }
 
 static int election(Cluster *c) {
+        int64_t lease = atomic_load(&c->lease);
         StoreKV kv;
         int r = store_get(c->store, CLUSTER_KEY_LEADER, &kv);
         if (r == -ENOENT) {
-                r = put_with_lease(c, CLUSTER_KEY_LEADER, true);
+                r = put_with_lease(c, CLUSTER_KEY_LEADER, lease, true);
                 if (r == -EAGAIN)
                         return 0; /* someone else won */
                 if (r < 0)
                         return r;
                 log_info("cluster: '%s' is now the leader", c->node);
-                json_object_clear(c->missing_since);
-                c->leader = true;
-                free(c->leader_name);
-                c->leader_name = strdup(c->node);
+                set_leader(c, true, c->node);
                 return 0;
         }
         if (r < 0)
                 return r;
         _cleanup_(json_decrefp) json_t *j = json_parse(kv.value, kv.value_len, NULL);
-        bool mine = kv.lease == c->lease && c->lease != 0;
+        bool mine = kv.lease == lease && lease != 0;
         store_kv_done(&kv);
-        free(c->leader_name);
-        c->leader_name = strdup(json_get_str(j, "node", "?"));
-        if (c->leader && !mine)
-                log_notice("cluster: no longer the leader ('%s' is)", c->leader_name);
-        c->leader = mine;
+        pthread_mutex_lock(&c->lock);
+        bool was = c->leader;
+        pthread_mutex_unlock(&c->lock);
+        if (was && !mine)
+                log_notice("cluster: no longer the leader ('%s' is)", json_get_str(j, "node", "?"));
+        set_leader(c, mine, json_get_str(j, "node", "?"));
         return 0;
 }
 
@@ -225,11 +232,12 @@ static int duties_start(Cluster *c) {
         for (i = 0; i < l.n; i++)
                 json_array_append_new(alive, json_string(l.items[i].key + strlen(CLUSTER_KEY_ALIVE)));
         store_kv_list_done(&l);
-        json_decref(c->alive);
-        c->alive = json_incref(alive);
-        if ((r = service_list(c->service, "node", NULL, &nodes, &msg)) < 0)
+        if ((r = service_list(c->svc, "node", NULL, &nodes, &msg)) < 0)
                 return r;
         uint64_t now = now_sec();
+        pthread_mutex_lock(&c->lock);
+        json_decref(c->alive);
+        c->alive = json_incref(alive);
         json_array_foreach(nodes, i, n) {
                 const char *name = json_get_str(n, "name", "");
                 bool up = false;
@@ -246,87 +254,158 @@ static int duties_start(Cluster *c) {
                 if (now - (uint64_t) json_integer_value(json_object_get(c->missing_since, name)) >= c->grace)
                         json_array_append_new(lost, json_string(name));
         }
-        r = service_leader_pass_new(c->service, lost, &c->pass, &msg);
+        pthread_mutex_unlock(&c->lock);
+        r = service_leader_pass_new(c->svc, lost, &c->pass, &msg);
         if (r < 0)
                 log_warning("cluster: leader duties failed: %s", msg ? msg : strerror(-r));
         return r;
 }
 
-static int on_duty(sd_event_source *s, uint64_t usec, void *userdata);
-
-static void duty_schedule(Cluster *c, uint64_t delay_usec) {
-        uint64_t now;
-        sd_event_now(c->event, CLOCK_MONOTONIC, &now);
-        if (c->duty_timer) {
-                sd_event_source_set_time(c->duty_timer, now + delay_usec);
-                sd_event_source_set_enabled(c->duty_timer, SD_EVENT_ONESHOT);
-        } else if (sd_event_add_time(c->event, &c->duty_timer, CLOCK_MONOTONIC, now + delay_usec, 1000, on_duty, c) < 0)
-                log_warning("cluster: cannot schedule the leader's duties");
+static void *cluster_main(void *userdata) {
+        Cluster *c = userdata;
+        uint64_t period = (uint64_t) c->ttl * 1000000ULL / 3, next_tick = 0;
+        pthread_mutex_lock(&c->lock);
+        while (!c->stop) {
+                pthread_mutex_unlock(&c->lock);
+                uint64_t now = now_usec();
+                if (!loop_alive(c))
+                        c->pass = service_leader_pass_free(c->pass); /* and nothing else: see the top */
+                else {
+                        if (now >= next_tick) {
+                                next_tick = now + period;
+                                int r = liveness(c);
+                                if (r >= 0)
+                                        r = election(c);
+                                if (r < 0)
+                                        log_debug("cluster: store not reachable (%s); retrying", strerror(-r));
+                                pthread_mutex_lock(&c->lock);
+                                bool leader = c->leader;
+                                pthread_mutex_unlock(&c->lock);
+                                if (!leader)
+                                        c->pass = service_leader_pass_free(c->pass);
+                                else if (r >= 0 && !c->pass && now_sec() - c->last_duty >= c->duty)
+                                        (void) duties_start(c);
+                        }
+                        if (c->pass) {
+                                _cleanup_(json_decrefp) json_t *done = json_array();
+                                if (!done || service_leader_pass_run(c->pass, DUTY_SLICE_USEC, done) <= 0) {
+                                        c->pass = service_leader_pass_free(c->pass);
+                                        c->last_duty = now_sec();
+                                }
+                        }
+                }
+                now = now_usec();
+                pthread_mutex_lock(&c->lock);
+                if (!c->stop)
+                        wait_locked(c, c->pass ? DUTY_GAP_USEC : next_tick > now ? next_tick - now : 1000);
+        }
+        pthread_mutex_unlock(&c->lock);
+        return NULL;
 }
 
-/* One slice of the pass in progress; the next one after a gap. */
-static int on_duty(sd_event_source *s, uint64_t usec, void *userdata) {
+/* The cluster thread's Service changed something: the loop replays it. */
+static void on_thread_change(const char *kind, const char *name, const char *action, void *userdata) {
         Cluster *c = userdata;
-        _cleanup_(json_decrefp) json_t *done = json_array();
-        if (!c->pass)
-                return 0;
-        if (!c->leader || !done || service_leader_pass_run(c->pass, DUTY_SLICE_USEC, done) <= 0) {
-                c->pass = service_leader_pass_free(c->pass);
-                c->last_duty = now_sec();
-                return 0;
+        Note *n = calloc(1, sizeof *n);
+        if (!n || !(n->kind = strdup(kind)) || !(n->name = strdup(name)) || !(n->action = strdup(action))) {
+                if (n) {
+                        free(n->kind);
+                        free(n->name);
+                        free(n);
+                }
+                log_warning("cluster: out of memory; a change notification of %s '%s' is lost", kind, name);
+                return;
         }
-        duty_schedule(c, DUTY_GAP_USEC);
+        pthread_mutex_lock(&c->lock);
+        *c->notes_tail = n;
+        c->notes_tail = &n->next;
+        pthread_mutex_unlock(&c->lock);
+        (void) eventfd_write(c->notify_fd, 1);
+}
+
+/* ---- the loop side ---- */
+
+static void notes_free(Note *n) {
+        while (n) {
+                Note *next = n->next;
+                free(n->kind);
+                free(n->name);
+                free(n->action);
+                free(n);
+                n = next;
+        }
+}
+
+static int on_notes(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Cluster *c = userdata;
+        eventfd_t v;
+        (void) eventfd_read(c->notify_fd, &v);
+        pthread_mutex_lock(&c->lock);
+        Note *list = c->notes;
+        c->notes = NULL;
+        c->notes_tail = &c->notes;
+        pthread_mutex_unlock(&c->lock);
+        for (Note *n = list; n; n = n->next)
+                service_notify(c->service, n->kind, n->name, n->action);
+        notes_free(list);
         return 0;
 }
 
-static void schedule(Cluster *c, uint64_t delay_usec);
-
-static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_beat(sd_event_source *s, uint64_t usec, void *userdata) {
         Cluster *c = userdata;
         atomic_store(&c->loop_beat, now_usec());
-        int r = liveness(c);
-        if (r >= 0)
-                r = election(c);
-        if (r < 0)
-                log_debug("cluster: store not reachable (%s); retrying", strerror(-r));
-        /* A new pass of duties starts c->duty seconds after the last one
-         * ended; it runs in slices beside the API (on_duty). */
-        if (r >= 0 && c->leader && !c->pass && now_sec() - c->last_duty >= c->duty && duties_start(c) >= 0)
-                duty_schedule(c, 0);
-        schedule(c, (uint64_t) c->ttl * 1000000ULL / 3);
+        sd_event_source_set_time(s, usec + (uint64_t) c->ttl * 1000000ULL / 3);
+        sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
-}
-
-static void schedule(Cluster *c, uint64_t delay_usec) {
-        uint64_t now;
-        sd_event_now(c->event, CLOCK_MONOTONIC, &now);
-        if (c->timer) {
-                sd_event_source_set_time(c->timer, now + delay_usec);
-                sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
-        } else
-                sd_event_add_time(c->event, &c->timer, CLOCK_MONOTONIC, now + delay_usec, 100000, on_timer, c);
 }
 
 int cluster_new(Store *store, Service *service, sd_event *event, const ClusterConfig *cfg, Cluster **ret) {
         Cluster *c = calloc(1, sizeof *c);
+        int r;
         if (!c)
                 return -ENOMEM;
-        c->store = store;
         c->service = service;
         c->event = sd_event_ref(event);
+        c->notify_fd = -1;
         c->node = strdup(cfg->node_name);
         c->ttl = cfg->lease_ttl_sec ? cfg->lease_ttl_sec : 10;
         c->grace = cfg->grace_sec ? cfg->grace_sec : 60;
         c->duty = cfg->duty_sec ? cfg->duty_sec : 5;
+        /* A loop stalled this long (6 TTLs, 60 s by default: far beyond any
+         * store timeout) is hung. */
+        c->stall_usec = (uint64_t) (cfg->stall_sec ? cfg->stall_sec : 6 * c->ttl) * 1000000ULL;
         c->missing_since = json_object();
+        c->notes_tail = &c->notes;
+        pthread_mutex_init(&c->lock, NULL);
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&c->cond, &attr);
+        pthread_condattr_destroy(&attr);
         if (!c->node || !c->missing_since) {
                 cluster_free(c);
                 return -ENOMEM;
         }
-        /* A loop stalled this long (6 TTLs, 60 s by default: far beyond any
-         * store timeout) is hung. */
-        c->stall_usec = (uint64_t) (cfg->stall_sec ? cfg->stall_sec : 6 * c->ttl) * 1000000ULL;
-        keepalive_start(c, cfg->store_url);
+        /* Handles of its own for each thread: a Store belongs to one thread. */
+        if (!cfg->store_url)
+                r = -EINVAL;
+        else if ((r = store_open(cfg->store_url, &c->store)) >= 0 &&
+                 (r = store_open(cfg->store_url, &c->renewer.store)) >= 0)
+                r = service_new(c->store, cfg->service_config, &c->svc);
+        if (r < 0) {
+                log_error("cluster: cannot open the store for the cluster threads: %s", strerror(-r));
+                cluster_free(c);
+                return r;
+        }
+        service_set_change_callback(c->svc, on_thread_change, c);
+        c->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (c->notify_fd < 0 ||
+            (r = sd_event_add_io(event, &c->notify_source, c->notify_fd, EPOLLIN, on_notes, c)) < 0) {
+                r = c->notify_fd < 0 ? -errno : r;
+                cluster_free(c);
+                return r;
+        }
+        (void) store;
         *ret = c;
         return 0;
 }
@@ -334,30 +413,60 @@ int cluster_new(Store *store, Service *service, sd_event *event, const ClusterCo
 Cluster *cluster_free(Cluster *c) {
         if (!c)
                 return NULL;
-        keepalive_stop(c);
+        pthread_mutex_lock(&c->lock);
+        c->stop = true;
+        pthread_cond_broadcast(&c->cond);
+        pthread_mutex_unlock(&c->lock);
+        if (c->thread_running)
+                pthread_join(c->thread, NULL);
+        if (c->renewer.running)
+                pthread_join(c->renewer.thread, NULL);
         /* Leave cleanly: others see us gone at once, a new leader is elected. */
-        if (c->lease)
-                (void) store_lease_revoke(c->store, c->lease);
-        sd_event_source_disable_unref(c->timer);
-        sd_event_source_disable_unref(c->duty_timer);
+        int64_t lease = atomic_load(&c->lease);
+        if (lease && c->store)
+                (void) store_lease_revoke(c->store, lease);
         service_leader_pass_free(c->pass);
+        service_free(c->svc);
+        store_close(c->store);
+        store_close(c->renewer.store);
+        sd_event_source_disable_unref(c->beat);
+        sd_event_source_disable_unref(c->notify_source);
+        if (c->notify_fd >= 0)
+                close(c->notify_fd);
+        notes_free(c->notes);
         sd_event_unref(c->event);
         json_decref(c->missing_since);
         json_decref(c->alive);
         free(c->leader_name);
         free(c->node);
+        pthread_cond_destroy(&c->cond);
+        pthread_mutex_destroy(&c->lock);
         free(c);
         return NULL;
 }
 
 int cluster_start(Cluster *c) {
-        schedule(c, 0);
+        uint64_t now;
+        int r;
+        atomic_store(&c->loop_beat, now_usec());
+        sd_event_now(c->event, CLOCK_MONOTONIC, &now);
+        if ((r = sd_event_add_time(c->event, &c->beat, CLOCK_MONOTONIC, now, 100000, on_beat, c)) < 0)
+                return r;
+        if ((r = start_thread(&c->thread, cluster_main, c)) < 0)
+                return r;
+        c->thread_running = true;
+        if ((r = start_thread(&c->renewer.thread, renewer_main, c)) < 0)
+                return r;
+        c->renewer.running = true;
         return 0;
 }
 
 int cluster_status(Cluster *c, json_t **ret) {
-        json_t *o = json_pack("{s:s, s:s?, s:b, s:O?, s:O}", "node", c->node, "leader", c->leader_name, "is-leader",
-                              c->leader, "alive", c->alive, "missing-since", c->missing_since);
+        pthread_mutex_lock(&c->lock);
+        json_t *o = json_pack("{s:s, s:s?, s:b, s:o?, s:o}", "node", c->node, "leader", c->leader_name, "is-leader",
+                              c->leader, "alive", c->alive ? json_deep_copy(c->alive) : NULL, "missing-since",
+                              json_deep_copy(c->missing_since));
+        pthread_mutex_unlock(&c->lock);
         *ret = o;
         return o ? 0 : -ENOMEM;
 }

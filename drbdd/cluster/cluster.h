@@ -20,8 +20,8 @@ typedef struct ClusterConfig {
         unsigned lease_ttl_sec;   /* liveness lease, default 10 */
         unsigned grace_sec;       /* a node missing this long is lost, default 60 */
         unsigned duty_sec;        /* how often the leader runs its duties, default 5 */
-        const char *store_url;    /* to open a second handle for lease renewal on
-                                   * its own thread; NULL: renew on the loop */
+        const char *store_url;    /* the cluster threads open their own handles */
+        const ServiceConfig *service_config; /* for the cluster thread's Service */
         unsigned stall_sec;       /* renew only while the loop ran within this,
                                    * default 6 * lease_ttl_sec */
 } ClusterConfig;

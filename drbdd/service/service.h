@@ -37,6 +37,10 @@ Service *service_free(Service *s);
  * name (e.g. "r1" or "r1/alpha"), action ("created", "deleted", "modified"). */
 typedef void (*ServiceChangeFn)(const char *kind, const char *name, const char *action, void *userdata);
 void service_set_change_callback(Service *s, ServiceChangeFn fn, void *userdata);
+/* Calls s's change callback: for a change made through another Service on
+ * the same store on another thread (drbdd's cluster thread), replayed on
+ * the thread that owns s. */
+void service_notify(Service *s, const char *kind, const char *name, const char *action);
 
 /* Nodes. options: "properties" (object of strings), "drbd-version" ("9" or
  * "8.4"; default "9"). */

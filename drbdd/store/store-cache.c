@@ -1,16 +1,26 @@
 /* Read-through cache over a remote store for last-known state in outages. */
+#include <pthread.h>
 #include <stdio.h>
 
 #include "log.h"
 #include "macro.h"
 #include "store-cache.h"
 
-typedef struct CacheStore {
-        Store base;
-        Store *inner;
+/* What was read; shared by the handles made with store_cache_new_shared()
+ * (drbdd's API workers, each on a store handle of its own, answer from one
+ * last-known state). */
+typedef struct CacheData {
+        pthread_mutex_t lock; /* guards all below */
+        unsigned n_ref;
         StoreKVList data;   /* sorted copy of everything read, by key */
         char **prefixes;    /* prefixes read completely at least once */
         size_t n_prefixes;
+} CacheData;
+
+typedef struct CacheStore {
+        Store base;
+        Store *inner;
+        CacheData *d;
         bool stale;
 } CacheStore;
 
@@ -34,7 +44,7 @@ static int kv_copy(const StoreKV *src, StoreKV *dst) {
         return 0;
 }
 
-static size_t find(CacheStore *c, const char *key, bool *found) {
+static size_t find(CacheData *c, const char *key, bool *found) {
         size_t lo = 0, hi = c->data.n;
         while (lo < hi) {
                 size_t mid = (lo + hi) / 2;
@@ -52,7 +62,7 @@ static size_t find(CacheStore *c, const char *key, bool *found) {
         return lo;
 }
 
-static void cache_put(CacheStore *c, const StoreKV *kv) {
+static void cache_put(CacheData *c, const StoreKV *kv) {
         bool found;
         size_t i = find(c, kv->key, &found);
         StoreKV copy;
@@ -74,7 +84,7 @@ static void cache_put(CacheStore *c, const StoreKV *kv) {
         c->data.n++;
 }
 
-static void cache_drop_prefix(CacheStore *c, const char *prefix) {
+static void cache_drop_prefix(CacheData *c, const char *prefix) {
         size_t l = strlen(prefix), w = 0;
         for (size_t i = 0; i < c->data.n; i++) {
                 if (strncmp(c->data.items[i].key, prefix, l) == 0)
@@ -85,7 +95,7 @@ static void cache_drop_prefix(CacheStore *c, const char *prefix) {
         c->data.n = w;
 }
 
-static bool prefix_known(CacheStore *c, const char *key) {
+static bool prefix_known(CacheData *c, const char *key) {
         for (size_t i = 0; i < c->n_prefixes; i++)
                 if (startswith(key, c->prefixes[i]))
                         return true;
@@ -94,60 +104,79 @@ static bool prefix_known(CacheStore *c, const char *key) {
 
 static int cache_get(Store *s, const char *key, StoreKV *ret) {
         CacheStore *c = (CacheStore *) s;
+        CacheData *d = c->d;
         int r = store_get(c->inner, key, ret);
         if (r >= 0) {
                 c->stale = false;
-                cache_put(c, ret);
+                pthread_mutex_lock(&d->lock);
+                cache_put(d, ret);
+                pthread_mutex_unlock(&d->lock);
                 return r;
         }
         if (!unreachable(r))
                 return r;
         bool found;
-        size_t i = find(c, key, &found);
         c->stale = true;
+        pthread_mutex_lock(&d->lock);
+        size_t i = find(d, key, &found);
         if (found)
-                return kv_copy(&c->data.items[i], ret);
-        return prefix_known(c, key) ? -ENOENT : r;
+                r = kv_copy(&d->data.items[i], ret);
+        else if (prefix_known(d, key))
+                r = -ENOENT;
+        pthread_mutex_unlock(&d->lock);
+        return r;
 }
 
 static int cache_range(Store *s, const char *prefix, StoreKVList *ret) {
         CacheStore *c = (CacheStore *) s;
+        CacheData *d = c->d;
         int r = store_range(c->inner, prefix, ret);
         if (r >= 0) {
                 c->stale = false;
-                cache_drop_prefix(c, prefix);
+                pthread_mutex_lock(&d->lock);
+                cache_drop_prefix(d, prefix);
                 for (size_t i = 0; i < ret->n; i++)
-                        cache_put(c, &ret->items[i]);
-                if (!prefix_known(c, prefix)) {
-                        char **n = realloc(c->prefixes, (c->n_prefixes + 1) * sizeof *n);
-                        if (n && (n[c->n_prefixes] = strdup(prefix))) {
-                                c->prefixes = n;
-                                c->n_prefixes++;
+                        cache_put(d, &ret->items[i]);
+                if (!prefix_known(d, prefix)) {
+                        char **n = realloc(d->prefixes, (d->n_prefixes + 1) * sizeof *n);
+                        if (n && (n[d->n_prefixes] = strdup(prefix))) {
+                                d->prefixes = n;
+                                d->n_prefixes++;
                         } else if (n)
-                                c->prefixes = n;
+                                d->prefixes = n;
                 }
+                pthread_mutex_unlock(&d->lock);
                 return r;
         }
-        if (!unreachable(r) || !prefix_known(c, prefix))
+        if (!unreachable(r))
                 return r;
+        pthread_mutex_lock(&d->lock);
+        if (!prefix_known(d, prefix)) {
+                pthread_mutex_unlock(&d->lock);
+                return r;
+        }
         c->stale = true;
-        *ret = (StoreKVList) { .revision = c->data.revision };
+        *ret = (StoreKVList) { .revision = d->data.revision };
         size_t l = strlen(prefix);
-        for (size_t i = 0; i < c->data.n; i++) {
-                if (strncmp(c->data.items[i].key, prefix, l) != 0)
+        r = 0;
+        for (size_t i = 0; i < d->data.n && r >= 0; i++) {
+                if (strncmp(d->data.items[i].key, prefix, l) != 0)
                         continue;
                 StoreKV *n = realloc(ret->items, (ret->n + 1) * sizeof *n);
-                if (!n || kv_copy(&c->data.items[i], &n[ret->n]) < 0) {
+                if (!n || kv_copy(&d->data.items[i], &n[ret->n]) < 0) {
                         if (n)
                                 ret->items = n;
                         store_kv_list_done(ret);
-                        return -ENOMEM;
+                        r = -ENOMEM;
+                        break;
                 }
                 ret->items = n;
                 ret->n++;
         }
-        log_debug("store unreachable: answered range '%s' from the cache", prefix);
-        return 0;
+        pthread_mutex_unlock(&d->lock);
+        if (r >= 0)
+                log_debug("store unreachable: answered range '%s' from the cache", prefix);
+        return r;
 }
 
 static int cache_txn(Store *s, const StoreCompare *cmp, size_t n_cmp, const StoreOp *ops, size_t n_ops, int64_t *ret_rev) {
@@ -161,13 +190,24 @@ static int cache_lease_keepalive(Store *s, int64_t id) { return store_lease_keep
 static int cache_lease_revoke(Store *s, int64_t id) { return store_lease_revoke(((CacheStore *) s)->inner, id); }
 static int cache_revision(Store *s, int64_t *ret) { return store_revision(((CacheStore *) s)->inner, ret); }
 
+static void data_unref(CacheData *d) {
+        pthread_mutex_lock(&d->lock);
+        bool last = --d->n_ref == 0;
+        pthread_mutex_unlock(&d->lock);
+        if (!last)
+                return;
+        store_kv_list_done(&d->data);
+        for (size_t i = 0; i < d->n_prefixes; i++)
+                free(d->prefixes[i]);
+        free(d->prefixes);
+        pthread_mutex_destroy(&d->lock);
+        free(d);
+}
+
 static void cache_close(Store *s) {
         CacheStore *c = (CacheStore *) s;
         store_close(c->inner);
-        store_kv_list_done(&c->data);
-        for (size_t i = 0; i < c->n_prefixes; i++)
-                free(c->prefixes[i]);
-        free(c->prefixes);
+        data_unref(c->d);
         free(c);
 }
 
@@ -189,14 +229,34 @@ static const StoreOps cache_ops = {
         .revision = cache_revision,
 };
 
-int store_cache_new(Store *inner, Store **ret) {
+int store_cache_new_shared(Store *inner, Store *share, Store **ret) {
+        if (share && share->ops != &cache_ops)
+                return -EINVAL;
         CacheStore *c = calloc(1, sizeof *c);
         if (!c)
                 return -ENOMEM;
+        if (share) {
+                c->d = ((CacheStore *) share)->d;
+                pthread_mutex_lock(&c->d->lock);
+                c->d->n_ref++;
+                pthread_mutex_unlock(&c->d->lock);
+        } else {
+                c->d = calloc(1, sizeof *c->d);
+                if (!c->d) {
+                        free(c);
+                        return -ENOMEM;
+                }
+                pthread_mutex_init(&c->d->lock, NULL);
+                c->d->n_ref = 1;
+        }
         c->base.ops = &cache_ops;
         c->inner = inner;
         *ret = &c->base;
         return 0;
+}
+
+int store_cache_new(Store *inner, Store **ret) {
+        return store_cache_new_shared(inner, NULL, ret);
 }
 
 bool store_cache_is_stale(Store *s) {

@@ -10,6 +10,11 @@
  * -ETIMEDOUT are answered from the cache when it holds the key or a range
  * read of a covering prefix. */
 int store_cache_new(Store *inner, Store **ret);
+/* The same, sharing what share (a cache made by these functions) has read:
+ * handles used on different threads (each its own inner handle) answer from
+ * one last-known state. The shared state is locked; each handle belongs to
+ * one thread at a time, as any Store. */
+int store_cache_new_shared(Store *inner, Store *share, Store **ret);
 
 /* True when the last read was answered from the cache. */
 bool store_cache_is_stale(Store *s);

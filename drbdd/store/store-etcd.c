@@ -543,13 +543,15 @@ fail:
 
 typedef struct EtcdConfig {
         atomic_uint n_ref;
+        char *location;                /* as opened: handles of one location share this */
+        struct EtcdConfig *next_open;  /* in the registry of open locations */
         char **endpoints; /* without trailing '/' */
         size_t n_endpoints;
         char *cacert, *cert, *key;
         char *user, *password;
         long connect_timeout_ms, timeout_ms;
 
-        pthread_mutex_t lock; /* guards token, preferred and probing */
+        pthread_mutex_t lock; /* guards token, preferred and probe_started */
         char *token;
         size_t preferred; /* index of the endpoint that answered last */
 
@@ -557,12 +559,36 @@ typedef struct EtcdConfig {
          * µs), which a probe thread pushes on while etcd does not answer and
          * clears when it does (see etcd_call()). */
         _Atomic uint64_t down_until;
-        bool probing;
+        pthread_t probe;       /* joined before the configuration is freed */
+        bool probe_started;    /* under lock */
+        atomic_bool probe_done, probe_stop;
 } EtcdConfig;
 
+/* Every handle (and the keep-alive's, and every API worker's) of one
+ * location shares one configuration: the token, the endpoint that answered
+ * last and the fast-failure state are the process's knowledge of that etcd,
+ * so one handle's timeout spares the others theirs. */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static EtcdConfig *registry;
+
 static void config_unref(EtcdConfig *c) {
-        if (!c || atomic_fetch_sub(&c->n_ref, 1) > 1)
+        if (!c)
                 return;
+        pthread_mutex_lock(&registry_lock);
+        bool last = atomic_fetch_sub(&c->n_ref, 1) == 1;
+        if (last)
+                for (EtcdConfig **p = &registry; *p; p = &(*p)->next_open)
+                        if (*p == c) {
+                                *p = c->next_open;
+                                break;
+                        }
+        pthread_mutex_unlock(&registry_lock);
+        if (!last)
+                return;
+        if (c->probe_started) {
+                atomic_store(&c->probe_stop, true); /* also aborts its transfer */
+                pthread_join(c->probe, NULL);
+        }
         for (size_t i = 0; i < c->n_endpoints; i++)
                 free(c->endpoints[i]);
         free(c->endpoints);
@@ -575,6 +601,7 @@ static void config_unref(EtcdConfig *c) {
                 free(c->password);
         }
         free(c->token);
+        free(c->location);
         pthread_mutex_destroy(&c->lock);
         free(c);
 }
@@ -583,6 +610,28 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(EtcdConfig *, config_unref);
 static EtcdConfig *config_ref(EtcdConfig *c) {
         atomic_fetch_add(&c->n_ref, 1);
         return c;
+}
+
+/* The configuration of an open location, referenced; NULL if none. */
+static EtcdConfig *config_find(const char *location) {
+        EtcdConfig *found = NULL;
+        pthread_mutex_lock(&registry_lock);
+        for (EtcdConfig *c = registry; c && !found; c = c->next_open)
+                if (streq(c->location, location))
+                        found = config_ref(c);
+        pthread_mutex_unlock(&registry_lock);
+        return found;
+}
+
+static int config_register(EtcdConfig *c, const char *location) {
+        c->location = strdup(location);
+        if (!c->location)
+                return -ENOMEM;
+        pthread_mutex_lock(&registry_lock);
+        c->next_open = registry;
+        registry = c;
+        pthread_mutex_unlock(&registry_lock);
+        return 0;
 }
 
 static size_t config_preferred(EtcdConfig *c) {
@@ -1154,53 +1203,45 @@ static int probe_once(EtcdConfig *c, Http *h) {
         return 0;
 }
 
+/* Runs until etcd answers or the last handle closes (config_unref() joins
+ * it); holds no reference. */
 static void *probe_thread(void *userdata) {
         EtcdConfig *c = userdata;
-        Http h = {};
-        for (;;) {
-                if (atomic_load(&c->n_ref) == 1)
-                        break; /* every handle is closed */
+        Http h = { .cancel = &c->probe_stop };
+        while (!atomic_load(&c->probe_stop)) {
                 if (probe_once(c, &h) > 0) {
                         atomic_store(&c->down_until, 0);
                         log_info("etcd: reachable again");
                         break;
                 }
                 atomic_store(&c->down_until, mono_usec() + BREAKER_HOLD_USEC);
-                struct timespec ts = { .tv_sec = 0, .tv_nsec = PROBE_INTERVAL_MS * 1000000L };
-                nanosleep(&ts, NULL);
+                for (int i = 0; i < PROBE_INTERVAL_MS / 10 && !atomic_load(&c->probe_stop); i++) {
+                        struct timespec ts = { .tv_sec = 0, .tv_nsec = 10 * 1000000L };
+                        nanosleep(&ts, NULL);
+                }
         }
-        pthread_mutex_lock(&c->lock);
-        c->probing = false;
-        pthread_mutex_unlock(&c->lock);
         http_done(&h);
-        config_unref(c);
+        atomic_store(&c->probe_done, true);
         return NULL;
 }
 
 static void breaker_trip(EtcdConfig *c, int error) {
-        pthread_t t;
         sigset_t all, old;
-        bool start;
         if (atomic_exchange(&c->down_until, mono_usec() + BREAKER_HOLD_USEC) == 0)
                 log_warning("etcd: not reachable (%s); failing requests at once until it answers", strerror(-error));
         pthread_mutex_lock(&c->lock);
-        start = !c->probing;
-        c->probing = c->probing || start;
-        pthread_mutex_unlock(&c->lock);
-        if (!start)
-                return;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        int r = pthread_create(&t, NULL, probe_thread, config_ref(c));
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (r == 0) {
-                pthread_detach(t);
-                return;
+        if (c->probe_started && atomic_load(&c->probe_done)) {
+                pthread_join(c->probe, NULL); /* finished: reap it, start anew */
+                c->probe_started = false;
         }
-        /* No probe: the hold time alone bounds the fast failure. */
-        config_unref(c);
-        pthread_mutex_lock(&c->lock);
-        c->probing = false;
+        if (!c->probe_started) {
+                atomic_store(&c->probe_done, false);
+                sigfillset(&all);
+                pthread_sigmask(SIG_SETMASK, &all, &old);
+                /* Without a probe, the hold time alone bounds the fast failure. */
+                c->probe_started = pthread_create(&c->probe, NULL, probe_thread, c) == 0;
+                pthread_sigmask(SIG_SETMASK, &old, NULL);
+        }
         pthread_mutex_unlock(&c->lock);
 }
 
@@ -1844,9 +1885,14 @@ static int etcd_open(const char *location, Store **ret) {
         EtcdConfig *c = NULL;
         int r;
 
-        r = config_parse(location, &c);
-        if (r < 0)
-                return r;
+        c = config_find(location);
+        if (!c) {
+                r = config_parse(location, &c);
+                if (r >= 0 && (r = config_register(c, location)) < 0)
+                        config_unref(c);
+                if (r < 0)
+                        return r;
+        }
         pthread_once(&once, curl_global_once);
         EtcdStore *s = calloc(1, sizeof *s);
         if (!s) {

@@ -150,7 +150,16 @@ for _ in $(seq 40); do [ "$($SURV node status | jq '.cluster."is-leader"')" = tr
 # blocking the daemon again; reads come from the cache; once etcd answers, a
 # probe notices within a fraction of a second.
 kill -STOP "$ETCD_PID"
-$SURV rd c hung0 >/dev/null 2>&1
+# While a write waits for the hung etcd on an API worker, the loop answers.
+start=$(date +%s%N)
+$SURV rd c hung0 >/dev/null 2>&1 & blocked=$!
+sleep 0.3
+expect_rc 0 "hung etcd: GetVersion answers while a write waits" -- $SURV version
+expect_rc 0 "hung etcd: node status (on the loop) answers while a write waits" -- $SURV node status
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+kill -0 $blocked 2>/dev/null && pass "hung etcd: both answered in ${ms} ms, the write still waiting" ||
+	fail "hung etcd: the write was no longer waiting after ${ms} ms (did it block at all?)"
+wait $blocked
 start=$(date +%s%N); n=0
 for i in 1 2 3 4 5 6 7 8 9 10; do $SURV rd c "hung$i" >/dev/null 2>&1; [ $? = 8 ] && n=$((n + 1)); done
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
