@@ -5,6 +5,10 @@
 #include "bus.h"
 #include "log.h"
 #include "macro.h"
+#include "utf8.h"
+
+/* Characters of an error text that had to be escaped (see error_text()). */
+#define BUS_ERROR_TEXT_MAX 1024
 
 struct BusObject {
         const BusInterface *iface;
@@ -34,6 +38,22 @@ int bus_check_caller(sd_bus_message *m, const BusAccess *access) {
         return -EACCES;
 }
 
+/* The text of the error reply for r and msg (NULL: a default for r). Caller
+ * frees; NULL on OOM. sd-bus sends no error whose text is not UTF-8 as it
+ * accepts it (utf8_is_valid()), and the caller would get no reply at all:
+ * such a text is escaped here. Messages quote input with
+ * utf8_quote_untrusted(), so this is only a safety net. */
+static char *error_text(int r, const char *msg) {
+        if (!msg)
+                msg = strerror(-r);
+        if (utf8_is_valid(msg))
+                return strdup(msg);
+        char *text = utf8_escape(msg, BUS_ERROR_TEXT_MAX);
+        log_notice("Error message is not valid UTF-8 (a bug: it quotes input unescaped); sent escaped: %s",
+                   strna(text));
+        return text;
+}
+
 static int dispatch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         BusObject *o = userdata;
         const char *member = sd_bus_message_get_member(m);
@@ -56,9 +76,10 @@ static int dispatch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 return r;
         r = meth->handler(m, o->userdata, reply, &msg);
         if (r < 0) {
+                _cleanup_free_ char *text = error_text(r, msg);
                 sd_bus_message_unref(reply);
-                log_debug("%s failed: %s", member, msg ? msg : strerror(-r));
-                return sd_bus_error_setf(error, bus_error_from_errno(r), "%s", msg ? msg : strerror(-r));
+                log_debug("%s failed: %s", member, text ? text : strerror(-r));
+                return sd_bus_error_setf(error, bus_error_from_errno(r), "%s", text ? text : strerror(-r));
         }
         if (r == BUS_REPLY_DEFERRED) {
                 sd_bus_message_unref(reply);
@@ -74,7 +95,8 @@ static int dispatch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 }
 
 int bus_reply_error(sd_bus_message *m, int r, const char *msg) {
-        return sd_bus_reply_method_errorf(m, bus_error_from_errno(r), "%s", msg ? msg : strerror(-r));
+        _cleanup_free_ char *text = error_text(r, msg);
+        return sd_bus_reply_method_errorf(m, bus_error_from_errno(r), "%s", text ? text : strerror(-r));
 }
 
 int bus_object_add(sd_bus *bus, const char *path, bool fallback, const BusInterface *iface, const BusAccess *access,

@@ -21,7 +21,8 @@ typedef int (*BusHandler)(sd_bus_message *m, void *userdata, sd_bus_message *rep
 #define BUS_REPLY_DEFERRED 0x7d0000
 
 /* Replies to call m with the typed error for negative errno r and msg (or
- * strerror). For deferred replies. */
+ * strerror), escaped if it is not UTF-8 that sd-bus sends. For deferred
+ * replies. */
 int bus_reply_error(sd_bus_message *m, int r, const char *msg);
 
 enum {

@@ -9,6 +9,7 @@
 #include "json-util.h"
 #include "macro.h"
 #include "service-internal.h"
+#include "utf8.h"
 
 #define RES_DIR "/var/lib/drbdd/res"
 
@@ -211,8 +212,11 @@ int service_list(Service *s, const char *kind, const char *filter, json_t **ret,
                         json_array_append(out, e);
                 }
         }
-        if (filter && json_array_size(out) == 0 && !streq(kind, "storage-pool") && !streq(kind, "volume-definition"))
-                return msgf(ret_msg, -ENOENT, "%s '%s' not found", kind, filter);
+        if (filter && json_array_size(out) == 0 && !streq(kind, "storage-pool") && !streq(kind, "volume-definition")) {
+                /* filter is not validated here (any name can match nothing). */
+                _cleanup_free_ char *q = utf8_quote_untrusted(filter);
+                return q ? msgf(ret_msg, -ENOENT, "%s '%s' not found", kind, q) : -ENOMEM;
+        }
         *ret = TAKE_PTR(out);
         return 0;
 }

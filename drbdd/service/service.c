@@ -10,6 +10,7 @@
 #include "log.h"
 #include "macro.h"
 #include "service-internal.h"
+#include "utf8.h"
 
 void service_config_defaults(ServiceConfig *c) {
         *c = (ServiceConfig) {
@@ -263,9 +264,8 @@ int opts_check_keys(json_t *opts, const char *const *allowed, char **ret_msg) {
                 for (const char *const *a = allowed; *a && !ok; a++)
                         ok = streq(*a, key);
                 if (!ok) {
-                        _cleanup_free_ char *m = NULL;
-                        name_validate(NAME_PROPERTY, key, &m);
-                        return msgf(ret_msg, -EINVAL, "unknown option '%.64s'%s", m ? "(unprintable)" : key, "");
+                        _cleanup_free_ char *q = utf8_quote_untrusted(key);
+                        return q ? msgf(ret_msg, -EINVAL, "unknown option '%s'", q) : -ENOMEM;
                 }
         }
         return 0;
@@ -429,9 +429,12 @@ int pool_used_kib(Service *s, const char *node, const char *pool, uint64_t *ret)
 
 static int validate_address(const char *a, char **ret_msg) {
         unsigned char buf[16];
-        if (!a || strlen(a) > 45 || (inet_pton(AF_INET, a, buf) != 1 && inet_pton(AF_INET6, a, buf) != 1))
-                return msgf(ret_msg, -EINVAL, "invalid address '%.45s': expected an IPv4 or IPv6 address",
-                            a && strcspn(a, "\n\r\t") == strlen(a) ? a : "(unprintable)");
+        if (!a || strlen(a) > 45 || (inet_pton(AF_INET, a, buf) != 1 && inet_pton(AF_INET6, a, buf) != 1)) {
+                _cleanup_free_ char *q = utf8_quote_untrusted(a);
+                if (!q)
+                        return -ENOMEM;
+                return msgf(ret_msg, -EINVAL, "invalid address '%s': expected an IPv4 or IPv6 address", q);
+        }
         return 0;
 }
 
