@@ -44,6 +44,9 @@ int bus_check_caller(sd_bus_message *m, const BusAccess *access) {
  * such a text is escaped here. Messages quote input with
  * utf8_quote_untrusted(), so this is only a safety net. */
 static char *error_text(int r, const char *msg) {
+        if (!msg && r == -EBADMSG)
+                msg = "malformed arguments: a string is not valid UTF-8 (D-Bus refuses noncharacters such as U+FFFF "
+                      "too), or an invalid object path or signature";
         if (!msg)
                 msg = strerror(-r);
         if (utf8_is_valid(msg))

@@ -59,7 +59,7 @@ int service_leader_duties(Service *s, json_t *lost, json_t **ret, char **ret_msg
         if (!done)
                 return -ENOMEM;
         if ((r = obj_range(s, KEY_RDS, &rds)) < 0 || (r = obj_range(s, KEY_NODES, &nodes)) < 0)
-                return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+                return read_failed(ret_msg, r);
         json_array_foreach(rds, i, rd) {
                 const char *name = json_get_str(rd, "name", "");
                 _cleanup_(json_decrefp) json_t *replicas = NULL;

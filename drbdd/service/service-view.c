@@ -61,7 +61,7 @@ static int rd_view_load(Service *s, const char *rd, RdView *v, char **ret_msg) {
         return 0;
 fail:
         rd_view_done(v);
-        return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+        return read_failed(ret_msg, r);
 }
 
 static DrbdDialect rd_view_dialect(RdView *v) {
@@ -121,7 +121,7 @@ static int list_resources(Service *s, const char *filter, json_t *out, char **re
                 if (!(rds = json_pack("[{s:s}]", "name", filter)))
                         return -ENOMEM;
         } else if ((r = obj_range(s, KEY_RDS, &rds)) < 0)
-                return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+                return read_failed(ret_msg, r);
         json_array_foreach(rds, i, rd) {
                 _cleanup_(rd_view_done) RdView v = {};
                 json_t *res;
@@ -182,7 +182,7 @@ int service_list(Service *s, const char *kind, const char *filter, json_t **ret,
         if (!prefix)
                 return msgf(ret_msg, -EINVAL, "unknown object kind");
         if ((r = obj_range(s, prefix, &all)) < 0)
-                return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+                return read_failed(ret_msg, r);
         json_array_foreach(all, i, e) {
                 if (streq(kind, "storage-pool")) {
                         if (filter && !streq(json_get_str(e, "node", ""), filter))
@@ -375,7 +375,7 @@ int service_node_desired(Service *s, const char *node, json_t **ret, char **ret_
         if (asprintf(&pprefix, KEY_POOLS "%s/", node) < 0)
                 return -ENOMEM;
         if ((r = obj_range(s, KEY_RES, &all)) < 0 || (r = obj_range(s, pprefix, &pools)) < 0)
-                return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+                return read_failed(ret_msg, r);
         json_array_foreach(all, i, e) {
                 if (!streq(json_get_str(e, "node", ""), node))
                         continue;

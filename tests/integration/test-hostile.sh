@@ -149,6 +149,17 @@ out=$(dbus-send --system --print-reply --dest=org.drbd.drbdd1 /org/drbd/drbdd1 \
 	org.drbd.drbdd1.Manager.DeleteResourceDefinition 'string:nosuch' 2>&1)
 echo "$out" | grep -q 'org.drbd.drbdd1.Error.NotFound' && pass "dbus-send unknown name -> NotFound" ||
 	fail "dbus-send unknown: $out"
+# U+FFFF is a noncharacter: sd-bus refuses to read such a string (EBADMSG).
+# libdbus (dbus-send) sends it; the answer is InvalidArgument, not Failed.
+nc=$(printf 'gamma\xef\xbf\xbf')
+for m in "DeleteNode string:$nc" "DeleteResourceDefinition string:$nc" \
+	"SetNodeProperty string:alpha string:site string:$nc" "GetResourceConfig string:good string:$nc"; do
+	set -- $m
+	out=$(timeout 10 dbus-send --system --print-reply --dest=org.drbd.drbdd1 /org/drbd/drbdd1 \
+		org.drbd.drbdd1.Manager.$1 "${@:2}" 2>&1)
+	echo "$out" | grep -q 'org.drbd.drbdd1.Error.InvalidArgument: .*UTF-8' && pass "$1 with U+FFFF -> InvalidArgument" ||
+		fail "$1 with U+FFFF: $out"
+done
 # drbdctl refuses bad input locally with clear errors and exit codes.
 expect_rc 5 "drbdctl negative size" -- $C vd c good -5G
 expect_rc 5 "drbdctl bare number size" -- $C vd c good 1000

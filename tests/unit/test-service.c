@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "drbdd/service/service-internal.h"
 #include "drbdd/service/service.h"
 #include "drbdd/store/store-sqlite.h"
 #include "drbdd/store/store.h"
@@ -1080,6 +1081,23 @@ static void test_commit_fault(void **state) {
         assert_int_equal(revision(f), rev);
 }
 
+/* A failed store read is the daemon's failure: -EBADMSG (a malformed etcd
+ * reply) must not reach D-Bus, where it means arguments sd-bus could not read. */
+static void test_read_failed(void **state) {
+        static const struct {
+                int in, out;
+        } cases[] = {
+                { -EBADMSG, -EIO }, { -EIO, -EIO }, { -ENOMEM, -ENOMEM },
+                { -ETIMEDOUT, -EHOSTUNREACH }, { -ECONNREFUSED, -EHOSTUNREACH }, { -EHOSTUNREACH, -EHOSTUNREACH },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *m = NULL;
+                assert_int_equal(read_failed(&m, cases[i].in), cases[i].out);
+                assert_non_null(m);
+                assert_true(startswith(m, "cannot read the cluster store") || streq(m, "cluster store unavailable"));
+        }
+}
+
 /* ---- rendering and plans ---- */
 
 /* Runs tests/golden/check-drbdadm.sh on text; skips when the parser is missing. */
@@ -1482,6 +1500,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_spawn, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_validation_leaves_store_unchanged, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_commit_fault, setup, teardown),
+                cmocka_unit_test(test_read_failed),
                 cmocka_unit_test_setup_teardown(test_render_config, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_plan_commands, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_node_desired_zeroed, setup, teardown),
