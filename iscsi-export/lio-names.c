@@ -8,31 +8,7 @@
 
 #include "macro.h"
 #include "lio-names.h"
-
-#define ECHO_MAX 64
-
-/* At most ECHO_MAX printable characters of untrusted input; NULL on OOM. */
-static char *quote(const char *s) {
-        size_t n, i;
-        char *q;
-
-        if (!s)
-                return strdup("(null)");
-        n = strnlen(s, ECHO_MAX + 1);
-        q = malloc(ECHO_MAX + 4);
-        if (!q)
-                return NULL;
-        for (i = 0; i < n && i < ECHO_MAX; i++) {
-                unsigned char c = (unsigned char) s[i];
-                q[i] = (c >= 0x20 && c < 0x7f) ? (char) c : '?';
-        }
-        if (n > ECHO_MAX) {
-                memcpy(q + i, "...", 3);
-                i += 3;
-        }
-        q[i] = '\0';
-        return q;
-}
+#include "utf8.h"
 
 /* Sets *ret_msg to "invalid WHAT 'VALUE': REASON" (value omitted when secret). */
 _printf_(5, 6) static int fail(const char *what, const char *value, bool secret, char **ret_msg, const char *fmt, ...) {
@@ -50,7 +26,7 @@ _printf_(5, 6) static int fail(const char *what, const char *value, bool secret,
         if (secret || !value)
                 r = asprintf(ret_msg, "invalid %s: %s", what, reason);
         else {
-                q = quote(value);
+                q = utf8_quote_untrusted(value);
                 if (!q)
                         return -ENOMEM;
                 r = asprintf(ret_msg, "invalid %s '%s': %s", what, q, reason);

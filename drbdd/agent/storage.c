@@ -9,6 +9,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
+#include "utf8.h"
 
 #define STORAGE_NAME_MAX 100   /* leaves room for the ".revert" of a revert under LVM's 127 */
 #define STORAGE_VG_NAME_MAX 127
@@ -154,7 +155,7 @@ static int lvm_name_check(const char *what, const char *name, size_t max, char *
 
         if (!name || !*name)
                 return storage_msgf(ret_msg, -EINVAL, "invalid %s: empty", what);
-        q = name_quote_untrusted(name);
+        q = utf8_quote_untrusted(name);
         if (!q)
                 return -ENOMEM;
         if (strnlen(name, max + 1) > max)
@@ -259,7 +260,7 @@ int storage_pool_new(const json_t *pool, StoragePool **ret, char **ret_msg) {
                 if (!p->directory)
                         return storage_msgf(ret_msg, -EINVAL, "storage pool '%s': 'directory' missing", name);
                 if (!dir_is_safe(p->directory)) {
-                        if (!(q = name_quote_untrusted(p->directory)))
+                        if (!(q = utf8_quote_untrusted(p->directory)))
                                 return -ENOMEM;
                         return storage_msgf(ret_msg, -EINVAL,
                                             "storage pool '%s': 'directory' '%s' must be an absolute path of "

@@ -24,6 +24,10 @@ static const struct {
         { ECONNREFUSED, BUS_ERROR_UNAVAILABLE },
         { EAGAIN, BUS_ERROR_BUSY },
         { ENODEV, BUS_ERROR_NOT_FOUND },
+        /* sd-bus could not read the call's arguments: a string that is not
+         * UTF-8 as sd-bus accepts it (libdbus sends noncharacters such as
+         * U+FFFF), an invalid object path or signature. */
+        { EBADMSG, BUS_ERROR_INVALID_ARGUMENT },
         /* Standard errors sd-bus or the bus daemon send. */
         { EINVAL, "org.freedesktop.DBus.Error.InvalidArgs" },
         { EACCES, "org.freedesktop.DBus.Error.AccessDenied" },

@@ -7,11 +7,17 @@
 #include "fault.h"
 #include "log.h"
 #include "macro.h"
+#include "utf8.h"
+
+/* Characters of an error text that had to be escaped (see error_text()). */
+#define BUS_ERROR_TEXT_MAX 1024
 
 struct BusObject {
         const BusInterface *iface;
         const BusAccess *access;
         void *userdata;
+        sd_bus_object_find_t find;
+        sd_bus_node_enumerator_t enumerator;
         sd_bus_vtable *vtable;
         sd_bus_slot *slot, *enum_slot;
         BusWorkers *workers; /* NULL: every call on the loop */
@@ -35,6 +41,58 @@ int bus_check_caller(sd_bus_message *m, const BusAccess *access) {
                 if (access->uids[i] == uid)
                         return 0;
         return -EACCES;
+}
+
+/* Objects below a fallback path (one per resource definition) exist only for
+ * callers that pass the caller check: for anyone else find() reports no
+ * object and the enumerator no child nodes. The bus policy lets anyone
+ * introspect, and object paths carry names: Introspect of the parent and
+ * probing PATH/NAME must not tell an existing name from a missing one. Such
+ * a caller gets what D-Bus answers for a path that does not exist
+ * (UnknownObject), whether NAME exists or not: AccessDenied for the names
+ * that exist would tell them apart, and for every path it would break the
+ * introspection the policy allows. sd-bus hands these callbacks no message:
+ * the one being dispatched is sd_bus_get_current_message(); without one
+ * (no caller to check) nothing is shown. */
+static bool current_caller_allowed(sd_bus *bus, const BusObject *o) {
+        sd_bus_message *m = sd_bus_get_current_message(bus);
+        return m && bus_check_caller(m, o->access) >= 0;
+}
+
+static int object_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found,
+                       sd_bus_error *error) {
+        BusObject *o = userdata;
+        if (!current_caller_allowed(bus, o))
+                return 0;
+        return o->find(bus, path, iface, o, found, error);
+}
+
+static int object_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***ret_nodes, sd_bus_error *error) {
+        BusObject *o = userdata;
+        if (!current_caller_allowed(bus, o)) {
+                *ret_nodes = calloc(1, sizeof(char *));
+                return *ret_nodes ? 0 : -ENOMEM;
+        }
+        return o->enumerator(bus, prefix, o->userdata, ret_nodes, error);
+}
+
+/* The text of the error reply for r and msg (NULL: a default for r). Caller
+ * frees; NULL on OOM. sd-bus sends no error whose text is not UTF-8 as it
+ * accepts it (utf8_is_valid()), and the caller would get no reply at all:
+ * such a text is escaped here. Messages quote input with
+ * utf8_quote_untrusted(), so this is only a safety net. */
+static char *error_text(int r, const char *msg) {
+        if (!msg && r == -EBADMSG)
+                msg = "malformed arguments: a string is not valid UTF-8 (D-Bus refuses noncharacters such as U+FFFF "
+                      "too), or an invalid object path or signature";
+        if (!msg)
+                msg = strerror(-r);
+        if (utf8_is_valid(msg))
+                return strdup(msg);
+        char *text = utf8_escape(msg, BUS_ERROR_TEXT_MAX);
+        log_notice("Error message is not valid UTF-8 (a bug: it quotes input unescaped); sent escaped: %s",
+                   strna(text));
+        return text;
 }
 
 static int dispatch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -69,9 +127,10 @@ static int dispatch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         }
         r = meth->handler(m, o->userdata, reply, &msg);
         if (r < 0) {
+                _cleanup_free_ char *text = error_text(r, msg);
                 sd_bus_message_unref(reply);
-                log_debug("%s failed: %s", member, msg ? msg : strerror(-r));
-                return sd_bus_error_setf(error, bus_error_from_errno(r), "%s", msg ? msg : strerror(-r));
+                log_debug("%s failed: %s", member, text ? text : strerror(-r));
+                return sd_bus_error_setf(error, bus_error_from_errno(r), "%s", text ? text : strerror(-r));
         }
         if (r == BUS_REPLY_DEFERRED) {
                 sd_bus_message_unref(reply);
@@ -91,7 +150,8 @@ void bus_object_set_workers(BusObject *o, BusWorkers *w) {
 }
 
 int bus_reply_error(sd_bus_message *m, int r, const char *msg) {
-        return sd_bus_reply_method_errorf(m, bus_error_from_errno(r), "%s", msg ? msg : strerror(-r));
+        _cleanup_free_ char *text = error_text(r, msg);
+        return sd_bus_reply_method_errorf(m, bus_error_from_errno(r), "%s", text ? text : strerror(-r));
 }
 
 int bus_object_add(sd_bus *bus, const char *path, bool fallback, const BusInterface *iface, const BusAccess *access,
@@ -109,6 +169,8 @@ int bus_object_add(sd_bus *bus, const char *path, bool fallback, const BusInterf
         o->iface = iface;
         o->access = access;
         o->userdata = userdata;
+        o->find = find;
+        o->enumerator = enumerator;
         /* Unused union areas must be zero, hence calloc (see sd-bus-vtable.h). */
         o->vtable = calloc(nm + ns + 2, sizeof(sd_bus_vtable));
         if (!o->vtable) {
@@ -136,11 +198,12 @@ int bus_object_add(sd_bus *bus, const char *path, bool fallback, const BusInterf
         o->vtable[k].type = _SD_BUS_VTABLE_END;
 
         if (fallback)
-                r = sd_bus_add_fallback_vtable(bus, &o->slot, path, iface->name, o->vtable, find, o);
+                r = sd_bus_add_fallback_vtable(bus, &o->slot, path, iface->name, o->vtable,
+                                               find ? object_find : NULL, o);
         else
                 r = sd_bus_add_object_vtable(bus, &o->slot, path, iface->name, o->vtable, o);
         if (r >= 0 && enumerator)
-                r = sd_bus_add_node_enumerator(bus, &o->enum_slot, path, enumerator, userdata);
+                r = sd_bus_add_node_enumerator(bus, &o->enum_slot, path, object_enumerate, o);
         if (r < 0) {
                 bus_object_free(o);
                 return r;

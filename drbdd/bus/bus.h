@@ -21,7 +21,8 @@ typedef int (*BusHandler)(sd_bus_message *m, void *userdata, sd_bus_message *rep
 #define BUS_REPLY_DEFERRED 0x7d0000
 
 /* Replies to call m with the typed error for negative errno r and msg (or
- * strerror). For deferred replies. */
+ * strerror), escaped if it is not UTF-8 that sd-bus sends. For deferred
+ * replies. */
 int bus_reply_error(sd_bus_message *m, int r, const char *msg);
 
 enum {
@@ -61,8 +62,11 @@ typedef struct BusObject BusObject;
 typedef struct BusWorkers BusWorkers;
 
 /* Registers iface at path (or as a fallback below path when fallback is set,
- * with find/enumerate callbacks as in sd-bus). userdata is passed to the
- * handlers. The BusObject lives until bus_object_free(). */
+ * with find/enumerate callbacks as in sd-bus: find gets the BusObject as
+ * userdata, enumerator gets userdata). userdata is passed to the handlers.
+ * find and enumerator run only for callers that pass bus_check_caller(): to
+ * anyone else the objects below path do not exist (see bus.c). The
+ * BusObject lives until bus_object_free(). */
 int bus_object_add(sd_bus *bus, const char *path, bool fallback, const BusInterface *iface, const BusAccess *access,
                    void *userdata, sd_bus_object_find_t find, sd_bus_node_enumerator_t enumerator,
                    BusObject **ret);

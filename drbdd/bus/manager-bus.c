@@ -405,6 +405,9 @@ static const BusMethod rd_methods[] = {
 
 const BusInterface rd_bus_interface = { DRBDD_BUS_RD_IFACE, rd_methods, NULL };
 
+/* rd_find() and rd_enumerate() run only for callers that may list resource
+ * definitions (bus.c checks them first, as for the methods): to anyone else
+ * no resource object exists. */
 static int rd_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found, sd_bus_error *error) {
         ManagerBus *mb = bus_object_get_userdata(userdata);
         _cleanup_free_ char *name = NULL;

@@ -9,6 +9,7 @@
 #include "drbdd/drbd/render.h"
 #include "drbdd/model/names.h"
 #include "drbdd/model/options.h"
+#include "utf8.h"
 
 #define RENDER_MAX_HOSTS_9 32
 #define RENDER_MAX_HOSTS_84 2
@@ -30,7 +31,7 @@ _printf_(3, 4) static int render_fail(const RenderResource *r, char **ret_msg, c
         va_end(ap);
         if (k < 0)
                 return -ENOMEM;
-        q = name_quote_untrusted(r ? r->name : NULL);
+        q = utf8_quote_untrusted(r ? r->name : NULL);
         if (!q)
                 return -ENOMEM;
         if (asprintf(ret_msg, "cannot render resource '%s': %s", q, reason) < 0) {
@@ -47,7 +48,7 @@ static int render_fail_value(const RenderResource *r, char **ret_msg, const char
 
         if (!ret_msg)
                 return -EINVAL;
-        q = name_quote_untrusted(value);
+        q = utf8_quote_untrusted(value);
         if (!q)
                 return -ENOMEM;
         return render_fail(r, ret_msg, "%s '%s' %s", what, q, reason);

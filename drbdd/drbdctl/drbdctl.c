@@ -10,6 +10,7 @@
 #include "json-util.h"
 #include "macro.h"
 #include "table.h"
+#include "utf8.h"
 
 #ifndef DRBDD_VERSION
 #define DRBDD_VERSION "0.1.0"
@@ -458,8 +459,10 @@ static int parse_vnr(Args *a, const char *s, unsigned *ret) {
         char *end;
         errno = 0;
         unsigned long v = strtoul(s, &end, 10);
-        if (errno || *end || end == s || v > 65535 || *s == '-')
-                return usage_error(a->cmd, "invalid volume number '%.32s'", s);
+        if (errno || *end || end == s || v > 65535 || *s == '-') {
+                _cleanup_free_ char *q = utf8_quote_untrusted(s);
+                return usage_error(a->cmd, "invalid volume number '%s'", strna(q));
+        }
         *ret = (unsigned) v;
         return 0;
 }
@@ -1002,8 +1005,10 @@ static int parse_cmd_args(const Cmd *c, int argc, char **argv, Args *a) {
                 for (const Flag *x = c->flags; x->name && !f; x++)
                         if (streq(x->name, name))
                                 f = x;
-                if (!f)
-                        return usage_error(c, "unknown option '--%.40s'", name);
+                if (!f) {
+                        _cleanup_free_ char *q = utf8_quote_untrusted(name);
+                        return usage_error(c, "unknown option '--%s'", strna(q));
+                }
                 if (f->type == 'b') {
                         if (value)
                                 return usage_error(c, "option --%s takes no value", f->name);
@@ -1092,13 +1097,16 @@ int main(int argc, char **argv) {
                 if (!commands[i].verb || matches(verb, commands[i].verb, commands[i].verb_alias))
                         cmd = &commands[i];
         }
-        if (!noun_known)
-                return usage_error(NULL, "unknown object '%.40s'", noun);
+        if (!noun_known) {
+                _cleanup_free_ char *q = utf8_quote_untrusted(noun);
+                return usage_error(NULL, "unknown object '%s'", strna(q));
+        }
         if (!cmd) {
                 bool want_help = !verb || streq(verb, "--help") || streq(verb, "-h");
                 FILE *out = want_help ? stdout : stderr;
+                _cleanup_free_ char *q = utf8_quote_untrusted(verb);
                 if (!want_help)
-                        fprintf(stderr, "drbdctl: unknown verb '%.40s' for '%s'\n", verb, noun);
+                        fprintf(stderr, "drbdctl: unknown verb '%s' for '%s'\n", strna(q), noun);
                 fprintf(out, "Verbs for %s:\n", noun);
                 for (size_t i = 0; i < ELEMENTSOF(commands); i++)
                         if (matches(noun, commands[i].noun, commands[i].noun_alias))

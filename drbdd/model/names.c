@@ -1,14 +1,14 @@
 /* Validation of resource, node, pool and property names against DRBD, LVM and LINSTOR rules. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "macro.h"
+#include "utf8.h"
 #include "drbdd/model/names.h"
-
-#define NAME_ECHO_MAX 64
 
 static const char *const name_kind_table[_NAME_KIND_MAX] = {
         [NAME_RESOURCE] = "resource",
@@ -32,29 +32,6 @@ int name_kind_from_string(const char *s) {
         return -EINVAL;
 }
 
-char *name_quote_untrusted(const char *s) {
-        size_t n, i;
-        char *q;
-
-        if (!s)
-                return strdup("(null)");
-
-        n = strnlen(s, NAME_ECHO_MAX + 1);
-        q = malloc(NAME_ECHO_MAX + 4);
-        if (!q)
-                return NULL;
-        for (i = 0; i < n && i < NAME_ECHO_MAX; i++) {
-                unsigned char c = (unsigned char) s[i];
-                q[i] = (c >= 0x20 && c < 0x7f) ? (char) c : '?';
-        }
-        if (n > NAME_ECHO_MAX) {
-                memcpy(q + i, "...", 3);
-                i += 3;
-        }
-        q[i] = '\0';
-        return q;
-}
-
 /* Sets *ret_msg (if given) to "invalid KIND name 'NAME': REASON" and returns -EINVAL. */
 _printf_(4, 5) static int name_fail(const char *what, const char *name, char **ret_msg, const char *fmt, ...) {
         _cleanup_free_ char *q = NULL, *reason = NULL;
@@ -73,7 +50,7 @@ _printf_(4, 5) static int name_fail(const char *what, const char *name, char **r
         if (!name)
                 r = asprintf(ret_msg, "invalid %s: %s", what, reason);
         else {
-                q = name_quote_untrusted(name);
+                q = utf8_quote_untrusted(name);
                 if (!q)
                         return -ENOMEM;
                 r = asprintf(ret_msg, "invalid %s '%s': %s", what, q, reason);
@@ -85,12 +62,18 @@ _printf_(4, 5) static int name_fail(const char *what, const char *name, char **r
         return -EINVAL;
 }
 
-/* Describes the byte c for a message: "'/'", "control character 0x0a", "non-ASCII byte 0xc3". */
-static void describe_char(unsigned char c, char *buf, size_t len) {
+/* Describes the character p starts with for a message: "'/'", "control character 0x0a",
+ * "non-ASCII character U+00E9", "invalid UTF-8 byte 0xff". */
+static void describe_char(const char *p, char *buf, size_t len) {
+        unsigned char c = (unsigned char) *p;
+        uint32_t cp;
+
         if (c < 0x20 || c == 0x7f)
                 snprintf(buf, len, "control character 0x%02x", c);
+        else if (c >= 0x80 && utf8_decode(p, &cp) > 0)
+                snprintf(buf, len, "non-ASCII character U+%04X", (unsigned) cp);
         else if (c >= 0x80)
-                snprintf(buf, len, "non-ASCII byte 0x%02x", c);
+                snprintf(buf, len, "invalid UTF-8 byte 0x%02x", c);
         else if (c == ' ')
                 snprintf(buf, len, "a space");
         else
@@ -109,7 +92,7 @@ static int validate_identifier(const char *what, const char *name, char **ret_ms
         for (n = 0; name[n]; n++) {
                 char c = name[n];
                 if (!is_alnum(c) && c != '_' && c != '-') {
-                        describe_char((unsigned char) c, d, sizeof d);
+                        describe_char(name + n, d, sizeof d);
                         return name_fail(what, name, ret_msg, "%s is not allowed (use A-Z a-z 0-9 _ -)", d);
                 }
         }
@@ -139,7 +122,7 @@ static int validate_node(const char *what, const char *name, char **ret_msg) {
                         continue;
                 }
                 if (!is_alnum(c) && c != '-') {
-                        describe_char((unsigned char) c, d, sizeof d);
+                        describe_char(name + n, d, sizeof d);
                         return name_fail(what, name, ret_msg, "%s is not allowed (use A-Z a-z 0-9 - and '.' between labels)", d);
                 }
                 if (c == '-' && label == 0)
@@ -170,7 +153,7 @@ static int validate_property(const char *what, const char *name, char **ret_msg)
         for (n = 0; name[n]; n++) {
                 char c = name[n];
                 if (!is_alnum(c) && !strchr("_/.-", c)) {
-                        describe_char((unsigned char) c, d, sizeof d);
+                        describe_char(name + n, d, sizeof d);
                         return name_fail(what, name, ret_msg, "%s is not allowed (use A-Z a-z 0-9 _ - . /)", d);
                 }
         }
@@ -233,7 +216,7 @@ int property_value_validate(const char *value, char **ret_msg) {
         for (n = 0; value[n]; n++) {
                 unsigned char c = (unsigned char) value[n];
                 if (c <= 0x20 || c >= 0x7f || strchr("\"'`{};#\\", c)) {
-                        describe_char(c, d, sizeof d);
+                        describe_char(value + n, d, sizeof d);
                         return name_fail(what, value, ret_msg, "%s is not allowed (printable ASCII without quotes, braces, ';', '#', '\\')", d);
                 }
         }

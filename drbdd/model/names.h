@@ -19,15 +19,9 @@ int name_kind_from_string(const char *s);      /* NameKind or -EINVAL */
  * allocated one-line message naming the problem, e.g.
  * "invalid resource name 'a/b': '/' is not allowed (use A-Z a-z 0-9 _ -)".
  * Hostile input (NULL, empty, huge, control characters, non-ASCII) is
- * rejected, and the message never echoes more than 64 characters of it nor
- * any control character. */
+ * rejected; the message quotes it with utf8_quote_untrusted() (lib/utf8.h). */
 int name_validate(NameKind kind, const char *name, char **ret_msg);
 
 /* Values of node properties (site/rack labels): printable ASCII without
  * quotes, braces, ';', '#', whitespace; 1..64 chars. Same contract. */
 int property_value_validate(const char *value, char **ret_msg);
-
-/* Untrusted input made safe to quote in a message: at most 64 characters
- * (then "..."), control and non-ASCII bytes replaced by '?'. NULL gives
- * "(null)". Returns a newly allocated string (caller frees) or NULL on OOM. */
-char *name_quote_untrusted(const char *s);

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "macro.h"
-#include "drbdd/model/names.h"
+#include "utf8.h"
 #include "drbdd/model/options.h"
 
 static const char *const drbd_dialect_table[_DRBD_DIALECT_MAX] = {
@@ -280,7 +280,7 @@ int drbd_option_validate(const char *name, const char *value, char **ret_msg) {
 
         def = option_find(name);
         if (!def) {
-                qn = name_quote_untrusted(name);
+                qn = utf8_quote_untrusted(name);
                 if (!qn)
                         return -ENOMEM;
                 return option_fail(ret_msg, "unknown DRBD option '%s'", qn);
@@ -314,7 +314,7 @@ int drbd_option_validate(const char *name, const char *value, char **ret_msg) {
         if (!ret_msg)
                 return -EINVAL;
 
-        qv = name_quote_untrusted(value);
+        qv = utf8_quote_untrusted(value);
         r = option_expected(def, &expected);
         if (!qv || r < 0)
                 return -ENOMEM;

@@ -7,7 +7,7 @@
 #include <strings.h>
 
 #include "macro.h"
-#include "drbdd/model/names.h"
+#include "utf8.h"
 #include "drbdd/model/size.h"
 
 #define SIZE_FRACTION_DIGITS_MAX 6
@@ -39,7 +39,7 @@ _printf_(4, 5) static int size_fail(int error, const char *s, char **ret_msg, co
         va_end(ap);
         if (r < 0)
                 return -ENOMEM;
-        q = name_quote_untrusted(s);
+        q = utf8_quote_untrusted(s);
         if (!q)
                 return -ENOMEM;
         if (asprintf(ret_msg, "invalid size '%s': %s", q, reason) < 0) {

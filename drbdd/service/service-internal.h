@@ -38,7 +38,9 @@ int msg_take(char **ret_msg, int error, char *msg);
 /* name_validate() with the message carried to *ret_msg: 0 or -EINVAL. */
 int check_name(int name_kind, const char *name, char **ret_msg);
 /* Turns a failed store read into the operator's message: -EHOSTUNREACH
- * ("cluster store unavailable") or the error itself. */
+ * ("cluster store unavailable"), -EIO for -EBADMSG (a malformed etcd reply:
+ * the D-Bus layer answers -EBADMSG with InvalidArgument, which is for
+ * arguments sd-bus could not read), or the error itself. */
 int read_failed(char **ret_msg, int r);
 /* The resource definition object (-ENOENT with "not found" message). */
 int rd_load(Service *s, const char *rd, json_t **ret, int64_t *ret_rev, char **ret_msg);

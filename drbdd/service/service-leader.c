@@ -143,7 +143,7 @@ int service_leader_pass_new(Service *s, json_t *lost_nodes, LeaderPass **ret, ch
         }
         if ((r = obj_range(s, KEY_NODES, &p->nodes)) < 0 || (r = store_range(s->store, KEY_RDS, &l)) < 0) {
                 service_leader_pass_free(p);
-                return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+                return read_failed(ret_msg, r);
         }
         for (size_t i = 0; i < l.n; i++)
                 json_array_append_new(p->names, json_string(l.items[i].key + strlen(KEY_RDS)));

@@ -9,6 +9,7 @@
 #include "json-util.h"
 #include "macro.h"
 #include "service-internal.h"
+#include "utf8.h"
 
 #define RES_DIR "/var/lib/drbdd/res"
 
@@ -60,7 +61,7 @@ static int rd_view_load(Service *s, const char *rd, RdView *v, char **ret_msg) {
         return 0;
 fail:
         rd_view_done(v);
-        return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+        return read_failed(ret_msg, r);
 }
 
 static DrbdDialect rd_view_dialect(RdView *v) {
@@ -120,7 +121,7 @@ static int list_resources(Service *s, const char *filter, json_t *out, char **re
                 if (!(rds = json_pack("[{s:s}]", "name", filter)))
                         return -ENOMEM;
         } else if ((r = obj_range(s, KEY_RDS, &rds)) < 0)
-                return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+                return read_failed(ret_msg, r);
         json_array_foreach(rds, i, rd) {
                 _cleanup_(rd_view_done) RdView v = {};
                 json_t *res;
@@ -181,7 +182,7 @@ int service_list(Service *s, const char *kind, const char *filter, json_t **ret,
         if (!prefix)
                 return msgf(ret_msg, -EINVAL, "unknown object kind");
         if ((r = obj_range(s, prefix, &all)) < 0)
-                return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+                return read_failed(ret_msg, r);
         json_array_foreach(all, i, e) {
                 if (streq(kind, "storage-pool")) {
                         if (filter && !streq(json_get_str(e, "node", ""), filter))
@@ -211,8 +212,11 @@ int service_list(Service *s, const char *kind, const char *filter, json_t **ret,
                         json_array_append(out, e);
                 }
         }
-        if (filter && json_array_size(out) == 0 && !streq(kind, "storage-pool") && !streq(kind, "volume-definition"))
-                return msgf(ret_msg, -ENOENT, "%s '%s' not found", kind, filter);
+        if (filter && json_array_size(out) == 0 && !streq(kind, "storage-pool") && !streq(kind, "volume-definition")) {
+                /* filter is not validated here (any name can match nothing). */
+                _cleanup_free_ char *q = utf8_quote_untrusted(filter);
+                return q ? msgf(ret_msg, -ENOENT, "%s '%s' not found", kind, q) : -ENOMEM;
+        }
         *ret = TAKE_PTR(out);
         return 0;
 }
@@ -371,7 +375,7 @@ int service_node_desired(Service *s, const char *node, json_t **ret, char **ret_
         if (asprintf(&pprefix, KEY_POOLS "%s/", node) < 0)
                 return -ENOMEM;
         if ((r = obj_range(s, KEY_RES, &all)) < 0 || (r = obj_range(s, pprefix, &pools)) < 0)
-                return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+                return read_failed(ret_msg, r);
         json_array_foreach(all, i, e) {
                 if (!streq(json_get_str(e, "node", ""), node))
                         continue;

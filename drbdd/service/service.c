@@ -10,6 +10,7 @@
 #include "log.h"
 #include "macro.h"
 #include "service-internal.h"
+#include "utf8.h"
 
 void service_config_defaults(ServiceConfig *c) {
         *c = (ServiceConfig) {
@@ -136,7 +137,7 @@ int check_name(int kind, const char *name, char **ret_msg) {
 int read_failed(char **ret_msg, int r) {
         if (r == -EHOSTUNREACH || r == -ETIMEDOUT || r == -ECONNREFUSED)
                 return msgf(ret_msg, -EHOSTUNREACH, "cluster store unavailable");
-        return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+        return msgf(ret_msg, r == -EBADMSG ? -EIO : r, "cannot read the cluster store: %s", strerror(-r));
 }
 
 int rd_load(Service *s, const char *rd, json_t **ret, int64_t *ret_rev, char **ret_msg) {
@@ -263,9 +264,8 @@ int opts_check_keys(json_t *opts, const char *const *allowed, char **ret_msg) {
                 for (const char *const *a = allowed; *a && !ok; a++)
                         ok = streq(*a, key);
                 if (!ok) {
-                        _cleanup_free_ char *m = NULL;
-                        name_validate(NAME_PROPERTY, key, &m);
-                        return msgf(ret_msg, -EINVAL, "unknown option '%.64s'%s", m ? "(unprintable)" : key, "");
+                        _cleanup_free_ char *q = utf8_quote_untrusted(key);
+                        return q ? msgf(ret_msg, -EINVAL, "unknown option '%s'", q) : -ENOMEM;
                 }
         }
         return 0;
@@ -429,9 +429,12 @@ int pool_used_kib(Service *s, const char *node, const char *pool, uint64_t *ret)
 
 static int validate_address(const char *a, char **ret_msg) {
         unsigned char buf[16];
-        if (!a || strlen(a) > 45 || (inet_pton(AF_INET, a, buf) != 1 && inet_pton(AF_INET6, a, buf) != 1))
-                return msgf(ret_msg, -EINVAL, "invalid address '%.45s': expected an IPv4 or IPv6 address",
-                            a && strcspn(a, "\n\r\t") == strlen(a) ? a : "(unprintable)");
+        if (!a || strlen(a) > 45 || (inet_pton(AF_INET, a, buf) != 1 && inet_pton(AF_INET6, a, buf) != 1)) {
+                _cleanup_free_ char *q = utf8_quote_untrusted(a);
+                if (!q)
+                        return -ENOMEM;
+                return msgf(ret_msg, -EINVAL, "invalid address '%s': expected an IPv4 or IPv6 address", q);
+        }
         return 0;
 }
 
@@ -510,7 +513,7 @@ int service_node_delete(Service *s, const char *name, char **ret_msg) {
                 if (r == -ENOENT)
                         return msgf(ret_msg, r, "node '%s' not found", name);
                 if (r < 0 || (r = obj_range(s, KEY_RES, &res)) < 0)
-                        return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+                        return read_failed(ret_msg, r);
                 json_array_foreach(res, i, e)
                         if (streq(json_get_str(e, "node", ""), name))
                                 return msgf(ret_msg, -EBUSY, "node '%s' still holds a replica of '%s'; delete it first",
@@ -616,7 +619,7 @@ int service_pool_create(Service *s, const char *node, const char *pool, const ch
         if (r == -ENOENT)
                 return msgf(ret_msg, r, "node '%s' not found", node);
         if (r < 0)
-                return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+                return read_failed(ret_msg, r);
 
         _cleanup_(json_decrefp) json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "node", node, "name", pool, "driver",
                                                       driver, "capacity-kib", (json_int_t) (capacity / 1024));
@@ -665,7 +668,7 @@ int service_pool_delete(Service *s, const char *node, const char *pool, char **r
         if (r == -ENOENT)
                 return msgf(ret_msg, r, "storage pool '%s' not found on node '%s'", pool, node);
         if (r < 0 || (r = obj_range(s, KEY_RES, &res)) < 0)
-                return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+                return read_failed(ret_msg, r);
         json_array_foreach(res, i, e)
                 if (streq(json_get_str(e, "node", ""), node) && streq(json_get_str(e, "storage-pool", ""), pool))
                         return msgf(ret_msg, -EBUSY, "storage pool '%s' on '%s' still holds '%s'", pool, node,
@@ -785,7 +788,7 @@ int service_rg_modify(Service *s, const char *name, json_t *options, char **ret_
                 } else if (r == -ENOENT)
                         return msgf(ret_msg, r, "resource group '%s' not found", name);
                 else if (r < 0)
-                        return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+                        return read_failed(ret_msg, r);
                 if ((r = rg_apply(rg, options, ret_msg)) < 0)
                         return r;
                 if ((r = txn_require_rev(&t, k, rev)) < 0 || (r = txn_put_json(&t, k, rg)) < 0)
@@ -818,7 +821,7 @@ int service_rg_delete(Service *s, const char *name, char **ret_msg) {
         if (r == -ENOENT)
                 return msgf(ret_msg, r, "resource group '%s' not found", name);
         if (r < 0 || (r = obj_range(s, KEY_RDS, &rds)) < 0)
-                return msgf(ret_msg, r, "cannot read the cluster store: %s", strerror(-r));
+                return read_failed(ret_msg, r);
         json_array_foreach(rds, i, e)
                 if (streq(json_get_str(e, "resource-group", ""), name))
                         return msgf(ret_msg, -EBUSY, "resource group '%s' is used by '%s'", name,

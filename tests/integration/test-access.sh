@@ -19,10 +19,48 @@ expect_rc 9 "nobody may not create (exit 9)" -- asuser $NC n c beta 10.0.0.2
 expect_match "access denied" "clear access-denied message" -- echo "$T_LAST_OUT"
 expect_rc 9 "nobody may not list" -- asuser $NC n l
 expect_rc 0 "nobody may ask the version" -- asuser $NC version
+
+# Resource names are for callers that may list them: a caller that may not
+# sees no child objects in Introspect (anyone may introspect: the shipped
+# policy allows it), and resource/NAME does not exist for it, whether NAME
+# exists or not.
+t_need busctl systemd
+A=$DBUS_SYSTEM_BUS_ADDRESS
+$C rd c secret-rd >/dev/null
+RD=/org/drbd/drbdd1/resource
+out=$(asuser busctl --address="$A" tree org.drbd.drbdd1 2>&1)
+echo "$out" | grep -q "$RD\$" && ! echo "$out" | grep -q "secret" && pass "nobody: tree shows no resource names" ||
+	fail "nobody's tree: $out"
+out=$(asuser busctl --address="$A" call org.drbd.drbdd1 $RD org.freedesktop.DBus.Introspectable Introspect 2>&1)
+echo "$out" | grep -q '^s "<!DOCTYPE' && ! echo "$out" | grep -q '<node name=' &&
+	pass "nobody: Introspect of $RD works, without child nodes" || fail "nobody's Introspect: $out"
+# probe NAME: what a caller learns about resource/NAME, with NAME blanked out.
+probe() {
+	local p=$RD/$1
+	{ "${@:2}" busctl --address="$A" introspect org.drbd.drbdd1 $p; echo "rc=$?"
+	  "${@:2}" busctl --address="$A" call org.drbd.drbdd1 $p org.freedesktop.DBus.Introspectable Introspect; echo "rc=$?"
+	  "${@:2}" busctl --address="$A" call org.drbd.drbdd1 $p org.drbd.drbdd1.ResourceDefinition GetInfo; echo "rc=$?"
+	} 2>&1 | sed "s|$1|NAME|g"
+}
+existing=$(probe secret_2drd asuser) missing=$(probe no_2dsuch asuser)
+[ "$existing" = "$missing" ] && echo "$existing" | grep -q "Unknown object" &&
+	pass "nobody: an existing resource object answers like a missing one" ||
+	fail "nobody's probe: existing: $existing // missing: $missing"
+out=$(busctl --address="$A" call org.drbd.drbdd1 $RD org.freedesktop.DBus.Introspectable Introspect 2>&1)
+echo "$out" | grep -q '<node name=\\"secret_2drd\\"/>' && pass "root: Introspect of $RD names the resources" ||
+	fail "root's Introspect: $out"
+existing=$(probe secret_2drd) missing=$(probe no_2dsuch)
+[ "$existing" != "$missing" ] && echo "$existing" | grep -q 'GetInfo' && echo "$existing" | grep -q '"secret-rd"' &&
+	pass "root: the resource object is there" || fail "root's probe: $existing"
 t_stop_drbdd
 t_start_drbdd --allow-user=nobody
 expect_rc 0 "allowed user nobody may create" -- asuser $NC n c beta 10.0.0.2
 expect_match '^beta ' "and list" -- asuser $NC n l
+out=$(asuser busctl --address="$A" tree org.drbd.drbdd1 2>&1)
+echo "$out" | grep -q "$RD/secret_2drd" && pass "allowed user nobody: tree shows the resources" || fail "tree: $out"
+existing=$(probe secret_2drd asuser)
+echo "$existing" | grep -q '"secret-rd"' && pass "allowed user nobody: the resource object is there" ||
+	fail "allowed probe: $existing"
 
 # Signals on change.
 dbus-monitor --address "$DBUS_SYSTEM_BUS_ADDRESS" "type='signal',interface='org.drbd.drbdd1.Manager'" >"$T_DIR/mon.log" 2>&1 &

@@ -23,7 +23,8 @@ before=$(store_digest)
 CALL="$BUILD/drbdd-call"
 call() {
 	local want=$1 method=$2 sig=$3 args=$4 out
-	out=$(printf '%s' "$args" | "$CALL" "$method" "$sig" - 2>&1)
+	# A reply takes milliseconds; none within 10 s means drbdd sent none.
+	out=$(printf '%s' "$args" | timeout 10 "$CALL" "$method" "$sig" - 2>&1) || [ $? -ne 124 ] || out="no reply within 10 s"
 	local desc="$method $(printf '%s' "$args" | tr -c '[:print:]' '?' | cut -c1-60)"
 	if printf '%s' "$out" | grep -q "^ERROR org.*\.$want: "; then pass "$desc -> $want"
 	else fail "$desc: wanted $want, got: $(echo "$out" | head -2 | cut -c1-200)"; fi
@@ -45,6 +46,42 @@ call $IA CreateNode 'ssa{sv}' "$(j '[("n" * 1048576), "10.0.0.9", {}]')"
 for addr in '10.0.0.1;' '10.0.0.1 }' '300.1.1.1' 'localhost' '' $'10.0.0.1\n' '10.0.0.1:7000'; do
 	call $IA CreateNode 'ssa{sv}' "$(j --arg a "$addr" '["gamma", $a, {}]')"
 done
+# Multibyte characters at every length limit: the address's 45 bytes, names'
+# 48, a node label's 63, property keys' and values' 64, a node name's 253,
+# and the 64 characters a message quotes. A 2-, 3- or 4-byte character
+# straddles each limit; messages must cut only between characters (sd-bus
+# sends no error whose text is not UTF-8: the caller would get no reply).
+x() { printf "%${1}s" | sed "s/ /${2:-a}/g"; }
+for ch in é € 😀; do
+	for n in 41 42 43 44 45; do
+		call $IA CreateNode 'ssa{sv}' "$(j --arg a "$(x $n 1)$ch" '["gamma", $a, {}]')"
+	done
+	call $IA CreateNode 'ssa{sv}' "$(j --arg a "10.0.0.$ch" '["gamma", $a, {}]')"
+	for len in 45 48 63 64 65 253; do
+		for n in $((len - 3)) $((len - 2)) $((len - 1)) $len; do
+			s="$(x $n)$ch"
+			call $IA CreateResourceDefinition 'sa{sv}' "$(j --arg n "$s" '[$n, {}]')"
+			call $IA CreateNode 'ssa{sv}' "$(j --arg n "$s" '[$n, "10.0.0.9", {}]')"
+			call $IA CreateStoragePool 'sssa{sv}' "$(j --arg n "$s" '["alpha", $n, "lvm", {"volume-group": "vg"}]')"
+			call $IA SetNodeProperty 'sss' "$(j --arg n "$s" '["alpha", $n, "v"]')"
+			call $IA SetNodeProperty 'sss' "$(j --arg n "$s" '["alpha", "site", $n]')"
+			call $IA CreateNode 'ssa{sv}' "$(j --arg n "$s" '["gamma", "10.0.0.3", {"properties": {"site": $n}}]')"
+			call $IA CreateResourceDefinition 'sa{sv}' "$(j --arg n "$s" '["r1", {($n): 1}]')"
+			call $IA ModifyResourceDefinition 'sa{sv}' "$(j --arg n "$s" '["good", {"drbd-options": {"net/protocol": $n}}]')"
+			call $IA ModifyResourceDefinition 'sa{sv}' "$(j --arg n "$s" '["good", {"drbd-options": {($n): "C"}}]')"
+			call $IA CreateSnapshot 'ssa{sv}' "$(j --arg n "$s" '["good", $n, {}]')"
+		done
+	done
+	# Nothing but multibyte characters, beyond every limit.
+	s=$(x 70 "$ch")
+	call $IA CreateNode 'ssa{sv}' "$(j --arg a "$s" '["gamma", $a, {}]')"
+	call $IA CreateResourceDefinition 'sa{sv}' "$(j --arg n "$s" '[$n, {}]')"
+	call $IA CreateResourceDefinition 'sa{sv}' "$(j --arg n "$s" '["r1", {($n): 1}]')"
+	call $IA SetNodeProperty 'sss' "$(j --arg n "$s" '["alpha", "site", $n]')"
+done
+# drbdctl gets its answer (exit 5, InvalidArgument) instead of waiting for one.
+expect_rc 5 "drbdctl n c with a character across the address's 45th byte" -- \
+	$C --timeout=10 n c gamma "$(x 44 1)€"
 # Sizes in bytes: zero, below the minimum, above the maximum.
 for size in 0 1 1048575 9223372036854775807; do
 	call $IA CreateVolumeDefinition 'sta{sv}' "[\"good\", $size, {}]"
@@ -112,6 +149,17 @@ out=$(dbus-send --system --print-reply --dest=org.drbd.drbdd1 /org/drbd/drbdd1 \
 	org.drbd.drbdd1.Manager.DeleteResourceDefinition 'string:nosuch' 2>&1)
 echo "$out" | grep -q 'org.drbd.drbdd1.Error.NotFound' && pass "dbus-send unknown name -> NotFound" ||
 	fail "dbus-send unknown: $out"
+# U+FFFF is a noncharacter: sd-bus refuses to read such a string (EBADMSG).
+# libdbus (dbus-send) sends it; the answer is InvalidArgument, not Failed.
+nc=$(printf 'gamma\xef\xbf\xbf')
+for m in "DeleteNode string:$nc" "DeleteResourceDefinition string:$nc" \
+	"SetNodeProperty string:alpha string:site string:$nc" "GetResourceConfig string:good string:$nc"; do
+	set -- $m
+	out=$(timeout 10 dbus-send --system --print-reply --dest=org.drbd.drbdd1 /org/drbd/drbdd1 \
+		org.drbd.drbdd1.Manager.$1 "${@:2}" 2>&1)
+	echo "$out" | grep -q 'org.drbd.drbdd1.Error.InvalidArgument: .*UTF-8' && pass "$1 with U+FFFF -> InvalidArgument" ||
+		fail "$1 with U+FFFF: $out"
+done
 # drbdctl refuses bad input locally with clear errors and exit codes.
 expect_rc 5 "drbdctl negative size" -- $C vd c good -5G
 expect_rc 5 "drbdctl bare number size" -- $C vd c good 1000
@@ -123,4 +171,17 @@ t_drbdd_alive && pass "daemon still running" || fail "daemon died"
 after=$(store_digest)
 [ "$before" = "$after" ] && pass "store unchanged ($after)" || fail "store changed: $before -> $after"
 expect_match '^good ' "daemon still answers" -- $C rd l
+
+# Safety net: an error text that is not UTF-8 as sd-bus accepts it is sent
+# escaped, never dropped. WaitReady's "not ready" error quotes the state the
+# agent observed, from the store: here one with a noncharacter in it.
+"$CALL" CreateResource 'ssa{sv}' '["good", "alpha", {}]' >/dev/null
+t_stop_drbdd
+sqlite3 "$db" "begin; update meta set revision = revision + 1;
+	insert into kv select '/drbdd/obs/alpha/good', cast('{\"state\": \"Odd\\uffff\", \"error\": \"x\\uffff\"}' as blob),
+		revision, revision, 1, 0 from meta; commit;" || fail "store edit"
+t_start_drbdd
+out=$(timeout 10 "$CALL" WaitReady 'sst' '["good", "alpha", 0]' 2>&1) || [ $? -ne 124 ] || out="no reply within 10 s"
+echo "$out" | grep -q '^ERROR org.drbd.drbdd1.Error.Timeout: .*Odd\\uffff' && pass "error text with U+FFFF sent escaped" ||
+	fail "error text with U+FFFF: $out"
 t_done

@@ -12,11 +12,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "drbdd/service/service-internal.h"
 #include "drbdd/service/service.h"
 #include "drbdd/store/store-sqlite.h"
 #include "drbdd/store/store.h"
 #include "json-util.h"
 #include "macro.h"
+#include "utf8.h"
 
 #define GIB (1024ULL * 1024)              /* in KiB */
 #define CAP(g) ((json_int_t) ((g) * GIB * 1024)) /* capacity option in bytes */
@@ -105,6 +107,9 @@ static int teardown(void **state) {
                                  (err));                                                 \
                 assert_non_null(_m);                                                     \
                 assert_true(strlen(_m) > 0);                                             \
+                /* else sd-bus would send no reply at all */                             \
+                if (!utf8_is_valid(_m))                                                  \
+                        fail_msg("%s: message is not valid UTF-8: %s", #call, _m);       \
                 free(_m);                                                                \
         } while (0)
 
@@ -997,6 +1002,32 @@ static void test_validation_leaves_store_unchanged(void **state) {
         FAILS(-EINVAL, service_spawn(f->s, "gold", "r3", GIB, count_bad, ret_msg));
         FAILS(-EINVAL, service_spawn(f->s, "go ld", "r3", GIB, NULL, ret_msg));
 
+        /* Multibyte characters across every length limit: messages quote them whole. */
+        static const char *const chars[] = { "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80" };
+        for (size_t c = 0; c < ELEMENTSOF(chars); c++)
+                for (size_t n = 40; n < 70; n++) {
+                        char s[300];
+                        memset(s, n % 2 ? '1' : 'a', n);
+                        strcpy(s + n, chars[c]);
+                        json_t *key = json_pack("{s:i}", s, 1);
+                        json_t *val = json_pack("{s:{s:s}}", "properties", "site", s);
+                        json_t *drbd = json_pack("{s:{s:s}}", "drbd-options", "net/protocol", s);
+                        assert_true(key && val && drbd);
+                        FAILS(-EINVAL, service_node_create(f->s, "gamma", s, NULL, ret_msg));
+                        FAILS(-EINVAL, service_node_create(f->s, s, "10.0.0.9", NULL, ret_msg));
+                        FAILS(-EINVAL, service_node_create(f->s, "gamma", "10.0.0.9", key, ret_msg));
+                        FAILS(-EINVAL, service_node_create(f->s, "gamma", "10.0.0.9", val, ret_msg));
+                        FAILS(-EINVAL, service_node_set_property(f->s, "alpha", s, "x", ret_msg));
+                        FAILS(-EINVAL, service_node_set_property(f->s, "alpha", "site", s, ret_msg));
+                        FAILS(-EINVAL, service_rd_create(f->s, s, NULL, ret_msg));
+                        FAILS(-EINVAL, service_rd_modify(f->s, "r1", drbd, ret_msg));
+                        FAILS(-EINVAL, service_pool_create(f->s, "alpha", s, "lvm", no_vg, ret_msg));
+                        FAILS(-ENOENT, service_list(f->s, "node", s, NULL, ret_msg));
+                        json_decref(key);
+                        json_decref(val);
+                        json_decref(drbd);
+                }
+
         json_t *l = NULL;
         char *text = NULL;
         FAILS(-EINVAL, service_list(f->s, "nonsense", NULL, &l, ret_msg));
@@ -1098,6 +1129,23 @@ static void test_commit_fault(void **state) {
         assert_non_null(m);
         free(m);
         assert_int_equal(revision(f), rev);
+}
+
+/* A failed store read is the daemon's failure: -EBADMSG (a malformed etcd
+ * reply) must not reach D-Bus, where it means arguments sd-bus could not read. */
+static void test_read_failed(void **state) {
+        static const struct {
+                int in, out;
+        } cases[] = {
+                { -EBADMSG, -EIO }, { -EIO, -EIO }, { -ENOMEM, -ENOMEM },
+                { -ETIMEDOUT, -EHOSTUNREACH }, { -ECONNREFUSED, -EHOSTUNREACH }, { -EHOSTUNREACH, -EHOSTUNREACH },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *m = NULL;
+                assert_int_equal(read_failed(&m, cases[i].in), cases[i].out);
+                assert_non_null(m);
+                assert_true(startswith(m, "cannot read the cluster store") || streq(m, "cluster store unavailable"));
+        }
 }
 
 /* ---- rendering and plans ---- */
@@ -1503,6 +1551,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_spawn, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_validation_leaves_store_unchanged, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_commit_fault, setup, teardown),
+                cmocka_unit_test(test_read_failed),
                 cmocka_unit_test_setup_teardown(test_render_config, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_plan_commands, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_node_desired_zeroed, setup, teardown),
