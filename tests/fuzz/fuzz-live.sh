@@ -17,11 +17,13 @@ rm -rf "$FINDINGS"
 t_start_bus
 # --agent=no: a controller only; nothing the calls ask for touches this machine.
 t_start_drbdd --agent=no
+rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$T_DRBDD_PID/status" 2>/dev/null; }
+rss_before=$(rss)
 "$FUZZ" live --seed="$SEED" --duration="$DURATION" --pid="$T_DRBDD_PID" --findings="$FINDINGS" 2>"$T_DIR/fuzz.log"
 rc=$?
 grep -m 20 '^FINDING' "$T_DIR/fuzz.log" | cut -c1-300
 echo
-echo "after the run:"
+echo "after the run (drbdd's resident memory: ${rss_before:-?} KiB before, $(rss || true) KiB after):"
 case $rc in
 0) pass "no findings" ;;
 1) fail "findings: calls saved in $FINDINGS; replay one with" \
