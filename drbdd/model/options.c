@@ -42,44 +42,17 @@ int option_section_from_string(const char *s) {
         return -EINVAL;
 }
 
-typedef enum OptionType {
-        OPT_BOOL,        /* yes | no */
-        OPT_WORD,        /* one of words */
-        OPT_INT,         /* decimal in [min, max] of the option's base unit */
-        OPT_INT_OR_WORD, /* either */
-        OPT_HEX,         /* 1..max hex digits (cpu-mask) */
-} OptionType;
-
-/* Base unit of an integer option, which decides what a k/M/G suffix means. As in
- * drbd_limits.h: '1' bytes, 'k' KiB, 's' 512-byte sectors; 0 = a count, no suffix. */
-typedef enum OptionScale {
-        SCALE_NONE = 0,
-        SCALE_BYTES = '1',
-        SCALE_KIB = 'k',
-        SCALE_SECTORS = 's',
-} OptionScale;
-
 #define D84 (1u << DRBD_DIALECT_84)
 #define D9 (1u << DRBD_DIALECT_9)
 #define WORDS(...) ((const char *const[]) { __VA_ARGS__, NULL })
-
-typedef struct OptionDef {
-        const char *name;      /* "section/key" */
-        OptionSection section; /* where DRBD 9 takes it; the name's prefix */
-        OptionSection section_84; /* where DRBD 8.4 takes it */
-        OptionType type;
-        uint64_t min, max;
-        OptionScale scale;
-        const char *const *words;
-        unsigned dialects;
-} OptionDef;
 
 #define NET OPTION_SECTION_NET
 #define DISK OPTION_SECTION_DISK
 #define OPTS OPTION_SECTION_OPTIONS
 
 /* Ranges from DRBD's drbd_limits.h (the narrower of 8.4 and 9 where they differ),
- * checked against drbd-utils' parsers by tests/unit/test-render.c. cram-hmac-alg and
+ * and never wider than drbd-utils' parsers accept: tests/unit/test-render.c renders
+ * every option at both bounds and has drbdadm parse it. cram-hmac-alg and
  * shared-secret are absent on purpose: drbdd owns them. */
 static const OptionDef option_table[] = {
         /* net */
@@ -144,7 +117,9 @@ static const OptionDef option_table[] = {
         { "disk/discard-zeroes-if-aligned", DISK, DISK, OPT_BOOL, .dialects = D9 },
 
         /* resource options */
-        { "options/cpu-mask", OPTS, OPTS, OPT_HEX, 1, 64, .dialects = D84 | D9 },
+        /* 31: drbd-utils 9.22 refuses longer ("Value is too long"); the kernel's
+         * cpu_mask attribute is a 32-byte string in 8.4 and 9 alike. */
+        { "options/cpu-mask", OPTS, OPTS, OPT_HEX, 1, 31, .dialects = D84 | D9 },
         { "options/on-no-data-accessible", OPTS, OPTS, OPT_WORD, .words = WORDS("io-error", "suspend-io"),
           .dialects = D84 | D9 },
         { "options/auto-promote", OPTS, OPTS, OPT_BOOL, .dialects = D9 },
@@ -233,7 +208,8 @@ static int option_expected(const OptionDef *def, char **ret) {
         if (def->type == OPT_BOOL)
                 return asprintf(ret, "yes or no") < 0 ? -ENOMEM : 0;
         if (def->type == OPT_HEX)
-                return asprintf(ret, "a hexadecimal CPU mask of 1..%u digits", (unsigned) def->max) < 0 ? -ENOMEM : 0;
+                return asprintf(ret, "a hexadecimal CPU mask of %u..%u digits", (unsigned) def->min,
+                                (unsigned) def->max) < 0 ? -ENOMEM : 0;
         if (def->words) {
                 l += (size_t) snprintf(buf + l, sizeof buf - l, "one of ");
                 for (size_t i = 0; def->words[i] && l < sizeof buf; i++)
@@ -304,8 +280,8 @@ int drbd_option_validate(const char *name, const char *value, char **ret_msg) {
                         ok = option_parse_int(def, value, &n) >= 0 && n >= def->min && n <= def->max;
                         break;
                 case OPT_HEX:
-                        ok = value[0] && strspn(value, "0123456789abcdefABCDEF") == strlen(value) &&
-                             strlen(value) <= def->max;
+                        ok = strspn(value, "0123456789abcdefABCDEF") == strlen(value) &&
+                             strlen(value) >= def->min && strlen(value) <= def->max;
                         break;
                 }
         }
@@ -345,4 +321,8 @@ int drbd_option_index(const char *name) {
 
 const char *drbd_option_name(unsigned i) {
         return i < ELEMENTSOF(option_table) ? option_table[i].name : NULL;
+}
+
+const OptionDef *drbd_option_def(unsigned i) {
+        return i < ELEMENTSOF(option_table) ? &option_table[i] : NULL;
 }

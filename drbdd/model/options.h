@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef enum DrbdDialect {
         DRBD_DIALECT_84,
@@ -53,3 +54,36 @@ int drbd_option_section(const char *name, DrbdDialect d, OptionSection *ret_sect
 /* Position of the option in the whitelist (the canonical rendering order),
  * or -EINVAL if unknown. */
 int drbd_option_index(const char *name);
+
+typedef enum OptionType {
+        OPT_BOOL,        /* yes | no */
+        OPT_WORD,        /* one of words */
+        OPT_INT,         /* decimal in [min, max] of the option's base unit */
+        OPT_INT_OR_WORD, /* either */
+        OPT_HEX,         /* min..max hex digits (cpu-mask) */
+} OptionType;
+
+/* Base unit of an integer option, which decides what a k/M/G suffix means. As in
+ * drbd_limits.h: '1' bytes, 'k' KiB, 's' 512-byte sectors; 0 = a count, no suffix. */
+typedef enum OptionScale {
+        SCALE_NONE = 0,
+        SCALE_BYTES = '1',
+        SCALE_KIB = 'k',
+        SCALE_SECTORS = 's',
+} OptionScale;
+
+/* One row of the whitelist. */
+typedef struct OptionDef {
+        const char *name;         /* "section/key" */
+        OptionSection section;    /* where DRBD 9 takes it; the name's prefix */
+        OptionSection section_84; /* where DRBD 8.4 takes it */
+        OptionType type;
+        uint64_t min, max;        /* OPT_INT*: range in the base unit; OPT_HEX: digits */
+        OptionScale scale;
+        const char *const *words; /* NULL-terminated, or NULL */
+        unsigned dialects;        /* bit (1u << DrbdDialect) per dialect that knows it */
+} OptionDef;
+
+/* The i-th row of the whitelist (static storage), or NULL past the end: lets
+ * tests derive boundary values from the table itself. */
+const OptionDef *drbd_option_def(unsigned i);

@@ -5,6 +5,28 @@
 #   make fuzz-run FUZZ=etcd-reply [FUZZ_SECONDS=60]
 #                             real fuzzing with clang's libFuzzer + ASan/UBSan; new
 #                             inputs land in $(BUILD)/fuzz/new-NAME/ (copy the good ones)
+#
+# D-Bus, live (tests/fuzz/drbdd-fuzz.c, driven by tests/fuzz/fuzz-live.sh): the real drbdd
+# (--agent=no, so nothing touches this machine's disks) on a private dbus-daemon gets a
+# stream of mutated calls to every method it exports (found by introspection): valid
+# calls with hostile names, huge sizes, bad option keys and values, multibyte characters
+# straddling length limits, noncharacters such as U+FFFF, empty strings, wrong signatures,
+# unknown methods and objects. Every reply must arrive within 5 s and be a method return
+# or a typed org.drbd.drbdd1.Error.* (not ...Error.Failed) or a standard error for a call
+# that does not fit (InvalidArgs, UnknownMethod/Object/Interface/Property); drbdd must stay
+# alive. At the end the store must pass PRAGMA integrity_check, drbdd must stop cleanly
+# and, restarted, list what it had.
+#   make fuzz-live [DURATION=60] [SEED=N]
+#                             prints the seed (SEED= repeats the same stream of calls) and
+#                             a summary: calls, replies by error name, findings. Each
+#                             finding (a few per kind) is saved as a corpus file in
+#                             $(BUILD)/fuzz/dbus-findings-SEED/; copy it to
+#                             tests/fuzz/corpus/dbus/ once understood. Fails on findings.
+#   tests/fuzz/corpus/dbus/   one call per file (method, signature, args as drbdd-call
+#                             takes them; see drbdd-fuzz.c), replayed in make check by
+#                             tests/integration/test-fuzz-dbus.sh. "known-defect" marks a
+#                             case that fails today: replayed as XFAIL, and a failure once
+#                             it passes (then drop the mark); FUZZ_STRICT=1 fails on them.
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz-%.c,%,$(FUZZ_SRC))
 FUZZ_BINS  := $(patsubst %,$(BUILD)/fuzz/fuzz-%,$(FUZZ_NAMES))
@@ -13,7 +35,7 @@ FUZZ_SECONDS ?= 60
 CHECK_HOOKS += fuzz-replay fuzz-replay-san
 .SECONDARY: $(patsubst %,$(BUILD)/obj/tests/fuzz/fuzz-%.o,$(FUZZ_NAMES))
 
-.PHONY: fuzz-replay fuzz-replay-san fuzz-run
+.PHONY: fuzz-replay fuzz-replay-san fuzz-run fuzz-live
 
 $(BUILD)/fuzz/fuzz-%: $(call obj,tests/fuzz/fuzz-%.c) $(CORE_A)
 	@mkdir -p $(dir $@)
@@ -39,3 +61,16 @@ fuzz-run: $(BUILD)/fuzz/libfuzzer-$(FUZZ)
 	@mkdir -p $(BUILD)/fuzz/new-$(FUZZ)
 	$(BUILD)/fuzz/libfuzzer-$(FUZZ) -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		$(BUILD)/fuzz/new-$(FUZZ) tests/fuzz/corpus/$(FUZZ)
+
+# ---- D-Bus, live ---------------------------------------------------------------------
+# The option table gives valid DRBD option values, hence the core library.
+$(BUILD)/drbdd-fuzz: $(call obj,tests/fuzz/drbdd-fuzz.c) $(CORE_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+all: $(BUILD)/drbdd-fuzz
+integration: $(BUILD)/drbdd-fuzz
+
+DURATION ?= 60
+SEED ?=
+fuzz-live: $(BUILD)/drbdd $(BUILD)/drbdctl $(BUILD)/drbdd-fuzz
+	@BUILD=$(BUILD) DURATION=$(DURATION) SEED=$(SEED) bash tests/fuzz/fuzz-live.sh

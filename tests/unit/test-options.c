@@ -147,6 +147,9 @@ static void test_integers(void **state) {
         assert_bad("options/cpu-mask", "0xff", "hexadecimal");
         assert_bad("options/cpu-mask", "1,2", NULL);
         assert_bad("options/cpu-mask", "", NULL);
+        /* drbd-utils refuses more than 31 digits ("Value is too long") */
+        assert_ok("options/cpu-mask", "0123456789abcdef0123456789abcde");
+        assert_bad("options/cpu-mask", "0123456789abcdef0123456789abcdef", "1..31 digits");
 }
 
 static void test_units(void **state) {

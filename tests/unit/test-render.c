@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <inttypes.h>
 #include <limits.h>
 #include <sys/stat.h>
 
@@ -57,10 +58,13 @@ static const char *find_srcdir(void) {
         return NULL;
 }
 
-/* Runs check-drbdadm.sh on text; skips the test if the parser is not installed. */
-static void assert_drbdadm_accepts(const char *dialect, const char *text) {
+/* Runs check-drbdadm.sh on text. Returns true if drbd-utils' parser accepts it; otherwise
+ * *ret_msg (if given) gets drbdadm's complaint. A missing parser fails the test: drbd-utils
+ * is in packages.txt, and a skipped check would prove nothing. */
+static bool drbdadm_check(const char *dialect, const char *text, char **ret_msg) {
         char script[PATH_MAX + 64], file[] = "/tmp/test-render-XXXXXX.res";
         ExecResult res;
+        bool ok;
         int fd, r;
 
         snprintf(script, sizeof script, "%s/tests/golden/check-drbdadm.sh", find_srcdir());
@@ -73,13 +77,22 @@ static void assert_drbdadm_accepts(const char *dialect, const char *text) {
         r = exec_run(argv, &(ExecOptions) { .timeout_ms = 60000 }, &res);
         unlink(file);
         assert_int_equal(r, 0);
-        if (res.status == 77) {
-                exec_result_done(&res);
-                skip();
-        }
-        if (res.status != 0)
-                fail_msg("drbdadm (%s) rejected:\n%s\n%s\n--- file:\n%s", dialect, res.out, res.err, text);
+        if (res.status == 77)
+                fail_msg("no drbdadm for DRBD %s (Debian package drbd-utils): %s", dialect, res.out);
+        if (res.status != 0 && res.status != 1)
+                fail_msg("check-drbdadm.sh failed (exit %d):\n%s\n%s", res.status, res.out, res.err);
+        ok = res.status == 0;
+        if (!ok && ret_msg)
+                assert_true(asprintf(ret_msg, "%s%s", res.out, res.err) >= 0);
         exec_result_done(&res);
+        return ok;
+}
+
+static void assert_drbdadm_accepts(const char *dialect, const char *text) {
+        _cleanup_free_ char *msg = NULL;
+
+        if (!drbdadm_check(dialect, text, &msg))
+                fail_msg("drbdadm (%s) rejected:\n%s\n--- file:\n%s", dialect, msg, text);
 }
 
 static void test_checker_rejects(void **state) {
@@ -97,10 +110,8 @@ static void test_checker_rejects(void **state) {
         for (int i = 0; i < 2; i++) {
                 char *argv[] = { script, (char *) (i ? "8.4" : "9"), file, NULL };
                 assert_int_equal(exec_run(argv, NULL, &res), 0);
-                if (res.status == 77) {
-                        exec_result_done(&res);
-                        continue;
-                }
+                if (res.status == 77)
+                        fail_msg("no drbdadm for DRBD %s (Debian package drbd-utils)", argv[1]);
                 assert_int_equal(res.status, 1);
                 assert_non_null(strstr(res.out, "protocol"));
                 exec_result_done(&res);
@@ -383,6 +394,214 @@ static void test_all_options_84(void **state) {
         check_all_options(DRBD_DIALECT_84);
 }
 
+/* ---- every bound in the whitelist, checked against drbdadm ------------- */
+
+/* Values derived from the table row itself, so a changed bound is checked without
+ * touching this file: inside = at the lower and the upper bound (and every word);
+ * outside = just beyond each bound, which drbdd must refuse. */
+#define BOUND_VALUES_MAX 24
+
+typedef struct BoundValues {
+        char inside[BOUND_VALUES_MAX][72];
+        size_t n_inside;
+        char outside[BOUND_VALUES_MAX][72];
+        size_t n_outside;
+} BoundValues;
+
+static void bound_push(BoundValues *b, bool inside, const char *v) {
+        char (*list)[72] = inside ? b->inside : b->outside;
+        size_t *n = inside ? &b->n_inside : &b->n_outside;
+
+        assert_true(*n < BOUND_VALUES_MAX);
+        assert_true(strlen(v) < sizeof list[0]);
+        snprintf(list[(*n)++], sizeof list[0], "%s", v);
+}
+
+/* n hex digits, mixed case, so that the parser's idea of a digit is checked too. */
+static void hex_digits(char *buf, size_t size, uint64_t n) {
+        static const char digits[] = "fedcba9876543210ABCDEF";
+
+        assert_true(n < size);
+        for (uint64_t i = 0; i < n; i++)
+                buf[i] = digits[i % (sizeof digits - 1)];
+        buf[n] = '\0';
+}
+
+static void bound_values(const OptionDef *def, BoundValues *ret) {
+        static const struct { char suffix; uint64_t bytes; } units[] = {
+                { 'G', UINT64_C(1) << 30 }, { 'M', UINT64_C(1) << 20 }, { 'k', UINT64_C(1) << 10 },
+        };
+        char buf[72];
+
+        *ret = (BoundValues) {};
+        switch (def->type) {
+        case OPT_BOOL:
+                bound_push(ret, true, "yes");
+                bound_push(ret, true, "no");
+                bound_push(ret, false, "");
+                bound_push(ret, false, "Yes");
+                bound_push(ret, false, "1");
+                break;
+        case OPT_WORD:
+        case OPT_INT_OR_WORD:
+                assert_non_null(def->words);
+                for (size_t i = 0; def->words[i]; i++) {
+                        bound_push(ret, true, def->words[i]);
+                        snprintf(buf, sizeof buf, "%sx", def->words[i]);
+                        bound_push(ret, false, buf);
+                }
+                bound_push(ret, false, "");
+                if (def->type == OPT_WORD)
+                        break;
+                __attribute__((fallthrough));
+        case OPT_INT: {
+                uint64_t base = def->scale == SCALE_KIB ? 1024 : def->scale == SCALE_SECTORS ? 512 : 1;
+
+                assert_true(def->min <= def->max);
+                snprintf(buf, sizeof buf, "%" PRIu64, def->min);
+                bound_push(ret, true, buf);
+                snprintf(buf, sizeof buf, "%" PRIu64, def->max);
+                bound_push(ret, true, buf);
+                if (def->min > 0) {
+                        snprintf(buf, sizeof buf, "%" PRIu64, def->min - 1);
+                        bound_push(ret, false, buf);
+                }
+                snprintf(buf, sizeof buf, "%" PRIu64, def->max + 1);
+                bound_push(ret, false, buf);
+                if (def->scale == SCALE_NONE)
+                        break;
+                /* The upper bound in the largest unit that states it exactly, and one
+                 * unit more: drbdd and drbdadm must agree on what a suffix means. */
+                for (size_t i = 0; i < ELEMENTSOF(units); i++) {
+                        uint64_t per = units[i].bytes / base;
+                        if (def->max < per || def->max % per)
+                                continue;
+                        snprintf(buf, sizeof buf, "%" PRIu64 "%c", def->max / per, units[i].suffix);
+                        bound_push(ret, true, buf);
+                        snprintf(buf, sizeof buf, "%" PRIu64 "%c", def->max / per + 1, units[i].suffix);
+                        bound_push(ret, false, buf);
+                        break;
+                }
+                break;
+        }
+        case OPT_HEX:
+                assert_true(def->min >= 1 && def->min <= def->max && def->max < sizeof buf - 1);
+                hex_digits(buf, sizeof buf, def->min);
+                bound_push(ret, true, buf);
+                hex_digits(buf, sizeof buf, def->max);
+                bound_push(ret, true, buf);
+                hex_digits(buf, sizeof buf, def->min - 1);
+                bound_push(ret, false, buf);
+                hex_digits(buf, sizeof buf, def->max + 1);
+                bound_push(ret, false, buf);
+                bound_push(ret, false, "0x1");
+                break;
+        default:
+                fail_msg("option %s: unknown type %d, teach test-render.c its bounds", def->name, (int) def->type);
+        }
+}
+
+/* A two-node resource with one option set; the name, port and minor come from n so
+ * that many of them fit in one file. */
+static int render_with_option(DrbdDialect d, unsigned n, const char *name, const char *value, char **ret_text,
+                              char **ret_msg) {
+        RenderVolume vol = { .vnr = 0, .minor = 3000 + n };
+        RenderOption opt = { name, value };
+        uint16_t port = (uint16_t) (8000 + n);
+        RenderHost hosts[2] = {
+                { .name = "alpha", .address = "10.0.0.1", .port = port, .node_id = 0, .disks = disks_a },
+                { .name = "beta", .address = "10.0.0.2", .port = port, .node_id = 1, .disks = disks_b },
+        };
+        char rname[16];
+
+        assert_true(n < 20000);
+        snprintf(rname, sizeof rname, "b%u", n);
+        RenderResource r = {
+                .name = rname, .dialect = d, .secret = SECRET, .volumes = &vol, .n_volumes = 1,
+                .hosts = hosts, .n_hosts = 2, .options = &opt, .n_options = 1,
+        };
+        return drbd_render_res(&r, ret_text, ret_msg);
+}
+
+typedef struct BoundCase {
+        const char *name;
+        char value[72];
+        char *text; /* rendered resource */
+} BoundCase;
+
+/* Every option the dialect knows, at each bound: drbdd accepts and renders it, and
+ * drbdadm parses it. All resources go into one file; when drbdadm refuses it, each
+ * resource is checked alone so that the message names every wrong bound. */
+static void check_bounds(DrbdDialect d) {
+        const char *dialect = drbd_dialect_to_string(d);
+        BoundCase cases[512];
+        size_t n = 0, failures = 0;
+        _cleanup_free_ char *all = NULL, *report = NULL;
+        size_t all_len = 0, report_len = 0;
+        FILE *f = open_memstream(&all, &all_len);
+        _cleanup_fclose_ FILE *rf = open_memstream(&report, &report_len);
+        const OptionDef *def;
+
+        assert_non_null(f);
+        assert_non_null(rf);
+        for (unsigned i = 0; (def = drbd_option_def(i)); i++) {
+                BoundValues b;
+
+                assert_string_equal(def->name, drbd_option_name(i));
+                if (!drbd_option_supported(def->name, d))
+                        continue;
+                bound_values(def, &b);
+                for (size_t k = 0; k < b.n_outside; k++) {
+                        _cleanup_free_ char *text = NULL, *msg = NULL;
+                        if (drbd_option_validate(def->name, b.outside[k], NULL) != -EINVAL)
+                                fail_msg("%s=%s is beyond the table's bounds but accepted", def->name, b.outside[k]);
+                        if (render_with_option(d, 0, def->name, b.outside[k], &text, &msg) != -EINVAL || text)
+                                fail_msg("%s=%s is beyond the table's bounds but rendered", def->name, b.outside[k]);
+                }
+                for (size_t k = 0; k < b.n_inside; k++) {
+                        BoundCase *c = &cases[n];
+                        _cleanup_free_ char *msg = NULL;
+
+                        assert_true(n < ELEMENTSOF(cases));
+                        *c = (BoundCase) { .name = def->name };
+                        snprintf(c->value, sizeof c->value, "%s", b.inside[k]);
+                        if (drbd_option_validate(def->name, c->value, &msg) < 0)
+                                fail_msg("%s=%s is within the table's bounds but refused: %s", def->name,
+                                         c->value, msg);
+                        if (render_with_option(d, (unsigned) n, def->name, c->value, &c->text, &msg) < 0)
+                                fail_msg("%s=%s: render failed: %s", def->name, c->value, msg);
+                        fputs(c->text, f);
+                        n++;
+                }
+        }
+        assert_int_equal(fclose(f), 0);
+
+        if (!drbdadm_check(dialect, all, NULL))
+                for (size_t i = 0; i < n; i++) {
+                        _cleanup_free_ char *msg = NULL;
+                        if (drbdadm_check(dialect, cases[i].text, &msg))
+                                continue;
+                        fprintf(rf, "  %s=%s (%zu characters):\n%s\n", cases[i].name, cases[i].value,
+                                strlen(cases[i].value), msg);
+                        failures++;
+                }
+        for (size_t i = 0; i < n; i++)
+                free(cases[i].text);
+        assert_int_equal(fflush(rf), 0);
+        if (failures > 0)
+                fail_msg("drbdadm (DRBD %s) refuses %zu value(s) inside drbdd's option table; narrow the "
+                         "bounds in drbdd/model/options.c:\n%s",
+                         dialect, failures, report);
+}
+
+static void test_bounds_9(void **state) {
+        check_bounds(DRBD_DIALECT_9);
+}
+
+static void test_bounds_84(void **state) {
+        check_bounds(DRBD_DIALECT_84);
+}
+
 /* ---- refusals ------------------------------------------------------------ */
 
 static void assert_refused(const RenderResource *r, const char *expected) {
@@ -625,6 +844,8 @@ int main(void) {
                 cmocka_unit_test(test_samples_cover_whitelist),
                 cmocka_unit_test(test_all_options_9),
                 cmocka_unit_test(test_all_options_84),
+                cmocka_unit_test(test_bounds_9),
+                cmocka_unit_test(test_bounds_84),
                 cmocka_unit_test(test_refuse_84),
                 cmocka_unit_test(test_refuse_paths),
                 cmocka_unit_test(test_refuse_secret),
