@@ -453,7 +453,8 @@ static int run(int argc, char **argv) {
                 AgentConfig ac = { .node_name = c.node_name, .state_dir = c.state_dir,
                                    .drbd_include = c.drbd_include ? c.drbd_include : "/etc/drbd.d/drbdd.res",
                                    .modules_dir = c.modules_dir, .load_modules = true,
-                                   .drbd_options = c.drbd_options };
+                                   .drbd_options = c.drbd_options,
+                                   .api_busy = manager_bus_api_busy, .api_busy_userdata = mb };
                 if (streq(ac.drbd_include, "none"))
                         ac.drbd_include = NULL;
                 if ((r = agent_new(store, service, event, &ac, &agent)) < 0)

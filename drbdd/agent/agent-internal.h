@@ -17,6 +17,9 @@ struct Agent {
         char *node, *state_dir, *res_dir, *conf_path, *drbd_include, *modules_dir;
         bool load_modules;
         json_t *drbd_options; /* node-wide, for the config's common section (own reference) */
+        bool (*api_busy)(void *userdata);
+        void *api_busy_userdata;
+        uint64_t busy_since; /* when a pass first waited for API calls in flight, 0 = not waiting */
 
         DrbdKernelInfo kernel;
         bool have_kernel;

@@ -20,6 +20,8 @@
 #include "storage.h"
 
 #define RECONCILE_DELAY_USEC (100 * 1000ULL)
+#define API_WAIT_STEP_USEC (20 * 1000ULL)  /* a pass waiting for API calls in flight looks again */
+#define API_WAIT_MAX_USEC (2000 * 1000ULL) /* and waits at most this long (never starved) */
 #define OBSERVE_DELAY_USEC (300 * 1000ULL)
 #define PERIODIC_USEC (30 * 1000000ULL)
 #define BACKOFF_MIN_USEC (1000000ULL)
@@ -1000,7 +1002,19 @@ static void schedule(Agent *a, sd_event_source **src, uint64_t delay, sd_event_t
 }
 
 static int on_reconcile(sd_event_source *s, uint64_t usec, void *userdata) {
-        reconcile(userdata);
+        Agent *a = userdata;
+        /* A call on an API worker may be halfway through what this pass
+         * would act on, and its reply must go out first: wait for it. */
+        if (a->api_busy && a->api_busy(a->api_busy_userdata)) {
+                if (!a->busy_since)
+                        a->busy_since = usec;
+                if (usec - a->busy_since < API_WAIT_MAX_USEC) {
+                        schedule(a, &a->reconcile_timer, API_WAIT_STEP_USEC, on_reconcile);
+                        return 0;
+                }
+        }
+        a->busy_since = 0;
+        reconcile(a);
         return 0;
 }
 
@@ -1126,6 +1140,8 @@ int agent_new(Store *store, Service *service, sd_event *event, const AgentConfig
         a->event = sd_event_ref(event);
         a->events_fd = -1;
         a->load_modules = cfg->load_modules;
+        a->api_busy = cfg->api_busy;
+        a->api_busy_userdata = cfg->api_busy_userdata;
         a->drbd_options = json_incref(cfg->drbd_options);
         a->node = strdup(cfg->node_name);
         a->state_dir = strdup(cfg->state_dir);

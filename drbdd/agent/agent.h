@@ -22,6 +22,12 @@ typedef struct AgentConfig {
         bool load_modules;
         json_t *drbd_options;      /* node-wide options for the common section of the config:
                                     * {"net/ping-timeout": "30"}, validated; NULL: none (borrowed) */
+        /* True while API calls are in flight on other threads (drbdd's API
+         * workers): a pass waits for them, at most 2 s, so that it never acts
+         * on a half-done call and a call's reply goes out before the work it
+         * causes. NULL: never waits. */
+        bool (*api_busy)(void *userdata);
+        void *api_busy_userdata;
 } AgentConfig;
 
 /* Creates the agent; nothing runs until agent_start(). store, service and

@@ -43,6 +43,7 @@ struct BusWorkers {
         sd_event_source *source;
         Worker *workers;
         unsigned n;
+        unsigned in_flight; /* the loop's count: submitted, not answered */
 };
 
 static _Thread_local Worker *current_worker;
@@ -110,8 +111,12 @@ static void *worker_main(void *userdata) {
         return NULL;
 }
 
+unsigned bus_workers_in_flight(BusWorkers *p) {
+        return p ? p->in_flight : 0;
+}
+
 /* On the loop: the queued loop work of a finished call, then its answer. */
-static void job_answer(Job *j, bool loop_work) {
+static void job_answer(BusWorkers *p, Job *j, bool loop_work) {
         const char *member = sd_bus_message_get_member(j->m);
         int r;
         for (LoopWork *w = j->loop_head; loop_work && w; w = w->next)
@@ -128,6 +133,7 @@ static void job_answer(Job *j, bool loop_work) {
         if (r < 0)
                 log_debug("%s: reply failed: %s", strna(member), strerror(-r));
         job_free(j);
+        p->in_flight--;
 }
 
 static int on_done(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -142,7 +148,7 @@ static int on_done(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         while (list) {
                 Job *j = list;
                 list = j->next;
-                job_answer(j, true);
+                job_answer(p, j, true);
         }
         return 0;
 }
@@ -162,6 +168,7 @@ int bus_workers_submit(BusWorkers *p, sd_bus_message *m, sd_bus_message *reply, 
         p->queue_tail = &j->next;
         pthread_cond_signal(&p->cond);
         pthread_mutex_unlock(&p->lock);
+        p->in_flight++;
         return 0;
 }
 
@@ -220,7 +227,7 @@ BusWorkers *bus_workers_free(BusWorkers *p) {
         while (p->done) {
                 Job *j = p->done;
                 p->done = j->next;
-                job_answer(j, false);
+                job_answer(p, j, false);
         }
         while (p->queue) {
                 Job *j = p->queue;
@@ -228,7 +235,7 @@ BusWorkers *bus_workers_free(BusWorkers *p) {
                 j->r = -EHOSTUNREACH;
                 free(j->msg);
                 j->msg = strdup("drbdd is shutting down");
-                job_answer(j, false);
+                job_answer(p, j, false);
         }
         sd_event_source_disable_unref(p->source);
         if (p->efd >= 0)

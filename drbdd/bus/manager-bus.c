@@ -482,6 +482,10 @@ static void on_worker_change(const char *kind, const char *name, const char *act
         bus_worker_on_loop(change_replay, c, change_free);
 }
 
+bool manager_bus_api_busy(void *mb) {
+        return mb && bus_workers_in_flight(((ManagerBus *) mb)->workers) > 0;
+}
+
 int manager_bus_start_workers(ManagerBus *mb, Service **services, unsigned n) {
         int r;
         if (n == 0)

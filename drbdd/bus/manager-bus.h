@@ -34,6 +34,10 @@ void manager_bus_set_cluster(ManagerBus *mb, struct Cluster *cluster);
  * until manager_bus_free()). Needs the bus attached to its event loop. */
 int manager_bus_start_workers(ManagerBus *mb, Service **services, unsigned n);
 
+/* True while calls run on the API workers or wait for their answer to be
+ * sent (for AgentConfig.api_busy; the loop thread only). */
+bool manager_bus_api_busy(void *mb);
+
 /* Bounds on pending WaitReady calls, in total and per caller user (0 = the
  * defaults, 4096 and 1024; drbdd.conf max-waits, max-waits-per-user). */
 void manager_bus_set_wait_limits(ManagerBus *mb, unsigned max_total, unsigned max_per_user);

@@ -297,7 +297,7 @@ static void *cluster_main(void *userdata) {
                 now = now_usec();
                 pthread_mutex_lock(&c->lock);
                 if (!c->stop)
-                        wait_locked(c, c->pass ? DUTY_GAP_USEC : next_tick > now ? next_tick - now : 1000);
+                        wait_locked(c, c->pass ? DUTY_GAP_USEC : next_tick > now ? next_tick - now : period);
         }
         pthread_mutex_unlock(&c->lock);
         return NULL;

@@ -1,7 +1,9 @@
 /* Cluster membership and leader duties: each drbdd keeps a leased liveness
  * key; one drbdd, elected through a leased key, re-places replicas of nodes
  * lost past a grace period, keeps tie-breakers right (DRBD 9) and collects
- * garbage. With SQLite (one node) this is trivially the local node. */
+ * garbage. With SQLite (one node) this is trivially the local node.
+ * All of it runs on two threads of its own with their own store handles
+ * (cluster.c); the loop only beats, replays changes and reads the status. */
 #pragma once
 
 #include <jansson.h>
@@ -26,6 +28,8 @@ typedef struct ClusterConfig {
                                    * default 6 * lease_ttl_sec */
 } ClusterConfig;
 
+/* store is the loop's (unused: the threads open cfg->store_url); service is
+ * the loop's Service, on which the threads' changes are replayed. */
 int cluster_new(Store *store, Service *service, sd_event *event, const ClusterConfig *cfg, Cluster **ret);
 Cluster *cluster_free(Cluster *c);
 /* Starts liveness and leader election; failures to reach the store are
