@@ -81,7 +81,10 @@ rc=0; ctl s revert s1 snapA 2>/tmp/err || rc=$?
 [ $rc = 7 ] || { echo "revert while Primary: exit $rc"; exit 1; }
 echo "ok: revert while Primary refused: $(cat /tmp/err)"
 ctl r set-primary vm1 s1 --clear; wait_until 30 not_primary s1
-ctl s revert s1 snapA
+# The kernel has demoted; drbdd refuses (Busy) until the agents have also
+# reported it (observed state, after OBSERVE_DELAY): retry while it says so.
+revert_s1() { ctl s revert s1 snapA 2>/tmp/err; }
+wait_until 30 revert_s1 || { echo "revert after clearing Primary: $(cat /tmp/err)"; exit 1; }
 rc=0; ctl r wait-ready vm1 s1 --timeout 1 2>/tmp/err || rc=$?
 [ $rc = 10 ] || { echo "WaitReady right after the revert: rc=$rc $(cat /tmp/err)"; exit 1; }
 echo "ok: WaitReady does not answer ready right after the revert"
