@@ -470,7 +470,7 @@ static int run(int argc, char **argv) {
         }
         ClusterConfig cc = { .node_name = c.node_name, .lease_ttl_sec = c.lease_ttl, .grace_sec = c.grace,
                              .store_url = c.store_url, .service_config = &c.svc };
-        if ((r = cluster_new(store, service, event, &cc, &cluster)) < 0 || (r = cluster_start(cluster)) < 0)
+        if ((r = cluster_new(service, event, &cc, &cluster)) < 0 || (r = cluster_start(cluster)) < 0)
                 goto out;
         manager_bus_set_cluster(mb, cluster);
         log_info("drbdd %s on node '%s' ready, store %s", DRBDD_VERSION, c.node_name, c.store_url);

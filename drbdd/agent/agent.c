@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "thread.h"
 #include "agent-internal.h"
 #include "drbdd/model/sizing.h"
 #include "exec.h"
@@ -29,12 +30,6 @@
 #define EVENTS_RESTART_USEC (2 * 1000000ULL)
 #define DRBDADM_TIMEOUT_MS (120 * 1000)
 
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
 
 static void schedule(Agent *a, sd_event_source **src, uint64_t delay, sd_event_time_handler_t fn);
 static int on_reconcile(sd_event_source *s, uint64_t usec, void *userdata);
@@ -880,7 +875,7 @@ static void report_kernel(Agent *a);
 static int reconcile(Agent *a) {
         _cleanup_(json_decrefp) json_t *desired = NULL;
         _cleanup_free_ char *msg = NULL;
-        uint64_t start = now_usec(), cmds = exec_command_count(), next_retry = 0;
+        uint64_t start = monotonic_usec(), cmds = exec_command_count(), next_retry = 0;
         json_t *e, *res;
         size_t i;
         int r;
@@ -929,7 +924,7 @@ static int reconcile(Agent *a) {
 
         agent_extras_load(a); /* snapshots, reverts, exports, sources */
         agent_export_pass(a, res);
-        uint64_t now = now_usec();
+        uint64_t now = monotonic_usec();
         json_array_foreach(res, i, e) {
                 const char *rd = json_get_str(e, "name", "");
                 _cleanup_free_ char *m = NULL;
@@ -975,7 +970,7 @@ static int reconcile(Agent *a) {
         }
         a->passes++;
         a->commands_last_pass = exec_command_count() - cmds;
-        a->last_pass_usec = now_usec() - start;
+        a->last_pass_usec = monotonic_usec() - start;
         log_debug("Reconcile pass %llu: %llu commands, %llu us", (unsigned long long) a->passes,
                   (unsigned long long) a->commands_last_pass, (unsigned long long) a->last_pass_usec);
         observe_all(a);

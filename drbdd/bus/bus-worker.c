@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "thread.h"
 #include "bus-worker.h"
 #include "log.h"
 #include "macro.h"
@@ -174,7 +175,6 @@ int bus_workers_submit(BusWorkers *p, sd_bus_message *m, sd_bus_message *reply, 
 
 int bus_workers_new(sd_event *event, void **contexts, unsigned n, BusWorkers **ret) {
         BusWorkers *p = calloc(1, sizeof *p);
-        sigset_t all, old;
         int r;
         if (!p)
                 return -ENOMEM;
@@ -194,17 +194,12 @@ int bus_workers_new(sd_event *event, void **contexts, unsigned n, BusWorkers **r
                 bus_workers_free(p);
                 return r;
         }
-        /* Signals stay with the loop (sd-event's signalfd). */
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
         for (unsigned i = 0; i < n; i++) {
                 p->workers[i] = (Worker) { .pool = p, .context = contexts[i] };
-                r = -pthread_create(&p->workers[i].thread, NULL, worker_main, &p->workers[i]);
-                if (r < 0)
+                if ((r = thread_start(&p->workers[i].thread, worker_main, &p->workers[i])) < 0)
                         break;
                 p->n++;
         }
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (r < 0) {
                 bus_workers_free(p);
                 return r;

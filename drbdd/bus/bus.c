@@ -23,17 +23,21 @@ struct BusObject {
         BusWorkers *workers; /* NULL: every call on the loop */
 };
 
-int bus_check_caller(sd_bus_message *m, const BusAccess *access) {
+int bus_caller_uid(sd_bus_message *m, uid_t *ret) {
         sd_bus_creds *c = NULL;
-        uid_t uid;
         int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID | SD_BUS_CREDS_AUGMENT, &c);
         if (r < 0)
-                return -EACCES;
-        r = sd_bus_creds_get_euid(c, &uid);
+                return r;
+        r = sd_bus_creds_get_euid(c, ret);
         if (r < 0)
-                r = sd_bus_creds_get_uid(c, &uid);
+                r = sd_bus_creds_get_uid(c, ret);
         sd_bus_creds_unref(c);
-        if (r < 0)
+        return r;
+}
+
+int bus_check_caller(sd_bus_message *m, const BusAccess *access) {
+        uid_t uid;
+        if (bus_caller_uid(m, &uid) < 0)
                 return -EACCES;
         if (uid == 0)
                 return 0;

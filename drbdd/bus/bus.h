@@ -75,6 +75,9 @@ BusObject *bus_object_free(BusObject *o);
 /* From now on, calls without BUS_METHOD_ON_LOOP run on workers (bus-worker.h). */
 void bus_object_set_workers(BusObject *o, BusWorkers *w);
 
+/* The (effective) uid of the sender of m. */
+int bus_caller_uid(sd_bus_message *m, uid_t *ret);
+
 /* Checks that the sender of m runs as root or as one of access's uids.
  * Returns 0, or -EACCES. */
 int bus_check_caller(sd_bus_message *m, const BusAccess *access);

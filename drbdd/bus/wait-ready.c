@@ -307,15 +307,6 @@ static int on_call_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* ---- API ---- */
 
-static int caller_uid(sd_bus_message *m, uid_t *ret) {
-        sd_bus_creds *c = NULL;
-        int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID | SD_BUS_CREDS_AUGMENT, &c);
-        if (r >= 0 && (r = sd_bus_creds_get_euid(c, ret)) < 0)
-                r = sd_bus_creds_get_uid(c, ret);
-        sd_bus_creds_unref(c);
-        return r;
-}
-
 int wait_ready_method(WaitReady *wr, sd_bus_message *m, sd_bus_message *reply, char **ret_msg) {
         const char *rd, *node;
         uint64_t timeout, now;
@@ -338,7 +329,7 @@ int wait_ready_method(WaitReady *wr, sd_bus_message *m, sd_bus_message *reply, c
 
         /* Bounded: in total, and per caller user (a user may open many
          * connections, so a per-connection bound would bound nothing). */
-        (void) caller_uid(m, &uid);
+        (void) bus_caller_uid(m, &uid);
         free(*ret_msg);
         *ret_msg = NULL;
         if (wr->n_calls >= wr->max_total) {

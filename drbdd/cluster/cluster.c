@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "thread.h"
 #include "cluster.h"
 #include "json-util.h"
 #include "log.h"
@@ -74,18 +75,12 @@ struct Cluster {
         Renewer renewer;
 };
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
-
 static uint64_t now_sec(void) {
-        return now_usec() / 1000000ULL;
+        return monotonic_usec() / 1000000ULL;
 }
 
 static bool loop_alive(Cluster *c) {
-        return now_usec() - atomic_load(&c->loop_beat) < c->stall_usec;
+        return monotonic_usec() - atomic_load(&c->loop_beat) < c->stall_usec;
 }
 
 /* Waits on c->cond up to usec (lock held), or until stop. */
@@ -97,16 +92,6 @@ static void wait_locked(Cluster *c, uint64_t usec) {
         until.tv_nsec = (long) (ns % 1000000000ULL);
         while (!c->stop && pthread_cond_timedwait(&c->cond, &c->lock, &until) == 0)
                 ;
-}
-
-static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg) {
-        sigset_t all, old;
-        /* Signals stay with the loop (sd-event's signalfd). */
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        int r = -pthread_create(t, NULL, fn, arg);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        return r;
 }
 
 /* ---- the keep-alive thread ---- */
@@ -267,7 +252,7 @@ static void *cluster_main(void *userdata) {
         pthread_mutex_lock(&c->lock);
         while (!c->stop) {
                 pthread_mutex_unlock(&c->lock);
-                uint64_t now = now_usec();
+                uint64_t now = monotonic_usec();
                 if (!loop_alive(c))
                         c->pass = service_leader_pass_free(c->pass); /* and nothing else: see the top */
                 else {
@@ -294,7 +279,7 @@ static void *cluster_main(void *userdata) {
                                 }
                         }
                 }
-                now = now_usec();
+                now = monotonic_usec();
                 pthread_mutex_lock(&c->lock);
                 if (!c->stop)
                         wait_locked(c, c->pass ? DUTY_GAP_USEC : next_tick > now ? next_tick - now : period);
@@ -353,13 +338,13 @@ static int on_notes(sd_event_source *s, int fd, uint32_t revents, void *userdata
 
 static int on_beat(sd_event_source *s, uint64_t usec, void *userdata) {
         Cluster *c = userdata;
-        atomic_store(&c->loop_beat, now_usec());
+        atomic_store(&c->loop_beat, monotonic_usec());
         sd_event_source_set_time(s, usec + (uint64_t) c->ttl * 1000000ULL / 3);
         sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
 }
 
-int cluster_new(Store *store, Service *service, sd_event *event, const ClusterConfig *cfg, Cluster **ret) {
+int cluster_new(Service *service, sd_event *event, const ClusterConfig *cfg, Cluster **ret) {
         Cluster *c = calloc(1, sizeof *c);
         int r;
         if (!c)
@@ -405,7 +390,6 @@ int cluster_new(Store *store, Service *service, sd_event *event, const ClusterCo
                 cluster_free(c);
                 return r;
         }
-        (void) store;
         *ret = c;
         return 0;
 }
@@ -448,14 +432,14 @@ Cluster *cluster_free(Cluster *c) {
 int cluster_start(Cluster *c) {
         uint64_t now;
         int r;
-        atomic_store(&c->loop_beat, now_usec());
+        atomic_store(&c->loop_beat, monotonic_usec());
         sd_event_now(c->event, CLOCK_MONOTONIC, &now);
         if ((r = sd_event_add_time(c->event, &c->beat, CLOCK_MONOTONIC, now, 100000, on_beat, c)) < 0)
                 return r;
-        if ((r = start_thread(&c->thread, cluster_main, c)) < 0)
+        if ((r = thread_start(&c->thread, cluster_main, c)) < 0)
                 return r;
         c->thread_running = true;
-        if ((r = start_thread(&c->renewer.thread, renewer_main, c)) < 0)
+        if ((r = thread_start(&c->renewer.thread, renewer_main, c)) < 0)
                 return r;
         c->renewer.running = true;
         return 0;

@@ -28,9 +28,9 @@ typedef struct ClusterConfig {
                                    * default 6 * lease_ttl_sec */
 } ClusterConfig;
 
-/* store is the loop's (unused: the threads open cfg->store_url); service is
- * the loop's Service, on which the threads' changes are replayed. */
-int cluster_new(Store *store, Service *service, sd_event *event, const ClusterConfig *cfg, Cluster **ret);
+/* The threads open their own handles of cfg->store_url; service is the
+ * loop's Service, on which the threads' changes are replayed. */
+int cluster_new(Service *service, sd_event *event, const ClusterConfig *cfg, Cluster **ret);
 Cluster *cluster_free(Cluster *c);
 /* Starts liveness and leader election; failures to reach the store are
  * retried in the background (never fatal). */

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "thread.h"
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
@@ -122,12 +123,6 @@ struct LeaderPass {
         size_t next;                  /* index into names; names.size = the garbage step */
 };
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
-
 int service_leader_pass_new(Service *s, json_t *lost_nodes, LeaderPass **ret, char **ret_msg) {
         StoreKVList l;
         int r;
@@ -153,7 +148,7 @@ int service_leader_pass_new(Service *s, json_t *lost_nodes, LeaderPass **ret, ch
 }
 
 int service_leader_pass_run(LeaderPass *p, uint64_t budget_usec, json_t *done) {
-        uint64_t start = now_usec();
+        uint64_t start = monotonic_usec();
         size_t n = json_array_size(p->names);
         do {
                 if (p->next < n)
@@ -165,7 +160,7 @@ int service_leader_pass_run(LeaderPass *p, uint64_t budget_usec, json_t *done) {
                 } else
                         return 0;
                 p->next++;
-        } while (now_usec() - start < budget_usec);
+        } while (monotonic_usec() - start < budget_usec);
         return p->next <= n;
 }
 

@@ -212,7 +212,7 @@ static void cache_close(Store *s) {
 }
 
 static int cache_open(const char *location, Store **ret) {
-        return -EOPNOTSUPP; /* made with store_cache_new() only */
+        return -EOPNOTSUPP; /* made with store_cache_new_shared() only */
 }
 
 static const StoreOps cache_ops = {
@@ -253,10 +253,6 @@ int store_cache_new_shared(Store *inner, Store *share, Store **ret) {
         c->inner = inner;
         *ret = &c->base;
         return 0;
-}
-
-int store_cache_new(Store *inner, Store **ret) {
-        return store_cache_new_shared(inner, NULL, ret);
 }
 
 bool store_cache_is_stale(Store *s) {

@@ -8,12 +8,11 @@
 /* Wraps inner (taking ownership: closing the cache closes inner). Reads
  * that succeed refresh the cache; reads that fail with -EHOSTUNREACH or
  * -ETIMEDOUT are answered from the cache when it holds the key or a range
- * read of a covering prefix. */
-int store_cache_new(Store *inner, Store **ret);
-/* The same, sharing what share (a cache made by these functions) has read:
- * handles used on different threads (each its own inner handle) answer from
- * one last-known state. The shared state is locked; each handle belongs to
- * one thread at a time, as any Store. */
+ * read of a covering prefix. With share (another cache made here), the two
+ * share what was read: handles used on different threads (each with its own
+ * inner handle) answer from one last-known state. The shared state is
+ * locked; each handle belongs to one thread at a time, as any Store. NULL
+ * share: a cache of its own. */
 int store_cache_new_shared(Store *inner, Store *share, Store **ret);
 
 /* True when the last read was answered from the cache. */

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <sys/eventfd.h>
 
+#include "thread.h"
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
@@ -1175,15 +1176,9 @@ static void token_invalidate(EtcdConfig *c, const char *token) {
  * a member that has a leader closes it; recovery after an etcd restart takes
  * one probe interval, not a request timeout per call. */
 
-static uint64_t mono_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
-
 static bool breaker_open(EtcdConfig *c) {
         uint64_t until = atomic_load(&c->down_until);
-        return until && mono_usec() < until;
+        return until && monotonic_usec() < until;
 }
 
 /* 1: a member answered and has a leader; 0: not yet. */
@@ -1214,7 +1209,7 @@ static void *probe_thread(void *userdata) {
                         log_info("etcd: reachable again");
                         break;
                 }
-                atomic_store(&c->down_until, mono_usec() + BREAKER_HOLD_USEC);
+                atomic_store(&c->down_until, monotonic_usec() + BREAKER_HOLD_USEC);
                 for (int i = 0; i < PROBE_INTERVAL_MS / 10 && !atomic_load(&c->probe_stop); i++) {
                         struct timespec ts = { .tv_sec = 0, .tv_nsec = 10 * 1000000L };
                         nanosleep(&ts, NULL);
@@ -1226,8 +1221,7 @@ static void *probe_thread(void *userdata) {
 }
 
 static void breaker_trip(EtcdConfig *c, int error) {
-        sigset_t all, old;
-        if (atomic_exchange(&c->down_until, mono_usec() + BREAKER_HOLD_USEC) == 0)
+        if (atomic_exchange(&c->down_until, monotonic_usec() + BREAKER_HOLD_USEC) == 0)
                 log_warning("etcd: not reachable (%s); failing requests at once until it answers", strerror(-error));
         pthread_mutex_lock(&c->lock);
         if (c->probe_started && atomic_load(&c->probe_done)) {
@@ -1236,11 +1230,8 @@ static void breaker_trip(EtcdConfig *c, int error) {
         }
         if (!c->probe_started) {
                 atomic_store(&c->probe_done, false);
-                sigfillset(&all);
-                pthread_sigmask(SIG_SETMASK, &all, &old);
                 /* Without a probe, the hold time alone bounds the fast failure. */
-                c->probe_started = pthread_create(&c->probe, NULL, probe_thread, c) == 0;
-                pthread_sigmask(SIG_SETMASK, &old, NULL);
+                c->probe_started = thread_start(&c->probe, probe_thread, c) == 0;
         }
         pthread_mutex_unlock(&c->lock);
 }
@@ -1789,7 +1780,6 @@ static void watch_free(EtcdWatch *w) {
 
 static int etcd_watch_open(Store *store, const char *prefix, int64_t from_rev, StoreWatch **ret) {
         EtcdStore *s = (EtcdStore *) store;
-        sigset_t all, old;
         int r;
 
         if (from_rev == INT64_MAX)
@@ -1819,10 +1809,7 @@ static int etcd_watch_open(Store *store, const char *prefix, int64_t from_rev, S
                 goto fail;
         }
         /* The thread takes no signals: they are the daemon's main loop's business. */
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        r = -pthread_create(&w->thread, NULL, watch_thread, w);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        r = thread_start(&w->thread, watch_thread, w);
         if (r < 0)
                 goto fail;
         w->thread_started = true;
