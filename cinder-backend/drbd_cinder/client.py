@@ -141,6 +141,12 @@ class DrbddClient(object):
     def delete_resource(self, name, node):
         self.call('DeleteResource', 'ss', name, node)
 
+    def attach(self, name, node):
+        self.call('Attach', 'ssa{sv}', name, node, {})
+
+    def detach(self, name, node):
+        self.call('Detach', 'ssa{sv}', name, node, {})
+
     def list_resources(self, name):
         return self.call('ListResources', 's', name)[0]
 

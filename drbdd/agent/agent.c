@@ -402,6 +402,14 @@ static uint64_t config_hash(const char *text) {
         return h;
 }
 
+/* Records the configuration the kernel now runs: its hash, and whether it
+ * allows two primaries (WaitReady of a second attached host waits for
+ * every attached host's "two-primaries"). */
+static void obs_applied(json_t *o, const char *hash, json_t *desired) {
+        json_object_set_new(o, "applied", json_string(hash));
+        json_object_set_new(o, "two-primaries", json_boolean(json_get_bool(desired, "two-primaries", false)));
+}
+
 static bool any_primary(const DrbdResource *k) {
         if (k->has_role && k->role == DRBD_ROLE_PRIMARY)
                 return true;
@@ -665,7 +673,7 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
                 /* Up on this node (first time, or after a reboot): its data is
                  * trusted only once a peer connected (observe_all). */
                 json_object_set_new(o, "peer-seen", json_boolean(diskless || json_get_int(d, "diskful-peers", 0) == 0));
-                json_object_set_new(o, "applied", json_string(hash));
+                obs_applied(o, hash, d);
                 obs_save(a, rd, o);
                 fault_point("create:after-up");
                 return 0; /* the kernel state arrives through events2 */
@@ -681,7 +689,7 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
                 log_info("'%s' gets its disk here: down and up again with it", rd);
                 if ((r = drbdadm(a, "down", NULL, NULL, rd, ret_msg)) < 0 || (r = drbdadm(a, "up", NULL, NULL, rd, ret_msg)) < 0)
                         return r;
-                json_object_set_new(o, "applied", json_string(hash));
+                obs_applied(o, hash, d);
                 obs_save(a, rd, o);
                 return 0; /* the new state arrives through events2 */
         }
@@ -689,7 +697,7 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
                 /* 8.4's adjust would try to attach a diskless client: it stays as connected. */
                 if ((diskless && !v9 ? 0 : (r = drbdadm(a, "adjust", NULL, NULL, rd, ret_msg))) < 0)
                         return r;
-                json_object_set_new(o, "applied", json_string(hash));
+                obs_applied(o, hash, d);
                 obs_save(a, rd, o);
         }
         if (v9 && !diskless && (r = forget_gone_peers(a, d, o, ret_msg)) < 0)

@@ -265,6 +265,24 @@ static int method_toggle_disk(sd_bus_message *m, void *u, sd_bus_message *reply,
         return service_resource_toggle_disk(svc(u), rd, node, o, ret_msg);
 }
 
+static int method_attach(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
+        const char *rd, *node;
+        _cleanup_(json_decrefp) json_t *o = NULL;
+        int r;
+        if ((r = sd_bus_message_read(m, "ss", &rd, &node)) < 0 || (r = bus_read_options(m, &o, ret_msg)) < 0)
+                return r;
+        return service_resource_attach(svc(u), rd, node, o, ret_msg);
+}
+
+static int method_detach(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
+        const char *rd, *node;
+        _cleanup_(json_decrefp) json_t *o = NULL;
+        int r;
+        if ((r = sd_bus_message_read(m, "ss", &rd, &node)) < 0 || (r = bus_read_options(m, &o, ret_msg)) < 0)
+                return r;
+        return service_resource_detach(svc(u), rd, node, o, ret_msg);
+}
+
 static int method_autoplace(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
         const char *rd;
         _cleanup_(json_decrefp) json_t *o = NULL;
@@ -348,6 +366,8 @@ static const BusMethod manager_methods[] = {
         { "CreateResource", "ssa{sv}", "", P(resource) P(node) P(options), method_create_resource, 0 },
         { "DeleteResource", "ss", "", P(resource) P(node), method_delete_resource, 0 },
         { "ToggleDisk", "ssa{sv}", "", P(resource) P(node) P(options), method_toggle_disk, 0 },
+        { "Attach", "ssa{sv}", "", P(resource) P(node) P(options), method_attach, 0 },
+        { "Detach", "ssa{sv}", "", P(resource) P(node) P(options), method_detach, 0 },
         { "AutoPlace", "sa{sv}", "", P(resource) P(options), method_autoplace, 0 },
         { "ListResources", "s", "aa{sv}", P(resource) P(resources), method_list_resources, 0 },
         { "GetResourceConfig", "ss", "s", P(resource) P(node) P(config), method_get_config, 0 },

@@ -210,7 +210,9 @@ static void render_section(FILE *f, const RenderResource *r, OptionSection secti
 
                 if (drbd_option_section(name, r->dialect, &s, &key) < 0 || s != section)
                         continue;
-                value = option_value(r, name, option_default(r, name));
+                value = r->two_primaries && streq(name, "net/allow-two-primaries")
+                                ? "yes"
+                                : option_value(r, name, option_default(r, name));
                 if (!value)
                         continue;
                 if (!open) {

@@ -37,6 +37,8 @@ typedef struct RenderResource {
                                    * written: drbd-utils has no .res keyword for it, it is
                                    * given to "drbdadm create-md --max-peers=N" */
         bool quorum;              /* DRBD 9: quorum majority + on-no-quorum io-error */
+        bool two_primaries;       /* dual-primary window: net allow-two-primaries yes, whatever
+                                   * the options say */
         const RenderVolume *volumes;
         size_t n_volumes;
         const RenderHost *hosts;

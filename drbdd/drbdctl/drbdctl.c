@@ -540,6 +540,14 @@ static int r_delete(DrbddClient *c, Args *a) {
         return call(c, "DeleteResource", "ss", json_pack("[s,s]", a->pos[1], a->pos[0]), NULL);
 }
 
+static int r_attach(DrbddClient *c, Args *a) {
+        return call(c, "Attach", "ssa{sv}", json_pack("[s,s,{}]", a->pos[1], a->pos[0]), NULL);
+}
+
+static int r_detach(DrbddClient *c, Args *a) {
+        return call(c, "Detach", "ssa{sv}", json_pack("[s,s,{}]", a->pos[1], a->pos[0]), NULL);
+}
+
 static int r_config(DrbddClient *c, Args *a) {
         _cleanup_(json_decrefp) json_t *res = NULL;
         int r = call(c, "GetResourceConfig", "ss", json_pack("[s,s]", a->pos[1], a->pos[0]), &res);
@@ -577,7 +585,7 @@ static int r_list(DrbddClient *c, Args *a) {
         int r = list_call(c, "ListResources", "s", json_pack("[s]", a->n_pos ? a->pos[0] : ""), &res, &l);
         if (r || !l)
                 return r;
-        Table *t = table_new("ResourceName", "Node", "Port", "NodeId", "Kind", "StoragePool", "Minors", "State", NULL);
+        Table *t = table_new("ResourceName", "Node", "Port", "NodeId", "Kind", "StoragePool", "Minors", "State", "Attached", NULL);
         json_array_foreach(l, i, e) {
                 char port[16], id[16];
                 _cleanup_free_ char *minors = strdup("");
@@ -594,7 +602,7 @@ static int r_list(DrbddClient *c, Args *a) {
                 snprintf(id, sizeof id, "%lld", (long long) json_get_int(e, "node-id", 0));
                 table_add(t, json_get_str(e, "resource-definition", ""), json_get_str(e, "node", ""), port, id,
                           replica_kind(e), json_get_str(e, "storage-pool", ""), minors ?: "", json_get_str(e, "state", ""),
-                          NULL);
+                          json_get_bool(e, "attached", false) ? "yes" : "", NULL);
         }
         return table_emit(t);
 }
@@ -914,6 +922,8 @@ static const Cmd commands[] = {
         { "resource", "r", "auto-place", "ap", "RESOURCE", 1, 1, F_R_AP, r_autoplace, "Place replicas per the resource group." },
         { "resource", "r", "list", "l", "[RESOURCE]", 0, 1, F_NONE, r_list, "List replicas with node-ids, ports and minors." },
         { "resource", "r", "delete", "d", "NODE RESOURCE", 2, 2, F_NONE, r_delete, "Remove a replica from a node." },
+        { "resource", "r", "attach", "at", "NODE RESOURCE", 2, 2, F_NONE, r_attach, "Record that a host on NODE uses the resource (creates a diskless client if NODE has no replica; two hosts open the dual-primary window)." },
+        { "resource", "r", "detach", "dt", "NODE RESOURCE", 2, 2, F_NONE, r_detach, "End NODE's use of the resource (removes the client its attach created; closes the window)." },
         { "resource", "r", "toggle-disk", "td", "NODE RESOURCE", 2, 2, F_R_TOGGLE, r_toggle_disk, "Make a diskless replica diskful or a diskful one diskless, in place (DRBD 9)." },
         { "resource", "r", "set-primary", "primary", "NODE RESOURCE", 2, 2, F_R_PRIMARY, r_set_primary, "Ask for the replica on NODE to be Primary (used with DRBD 8.4, which cannot auto-promote)." },
         { "resource", "r", "show-config", "sc", "NODE RESOURCE", 2, 2, F_NONE, r_config, "Show the exact DRBD configuration NODE will run." },

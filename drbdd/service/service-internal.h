@@ -111,6 +111,38 @@ int pool_used_kib(Service *s, const char *node, const char *pool, uint64_t *ret)
 /* Peer slots that bitmaps are sized for, for rd on a node of dialect d. */
 unsigned rd_peer_slots(json_t *rd, DrbdDialect d);
 
+/* ---- replicas (service-rd.c) ---- */
+typedef struct NewReplica {
+        const char *node;
+        const char *pool;    /* NULL for diskless */
+        bool tiebreaker;
+        bool attach_created; /* a client made by an attach: its detach removes it */
+} NewReplica;
+/* Writes new replicas of rd in one transaction guarded by rd's revision,
+ * allocating node-ids; also writes rd back when rd_changed (the caller
+ * changed it). -EAGAIN on conflict (caller retries). */
+int replicas_commit(Service *s, const char *rd_name, json_t *rd, int64_t rd_rev, bool rd_changed, json_t *existing,
+                    const NewReplica *add, size_t n_add, char **ret_msg);
+/* Adds the removal of replica res (read at res_rev) to t; its node-id stays held. */
+int replica_delete_ops(Txn *t, const char *rd_name, json_t *res, int64_t res_rev);
+/* The replica of replicas on node (borrowed), or NULL. */
+json_t *replica_of(json_t *replicas, const char *node);
+/* Checks DRBD 8.4 limits for the set of nodes after adding n_new replicas
+ * (one of which may be on new_node). */
+int check_dialect_limits(Service *s, json_t *replicas, const char *new_node, size_t n_new, bool new_diskless,
+                         char **ret_msg);
+/* Turns the tie-breaker on node into an ordinary diskless client (a host
+ * attaches there, or the leader no longer needs it as a tie-breaker while a
+ * host uses it): same replica, same node-id, one modify. -EAGAIN when it
+ * is gone meanwhile. */
+int tiebreaker_to_client(Service *s, const char *rd_name, const char *node, bool attach_created, char **ret_msg);
+
+/* ---- attachments (service-attach.c) ---- */
+/* A host uses rd through its replica on node (rd's "attached" list). */
+bool rd_attached(json_t *rd, const char *node);
+/* The dual-primary window is open: two or more hosts are attached. */
+bool rd_window_open(json_t *rd);
+
 /* Checks that rd may be deleted (-EBUSY while it has snapshots or a clone or
  * restore still reads from it) and adds the deletion of its export and
  * revert state to t (service-snapshot.c). */

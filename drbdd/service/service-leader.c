@@ -111,7 +111,12 @@ static int leader_rd(Service *s, const char *name, json_t *lost, json_t *nodes, 
                         note(done, "added a tie-breaker to '%s'", name);
         } else if (tiebreaker && diskful != 2) {
                 const char *node = json_get_str(tiebreaker, "node", "");
-                if (service_resource_delete(s, name, node, NULL) >= 0)
+                /* A host attached through it keeps it, as a client its detach removes. */
+                if (rd_attached(rd, node)) {
+                        if (tiebreaker_to_client(s, name, node, true, NULL) >= 0)
+                                note(done, "made the tie-breaker of '%s' on '%s' a client (attached there; %u diskful "
+                                     "replicas)", name, node, diskful);
+                } else if (service_resource_delete(s, name, node, NULL) >= 0)
                         note(done, "removed the tie-breaker of '%s' on '%s' (%u diskful replicas)", name, node, diskful);
         }
         return 0;

@@ -211,6 +211,9 @@ int service_rd_delete(Service *s, const char *name, char **ret_msg) {
                 size_t i;
                 if ((r = rd_load(s, name, &rd, &rev, ret_msg)) < 0)
                         return r;
+                if (json_array_size(json_object_get(rd, "attached")) > 0)
+                        return msgf(ret_msg, -EBUSY, "'%s' is attached on node '%s'; detach it first", name,
+                                    json_string_value(json_array_get(json_object_get(rd, "attached"), 0)));
                 char pk[64];
                 snprintf(pk, sizeof pk, KEY_ALLOC_PORT "%06d", (int) json_get_int(rd, "port", 0));
                 if ((r = rd_delete_extras(s, name, &t, ret_msg)) < 0)
@@ -437,12 +440,6 @@ int service_vd_delete(Service *s, const char *rd_name, unsigned vnr, char **ret_
 
 /* ---- resources ------------------------------------------------------------ */
 
-typedef struct NewReplica {
-        const char *node;
-        const char *pool; /* NULL for diskless */
-        bool tiebreaker;
-} NewReplica;
-
 /* Writes new replicas of rd in one transaction guarded by rd's revision,
  * allocating node-ids. A node-id whose replica was removed stays held (its
  * allocation key kept, empty): the survivors' metadata may still hold its
@@ -451,8 +448,8 @@ typedef struct NewReplica {
  * source (the lowest of their node-ids) in rd itself, so that a replica
  * added later never counts as one (it would overwrite the data).
  * -EAGAIN on conflict (caller retries). */
-static int replicas_commit(Service *s, const char *rd_name, json_t *rd, int64_t rd_rev, json_t *existing,
-                           const NewReplica *add, size_t n_add, char **ret_msg) {
+int replicas_commit(Service *s, const char *rd_name, json_t *rd, int64_t rd_rev, bool rd_changed, json_t *existing,
+                    const NewReplica *add, size_t n_add, char **ret_msg) {
         _cleanup_(txn_done) Txn t = {};
         _cleanup_free_ char *rk = key_rd(rd_name), *idp = NULL;
         bool used[DRBD_MAX_PEERS + 1] = {}, had_diskful = false;
@@ -503,17 +500,19 @@ static int replicas_commit(Service *s, const char *rd_name, json_t *rd, int64_t 
                         "{s:s, s:s, s:i, s:b, s:b, s:s}", "resource-definition", rd_name, "node", add[k].node,
                         "node-id", id, "diskless", add[k].pool == NULL, "tie-breaker", add[k].tiebreaker,
                         "storage-pool", add[k].pool ? add[k].pool : "");
-                if (!o)
+                if (!o || (add[k].attach_created && json_object_set_new(o, "attach-created", json_true()) < 0))
                         return -ENOMEM;
                 if ((r = txn_require_rev(&t, k_res, 0)) < 0 || (r = txn_require_rev(&t, k_id, held_rev[id])) < 0 ||
                     (r = txn_put_json(&t, k_res, o)) < 0 || (r = txn_put(&t, k_id, add[k].node)) < 0)
                         return r;
         }
-        if ((source >= 0 || clear_source) && rd) {
+        if ((source >= 0 || clear_source || rd_changed) && rd) {
                 _cleanup_(json_decrefp) json_t *c = json_deep_copy(rd);
-                if (!c || json_object_set_new(c, "sync-source-id", json_integer(source)) < 0 ||
-                    (r = txn_put_json(&t, rk, c)) < 0)
-                        return c ? r : -ENOMEM;
+                if (!c || ((source >= 0 || clear_source) &&
+                           json_object_set_new(c, "sync-source-id", json_integer(source)) < 0))
+                        return -ENOMEM;
+                if ((r = txn_put_json(&t, rk, c)) < 0)
+                        return r;
         }
         r = txn_commit(s, &t, ret_msg);
         if (r < 0)
@@ -526,8 +525,7 @@ static int replicas_commit(Service *s, const char *rd_name, json_t *rd, int64_t 
         return 0;
 }
 
-/* The replica of replicas on node (borrowed), or NULL. */
-static json_t *replica_of(json_t *replicas, const char *node) {
+json_t *replica_of(json_t *replicas, const char *node) {
         json_t *e;
         size_t i;
         json_array_foreach(replicas, i, e)
@@ -540,9 +538,7 @@ static bool replica_on(json_t *replicas, const char *node) {
         return replica_of(replicas, node) != NULL;
 }
 
-/* Checks DRBD 8.4 limits for the set of nodes after adding n_new replicas
- * (one of which may be on new_node). */
-static int check_dialect_limits(Service *s, json_t *replicas, const char *new_node, size_t n_new, bool new_diskless,
+int check_dialect_limits(Service *s, json_t *replicas, const char *new_node, size_t n_new, bool new_diskless,
                                 char **ret_msg) {
         json_t *e;
         size_t i;
@@ -615,9 +611,7 @@ static int check_peer_slots(json_t *rd, const char *rd_name, unsigned diskful_af
                     rd_name, diskful_after, slots, slots + 1);
 }
 
-/* Turns the tie-breaker on node into an ordinary diskless client (the
- * operator attaches there): same replica, same node-id, one modify. */
-static int tiebreaker_to_client(Service *s, const char *rd_name, const char *node, char **ret_msg) {
+int tiebreaker_to_client(Service *s, const char *rd_name, const char *node, bool attach_created, char **ret_msg) {
         _cleanup_free_ char *k = key_res(rd_name, node), *what = NULL;
         _cleanup_(json_decrefp) json_t *res = NULL;
         _cleanup_(txn_done) Txn t = {};
@@ -628,6 +622,8 @@ static int tiebreaker_to_client(Service *s, const char *rd_name, const char *nod
         if ((r = obj_get(s, k, &res, &rev)) < 0)
                 return r == -ENOENT ? -EAGAIN : read_failed(ret_msg, r);
         json_object_set_new(res, "tie-breaker", json_false());
+        if (attach_created)
+                json_object_set_new(res, "attach-created", json_true());
         if ((r = txn_require_rev(&t, k, rev)) < 0 || (r = txn_put_json(&t, k, res)) < 0 ||
             (r = txn_commit(s, &t, ret_msg)) < 0)
                 return r;
@@ -666,7 +662,7 @@ int service_resource_create(Service *s, const char *rd_name, const char *node, j
                         return read_failed(ret_msg, r);
                 json_t *have = replica_of(replicas, node);
                 if (have && diskless && json_get_bool(have, "tie-breaker", false)) {
-                        r = tiebreaker_to_client(s, rd_name, node, ret_msg);
+                        r = tiebreaker_to_client(s, rd_name, node, false, ret_msg);
                         if (r == -EAGAIN)
                                 continue;
                         return r;
@@ -701,7 +697,7 @@ int service_resource_create(Service *s, const char *rd_name, const char *node, j
                                 return r;
                 }
                 NewReplica add = { .node = node, .pool = pool };
-                r = replicas_commit(s, rd_name, rd, rev, replicas, &add, 1, ret_msg);
+                r = replicas_commit(s, rd_name, rd, rev, false, replicas, &add, 1, ret_msg);
                 if (r == -EAGAIN)
                         continue;
                 return r;
@@ -709,26 +705,43 @@ int service_resource_create(Service *s, const char *rd_name, const char *node, j
         return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd_name);
 }
 
+int replica_delete_ops(Txn *t, const char *rd_name, json_t *res, int64_t res_rev) {
+        _cleanup_free_ char *k = key_res(rd_name, json_get_str(res, "node", ""));
+        char idk[160];
+        int r;
+        if (!k)
+                return -ENOMEM;
+        snprintf(idk, sizeof idk, KEY_ALLOC_NODEID "%s/%02d", rd_name, (int) json_get_int(res, "node-id", 0));
+        /* The node-id stays held (see replicas_commit). */
+        if ((r = txn_require_rev(t, k, res_rev)) < 0 || (r = txn_delete(t, k)) < 0 || (r = txn_put(t, idk, "")) < 0)
+                return r;
+        return 0;
+}
+
 int service_resource_delete(Service *s, const char *rd_name, const char *node, char **ret_msg) {
         int r;
         if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = check_name(NAME_NODE, node, ret_msg)) < 0)
                 return r;
-        _cleanup_free_ char *k = key_res(rd_name, node);
-        if (!k)
+        _cleanup_free_ char *k = key_res(rd_name, node), *k_rd = key_rd(rd_name);
+        if (!k || !k_rd)
                 return -ENOMEM;
         for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *res = NULL;
+                _cleanup_(json_decrefp) json_t *res = NULL, *rd = NULL;
                 _cleanup_(txn_done) Txn t = {};
-                int64_t rev;
+                int64_t rev, rd_rev;
+                if ((r = rd_load(s, rd_name, &rd, &rd_rev, ret_msg)) < 0)
+                        return r;
                 r = obj_get(s, k, &res, &rev);
                 if (r == -ENOENT)
                         return msgf(ret_msg, r, "'%s' has no replica on node '%s'", rd_name, node);
                 if (r < 0)
                         return read_failed(ret_msg, r);
-                char idk[160];
-                snprintf(idk, sizeof idk, KEY_ALLOC_NODEID "%s/%02d", rd_name, (int) json_get_int(res, "node-id", 0));
-                /* The node-id stays held (see replicas_commit). */
-                if ((r = txn_require_rev(&t, k, rev)) < 0 || (r = txn_delete(&t, k)) < 0 || (r = txn_put(&t, idk, "")) < 0)
+                /* A host uses the volume through it: only its detach removes it. */
+                if (rd_attached(rd, node))
+                        return msgf(ret_msg, -EBUSY, "'%s' is attached on node '%s'; detach it first "
+                                    "(drbdctl resource detach %s %s)", rd_name, node, node, rd_name);
+                /* Guarded by rd's revision too: an attach commits through rd. */
+                if ((r = txn_require_rev(&t, k_rd, rd_rev)) < 0 || (r = replica_delete_ops(&t, rd_name, res, rev)) < 0)
                         return r;
                 r = txn_commit(s, &t, ret_msg);
                 if (r == -EAGAIN)
@@ -1001,7 +1014,7 @@ int service_autoplace(Service *s, const char *rd_name, json_t *options, char **r
                 }
                 if (n_add == 0)
                         return 0;
-                r = replicas_commit(s, rd_name, rd, rev, replicas, add, n_add, ret_msg);
+                r = replicas_commit(s, rd_name, rd, rev, false, replicas, add, n_add, ret_msg);
                 if (r == -EAGAIN)
                         continue;
                 return r;

@@ -578,6 +578,15 @@ int service_resource_ready(Service *s, const char *rd, const char *node, json_t 
                 const char *err = json_get_str(ob, "error", NULL);
                 return msgf(ret_msg, 0, "'%s' on node '%s' is %s%s%s", rd, node, st, err ? ": " : "", err ? err : "");
         }
+        /* An attached host during the dual-primary window: ready once every
+         * attached host's kernel allows two primaries, else its open would
+         * fail to promote while another host is Primary. */
+        if (json_get_bool(row, "attached", false) && json_get_bool(row, "window", false))
+                json_array_foreach(l, i, e)
+                        if (json_get_bool(e, "attached", false) &&
+                            !json_get_bool(json_object_get(e, "observed"), "two-primaries", false))
+                                return msgf(ret_msg, 0, "'%s' waits for node '%s' to allow two primaries", rd,
+                                            json_get_str(e, "node", ""));
         *ret_row = json_incref(row);
         return 1;
 }

@@ -139,6 +139,8 @@ static int list_resources(Service *s, const char *filter, json_t *out, char **re
                                             json_string(drbd_dialect_to_string(rd_view_dialect(&v))));
                         json_t *n = find_by(v.nodes, "name", json_get_str(res, "node", ""), NULL, NULL);
                         json_object_set_new(o, "address", json_string(json_get_str(n, "address", "")));
+                        json_object_set_new(o, "attached", json_boolean(rd_attached(v.rd, json_get_str(res, "node", ""))));
+                        json_object_set_new(o, "window", json_boolean(rd_window_open(v.rd)));
                         _cleanup_free_ char *ok = NULL;
                         _cleanup_(json_decrefp) json_t *obs = NULL;
                         if (asprintf(&ok, SERVICE_KEY_OBSERVED "%s/%s", json_get_str(res, "node", ""),
@@ -295,6 +297,7 @@ int service_render_config(Service *s, const char *rd, const char *node, char **r
         RenderResource res = {
                 .name = rd, .dialect = d, .secret = json_get_str(v.rd, "secret", NULL),
                 .peer_slots = rd_peer_slots(v.rd, d), .quorum = d == DRBD_DIALECT_9 && nh >= 3,
+                .two_primaries = d == DRBD_DIALECT_9 && rd_window_open(v.rd),
                 .volumes = rv, .n_volumes = nv, .hosts = rh, .n_hosts = nh, .options = ro, .n_options = i,
         };
         return drbd_render_res(&res, ret_text, ret_msg);
@@ -433,6 +436,8 @@ int service_node_desired(Service *s, const char *node, json_t **ret, char **ret_
                         "primary", streq(json_get_str(v.rd, "primary", ""), node),
                         "zeroed", zeroed, "peers", (json_int_t) json_array_size(v.replicas) - 1,
                         "peer-ids", peer_ids, "diskful-peers", diskful_peers));
+                json_object_set_new(json_array_get(out, json_array_size(out) - 1), "two-primaries",
+                                    json_boolean(d == DRBD_DIALECT_9 && rd_window_open(v.rd)));
         }
         *ret = json_pack("{s:O, s:O}", "resources", out, "pools", pools);
         return *ret ? 0 : -ENOMEM;

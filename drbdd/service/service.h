@@ -80,6 +80,18 @@ int service_vd_delete(Service *s, const char *rd, unsigned vnr, char **ret_msg);
  * A diskful one beyond the metadata's peer slots is -EINVAL. */
 int service_resource_create(Service *s, const char *rd, const char *node, json_t *options, char **ret_msg);
 int service_resource_delete(Service *s, const char *rd, const char *node, char **ret_msg);
+/* Attachments: a host (node) uses rd through its replica there. Attach
+ * records node in rd's "attached" list, creating a diskless client marked
+ * "attach-created" when node has no replica (a tie-breaker there is used as
+ * it is). With two or more hosts attached the dual-primary window is open:
+ * every host's configuration allows two primaries (live migration,
+ * multiattach). Refused (-EBUSY, rd unchanged) when the window would be
+ * needed and is unsafe: a DRBD 8.4 node among rd's, or a protocol other than
+ * C. Detach removes node from the list, and the replica with it if its
+ * attach created it; the window closes when one host is left. Both are one
+ * transaction and idempotent. No options are taken yet (a{sv} for later). */
+int service_resource_attach(Service *s, const char *rd, const char *node, json_t *options, char **ret_msg);
+int service_resource_detach(Service *s, const char *rd, const char *node, json_t *options, char **ret_msg);
 /* Makes the replica on node diskful (options "storage-pool", else as for
  * create) or diskless ("diskless": true); without options it flips. One
  * change of the replica: same node-id, no moment without it. DRBD 9 only;

@@ -1,0 +1,183 @@
+/* Attachments and the dual-primary window (docs/nova.md).
+ *
+ * rd's "attached" list names the nodes whose hosts use the volume. It lives
+ * in the definition so that every attach and detach of rd is a transaction
+ * guarded by one revision: two hosts attaching at once cannot both miss
+ * each other and open a window nobody checked. The window itself is not
+ * stored: it is open exactly while the list has two or more nodes, so it
+ * can never be left open by a forgotten step. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drbdd/model/names.h"
+#include "json-util.h"
+#include "macro.h"
+#include "service-internal.h"
+
+bool rd_attached(json_t *rd, const char *node) {
+        json_t *e;
+        size_t i;
+        json_array_foreach(json_object_get(rd, "attached"), i, e)
+                if (streq(json_string_value(e) ?: "", node))
+                        return true;
+        return false;
+}
+
+bool rd_window_open(json_t *rd) {
+        return json_array_size(json_object_get(rd, "attached")) >= 2;
+}
+
+/* The protocol rd's configuration uses: its own option, else its group's, else C. */
+static int rd_protocol(Service *s, json_t *rd, const char **ret, char **ret_msg) {
+        const char *p = json_string_value(json_object_get(json_object_get(rd, "drbd-options"), "net/protocol"));
+        _cleanup_(json_decrefp) json_t *rg = NULL;
+        _cleanup_free_ char *k = NULL;
+        int r;
+        if (p) {
+                *ret = p;
+                return 0;
+        }
+        if (!(k = key_rg(json_get_str(rd, "resource-group", DEFAULT_RG))))
+                return -ENOMEM;
+        r = obj_get(s, k, &rg, NULL);
+        if (r < 0 && r != -ENOENT)
+                return read_failed(ret_msg, r);
+        p = json_string_value(json_object_get(json_object_get(rg, "drbd-options"), "net/protocol"));
+        *ret = p ?: "C"; /* validated against the whitelist: A, B or C */
+        return 0;
+}
+
+/* Two hosts Primary at once is safe only with synchronous replication
+ * (protocol C: a write completes once every peer has it) and DRBD 9. */
+static int check_window(Service *s, const char *rd_name, json_t *rd, json_t *replicas, const char *node,
+                        char **ret_msg) {
+        const char *other = json_string_value(json_array_get(json_object_get(rd, "attached"), 0));
+        const char *proto = NULL;
+        json_t *e;
+        size_t i;
+        int r;
+        if ((r = rd_protocol(s, rd, &proto, ret_msg)) < 0)
+                return r;
+        if (!streq(proto, "C"))
+                return msgf(ret_msg, -EBUSY, "'%s' is attached on node '%s'; attaching it on '%s' too needs two "
+                            "primaries, which drbdd allows only with protocol C ('%s' uses %s)", rd_name, other, node,
+                            rd_name, proto);
+        _cleanup_(json_decrefp) json_t *nodes = json_array();
+        if (!nodes)
+                return -ENOMEM;
+        json_array_foreach(replicas, i, e)
+                json_array_append_new(nodes, json_string(json_get_str(e, "node", "")));
+        if (!replica_of(replicas, node))
+                json_array_append_new(nodes, json_string(node));
+        json_array_foreach(nodes, i, e) {
+                _cleanup_free_ char *nk = key_node(json_string_value(e));
+                _cleanup_(json_decrefp) json_t *n = NULL;
+                if (!nk)
+                        return -ENOMEM;
+                if ((r = obj_get(s, nk, &n, NULL)) < 0 && r != -ENOENT)
+                        return read_failed(ret_msg, r);
+                if (r < 0 || node_dialect(n) != DRBD_DIALECT_9)
+                        return msgf(ret_msg, -EBUSY, "'%s' is attached on node '%s'; attaching it on '%s' too needs "
+                                    "two primaries, which needs DRBD 9 on every node of '%s' ('%s' %s)", rd_name,
+                                    other, node, rd_name, json_string_value(e),
+                                    r < 0 ? "is not defined" : "does not run DRBD 9");
+        }
+        return 0;
+}
+
+int service_resource_attach(Service *s, const char *rd_name, const char *node, json_t *options, char **ret_msg) {
+        static const char *const allowed[] = { NULL };
+        int r;
+        if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = check_name(NAME_NODE, node, ret_msg)) < 0 ||
+            (r = opts_check_keys(options, allowed, ret_msg)) < 0)
+                return r;
+        _cleanup_free_ char *rk = key_rd(rd_name), *nk = key_node(node), *what = NULL;
+        if (!rk || !nk || asprintf(&what, "%s/%s", rd_name, node) < 0)
+                return -ENOMEM;
+        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
+                _cleanup_(json_decrefp) json_t *rd = NULL, *replicas = NULL, *n = NULL;
+                _cleanup_(txn_done) Txn t = {};
+                int64_t rev;
+                if ((r = rd_load(s, rd_name, &rd, &rev, ret_msg)) < 0 ||
+                    (r = replicas_load(s, rd_name, &replicas, ret_msg)) < 0)
+                        return r;
+                r = obj_get(s, nk, &n, NULL);
+                if (r == -ENOENT)
+                        return msgf(ret_msg, r, "node '%s' not found", node);
+                if (r < 0)
+                        return read_failed(ret_msg, r);
+                if (rd_attached(rd, node))
+                        return 0;
+                if (json_array_size(json_object_get(rd, "volumes")) == 0)
+                        return msgf(ret_msg, -EINVAL, "'%s' has no volumes yet", rd_name);
+                if (json_array_size(json_object_get(rd, "attached")) >= 1 &&
+                    (r = check_window(s, rd_name, rd, replicas, node, ret_msg)) < 0)
+                        return r;
+                json_t *list = json_object_get(rd, "attached");
+                if (!json_is_array(list))
+                        json_object_set_new(rd, "attached", list = json_array());
+                if (!list || json_array_append_new(list, json_string(node)) < 0)
+                        return -ENOMEM;
+                json_t *have = replica_of(replicas, node);
+                if (!have) {
+                        if ((r = check_dialect_limits(s, replicas, node, 1, true, ret_msg)) < 0)
+                                return r;
+                        NewReplica add = { .node = node, .attach_created = true };
+                        r = replicas_commit(s, rd_name, rd, rev, true, replicas, &add, 1, ret_msg);
+                } else if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_put_json(&t, rk, rd)) < 0)
+                        return r;
+                else
+                        r = txn_commit(s, &t, ret_msg);
+                if (r == -EAGAIN)
+                        continue;
+                if (r < 0)
+                        return r;
+                service_notify(s, "resource", what, "attached");
+                return 0;
+        }
+        return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd_name);
+}
+
+int service_resource_detach(Service *s, const char *rd_name, const char *node, json_t *options, char **ret_msg) {
+        static const char *const allowed[] = { NULL };
+        int r;
+        if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = check_name(NAME_NODE, node, ret_msg)) < 0 ||
+            (r = opts_check_keys(options, allowed, ret_msg)) < 0)
+                return r;
+        _cleanup_free_ char *rk = key_rd(rd_name), *k = key_res(rd_name, node), *what = NULL;
+        if (!rk || !k || asprintf(&what, "%s/%s", rd_name, node) < 0)
+                return -ENOMEM;
+        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
+                _cleanup_(json_decrefp) json_t *rd = NULL, *res = NULL, *keep = json_array();
+                _cleanup_(txn_done) Txn t = {};
+                int64_t rev, res_rev = 0;
+                json_t *e;
+                size_t i;
+                if (!keep)
+                        return -ENOMEM;
+                if ((r = rd_load(s, rd_name, &rd, &rev, ret_msg)) < 0)
+                        return r;
+                if (!rd_attached(rd, node))
+                        return 0;
+                json_array_foreach(json_object_get(rd, "attached"), i, e)
+                        if (!streq(json_string_value(e) ?: "", node))
+                                json_array_append(keep, e);
+                json_object_set(rd, "attached", keep);
+                r = obj_get(s, k, &res, &res_rev);
+                if (r < 0 && r != -ENOENT)
+                        return read_failed(ret_msg, r);
+                bool remove = r >= 0 && json_get_bool(res, "attach-created", false);
+                if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_put_json(&t, rk, rd)) < 0 ||
+                    (remove && (r = replica_delete_ops(&t, rd_name, res, res_rev)) < 0))
+                        return r;
+                r = txn_commit(s, &t, ret_msg);
+                if (r == -EAGAIN)
+                        continue;
+                if (r < 0)
+                        return r;
+                service_notify(s, "resource", what, remove ? "deleted" : "detached");
+                return 0;
+        }
+        return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd_name);
+}
