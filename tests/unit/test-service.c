@@ -723,6 +723,59 @@ static void test_leader_pass_slices(void **state) {
         json_decref(d2);
 }
 
+/* A host attached through the tie-breaker keeps it when a third diskful
+ * replica comes: the leader makes it a client that the host's detach
+ * removes, instead of deleting it under the host (tests/lab/test-drbd9.sh
+ * `window` does the same live with a replica removed). An unattached
+ * tie-breaker of another resource goes as before. */
+static void test_leader_attached_tiebreaker(void **state) {
+        Fixture *f = *state;
+        node(f, "alpha", "10.0.0.1", NULL, NULL);
+        node(f, "beta", "10.0.0.2", NULL, NULL);
+        node(f, "gamma", "10.0.0.3", NULL, NULL);
+        lvm_pool(f, "alpha", "pool1", 100);
+        lvm_pool(f, "beta", "pool1", 100);
+        spawn_setup(f, "r1", 1);
+        spawn_setup(f, "r2", 1);
+        OK(service_autoplace(f->s, "r1", NULL, ret_msg));
+        OK(service_autoplace(f->s, "r2", NULL, ret_msg));
+        json_t *tb = replica(f, "r1", "gamma");
+        assert_non_null(tb);
+        assert_true(json_get_bool(tb, "tie-breaker", false));
+        json_decref(tb);
+        OK(service_resource_attach(f->s, "r1", "gamma", NULL, ret_msg));
+        tb = replica(f, "r1", "gamma");
+        assert_true(json_get_bool(tb, "tie-breaker", false)); /* used as it is */
+        assert_true(json_get_bool(tb, "attached", false));
+        assert_false(json_get_bool(tb, "attach-created", false));
+        json_decref(tb);
+
+        node(f, "delta", "10.0.0.4", NULL, NULL);
+        lvm_pool(f, "delta", "pool1", 100);
+        OK(service_resource_create(f->s, "r1", "delta", NULL, ret_msg));
+        OK(service_resource_create(f->s, "r2", "delta", NULL, ret_msg));
+        json_t *done = NULL;
+        OK(service_leader_duties(f->s, NULL, &done, ret_msg));
+        json_decref(done);
+        json_t *c = replica(f, "r1", "gamma");
+        assert_non_null(c);
+        assert_false(json_get_bool(c, "tie-breaker", false));
+        assert_true(json_get_bool(c, "diskless", false));
+        assert_true(json_get_bool(c, "attached", false));
+        assert_true(json_get_bool(c, "attach-created", false));
+        json_decref(c);
+        assert_false(replica_on_node(f, "r2", "gamma"));
+        assert_int_equal(kinds(f, "r1").diskful, 3);
+
+        /* The host leaves: its client goes; deleting under it was refused before. */
+        FAILS(-EBUSY, service_resource_delete(f->s, "r1", "gamma", ret_msg));
+        OK(service_resource_detach(f->s, "r1", "gamma", NULL, ret_msg));
+        assert_false(replica_on_node(f, "r1", "gamma"));
+        OK(service_leader_duties(f->s, NULL, &done, ret_msg));
+        json_decref(done);
+        assert_false(replica_on_node(f, "r1", "gamma"));
+}
+
 static void test_autoplace_drbd84(void **state) {
         Fixture *f = *state;
         node(f, "old", "10.0.0.1", "8.4", NULL);
@@ -1542,6 +1595,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_sizing_fields, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_autoplace_tiebreaker, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_leader_pass_slices, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_leader_attached_tiebreaker, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sync_source_fixed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_toggle_disk, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_autoplace_drbd84, setup, teardown),
