@@ -157,12 +157,11 @@ class DrbdDriver(driver.VolumeDriver):
         if volume.size > from_size_gib:
             self.extend_volume(volume, volume.size)
 
-    def _replica_on(self, name, node):
-        for r in self._call('list replicas of %s' % name,
-                            self.client.list_resources, name):
-            if r.get('node') == node:
-                return r
-        return None
+    def _attached_on(self, name, node):
+        """A host on node is attached already (another attachment there)."""
+        return any(r.get('node') == node and r.get('attached') for r in
+                   self._call('list replicas of %s' % name,
+                              self.client.list_resources, name))
 
     @staticmethod
     def _device_of(replica):
@@ -173,15 +172,42 @@ class DrbdDriver(driver.VolumeDriver):
                 replica.get('resource-definition'))
         return vols[0]['device']
 
+    def _node_of(self, host, nodes=None):
+        """The drbdd node of Nova's host name (its CONF.host, the
+        connector's 'host'): the node of that name, else the one whose
+        property nova-host names it (docs/nova.md); None if neither."""
+        if not host:
+            return None
+        if nodes is None:
+            nodes = self._call('list nodes', self.client.list_nodes)
+        for n in nodes:
+            if n.get('name') == host:
+                return host
+        for n in nodes:
+            if (n.get('properties') or {}).get('nova-host') == host:
+                return n.get('name')
+        return None
+
     def _transport(self, connector):
         transport = self.configuration.drbd_transport
         if transport != 'auto':
             return transport
-        host = (connector or {}).get('host')
-        nodes = self._call('list nodes', self.client.list_nodes)
-        if host and any(n.get('name') == host for n in nodes):
+        if self._node_of((connector or {}).get('host')):
             return 'drbd'
         return 'iscsi'
+
+    def _node_for(self, volume, connector):
+        """The drbdd node for a DRBD-transport connector, or a clear error."""
+        host = connector['host']
+        node = self._node_of(host)
+        if node is None:
+            raise exception.VolumeBackendAPIException(
+                data=_('cannot attach %(vol)s natively on host %(host)s: no '
+                       'drbdd node has that name or the property '
+                       'nova-host=%(host)s (set it with "drbdctl node '
+                       'set-property NODE nova-host %(host)s", or use the '
+                       'iscsi transport)') % {'vol': volume.id, 'host': host})
+        return node
 
     # ---- setup and stats ---------------------------------------------------
 
@@ -213,6 +239,12 @@ class DrbdDriver(driver.VolumeDriver):
                          '')
         rds = self._call('list resource definitions',
                          self.client.list_resource_definitions)
+        # Multiattach: several hosts at once through drbdd's dual-primary
+        # window (native) or one LIO ACL per initiator (iSCSI). Online
+        # extend: an iSCSI initiator rescans; Nova's 'local' volume driver
+        # cannot resize a guest's disk, so natively attached volumes would
+        # not grow in the guest (docs/nova.md).
+        online_extend = cfg.drbd_transport == 'iscsi'
         ratio = volume_utils.get_max_over_subscription_ratio(
             cfg.max_over_subscription_ratio, supports_auto=True)
         pools = []
@@ -244,7 +276,7 @@ class DrbdDriver(driver.VolumeDriver):
                 'thick_provisioning_support': 'lvm' in drivers,
                 'sparse_copy_volume': thin,
                 'multiattach': True,
-                'online_extend_support': True,
+                'online_extend_support': online_extend,
                 'QoS_support': False,
                 'total_volumes': sum(1 for rd in rds
                                      if rd.get('resource-group') == name),
@@ -260,7 +292,7 @@ class DrbdDriver(driver.VolumeDriver):
                                  if cfg.drbd_transport == 'iscsi'
                                  else constants.DRBD),
             'multiattach': True,
-            'online_extend_support': True,
+            'online_extend_support': online_extend,
             'thin_provisioning_support': any(
                 p['thin_provisioning_support'] for p in pools),
             'thick_provisioning_support': any(
@@ -438,32 +470,31 @@ class DrbdDriver(driver.VolumeDriver):
     def initialize_connection(self, volume, connector, initiator_data=None):
         self.validate_connector(connector)
         if self._transport(connector) == 'drbd':
-            return self._attach_drbd(volume, connector['host'])
+            return self._attach_drbd(volume,
+                                     self._node_for(volume, connector))
         return self._attach_iscsi(volume, connector)
 
     def _attach_drbd(self, volume, node):
-        """A replica of the volume on node (the one there, or a new diskless
-        client), ready; returns the 'local' connection info."""
+        """drbdd's Attach: the replica on node (the one there, or a new
+        diskless client drbdd marks as the attach's own), and while another
+        host is attached too (live migration, multiattach) the dual-primary
+        window; then waits until node can open the device. Returns the
+        'local' connection info. A failure detaches again, which removes
+        only what the attach created."""
         name = self._rd_name(volume)
-        created = False
-        if self._replica_on(name, node) is None:
-            try:
-                self.client.create_resource(name, node, {'diskless': True})
-                created = True
-            except drbdd_client.DrbddError as e:
-                if not e.exists:  # else a parallel attach made it
-                    raise self._failure('attach %s on %s' % (volume.id, node),
-                                        e)
+        had = self._attached_on(name, node)
+        self._call('attach %s on %s' % (volume.id, node), self.client.attach,
+                   name, node)
         try:
             replica = self._call(
                 'wait for %s to be ready on %s' % (volume.id, node),
                 self.client.wait_ready, name, node,
                 self.configuration.drbd_ready_timeout)
         except Exception:
-            if created:
-                self._call('remove the client replica of %s on %s' % (
-                    volume.id, node), self.client.delete_resource, name,
-                    node, not_found_ok=True)
+            if not had:
+                self._call('detach %s from %s' % (volume.id, node),
+                           self.client.detach, name, node,
+                           not_found_ok=True)
             raise
         return {'driver_volume_type': 'local',
                 'data': {'device_path': self._device_of(replica)}}
@@ -552,30 +583,28 @@ class DrbdDriver(driver.VolumeDriver):
                if a.connector and a.connector.get(key) == who) > 1:
             return True  # another attachment on that host uses it
         if transport == 'drbd':
-            self._remove_client(name, who, volume)
+            node = self._node_of(who)
+            if node is not None:  # else it was never attached natively
+                self._call('detach %s from %s' % (volume.id, node),
+                           self.client.detach, name, node,
+                           not_found_ok=True)
         else:
             self._call('unexport %s from %s' % (volume.id, who),
                        self.client.unexport_iscsi, name, {'initiator': who},
                        not_found_ok=True)
         return len(attachments) > 1
 
-    def _remove_client(self, name, node, volume):
-        """Deletes the replica on node if it is a diskless client; diskful
-        replicas and tie-breakers belong to drbdd's placement."""
-        replica = self._replica_on(name, node)
-        if replica and replica.get('diskless') and \
-                not replica.get('tie-breaker'):
-            self._call('remove the client replica of %s on %s' % (
-                volume.id, node), self.client.delete_resource, name, node,
-                not_found_ok=True)
-
     def _detach_all(self, volume):
+        """Every host's attachment ends; drbdd removes the clients the
+        attaches made, and nothing else."""
         name = self._rd_name(volume)
         if self.configuration.drbd_transport != 'iscsi':
             for r in self._call('list replicas of %s' % name,
                                 self.client.list_resources, name):
-                if r.get('diskless') and not r.get('tie-breaker'):
-                    self._remove_client(name, r['node'], volume)
+                if r.get('attached'):
+                    self._call('detach %s from %s' % (volume.id, r['node']),
+                               self.client.detach, name, r['node'],
+                               not_found_ok=True)
         if self.configuration.drbd_transport != 'drbd':
             self._call('unexport %s' % volume.id, self.client.unexport_iscsi,
                        name, {}, not_found_ok=True)
@@ -588,13 +617,14 @@ class DrbdDriver(driver.VolumeDriver):
         the duration of the block."""
         node = self.configuration.drbd_local_node or socket.gethostname()
         name = self._rd_name(volume)
-        had_replica = self._replica_on(name, node) is not None
+        had = self._attached_on(name, node)
         conn = self._attach_drbd(volume, node)
         try:
             yield conn['data']['device_path']
         finally:
-            if not had_replica:
-                self._remove_client(name, node, volume)
+            if not had:
+                self._call('detach %s from %s' % (volume.id, node),
+                           self.client.detach, name, node, not_found_ok=True)
 
     def copy_image_to_volume(self, context, volume, image_service, image_id):
         with self._local_device(volume) as path:

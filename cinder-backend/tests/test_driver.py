@@ -188,6 +188,9 @@ class DriverTestCase(unittest.TestCase):
     @staticmethod
     def _drop(name):
         try:
+            for r in FIXTURE.call('ListResources', 's', name)[0]:
+                if r.get('attached'):
+                    FIXTURE.call('Detach', 'ssa{sv}', name, r['node'], {})
             FIXTURE.call('DeleteResourceDefinition', 's', name)
         except _drbdd.Error:
             pass
@@ -393,9 +396,15 @@ class TestSetupAndStats(DriverTestCase):
         self.assertEqual(150, p['total_capacity_gb'])
         self.assertLessEqual(p['free_capacity_gb'], 150)
         self.assertGreaterEqual(p['provisioned_capacity_gb'], 0)
-        for key in ('thin_provisioning_support', 'multiattach',
-                    'online_extend_support'):
+        for key in ('thin_provisioning_support', 'multiattach'):
             self.assertIs(True, p[key], key)
+        # Nova's 'local' volume driver cannot resize a guest's disk: no
+        # online extend over the native transport (docs/nova.md).
+        self.assertIs(False, p['online_extend_support'])
+        self.assertIs(False, stats['online_extend_support'])
+        self.override(drbd_transport='iscsi')
+        stats = self.driver.get_volume_stats(refresh=True)
+        self.assertIs(True, stats['pools'][0]['online_extend_support'])
         self.assertIs(False, p['thick_provisioning_support'])
         for key in ('reserved_percentage', 'max_over_subscription_ratio',
                     'QoS_support', 'total_volumes'):
@@ -634,6 +643,7 @@ class TestConnections(DriverTestCase):
         minor = self.rd(name)['volumes'][0]['minor']
         self.assertEqual('/dev/drbd%d' % minor, info['data']['device_path'])
         self.assertIn(node, self.replicas(name))
+        self.assertTrue(self.replicas(name)[node]['attached'])
         self.assertFalse(self.driver.terminate_connection(
             vol, self.connector(node)))
         self.assertNotIn(node, self.replicas(name))
@@ -646,6 +656,91 @@ class TestConnections(DriverTestCase):
         with self.assertRaises(exception.VolumeBackendAPIException):
             self.driver.initialize_connection(vol, self.connector(node))
         self.assertNotIn(node, self.replicas('CV_' + vol.id))
+        self.assertEqual([], self.rd('CV_' + vol.id).get('attached', []))
+
+    def test_second_host_opens_the_window(self):
+        """Live migration: the destination's attach while the source is
+        attached opens the dual-primary window before the wait for
+        readiness starts; a failed attach closes it again."""
+        vol = self.created()
+        name = 'CV_' + vol.id
+        src = sorted(self.replicas(name))[0]
+        FIXTURE.call('Attach', 'ssa{sv}', name, src, {})
+        dst = self.free_node(name)
+        seen = {}
+        real_wait = self.driver.client.wait_ready
+
+        def spy(rd, on, timeout):
+            seen['attached'] = sorted(self.rd(rd).get('attached', []))
+            seen['config'] = FIXTURE.call('GetResourceConfig', 'ss', rd,
+                                          src)[0]
+            return real_wait(rd, on, timeout)
+        self.driver.client.wait_ready = spy
+        with self.assertRaises(exception.VolumeBackendAPIException):
+            self.driver.initialize_connection(vol, self.connector(dst))
+        self.assertEqual(sorted([src, dst]), seen['attached'])
+        self.assertIn('allow-two-primaries yes;', seen['config'])
+        # On this host nothing becomes ready: the attach is undone.
+        self.assertEqual([src], self.rd(name)['attached'])
+        self.assertNotIn(dst, self.replicas(name))
+        self.assertNotIn('allow-two-primaries',
+                         FIXTURE.call('GetResourceConfig', 'ss', name,
+                                      src)[0])
+
+    def test_second_host_refused_without_protocol_c(self):
+        """Two hosts need protocol C: a clear error, nothing attached."""
+        vol = self.created()
+        name = 'CV_' + vol.id
+        FIXTURE.call('ModifyResourceDefinition', 'sa{sv}', name,
+                     {'drbd-options': {'net/protocol': 'A'}})
+        src = sorted(self.replicas(name))[0]
+        FIXTURE.call('Attach', 'ssa{sv}', name, src, {})
+        before = self.replicas(name)
+        dst = self.free_node(name)
+        with self.assertRaises(exception.VolumeBackendAPIException) as cm:
+            self.driver.initialize_connection(vol, self.connector(dst))
+        self.assertIn('protocol C', str(cm.exception))
+        self.assertEqual(before, self.replicas(name))
+        self.assertEqual([src], self.rd(name)['attached'])
+
+    def test_unknown_host(self):
+        vol = self.created()
+        name = 'CV_' + vol.id
+        before = self.replicas(name)
+        with self.assertRaises(exception.VolumeBackendAPIException) as cm:
+            self.driver.initialize_connection(
+                vol, self.connector('compute-unknown'))
+        self.assertIn('nova-host=compute-unknown', str(cm.exception))
+        self.assertEqual(before, self.replicas(name))
+
+    def test_nova_host_differs_from_node_name(self):
+        """Nova's CONF.host need not be the drbdd node name: the node's
+        nova-host property maps it, for attach and detach alike."""
+        vol = self.created()
+        name = 'CV_' + vol.id
+        node = self.free_node(name)
+        FIXTURE.call('SetNodeProperty', 'sss', node, 'nova-host',
+                     'compute-%s.example' % node)
+        self.addCleanup(FIXTURE.call, 'SetNodeProperty', 'sss', node,
+                        'nova-host', '')
+        conn = self.connector('compute-%s.example' % node)
+        self.assertEqual('drbd', self.driver._transport(conn))
+        seen = {}
+        real_wait = self.driver.client.wait_ready
+
+        def spy(rd, on, timeout):
+            seen['on'] = on
+            raise drbdd_client.DrbddError(
+                'WaitReady', errno.ETIMEDOUT,
+                'org.drbd.drbdd1.Error.Timeout', 'not ready')
+        self.driver.client.wait_ready = spy
+        self.addCleanup(setattr, self.driver.client, 'wait_ready', real_wait)
+        with self.assertRaises(exception.VolumeBackendAPIException):
+            self.driver.initialize_connection(vol, conn)
+        self.assertEqual(node, seen['on'])
+        FIXTURE.call('Attach', 'ssa{sv}', name, node, {})
+        self.assertFalse(self.driver.terminate_connection(vol, conn))
+        self.assertNotIn(node, self.replicas(name))
 
     @needs_node_agent
     def test_attach_where_replica_exists(self):
@@ -675,10 +770,25 @@ class TestConnections(DriverTestCase):
         self.assertEqual(before, self.replicas(name))
 
     def client_replica(self, name):
+        """A host attached on a node without a replica: drbdd made it a
+        client of the attach's own (the driver's attach does this, then
+        waits for readiness, which needs a node agent)."""
+        node = self.free_node(name)
+        FIXTURE.call('Attach', 'ssa{sv}', name, node, {})
+        return node
+
+    def test_terminate_keeps_operator_client(self):
+        """Detach removes only a client its attach created."""
+        vol = self.created()
+        name = 'CV_' + vol.id
         node = self.free_node(name)
         FIXTURE.call('CreateResource', 'ssa{sv}', name, node,
                      {'diskless': True})
-        return node
+        FIXTURE.call('Attach', 'ssa{sv}', name, node, {})
+        self.assertFalse(self.driver.terminate_connection(
+            vol, self.connector(node)))
+        self.assertIn(node, self.replicas(name))
+        self.assertFalse(self.replicas(name)[node]['attached'])
 
     def test_terminate_removes_client(self):
         vol = self.created()
