@@ -284,10 +284,11 @@ def main():
               'detach (attachment delete): client replica removed')
 
     # The detach path on its own, through Cinder's RPC to the driver: a
-    # client replica as a finished attach leaves it, then
+    # client replica as a finished attach leaves it (drbdd's Attach, which
+    # the driver's attach calls before waiting for readiness), then
     # os-terminate_connection.
     host = d.free_node(name1)
-    d.c.call('CreateResource', 'ssa{sv}', [name1, host, {'diskless': True}])
+    d.c.call('Attach', 'ssa{sv}', [name1, host, {}])
     vols.terminate_connection(v1, connector(host))
     check(host not in d.replicas(name1),
           'terminate_connection via Cinder removes the client on %s' % host)
