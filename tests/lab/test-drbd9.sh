@@ -222,9 +222,112 @@ dev=$(blockdev --getsize64 $(dev_of one))
 echo "ok: the sizes shown are what LVM ($lv KiB) and DRBD ($dev bytes) made"'
 }
 
+# The dual-primary window of a live migration (docs/nova.md): vm1, a diskful
+# node, is the source; vm3, the resource's tie-breaker used as it is, the
+# destination. Both are Primary only while both are attached; the window
+# closes after success, after a rollback, and with the destination's drbdd
+# down at the moment of the detach. Both hosts write disjoint regions meanwhile
+# (multiattach); the diskful replicas end identical. Then the host on the
+# tie-breaker keeps it: a diskful replica goes, and the leader makes the
+# tie-breaker a client instead of removing it under the writing host.
+test_window() {
+	on vm3 'set -e
+ctl rg spawn mirror w1 32M
+wait_until 120 all_state w1 UpToDate || { ctl r l w1; exit 1; }
+[ "$(kind_of w1 vm3)" = TieBreaker ] || { ctl r l w1; exit 1; }
+ctl r attach vm1 w1'
+	on vm1 'set -e
+ctl r wr vm1 w1 >/dev/null
+one_primary_only w1 || { drbdsetup show w1; exit 1; }
+echo "ok: one host attached: the kernel allows one primary"
+rm -f /tmp/w1-src; writer_start $(dev_of w1) /tmp/w1-src 1024
+wait_until 60 acks_at_least /tmp/w1-src 5 || { cat /tmp/w1-src; drbdsetup status w1; exit 1; }
+role_is w1 Primary || { drbdsetup status w1; exit 1; }
+echo "ok: the source vm1 is Primary and writing"'
+	on vm3 'set -e
+ctl r attach vm3 w1
+[ "$(kind_of w1 vm3)" = TieBreaker ] || { ctl r l w1; exit 1; }
+ctl r wr vm3 w1 >/dev/null
+two_primaries w1 || { echo "wait-ready returned before the window was open here"; drbdsetup show w1; exit 1; }
+rm -f /tmp/w1-dst; writer_start $(dev_of w1) /tmp/w1-dst 3072
+wait_until 60 acks_at_least /tmp/w1-dst 5 || { cat /tmp/w1-dst; drbdsetup status w1; exit 1; }
+role_is w1 Primary && drbdsetup status w1 | grep -q "^  vm1 role:Primary" || { drbdsetup status w1; exit 1; }
+echo "ok: the destination vm3 attached through its tie-breaker: vm1 and vm3 both Primary, both writing"'
+	on vm1 'set -e
+two_primaries w1 || { drbdsetup show w1; exit 1; }
+n=$(acks /tmp/w1-src); wait_until 30 acks_at_least /tmp/w1-src $((n + 5))
+[ "$(errs /tmp/w1-src)" = 0 ] || { grep err /tmp/w1-src | head -3; exit 1; }
+writer_stop
+wait_until 30 role_is w1 Secondary || { drbdsetup status w1; exit 1; }
+ctl r detach vm1 w1
+wait_until 60 one_primary_only w1 || { drbdsetup show w1; exit 1; }
+[ "$(kind_of w1 vm1)" = Diskful ] || { ctl r l w1; exit 1; }
+echo "ok: migrated: vm1 stopped and detached; its kernel allows one primary again; its replica stays"
+if dd if=/dev/zero of=$(dev_of w1) bs=4096 count=1 seek=7000 oflag=direct status=none 2>/dev/null; then
+	echo "vm1 could write beside the Primary vm3 after the window closed"; exit 1; fi
+echo "ok: vm1 cannot become Primary beside vm3 now"'
+	lab_copy_out vm1 /tmp/w1-src "$LAB_DIR/w1-src" && lab_copy_in vm3 "$LAB_DIR/w1-src" /tmp/w1-src || return 1
+	on vm3 'set -e
+wait_until 60 one_primary_only w1 || { drbdsetup show w1; exit 1; }
+role_is w1 Primary
+echo "ok: vm3 kernel: window closed, vm3 the one Primary"
+verify_acks /tmp/w1-src $(dev_of w1) 1024
+echo "ok: every write vm1 acknowledged before the migration reads back on vm3"'
+	# Rollback: a migration back to vm1 that is aborted (destination detached).
+	on vm1 'set -e
+ctl r attach vm1 w1; ctl r wr vm1 w1 >/dev/null
+two_primaries w1 || { drbdsetup show w1; exit 1; }
+rm -f /tmp/w1-rb; writer_start $(dev_of w1) /tmp/w1-rb 5120
+wait_until 60 acks_at_least /tmp/w1-rb 3 || { cat /tmp/w1-rb; drbdsetup status w1; exit 1; }
+role_is w1 Primary
+echo "ok: a migration back: vm1 attached and Primary beside vm3"
+writer_stop; wait_until 30 role_is w1 Secondary
+ctl r detach vm1 w1
+wait_until 60 one_primary_only w1 || { drbdsetup show w1; exit 1; }
+echo "ok: rollback: the destination vm1 detached, window closed"'
+	on vm3 'set -e
+wait_until 60 one_primary_only w1 || { drbdsetup show w1; exit 1; }
+role_is w1 Primary; [ "$(errs /tmp/w1-dst)" = 0 ]
+echo "ok: vm3 still the one Primary, its writes never failed"'
+	# The window open, vm3's drbdd killed, the window closed meanwhile: vm3 converges when it is back.
+	on vm1 'set -e; ctl r attach vm1 w1; ctl r wr vm1 w1 >/dev/null; two_primaries w1'
+	on vm3 'set -e; two_primaries w1; node_stop KILL'
+	on vm1 'set -e; ctl r detach vm1 w1; wait_until 60 one_primary_only w1'
+	on vm3 'set -e
+two_primaries w1 || { echo "the window closed without drbdd?"; exit 1; }
+node_start --store $STORE
+wait_until 60 one_primary_only w1 || { drbdsetup show w1; tail -20 /tmp/drbdd.log; exit 1; }
+echo "ok: closed while vm3'"'"'s drbdd was down: its restarted drbdd closed it in its kernel"
+writer_stop
+wait_until 30 role_is w1 Secondary'
+	local s1 s2
+	s1=$(on vm1 'dd if=$(dev_of w1) bs=1M iflag=direct status=none | sha256sum')
+	s2=$(on vm2 'dd if=$(dev_of w1) bs=1M iflag=direct status=none | sha256sum')
+	[ -n "$s1" ] && [ "$s1" = "$s2" ] || { echo "vm1 and vm2 differ after both hosts wrote: $s1 / $s2"; return 1; }
+	echo "ok: both hosts wrote disjoint regions; the diskful replicas vm1 and vm2 are identical"
+	on vm3 'set -e
+verify_acks /tmp/w1-dst $(dev_of w1) 3072
+rm -f /tmp/w1-tb; writer_start $(dev_of w1) /tmp/w1-tb 5120
+wait_until 60 acks_at_least /tmp/w1-tb 5 || { cat /tmp/w1-tb; exit 1; }
+ctl r d vm2 w1
+is_client() { [ "$(kind_of w1 vm3)" = Diskless ]; }
+wait_until 60 is_client || { echo "the attached tie-breaker did not become a client"; ctl r l w1; exit 1; }
+n=$(acks /tmp/w1-tb)
+wait_until 60 acks_at_least /tmp/w1-tb $((n + 25)) || { drbdsetup status w1; exit 1; }
+[ "$(errs /tmp/w1-tb)" = 0 ] || { grep err /tmp/w1-tb | head -3; exit 1; }
+echo "ok: one diskful replica left: the leader made the attached tie-breaker a client; writes went on, none failed"
+writer_stop
+verify_acks /tmp/w1-tb $(dev_of w1) 5120
+ctl r detach vm3 w1
+gone_here() { [ -z "$(kind_of w1 vm3)" ]; }
+wait_until 60 gone_here || { ctl r l w1; exit 1; }
+echo "ok: vm3 detached: the client (the leader made it for the attach) is removed"
+ctl rd d w1'
+}
+
 main() {
 	local t0 tests=("$@") t rc
-	[ ${#tests[@]} -gt 0 ] || tests=(tiebreaker client quorum grow toggle peer_slots thin_one)
+	[ ${#tests[@]} -gt 0 ] || tests=(tiebreaker client quorum grow toggle peer_slots thin_one window)
 	t0=$(lab__now)
 	lab_start 3 --disks 1G || exit 1
 	lab_test "drbd9 setup" test_setup

@@ -134,27 +134,28 @@ lio_has() { "$LAB_BUILD/drbdd-iscsi" show "$1" >/dev/null 2>&1; }
 lio_gone() { ! lio_has "$1"; }
 
 # DRBD 9 scenarios (tests/lab/test-drbd9.sh).
-# writer_start DEV LOG: a process that keeps DEV open (on DRBD 9 that makes
-# this node Primary) and writes a numbered 4 KiB block every 0.2 s with
-# O_SYNC, from 4 MiB on. Each outcome is a line in LOG: "ok N SUM" only
-# once the write returned (acknowledged), "err N ERRNO" when it failed.
+# writer_start DEV LOG [BASE]: a process that keeps DEV open (on DRBD 9 that
+# makes this node Primary) and writes a numbered 4 KiB block every 0.2 s with
+# O_SYNC, from block BASE (default 1024: 4 MiB) on. Each outcome is a line in
+# LOG: "ok N SUM" only once the write returned (acknowledged), "err N ERRNO"
+# when it failed.
 writer_start() {
 	nohup /usr/bin/python3 -c '
 import hashlib, os, sys, time
-dev, log = sys.argv[1], sys.argv[2]
+dev, log, base = sys.argv[1], sys.argv[2], int(sys.argv[3])
 fd = os.open(dev, os.O_RDWR | os.O_SYNC)
 out = open(log, "a", buffering=1)
 i = 0
 while True:
     blk = ("block %d %f" % (i, time.time())).ljust(4096).encode()
     try:
-        os.pwrite(fd, blk, (1024 + i) * 4096)
+        os.pwrite(fd, blk, (base + i) * 4096)
         out.write("ok %d %s\n" % (i, hashlib.sha256(blk).hexdigest()[:16]))
     except OSError as e:
         out.write("err %d %d\n" % (i, e.errno))
     i += 1
     time.sleep(0.2)
-' "$1" "$2" >/dev/null 2>&1 &
+' "$1" "$2" "${3:-1024}" >/dev/null 2>&1 &
 	echo $! >/run/writer.pid
 }
 writer_stop() { local p; p=$(cat /run/writer.pid 2>/dev/null) || return 0; kill "$p" 2>/dev/null; wait_until 30 gone "$p"; rm -f /run/writer.pid; }
@@ -162,20 +163,26 @@ acks() { local n; n=$(grep -c '^ok' "$1" 2>/dev/null); echo "${n:-0}"; }
 errs() { local n; n=$(grep -c '^err' "$1" 2>/dev/null); echo "${n:-0}"; }
 acks_at_least() { [ "$(acks "$1")" -ge "$2" ]; }
 errs_at_least() { [ "$(errs "$1")" -ge "$2" ]; }
-# verify_acks LOG DEV: every acknowledged block reads back (O_DIRECT: from DRBD, not the page cache).
+# verify_acks LOG DEV [BASE]: every acknowledged block reads back (O_DIRECT: from DRBD, not the page cache).
 verify_acks() {
-	local bad=0 n=0 _ i sum got
+	local bad=0 n=0 _ i sum got base=${3:-1024}
 	grep '^ok' "$1" >/tmp/verify_acks.$$
 	while read -r _ i sum; do
 		[ ${#sum} -eq 16 ] || continue
 		n=$((n + 1))
-		got=$(dd if="$2" bs=4096 skip=$((1024 + i)) count=1 iflag=direct status=none | sha256sum | cut -c1-16)
+		got=$(dd if="$2" bs=4096 skip=$((base + i)) count=1 iflag=direct status=none | sha256sum | cut -c1-16)
 		[ "$got" = "$sum" ] || { echo "acknowledged write $i lost or damaged"; bad=$((bad + 1)); }
 	done </tmp/verify_acks.$$
 	rm -f /tmp/verify_acks.$$
 	echo "$n acknowledged writes checked, $bad bad"
 	[ $bad -eq 0 ] && [ $n -gt 0 ]
 }
+# Dual-primary window (test-drbd9.sh window): the kernel's net options of RES
+# allow two primaries; this node's own role.
+two_primaries() { drbdsetup show "$1" 2>/dev/null | grep -Eq "allow-two-primaries[[:space:]]+yes;"; }
+one_primary_only() { ! two_primaries "$1"; }
+my_role() { drbdsetup status "$1" 2>/dev/null | head -1 | sed -n 's/.* role:\([A-Za-z]*\).*/\1/p'; }
+role_is() { [ "$(my_role "$1")" = "$2" ]; }
 # kind_of RES NODE: Diskful, Diskless or TieBreaker as drbdctl lists it.
 kind_of() { ctl r l "$1" | awk -v n="$2" '$2 == n { print $5 }'; }
 node_id_of() { ctl -o json r l "$1" | jq -r --arg n "$2" '.[] | select(.node == $n) | ."node-id"'; }
