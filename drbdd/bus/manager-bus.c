@@ -283,6 +283,15 @@ static int method_detach(sd_bus_message *m, void *u, sd_bus_message *reply, char
         return service_resource_detach(svc(u), rd, node, o, ret_msg);
 }
 
+static int method_report_domains(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
+        const char *node;
+        _cleanup_(json_decrefp) json_t *o = NULL;
+        int r;
+        if ((r = sd_bus_message_read(m, "s", &node)) < 0 || (r = bus_read_options(m, &o, ret_msg)) < 0)
+                return r;
+        return service_usage_report(svc(u), node, o, ret_msg);
+}
+
 static int method_autoplace(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
         const char *rd;
         _cleanup_(json_decrefp) json_t *o = NULL;
@@ -368,6 +377,7 @@ static const BusMethod manager_methods[] = {
         { "ToggleDisk", "ssa{sv}", "", P(resource) P(node) P(options), method_toggle_disk, 0 },
         { "Attach", "ssa{sv}", "", P(resource) P(node) P(options), method_attach, 0 },
         { "Detach", "ssa{sv}", "", P(resource) P(node) P(options), method_detach, 0 },
+        { "ReportDomains", "sa{sv}", "", P(node) P(resources), method_report_domains, 0 },
         { "AutoPlace", "sa{sv}", "", P(resource) P(options), method_autoplace, 0 },
         { "ListResources", "s", "aa{sv}", P(resource) P(resources), method_list_resources, 0 },
         { "GetResourceConfig", "ss", "s", P(resource) P(node) P(config), method_get_config, 0 },

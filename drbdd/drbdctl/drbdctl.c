@@ -600,9 +600,19 @@ static int r_list(DrbddClient *c, Args *a) {
                 }
                 snprintf(port, sizeof port, "%lld", (long long) json_get_int(e, "port", 0));
                 snprintf(id, sizeof id, "%lld", (long long) json_get_int(e, "node-id", 0));
+                /* Attached: the domains using it when the compute helper reported them, else "yes". */
+                _cleanup_free_ char *used = strdup(json_get_bool(e, "attached", false) ? "yes" : "");
+                json_array_foreach(json_object_get(e, "used-by"), j, v) {
+                        char *n;
+                        bool first = j == 0;
+                        if (asprintf(&n, "%s%s%s", first ? "" : used, first ? "" : ",", json_string_value(v) ?: "") >= 0) {
+                                free(used);
+                                used = n;
+                        }
+                }
                 table_add(t, json_get_str(e, "resource-definition", ""), json_get_str(e, "node", ""), port, id,
                           replica_kind(e), json_get_str(e, "storage-pool", ""), minors ?: "", json_get_str(e, "state", ""),
-                          json_get_bool(e, "attached", false) ? "yes" : "", NULL);
+                          used, NULL);
         }
         return table_emit(t);
 }

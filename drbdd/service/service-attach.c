@@ -9,9 +9,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "drbdd/model/names.h"
 #include "json-util.h"
+#include "utf8.h"
 #include "macro.h"
 #include "service-internal.h"
 
@@ -180,4 +182,63 @@ int service_resource_detach(Service *s, const char *rd_name, const char *node, j
                 return 0;
         }
         return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd_name);
+}
+
+/* ---- domains using replicas (reported by the compute helper) ---- */
+
+#define USAGE_MAX_RESOURCES 4096
+#define USAGE_MAX_DOMAINS 64
+#define USAGE_MAX_NAME 255
+
+/* A libvirt domain name as shown to operators: 1..255 bytes of UTF-8 that
+ * sd-bus carries, no control characters. */
+static bool domain_name_ok(const char *n) {
+        size_t len = n ? strlen(n) : 0;
+        if (len == 0 || len > USAGE_MAX_NAME || !utf8_is_valid(n))
+                return false;
+        for (const unsigned char *p = (const unsigned char *) n; *p; p++)
+                if (*p < 0x20 || *p == 0x7f)
+                        return false;
+        return true;
+}
+
+int service_usage_report(Service *s, const char *node, json_t *resources, char **ret_msg) {
+        const char *rd;
+        json_t *doms, *d;
+        size_t i;
+        int r;
+        if ((r = check_name(NAME_NODE, node, ret_msg)) < 0)
+                return r;
+        if (!json_is_object(resources))
+                return msgf(ret_msg, -EINVAL, "the resources must be a map of resource name to domain names");
+        if (json_object_size(resources) > USAGE_MAX_RESOURCES)
+                return msgf(ret_msg, -EINVAL, "at most %d resources per report", USAGE_MAX_RESOURCES);
+        json_object_foreach(resources, rd, doms) {
+                if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0)
+                        return r;
+                if (!json_is_array(doms) || json_array_size(doms) > USAGE_MAX_DOMAINS)
+                        return msgf(ret_msg, -EINVAL, "'%s': expected a list of at most %d domain names", rd,
+                                    USAGE_MAX_DOMAINS);
+                json_array_foreach(doms, i, d)
+                        if (!domain_name_ok(json_string_value(d))) {
+                                _cleanup_free_ char *q = utf8_quote_untrusted(json_string_value(d) ?: "");
+                                return msgf(ret_msg, -EINVAL, "'%s': invalid domain name '%s'", rd, q ?: "");
+                        }
+        }
+        _cleanup_free_ char *nk = key_node(node), *k = NULL;
+        _cleanup_(json_decrefp) json_t *n = NULL, *o = NULL;
+        _cleanup_(txn_done) Txn t = {};
+        if (!nk || asprintf(&k, SERVICE_KEY_USAGE "%s", node) < 0)
+                return -ENOMEM;
+        r = obj_get(s, nk, &n, NULL);
+        if (r == -ENOENT)
+                return msgf(ret_msg, r, "node '%s' not found", node);
+        if (r < 0)
+                return read_failed(ret_msg, r);
+        if (!(o = json_pack("{s:s, s:O, s:I}", "node", node, "resources", resources, "reported", (json_int_t) time(NULL))))
+                return -ENOMEM;
+        if ((r = txn_put_json(&t, k, o)) < 0 || (r = txn_commit(s, &t, ret_msg)) < 0)
+                return r;
+        service_notify(s, "node", node, "usage");
+        return 0;
 }

@@ -92,6 +92,12 @@ int service_resource_delete(Service *s, const char *rd, const char *node, char *
  * transaction and idempotent. No options are taken yet (a{sv} for later). */
 int service_resource_attach(Service *s, const char *rd, const char *node, json_t *options, char **ret_msg);
 int service_resource_detach(Service *s, const char *rd, const char *node, json_t *options, char **ret_msg);
+/* The compute helper's report of which libvirt domains on node use which
+ * resources (resources: object of resource name -> array of domain names;
+ * at most 4096 resources, 64 domains each, names 1..255 bytes without
+ * control characters). Replaces node's previous report; ListResources shows
+ * it per replica ("used-by"). */
+int service_usage_report(Service *s, const char *node, json_t *resources, char **ret_msg);
 /* Makes the replica on node diskful (options "storage-pool", else as for
  * create) or diskless ("diskless": true); without options it flips. One
  * change of the replica: same node-id, no moment without it. DRBD 9 only;
@@ -122,6 +128,8 @@ int service_plan_commands(Service *s, const char *rd, const char *node, json_t *
 /* Observed state lives apart from desired state, under
  * SERVICE_KEY_OBSERVED "<node>/<resource>", written only by that node. */
 #define SERVICE_KEY_OBSERVED "/drbdd/obs/"
+/* The compute helper's report per node: SERVICE_KEY_USAGE "<node>". */
+#define SERVICE_KEY_USAGE "/drbdd/usage/"
 
 /* A node's liveness: SERVICE_KEY_ALIVE "<node>", a key under its drbdd's
  * lease (drbdd/cluster/); gone when that drbdd stops or loses the store. */

@@ -102,4 +102,24 @@ expect_rc 3 "detach of an unknown resource -> exit 3" -- $C r detach alpha nosuc
 out=$(printf '%s' '["vol3", "beta", {"force": true}]' | timeout 10 "$BUILD/drbdd-call" Attach 'ssa{sv}' - 2>&1)
 echo "$out" | grep -q 'InvalidArgument' && pass "unknown option -> InvalidArgument" || fail "unknown option: $out"
 [ "$(store_digest)" = "$before" ] && pass "bad calls left the store untouched" || fail "store changed"
+
+# The compute helper's report: which domains use which replica.
+rep() { printf '%s' "$2" | timeout 10 "$BUILD/drbdd-call" ReportDomains 'sa{sv}' - 2>&1; }
+out=$(rep ok '["alpha", {"vol3": ["instance-0001", "inst ä 2"]}]')
+[ "$out" = "[]" ] && pass "ReportDomains" || fail "ReportDomains: $out"
+[ "$($C -o json r l vol3 | jq -c '.[] | select(.node == "alpha") | ."used-by"')" = '["instance-0001","inst ä 2"]' ] &&
+	pass "used-by in the listing" || fail "used-by: $($C -o json r l vol3)"
+expect_match 'alpha .*instance-0001,inst ä 2 *$' "r l shows the domains in Attached" -- $C r l vol3
+before=$(store_digest)
+for bad in '["alpha", {"vol3": "instance-0001"}]' '["alpha", {"a/b": ["x"]}]' '["alpha", {"vol3": ["bad\nname"]}]' \
+	'["alpha", {"vol3": [""]}]' '["a;b", {}]'; do
+	out=$(rep x "$bad")
+	echo "$out" | grep -q 'InvalidArgument' && pass "ReportDomains refuses $bad" || fail "ReportDomains $bad: $out"
+done
+out=$(rep x '["nosuch", {}]')
+echo "$out" | grep -q 'NotFound' && pass "ReportDomains of an unknown node -> NotFound" || fail "unknown node: $out"
+[ "$(store_digest)" = "$before" ] && pass "refused reports left the store untouched" || fail "store changed"
+out=$(rep ok '["alpha", {}]')
+[ "$($C -o json r l vol3 | jq -c '.[] | select(.node == "alpha") | ."used-by"')" = '[]' ] &&
+	pass "a new report replaces the old" || fail "used-by after empty report"
 t_done
