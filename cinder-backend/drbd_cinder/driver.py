@@ -242,9 +242,9 @@ class DrbdDriver(driver.VolumeDriver):
         # Multiattach: several hosts at once through drbdd's dual-primary
         # window (native) or one LIO ACL per initiator (iSCSI). Online
         # extend: an iSCSI initiator rescans; Nova's 'local' volume driver
-        # cannot resize a guest's disk, so natively attached volumes would
-        # not grow in the guest (docs/nova.md).
-        online_extend = cfg.drbd_transport == 'iscsi'
+        # cannot resize a guest's disk, drbd-nova-helper on the compute
+        # node does (docs/nova.md).
+        online_extend = cfg.drbd_transport == 'iscsi' or cfg.drbd_nova_helper
         ratio = volume_utils.get_max_over_subscription_ratio(
             cfg.max_over_subscription_ratio, supports_auto=True)
         pools = []

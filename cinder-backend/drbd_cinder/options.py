@@ -26,6 +26,13 @@ drbd_opts = [
                         ('auto', 'drbd when the connector host is a drbdd '
                                  'node, iscsi otherwise')],
                help='How volumes reach the hosts that attach them.'),
+    cfg.BoolOpt('drbd_nova_helper',
+                default=True,
+                help='The compute nodes run drbd-nova-helper, which grows a '
+                     "running guest's disk when its natively attached volume "
+                     'grew (Nova\'s "local" volume driver cannot). Reported '
+                     'as online_extend_support for the drbd transport; set '
+                     'False where compute nodes do not run it.'),
     cfg.StrOpt('drbd_resource_group',
                default='cinder',
                help='drbdd resource group used for new volumes unless the '

@@ -398,9 +398,13 @@ class TestSetupAndStats(DriverTestCase):
         self.assertGreaterEqual(p['provisioned_capacity_gb'], 0)
         for key in ('thin_provisioning_support', 'multiattach'):
             self.assertIs(True, p[key], key)
-        # Nova's 'local' volume driver cannot resize a guest's disk: no
-        # online extend over the native transport (docs/nova.md).
-        self.assertIs(False, p['online_extend_support'])
+        # Online extend over the native transport needs drbd-nova-helper on
+        # the compute nodes (Nova's 'local' volume driver cannot resize a
+        # guest's disk; docs/nova.md).
+        self.assertIs(True, p['online_extend_support'])
+        self.override(drbd_nova_helper=False)
+        stats = self.driver.get_volume_stats(refresh=True)
+        self.assertIs(False, stats['pools'][0]['online_extend_support'])
         self.assertIs(False, stats['online_extend_support'])
         self.override(drbd_transport='iscsi')
         stats = self.driver.get_volume_stats(refresh=True)

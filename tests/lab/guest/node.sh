@@ -197,3 +197,56 @@ block_port() {
 		tc filter add dev eth0 parent 1: protocol ip prio 1 u32 match ip sport "$1" 0xffff action drop
 }
 unblock_ports() { tc qdisc del dev eth0 root 2>/dev/null || true; }
+
+# ---- libvirt on a compute VM (lab-openstack-check: live migration) ----------
+# A system libvirtd running QEMU (TCG) as root without cgroups, namespaces or
+# relabelling (the lab's root is a tmpfs overlay), listening on the lab
+# segment only, without authentication, for migrations between the VMs.
+libvirt_start() {
+	mkdir -p /etc/libvirt /run/libvirt /var/lib/libvirt/qemu /var/log/libvirt/qemu /var/cache/libvirt/qemu
+	cat >/etc/libvirt/qemu.conf <<EOC
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+cgroup_controllers = [ ]
+namespaces = [ ]
+migration_address = "$LAB_IP"
+migration_host = "$LAB_IP"
+EOC
+	cat >/etc/libvirt/libvirtd.conf <<EOC
+listen_tls = 0
+listen_tcp = 1
+listen_addr = "$LAB_IP"
+auth_tcp = "none"
+unix_sock_rw_perms = "0700"
+EOC
+	nohup libvirtd --listen >>/tmp/libvirtd.log 2>&1 &
+	echo $! >/run/libvirtd-test.pid
+	wait_until 180 virsh -c qemu:///system version || { tail -20 /tmp/libvirtd.log; return 1; }
+}
+# domain_start NAME DISK_XML_FILE: a QEMU domain with that disk, started
+# paused: QEMU opens the disk (DRBD 9 promotes), the guest never runs.
+domain_start() {
+	cat >/tmp/$1.xml <<EOC
+<domain type='qemu'>
+  <name>$1</name>
+  <memory unit='MiB'>32</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <on_poweroff>destroy</on_poweroff>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+$(cat "$2")
+    <graphics type='none'/>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+EOC
+	virsh -q define /tmp/$1.xml >/dev/null && virsh -q start --paused "$1"
+}
+domain_running() { virsh -q domstate "$1" 2>/dev/null | grep -Eq 'running|paused'; }
+domain_gone() { ! domain_running "$1"; }
+# domblk_bytes DOMAIN TARGET: the disk's capacity as the guest sees it.
+domblk_bytes() { virsh domblkinfo "$1" "$2" --human 2>/dev/null >/dev/null; virsh domblkinfo "$1" "$2" | awk '/Capacity:/ {print $2}'; }
