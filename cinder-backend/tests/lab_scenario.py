@@ -11,6 +11,7 @@ the nodes at the end.
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -26,7 +27,9 @@ SRCDIR = os.environ['SRCDIR']
 BUILD = os.environ.get('BUILD', os.path.join(SRCDIR, 'build'))
 LAB = os.path.join(SRCDIR, 'tests', 'lab', 'lab')
 GUEST = '. %s/tests/lab/guest/node.sh; ' % SRCDIR
-NODES = ['vm1', 'vm2']
+NODES = ['vm1', 'vm2']         # storage: diskful replicas
+ALL = ['vm1', 'vm2', 'vm3']    # vm3: a compute node without storage
+DOMAIN = 'instance-1'
 GIB = 1024 ** 3
 GIB_KIB = 1024 * 1024
 HOST = 'ckhost'  # cinder.conf's host (cinder-services.sh)
@@ -120,11 +123,11 @@ def main():
     # -- the cluster as Cinder sees it ----------------------------------------
     nodes = {n['name']: n for n in d.c.call('ListNodes', '')[0]}
     dialect = os.environ.get('LAB_DRBD', '9')
-    check(sorted(nodes) == NODES and
+    check(sorted(nodes) == ALL and
           all(n.get('drbd-version') == dialect and
               n.get('kernel', {}).get('version', '').startswith(dialect + '.')
               for n in nodes.values()),
-          'drbdd on this host sees the lab nodes vm1, vm2 with DRBD %s '
+          'drbdd on this host sees the lab nodes vm1, vm2, vm3 with DRBD %s '
           'from their kernels' % dialect,
           {k: v.get('kernel', {}).get('version') for k, v in nodes.items()})
     sps = d.c.call('ListStoragePools', 's', [''])[0]
@@ -260,17 +263,28 @@ def main():
     check(vc.status == 'available' and rc == 0,
           'iSCSI detach: available, no LIO target left on vm1 or vm2')
 
-    # -- extend ------------------------------------------------------------------
+    # -- Nova: live migration there and back, a rollback -------------------------
+    att = live_migration(c, d, v1, name1)
+
+    # -- extend while attached: the guest sees it -------------------------------
     vols.extend(v1, 2)
-    v1 = wait(vols.get, v1.id, ['available'])
+    v1 = wait(vols.get, v1.id, ['in-use' if att else 'available'])
     rc = 0
     for vm in NODES:
         rc |= guest(vm, 'wait_until 180 size_at_least $(dev_of %s) %d' %
                     (name1, 2 * GIB))[0]
-    check(v1.status == 'available' and v1.size == 2 and
+    check(v1.size == 2 and
           d.rd(name1)['volumes'][0]['size-kib'] == 2 * GIB_KIB and rc == 0,
-          'extend 1 -> 2 GiB: Cinder, drbdd, and /dev/drbdN on vm1 and vm2',
-          v1.status)
+          'extend 1 -> 2 GiB of the attached volume: Cinder, drbdd, and '
+          '/dev/drbdN on vm1 and vm2', v1.status)
+    if att:
+        rc, out = guest('vm1', 'wait_until 60 domblk_at_least %s vdb %d && '
+                        'domblk_bytes %s vdb' % (DOMAIN, 2 * GIB, DOMAIN))
+        check(rc == 0, 'online extend: drbd-nova-helper on vm1 grew the '
+              "domain's disk; libvirt's domblkinfo says %s bytes" %
+              out.splitlines()[-1:], out)
+        end_domain(c, d, v1, name1, att, 'vm1')
+        v1 = wait(vols.get, v1.id, ['available'])
     check(read_sum(d, name1) == sum_a, 'extend: the data (A) is intact')
 
     # -- delete ------------------------------------------------------------------
@@ -282,7 +296,7 @@ def main():
         check(wait_gone(vols.get, v.id, timeout=120) and
               d.rd('CV_' + v.id) is None,
               'delete %s: gone from Cinder and drbdd' % what)
-    for vm in NODES:
+    for vm in ALL:
         rc, out = guest(vm, 'wait_until 180 converged "" "" || '
                         '{ echo "LVs: $(our_lvs) DRBD: $(kernel_resources)";'
                         ' exit 1; }', timeout=240)
@@ -291,6 +305,205 @@ def main():
     check(svcs.get(('cinder-volume', '%s@drbd' % HOST)) == 'up',
           'cinder-volume still up')
     return finish(start)
+
+
+def nova_info(att):
+    """Cinder's connection info as Nova holds it (cinderclient flattens
+    'data' into connection_info)."""
+    info = dict(att.get('connection_info') or {})
+    return {'driver_volume_type': info.pop('driver_volume_type', None),
+            'data': info}
+
+
+def brick(vm, cmd, info, *args):
+    """compute.py (os-brick, Nova's volume driver) in vm with info on stdin."""
+    return guest(vm, "printf '%%s' %s | /usr/bin/python3 %s %s %s" %
+                 (shlex.quote(json.dumps(info)),
+                  os.path.join(SRCDIR, 'tests', 'lab', 'guest', 'compute.py'),
+                  cmd, ' '.join(shlex.quote(a) for a in args)),
+                 timeout=240)
+
+
+def window(name, vm):
+    """The kernel of vm allows two primaries for name: 1, 0, or None."""
+    rc, out = guest(vm, 'two_primaries %s && echo 1 || echo 0' % name)
+    return int(out.splitlines()[-1]) if rc == 0 and out else None
+
+
+def role(name, vm):
+    return guest(vm, 'my_role %s' % name)[1].splitlines()[-1:] or ['?']
+
+
+def used_by(d, name, vm):
+    return (d.replicas(name).get(vm) or {}).get('used-by') or []
+
+
+def wait_for(what, probe, timeout=90):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if probe():
+            return True
+        time.sleep(1)
+    return False
+
+
+def migrate(src, dst):
+    """virsh migrate --live, as Nova's libvirt driver does (peer to peer
+    between the two libvirtds on the lab segment)."""
+    return guest(src, 'virsh migrate --live --verbose %s qemu+tcp://%s/system '
+                 'tcp://%s' % (DOMAIN, dst, {'vm1': '10.99.0.1',
+                                              'vm3': '10.99.0.3'}[dst]),
+                 timeout=300)
+
+
+def write_at(vm, name, mib, tag):
+    """4 MiB of random data at mib MiB of name, written on vm (which is
+    Primary through its domain's QEMU); returns its sha256."""
+    rc, out = guest(vm, 'set -e; head -c 4M /dev/urandom >/tmp/%s; dd if=/tmp/%s '
+                    'of=$(dev_of %s) bs=1M seek=%d oflag=direct status=none; '
+                    'sha256sum </tmp/%s | cut -d" " -f1' %
+                    (tag, tag, name, mib, tag))
+    return out.splitlines()[-1] if rc == 0 and out else None
+
+
+def sums_at(name, mib, through=None):
+    """sha256 of 4 MiB at mib MiB of name on every replica's disk (the LVs on
+    vm1 and vm2; DRBD lets no Secondary open the device while a peer is
+    Primary), and through the device on the Primary node through."""
+    out = {}
+    for vm in NODES:
+        rc, o = guest(vm, 'dd if=/dev/drbdpool/%s_00000 bs=1M skip=%d count=4 '
+                      'iflag=direct status=none | sha256sum | cut -d" " -f1' %
+                      (name, mib))
+        out[vm] = o.splitlines()[-1] if rc == 0 and o else None
+    if through:
+        rc, o = guest(through, 'dd if=$(dev_of %s) bs=1M skip=%d count=4 '
+                      'iflag=direct status=none | sha256sum | cut -d" " -f1' %
+                      (name, mib))
+        out[through + ' (device)'] = o.splitlines()[-1] if rc == 0 and o else None
+    return out
+
+
+def end_domain(c, d, vol, name, att, vm):
+    """Nova's detach at the end: the domain goes, os-brick disconnects, the
+    attachment is deleted."""
+    guest(vm, 'virsh -q destroy %s; virsh -q undefine %s' % (DOMAIN, DOMAIN))
+    brick(vm, 'disconnect', nova_info(att))
+    c.attachments.delete(att['id'])
+
+
+def live_migration(c, d, v1, name1):
+    """Nova's live migration of a domain using v1, driven as Nova drives it:
+    the Cinder attachments API with each host's connector, os-brick's
+    connector on the compute nodes, the disk XML from Nova's libvirt volume
+    driver, virsh migrate --live between the two compute VMs' libvirtd, and
+    the attachment of the host left behind deleted. vm1 holds a diskful
+    replica, vm3 none. Returns the attachment on vm1 at the end (the domain
+    runs there), or None if it went wrong early."""
+    att1 = c.attachments.create(v1.id, oc.connector('vm1'), None)
+    info1 = nova_info(att1)
+    rc, dev = brick('vm1', 'connect', nova_info(att1))
+    dev = dev.splitlines()[-1] if dev else ''
+    if not check(rc == 0 and dev == info1['data'].get('device_path'),
+                 "os-brick's LocalConnector on vm1 connects %s" % dev, dev):
+        return None
+    rc, out = brick('vm1', 'disk-xml', info1, dev, 'vdb')
+    open(os.path.join(os.environ.get('T_DIR', '/tmp'), 'disk.xml'),
+         'w').write(out)
+    if not check(rc == 0 and ('<source dev="%s"/>' % dev) in out,
+                 "Nova's libvirt volume driver builds the <disk> for %s" %
+                 dev, out):
+        return None
+    rc, out = guest('vm1', "cat >/tmp/disk.xml <<'EOX'\n%s\nEOX\n"
+                    'domain_start %s /tmp/disk.xml && '
+                    'wait_until 30 role_is %s Primary' % (out, DOMAIN, name1))
+    check(rc == 0, 'libvirtd on vm1 runs domain %s with that disk: QEMU '
+          'opened it, vm1 is Primary' % DOMAIN, out)
+    c.attachments.complete(att1['id'])
+    sum_m = write_at('vm1', name1, 8, 'M')
+    check(wait_for('used-by', lambda: used_by(d, name1, 'vm1') == [DOMAIN]),
+          'drbd-nova-helper on vm1 reported it: drbdctl r l shows %s using '
+          'the replica on vm1' % DOMAIN, d.replicas(name1).get('vm1'))
+
+    # Nova's pre-live-migration on the destination: a connection for vm3.
+    att3 = c.attachments.create(v1.id, oc.connector('vm3'), None)
+    info3 = nova_info(att3)
+    rd = d.rd(name1)
+    check(sorted(rd.get('attached', [])) == ['vm1', 'vm3'] and
+          window(name1, 'vm1') == 1 and window(name1, 'vm3') == 1,
+          'attachment for the destination vm3: drbdd opened the '
+          'dual-primary window, both kernels allow two primaries',
+          rd.get('attached'))
+    rc, out = brick('vm3', 'connect', info3)
+    check(rc == 0 and out.splitlines()[-1:] == [dev],
+          "os-brick on vm3 connects %s (vm3's %s)" %
+          (dev, 'tie-breaker' if d.replicas(name1)['vm3'].get('tie-breaker')
+           else 'client'), out)
+    rc, out = migrate('vm1', 'vm3')
+    running3 = guest('vm3', 'domain_running %s' % DOMAIN)[0] == 0
+    gone1 = guest('vm1', 'wait_until 30 domain_gone %s' % DOMAIN)[0] == 0
+    check(rc == 0 and running3 and gone1,
+          'virsh migrate --live %s vm1 -> vm3 (libvirtd to libvirtd)' %
+          DOMAIN, out)
+    check(wait_for('roles', lambda: role(name1, 'vm1') == ['Secondary'] and
+                   role(name1, 'vm3') == ['Primary'], 60),
+          'after the migration: vm3 Primary (its QEMU), vm1 Secondary',
+          (role(name1, 'vm1'), role(name1, 'vm3')))
+    # Nova's post-live-migration on the source.
+    brick('vm1', 'disconnect', info1)
+    c.attachments.delete(att1['id'])
+    c.attachments.complete(att3['id'])
+    check(wait_for('window', lambda: window(name1, 'vm1') == 0 and
+                   window(name1, 'vm3') == 0) and
+          d.rd(name1).get('attached') == ['vm3'] and
+          not d.replicas(name1)['vm1']['diskless'],
+          'source attachment deleted: window closed in both kernels, the '
+          'diskful replica on vm1 stays', d.rd(name1).get('attached'))
+    sum_n = write_at('vm3', name1, 16, 'N')
+    sm, sn = sums_at(name1, 8, 'vm3'), sums_at(name1, 16, 'vm3')
+    check(sum_m and sum_n and set(sm.values()) == {sum_m} and
+          set(sn.values()) == {sum_n},
+          'data written before (on vm1) and after the migration (on vm3) '
+          'is on the disks of vm1 and vm2 and reads back through vm3',
+          (sum_m, sm, sum_n, sn))
+    check(wait_for('used-by', lambda: used_by(d, name1, 'vm3') == [DOMAIN] and
+                   used_by(d, name1, 'vm1') == []),
+          'drbd-nova-helper: %s now shown on vm3' % DOMAIN,
+          d.replicas(name1))
+
+    # Rollback: a migration to vm1 that fails before it starts: the
+    # destination's attachment is deleted again.
+    att_rb = c.attachments.create(v1.id, oc.connector('vm1'), None)
+    opened = window(name1, 'vm3') == 1
+    c.attachments.delete(att_rb['id'])
+    check(opened and wait_for('window', lambda: window(name1, 'vm1') == 0 and
+                              window(name1, 'vm3') == 0) and
+          role(name1, 'vm3') == ['Primary'] and
+          d.rd(name1).get('attached') == ['vm3'],
+          'rollback (destination vm1 detached): window closed, vm3 the one '
+          'Primary', d.rd(name1).get('attached'))
+
+    # And back: vm3 (no disk) -> vm1.
+    was_tb = d.replicas(name1)['vm3'].get('tie-breaker')
+    att1 = c.attachments.create(v1.id, oc.connector('vm1'), None)
+    brick('vm1', 'connect', nova_info(att1))
+    rc, out = migrate('vm3', 'vm1')
+    check(rc == 0 and guest('vm1', 'domain_running %s' % DOMAIN)[0] == 0,
+          'virsh migrate --live %s vm3 -> vm1' % DOMAIN, out)
+    brick('vm3', 'disconnect', info3)
+    c.attachments.delete(att3['id'])
+    c.attachments.complete(att1['id'])
+    r3 = d.replicas(name1).get('vm3')
+    check(wait_for('window', lambda: window(name1, 'vm1') == 0) and
+          d.rd(name1).get('attached') == ['vm1'] and
+          (r3 is not None and r3.get('tie-breaker') if was_tb else r3 is None),
+          "vm3's attachment deleted: window closed; %s" %
+          ('its tie-breaker stays (the attach did not create it)' if was_tb
+           else 'the client its attach created is gone'), r3)
+    check(set(sums_at(name1, 8, 'vm1').values()) == {sum_m} and
+          set(sums_at(name1, 16, 'vm1').values()) == {sum_n},
+          'after migrating back: both writes on both disks and through vm1')
+    return att1
 
 
 def finish(start):

@@ -203,6 +203,10 @@ unblock_ports() { tc qdisc del dev eth0 root 2>/dev/null || true; }
 # relabelling (the lab's root is a tmpfs overlay), listening on the lab
 # segment only, without authentication, for migrations between the VMs.
 libvirt_start() {
+	# libvirtd looks its default QEMU user up before it reads qemu.conf (the
+	# Debian package libvirt-daemon-system creates them; here the overlay).
+	getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
+	getent passwd libvirt-qemu >/dev/null || useradd -r -g libvirt-qemu -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
 	mkdir -p /etc/libvirt /run/libvirt /var/lib/libvirt/qemu /var/log/libvirt/qemu /var/cache/libvirt/qemu
 	cat >/etc/libvirt/qemu.conf <<EOC
 user = "root"
@@ -210,6 +214,7 @@ group = "root"
 dynamic_ownership = 0
 remember_owner = 0
 security_driver = "none"
+stdio_handler = "file"
 cgroup_controllers = [ ]
 namespaces = [ ]
 migration_address = "$LAB_IP"
@@ -224,7 +229,14 @@ unix_sock_rw_perms = "0700"
 EOC
 	nohup libvirtd --listen >>/tmp/libvirtd.log 2>&1 &
 	echo $! >/run/libvirtd-test.pid
-	wait_until 180 virsh -c qemu:///system version || { tail -20 /tmp/libvirtd.log; return 1; }
+	local pid=$! _
+	for _ in $(seq 360); do
+		virsh -c qemu:///system version >/dev/null 2>&1 && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.5
+	done
+	echo "libvirtd did not start:"; tail -20 /tmp/libvirtd.log
+	return 1
 }
 # domain_start NAME DISK_XML_FILE: a QEMU domain with that disk, started
 # paused: QEMU opens the disk (DRBD 9 promotes), the guest never runs.
@@ -239,7 +251,6 @@ domain_start() {
   <devices>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
 $(cat "$2")
-    <graphics type='none'/>
     <memballoon model='none'/>
   </devices>
 </domain>
@@ -249,4 +260,11 @@ EOC
 domain_running() { virsh -q domstate "$1" 2>/dev/null | grep -Eq 'running|paused'; }
 domain_gone() { ! domain_running "$1"; }
 # domblk_bytes DOMAIN TARGET: the disk's capacity as the guest sees it.
-domblk_bytes() { virsh domblkinfo "$1" "$2" --human 2>/dev/null >/dev/null; virsh domblkinfo "$1" "$2" | awk '/Capacity:/ {print $2}'; }
+domblk_bytes() { virsh domblkinfo "$1" "$2" | awk '/Capacity:/ {print $2}'; }
+domblk_at_least() { [ "$(domblk_bytes "$1" "$2")" -ge "$3" ]; }
+# drbd-nova-helper in the background (the lab's compute VMs), short graces.
+nova_helper_start() {
+	bus_up || return 1
+	nohup "$LAB_BUILD/drbd-nova-helper" --interval 2 --window-grace 30 "$@" >>/tmp/nova-helper.log 2>&1 &
+	echo $! >/run/nova-helper.pid
+}
