@@ -90,4 +90,18 @@ for f in /etc/drbdd/drbdd.conf /var/lib/drbdd org.drbd.drbdd1.conf DBUS_SYSTEM_B
 done
 [ -z "$missing" ] && pass "drbdd.8: every option, config key, method, error and file" || fail "drbdd.8 lacks:$missing"
 
+# ---- drbd-nova-helper.8 against drbd-nova-helper --help ----------------------------
+MANH="$SRCDIR/nova-connector/drbd-nova-helper.8"
+warn=$(groff -man -Tutf8 -ww -z "$MANH" 2>&1)
+[ -z "$warn" ] && pass "drbd-nova-helper.8: no groff warnings" || fail "drbd-nova-helper.8: $warn"
+texth=$(render "$MANH")
+missing=
+n=0
+for o in $("$BUILD/drbd-nova-helper" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+	n=$((n + 1))
+	grep -Fq -- "$o" <<<"$texth" || missing+=" $o"
+done
+[ "$n" -ge 8 ] && [ -z "$missing" ] && pass "drbd-nova-helper.8: all $n options of --help" ||
+	fail "drbd-nova-helper.8 lacks:$missing ($n options)"
+
 t_done
