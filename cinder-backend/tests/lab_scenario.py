@@ -483,6 +483,25 @@ def live_migration(c, d, v1, name1):
           'rollback (destination vm1 detached): window closed, vm3 the one '
           'Primary', d.rd(name1).get('attached'))
 
+    # A migration that ends without its detach (Nova failed between the
+    # steps): drbd-nova-helper on vm1 sees the window held there with no
+    # domain using the volume and closes it after its grace (15 s here).
+    att_lost = c.attachments.create(v1.id, oc.connector('vm1'), None)
+    opened = window(name1, 'vm1') == 1
+    t0 = time.monotonic()
+    closed = wait_for('safety net', lambda: d.rd(name1).get('attached') ==
+                      ['vm3'] and window(name1, 'vm1') == 0, 120)
+    rc, out = guest('vm1', 'grep -c "closing the dual-primary window of .%s." '
+                    '/tmp/nova-helper.log' % name1)
+    check(opened and closed and rc == 0,
+          'a forgotten detach: drbd-nova-helper on vm1 closed the window '
+          'after %.0f s (no domain there), and logged it' %
+          (time.monotonic() - t0), (d.rd(name1).get('attached'), out))
+    c.attachments.delete(att_lost['id'])  # what Nova would have done: a no-op now
+    check(d.rd(name1).get('attached') == ['vm3'] and
+          role(name1, 'vm3') == ['Primary'],
+          'the late attachment delete changes nothing; vm3 still Primary')
+
     # And back: vm3 (no disk) -> vm1.
     was_tb = d.replicas(name1)['vm3'].get('tie-breaker')
     att1 = c.attachments.create(v1.id, oc.connector('vm1'), None)

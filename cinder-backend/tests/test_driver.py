@@ -707,6 +707,23 @@ class TestConnections(DriverTestCase):
         self.assertEqual(before, self.replicas(name))
         self.assertEqual([src], self.rd(name)['attached'])
 
+    def test_second_host_without_drbd9(self):
+        """A second host on a node that runs DRBD 8.4: no dual-primary
+        window there; a clear Cinder error, nothing attached or created."""
+        vol = self.created()
+        name = 'CV_' + vol.id
+        FIXTURE.call('CreateNode', 'ssa{sv}', 'old84', '10.0.0.84',
+                     {'drbd-version': '8.4'})
+        self.addCleanup(FIXTURE.call, 'DeleteNode', 's', 'old84')
+        src = sorted(self.replicas(name))[0]
+        FIXTURE.call('Attach', 'ssa{sv}', name, src, {})
+        before = self.replicas(name)
+        with self.assertRaises(exception.VolumeBackendAPIException) as cm:
+            self.driver.initialize_connection(vol, self.connector('old84'))
+        self.assertIn('DRBD 9', str(cm.exception))
+        self.assertEqual(before, self.replicas(name))
+        self.assertEqual([src], self.rd(name)['attached'])
+
     def test_unknown_host(self):
         vol = self.created()
         name = 'CV_' + vol.id

@@ -265,6 +265,6 @@ domblk_at_least() { [ "$(domblk_bytes "$1" "$2")" -ge "$3" ]; }
 # drbd-nova-helper in the background (the lab's compute VMs), short graces.
 nova_helper_start() {
 	bus_up || return 1
-	nohup "$LAB_BUILD/drbd-nova-helper" --interval 2 --window-grace 30 "$@" >>/tmp/nova-helper.log 2>&1 &
+	nohup "$LAB_BUILD/drbd-nova-helper" --interval 2 --window-grace 15 "$@" >>/tmp/nova-helper.log 2>&1 &
 	echo $! >/run/nova-helper.pid
 }
