@@ -320,6 +320,24 @@ static long held_for(Helper *h, const char *key) {
         return (long) (time(NULL) - json_integer_value(t));
 }
 
+/* The resource group of rd (borrowed from *groups), loading the lists on
+ * first use; NULL when drbdd cannot say. */
+static json_t *group_of(Helper *h, const char *rd, json_t **rds, json_t **groups) {
+        const char *group = NULL;
+        json_t *x;
+        size_t j;
+        if ((!*rds && call(h, "ListResourceDefinitions", "", NULL, rds) < 0) ||
+            (!*groups && call(h, "ListResourceGroups", "", NULL, groups) < 0))
+                return NULL;
+        json_array_foreach(json_array_get(*rds, 0), j, x)
+                if (streq(json_get_str(x, "name", ""), rd))
+                        group = json_get_str(x, "resource-group", NULL);
+        json_array_foreach(json_array_get(*groups, 0), j, x)
+                if (group && streq(json_get_str(x, "name", ""), group))
+                        return x;
+        return NULL;
+}
+
 static void check_replicas(Helper *h, Use *u, size_t n, json_t *seen) {
         _cleanup_(json_decrefp) json_t *res = NULL, *pools = NULL, *rds = NULL, *groups = NULL, *keep = json_object();
         json_t *rows, *e;
@@ -354,7 +372,15 @@ static void check_replicas(Helper *h, Use *u, size_t n, json_t *seen) {
                         snprintf(key, sizeof key, "orphan:%s", rd);
                         json_object_set(keep, key, json_true());
                         long t = held_for(h, key);
-                        if (t >= (long) h->orphan_grace) {
+                        if (t >= (long) h->orphan_grace &&
+                            json_get_bool(group_of(h, rd, &rds, &groups), "remove-orphans", false)) {
+                                log_warning("detaching orphaned client '%s': attached here %ld s ago or more, no "
+                                            "domain here references it, and its resource group allows removing "
+                                            "orphans", rd, t);
+                                if (call(h, "Detach", "ssa{sv}", json_pack("[s,s,{}]", rd, h->node), NULL) >= 0)
+                                        json_array_append_new(json_object_get(seen, "orphans-removed"),
+                                                              json_string(rd));
+                        } else if (t >= (long) h->orphan_grace) {
                                 json_array_append_new(json_object_get(seen, "orphans"), json_string(rd));
                                 snprintf(key, sizeof key, "orphan-logged:%s", rd);
                                 if (!json_object_get(h->alarmed, key))
@@ -369,19 +395,8 @@ static void check_replicas(Helper *h, Use *u, size_t n, json_t *seen) {
                 if (json_get_bool(e, "diskless", false) && used_here(u, n, rd, true)) {
                         if (!pools && call(h, "ListStoragePools", "s", json_pack("[s]", h->node), &pools) < 0)
                                 continue;
-                        if (!rds && call(h, "ListResourceDefinitions", "", NULL, &rds) < 0)
-                                continue;
-                        if (!groups && call(h, "ListResourceGroups", "", NULL, &groups) < 0)
-                                continue;
-                        const char *group = NULL;
-                        json_t *x, *g = NULL, *p;
+                        json_t *x, *g = group_of(h, rd, &rds, &groups), *p;
                         size_t j, k;
-                        json_array_foreach(json_array_get(rds, 0), j, x)
-                                if (streq(json_get_str(x, "name", ""), rd))
-                                        group = json_get_str(x, "resource-group", NULL);
-                        json_array_foreach(json_array_get(groups, 0), j, x)
-                                if (group && streq(json_get_str(x, "name", ""), group))
-                                        g = x;
                         bool local = false;
                         json_array_foreach(json_array_get(pools, 0), j, p) {
                                 json_t *wanted = json_object_get(g, "storage-pools");
@@ -424,8 +439,9 @@ static int pass(Helper *h) {
                 return -EHOSTUNREACH;
         if (collect_uses(h, json_array_get(vdl, 0), &u, &n) < 0)
                 return -EIO;
-        _cleanup_(json_decrefp) json_t *seen = json_pack("{s:[], s:[], s:[], s:[], s:[]}", "uses", "resized",
-                                                         "windows-closed", "orphans", "running-disklessly");
+        _cleanup_(json_decrefp) json_t *seen = json_pack("{s:[], s:[], s:[], s:[], s:[], s:[]}", "uses", "resized",
+                                                         "windows-closed", "orphans", "orphans-removed",
+                                                         "running-disklessly");
         for (size_t i = 0; i < n && seen; i++)
                 json_array_append_new(json_object_get(seen, "uses"),
                                       json_pack("{s:s, s:s, s:s, s:s, s:b}", "resource", u[i].rd, "domain",

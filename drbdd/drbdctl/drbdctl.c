@@ -315,6 +315,11 @@ static json_t *rg_options(Args *a, int *ret_err) {
         copy_flag(a, opts, "replicas-on-different", "replicas-on-different");
         copy_flag(a, opts, "diskless-on-remaining", "diskless-on-remaining");
         copy_flag(a, opts, "peer-slots", "peer-slots");
+        copy_flag(a, opts, "auto-diskful", "auto-diskful");
+        copy_flag(a, opts, "remove-orphans", "remove-orphans");
+        copy_flag(a, opts, "auto-diskful-cleanup", "auto-diskful-allow-cleanup");
+        if (flag(a, "no-auto-diskful-cleanup"))
+                json_object_set_new(opts, "auto-diskful-allow-cleanup", json_false());
         if ((*ret_err = drbd_options(a, &drbd)) != 0) {
                 json_decref(opts);
                 return NULL;
@@ -884,6 +889,10 @@ static const Flag F_RG[] = {
         { "diskless-on-remaining", 'b', "add diskless replicas on all other nodes" },
         { "peer-slots", 'u', "metadata bitmap slots (1-31, default 7)" },
         { "drbd-option", 'S', "SECTION/KEY=VALUE DRBD option (e.g. net/protocol=C); empty VALUE unsets" },
+        { "auto-diskful", 'u', "minutes a domain may run through a diskless client beside a pool of the group before that client is made diskful (0: never)" },
+        { "auto-diskful-cleanup", 'b', "then remove a diskful replica no host uses if the group has more than place-count (default)" },
+        { "no-auto-diskful-cleanup", 'b', "keep the extra diskful replica" },
+        { "remove-orphans", 'b', "let drbd-nova-helper detach clients no domain references (default: report only)" },
         {} };
 static const Flag F_SPAWN[] = { { "place-count", 'u', "override the group's replica count" }, {} };
 static const Flag F_RD_CREATE[] = {

@@ -169,7 +169,9 @@ int service_resource_detach(Service *s, const char *rd_name, const char *node, j
                 r = obj_get(s, k, &res, &res_rev);
                 if (r < 0 && r != -ENOENT)
                         return read_failed(ret_msg, r);
-                bool remove = r >= 0 && json_get_bool(res, "attach-created", false);
+                /* Only a client: one made diskful since (toggle-disk, auto-diskful) holds data. */
+                bool remove = r >= 0 && json_get_bool(res, "attach-created", false) &&
+                              json_get_bool(res, "diskless", false);
                 if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_put_json(&t, rk, rd)) < 0 ||
                     (remove && (r = replica_delete_ops(&t, rd_name, res, res_rev)) < 0))
                         return r;

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <time.h>
 
 #include "drbdd/model/options.h"
 #include "drbdd/store/store.h"
@@ -28,6 +29,9 @@ struct Service {
         ServiceChangeFn change_fn;
         void *change_userdata;
         unsigned next_minor, next_port; /* allocation hints, not authoritative */
+        json_t *since;                  /* leader: "rd/node" -> when a domain was first seen running
+                                         * disklessly there (auto-diskful); in memory only */
+        time_t (*now)(time_t *);        /* time(), or a test's clock */
 };
 
 /* Sets *ret_msg (if non-NULL) to a formatted message; returns error. */

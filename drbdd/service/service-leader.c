@@ -58,8 +58,119 @@ static int gc_alloc(Service *s, const char *prefix, json_t *done) {
         return names ? 0 : -ENOMEM;
 }
 
+/* The node has a storage pool the resource group may use. */
+static bool node_has_group_pool(Service *s, const char *node, json_t *rg) {
+        _cleanup_(json_decrefp) json_t *pools = NULL;
+        _cleanup_free_ char *prefix = NULL;
+        json_t *p, *g;
+        size_t i, j;
+        if (asprintf(&prefix, KEY_POOLS "%s/", node) < 0 || obj_range(s, prefix, &pools) < 0)
+                return false;
+        json_t *wanted = json_object_get(rg, "storage-pools");
+        json_array_foreach(pools, i, p) {
+                if (json_array_size(wanted) == 0)
+                        return true;
+                json_array_foreach(wanted, j, g)
+                        if (streq(json_string_value(g) ?: "", json_get_str(p, "name", "")))
+                                return true;
+        }
+        return false;
+}
+
+static bool observed_uptodate(Service *s, const char *rd, const char *node) {
+        _cleanup_free_ char *k = NULL;
+        _cleanup_(json_decrefp) json_t *o = NULL;
+        return asprintf(&k, SERVICE_KEY_OBSERVED "%s/%s", node, rd) >= 0 && obj_get(s, k, &o, NULL) >= 0 &&
+               streq(json_get_str(o, "state", ""), "UpToDate");
+}
+
+static json_t *used_by(json_t *usage, const char *node, const char *rd) {
+        json_t *u;
+        size_t i;
+        json_array_foreach(usage, i, u)
+                if (streq(json_get_str(u, "node", ""), node))
+                        return json_object_get(json_object_get(u, "resources"), rd);
+        return NULL;
+}
+
+/* Diskful now: it holds data, so the detach that ends the attach must not
+ * remove it any more. */
+static int set_auto_diskful_mark(json_t *res, void *userdata, char **ret_msg) {
+        json_object_set_new(res, "auto-diskful", json_true());
+        json_object_del(res, "attach-created");
+        return 1;
+}
+
+/* The group's auto-diskful (minutes): a domain that has run through a
+ * diskless client for that long, on a node with a pool of the group, gets a
+ * diskful replica there (toggle-disk, marked "auto-diskful"). Once every
+ * diskful replica is UpToDate and there are more than place-count, one that
+ * no host is attached to and no domain uses is removed, unless the group
+ * says auto-diskful-allow-cleanup false. The clock lives in this Service
+ * (a new leader starts it again: later, never sooner). */
+static void leader_auto_diskful(Service *s, const char *name, json_t *rd, json_t *replicas, json_t *usage,
+                                json_t *done) {
+        _cleanup_(json_decrefp) json_t *rg = NULL;
+        _cleanup_free_ char *rgk = key_rg(json_get_str(rd, "resource-group", DEFAULT_RG));
+        json_t *e;
+        size_t i;
+        char key[400];
+        if (!rgk || obj_get(s, rgk, &rg, NULL) < 0)
+                return;
+        json_int_t minutes = json_get_int(rg, "auto-diskful", 0);
+        unsigned place = (unsigned) json_get_int(rg, "place-count", 2), diskful = 0, marked = 0, uptodate = 0;
+        time_t now = s->now(NULL);
+        json_array_foreach(replicas, i, e) {
+                const char *node = json_get_str(e, "node", "");
+                snprintf(key, sizeof key, "%s/%s", name, node);
+                if (!json_get_bool(e, "diskless", false)) {
+                        diskful++;
+                        marked += json_get_bool(e, "auto-diskful", false);
+                        uptodate += observed_uptodate(s, name, node);
+                        json_object_del(s->since, key);
+                        continue;
+                }
+                bool running = minutes > 0 && !json_get_bool(e, "tie-breaker", false) &&
+                               json_array_size(used_by(usage, node, name)) > 0 && node_has_group_pool(s, node, rg);
+                if (!running) {
+                        json_object_del(s->since, key);
+                        continue;
+                }
+                json_t *t = json_object_get(s->since, key);
+                if (!t) {
+                        json_object_set_new(s->since, key, json_integer((json_int_t) now));
+                        continue;
+                }
+                if (now - (time_t) json_integer_value(t) < (time_t) minutes * 60)
+                        continue;
+                _cleanup_(json_decrefp) json_t *o = json_pack("{s:b}", "diskless", 0);
+                _cleanup_free_ char *m = NULL, *rk = key_res(name, node);
+                if (service_resource_toggle_disk(s, name, node, o, &m) < 0) {
+                        log_warning("leader: auto-diskful of '%s' on '%s': %s", name, node, m ? m : "failed");
+                        continue;
+                }
+                (void) obj_modify(s, rk, "replica", set_auto_diskful_mark, NULL, NULL);
+                json_object_del(s->since, key);
+                note(done, "made the client of '%s' on '%s' diskful: a domain ran through it for %lld min beside a "
+                     "pool of the group (auto-diskful)", name, node, (long long) minutes);
+                return; /* the next pass sees the new replica */
+        }
+        if (!marked || diskful <= place || uptodate < diskful || !json_get_bool(rg, "auto-diskful-allow-cleanup", true))
+                return;
+        json_array_foreach(replicas, i, e) {
+                const char *node = json_get_str(e, "node", "");
+                if (json_get_bool(e, "diskless", false) || json_get_bool(e, "auto-diskful", false) ||
+                    rd_attached(rd, node) || json_array_size(used_by(usage, node, name)) > 0)
+                        continue;
+                if (service_resource_delete(s, name, node, NULL) >= 0)
+                        note(done, "removed the diskful replica of '%s' on '%s': %u diskful after auto-diskful, the "
+                             "group places %u, and no host uses that one", name, node, diskful, place);
+                return;
+        }
+}
+
 /* One resource: re-place replicas on lost nodes, keep the tie-breaker right. */
-static int leader_rd(Service *s, const char *name, json_t *lost, json_t *nodes, json_t *done) {
+static int leader_rd(Service *s, const char *name, json_t *lost, json_t *nodes, json_t *usage, json_t *done) {
         _cleanup_(json_decrefp) json_t *rd = NULL, *replicas = NULL;
         _cleanup_free_ char *prefix = NULL, *rk = key_rd(name);
         json_t *e;
@@ -100,6 +211,7 @@ static int leader_rd(Service *s, const char *name, json_t *lost, json_t *nodes, 
                         log_warning("leader: cannot re-place '%s': %s", name, m ? m : strerror(-r));
                 return 0;
         }
+        leader_auto_diskful(s, name, rd, replicas, usage, done);
         if (!all9)
                 return 0;
         if (diskful == 2 && json_array_size(replicas) == 2) {
@@ -125,6 +237,7 @@ static int leader_rd(Service *s, const char *name, json_t *lost, json_t *nodes, 
 struct LeaderPass {
         Service *service;
         json_t *lost, *nodes, *names; /* names of the resource definitions at the start */
+        json_t *usage;                /* the compute helpers' reports */
         size_t next;                  /* index into names; names.size = the garbage step */
 };
 
@@ -141,7 +254,8 @@ int service_leader_pass_new(Service *s, json_t *lost_nodes, LeaderPass **ret, ch
                 service_leader_pass_free(p);
                 return -ENOMEM;
         }
-        if ((r = obj_range(s, KEY_NODES, &p->nodes)) < 0 || (r = store_range(s->store, KEY_RDS, &l)) < 0) {
+        if ((r = obj_range(s, KEY_NODES, &p->nodes)) < 0 || (r = obj_range(s, SERVICE_KEY_USAGE, &p->usage)) < 0 ||
+            (r = store_range(s->store, KEY_RDS, &l)) < 0) {
                 service_leader_pass_free(p);
                 return read_failed(ret_msg, r);
         }
@@ -158,7 +272,7 @@ int service_leader_pass_run(LeaderPass *p, uint64_t budget_usec, json_t *done) {
         do {
                 if (p->next < n)
                         (void) leader_rd(p->service, json_string_value(json_array_get(p->names, p->next)), p->lost,
-                                         p->nodes, done);
+                                         p->nodes, p->usage, done);
                 else if (p->next == n) {
                         (void) gc_alloc(p->service, KEY_ALLOC_MINOR, done);
                         (void) gc_alloc(p->service, KEY_ALLOC_PORT, done);
@@ -175,6 +289,7 @@ LeaderPass *service_leader_pass_free(LeaderPass *p) {
         json_decref(p->lost);
         json_decref(p->nodes);
         json_decref(p->names);
+        json_decref(p->usage);
         free(p);
         return NULL;
 }

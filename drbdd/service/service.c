@@ -32,13 +32,24 @@ int service_new(Store *store, const ServiceConfig *cfg, Service **ret) {
                 service_config_defaults(&s->cfg);
         s->next_minor = s->cfg.minor_min;
         s->next_port = s->cfg.port_min;
+        s->now = time;
+        if (!(s->since = json_object())) {
+                free(s);
+                return -ENOMEM;
+        }
         *ret = s;
         return 0;
 }
 
 Service *service_free(Service *s) {
+        if (s)
+                json_decref(s->since);
         free(s);
         return NULL;
+}
+
+void service_set_clock(Service *s, time_t (*now)(time_t *)) {
+        s->now = now ? now : time;
 }
 
 void service_set_change_callback(Service *s, ServiceChangeFn fn, void *userdata) {
@@ -693,8 +704,12 @@ int service_pool_delete(Service *s, const char *node, const char *pool, char **r
 static int rg_apply(json_t *rg, json_t *options, char **ret_msg) {
         static const char *const allowed[] = { "place-count", "storage-pools", "replicas-on-same",
                                                "replicas-on-different", "diskless-on-remaining",
-                                               "drbd-options", "peer-slots", NULL };
+                                               "drbd-options", "peer-slots", "auto-diskful",
+                                               "auto-diskful-allow-cleanup", "remove-orphans", NULL };
         uint64_t count = (uint64_t) json_get_int(rg, "place-count", 2);
+        uint64_t auto_diskful = (uint64_t) json_get_int(rg, "auto-diskful", 0);
+        bool cleanup = json_get_bool(rg, "auto-diskful-allow-cleanup", true);
+        bool orphans = json_get_bool(rg, "remove-orphans", false);
         uint64_t slots = (uint64_t) json_get_int(rg, "peer-slots", 7);
         bool dor = json_get_bool(rg, "diskless-on-remaining", false);
         json_t *pools = NULL, *same = NULL, *diff = NULL, *drbd = NULL;
@@ -707,7 +722,10 @@ static int rg_apply(json_t *rg, json_t *options, char **ret_msg) {
             (r = opt_names(options, "storage-pools", NAME_POOL, &pools, ret_msg)) < 0 ||
             (r = opt_names(options, "replicas-on-same", NAME_PROPERTY, &same, ret_msg)) < 0 ||
             (r = opt_names(options, "replicas-on-different", NAME_PROPERTY, &diff, ret_msg)) < 0 ||
-            (r = opt_drbd_options(options, "drbd-options", &drbd, ret_msg)) < 0)
+            (r = opt_drbd_options(options, "drbd-options", &drbd, ret_msg)) < 0 ||
+            (r = opt_uint(options, "auto-diskful", 0, 525600, &auto_diskful, ret_msg)) < 0 ||
+            (r = opt_bool(options, "auto-diskful-allow-cleanup", &cleanup, ret_msg)) < 0 ||
+            (r = opt_bool(options, "remove-orphans", &orphans, ret_msg)) < 0)
                 return r;
         if (slots < count - 1)
                 return msgf(ret_msg, -EINVAL, "peer-slots (%llu) must be at least place-count - 1 (%llu)",
@@ -715,6 +733,9 @@ static int rg_apply(json_t *rg, json_t *options, char **ret_msg) {
         json_object_set_new(rg, "place-count", json_integer((json_int_t) count));
         json_object_set_new(rg, "peer-slots", json_integer((json_int_t) slots));
         json_object_set_new(rg, "diskless-on-remaining", json_boolean(dor));
+        json_object_set_new(rg, "auto-diskful", json_integer((json_int_t) auto_diskful));
+        json_object_set_new(rg, "auto-diskful-allow-cleanup", json_boolean(cleanup));
+        json_object_set_new(rg, "remove-orphans", json_boolean(orphans));
         if (pools)
                 json_object_set(rg, "storage-pools", pools);
         if (same)

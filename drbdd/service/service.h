@@ -28,6 +28,11 @@ typedef struct ServiceConfig {
 
 void service_config_defaults(ServiceConfig *c);
 
+/* The clock the leader's timed duties (auto-diskful) read: time() unless a
+ * test sets another (NULL: time() again). */
+#include <time.h>
+void service_set_clock(Service *s, time_t (*now)(time_t *));
+
 /* Takes no ownership of store (which must outlive the service). */
 int service_new(Store *store, const ServiceConfig *cfg, Service **ret);
 Service *service_free(Service *s);

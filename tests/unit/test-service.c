@@ -776,6 +776,96 @@ static void test_leader_attached_tiebreaker(void **state) {
         assert_false(replica_on_node(f, "r1", "gamma"));
 }
 
+static time_t test_clock;
+static time_t test_now(time_t *t) {
+        if (t)
+                *t = test_clock;
+        return test_clock;
+}
+
+static void put_observed(Fixture *f, const char *rd, const char *node, const char *state) {
+        json_t *o = json_pack("{s:s}", "state", state);
+        OK(service_observed_put(f->s, node, rd, o, ret_msg));
+        json_decref(o);
+}
+
+/* auto-diskful: a domain running through a diskless client beside a pool of
+ * the group for the group's minutes gets a diskful replica there; once all
+ * are UpToDate, an unused diskful replica beyond place-count goes (unless
+ * the group keeps it). Nothing happens before the time, for tie-breakers,
+ * or without a report of a domain using it. */
+static void test_leader_auto_diskful(void **state) {
+        Fixture *f = *state;
+        json_t *done = NULL, *o;
+        test_clock = 1000000;
+        service_set_clock(f->s, test_now);
+        node(f, "alpha", "10.0.0.1", NULL, NULL);
+        node(f, "beta", "10.0.0.2", NULL, NULL);
+        node(f, "gamma", "10.0.0.3", NULL, NULL);
+        lvm_pool(f, "alpha", "pool1", 100);
+        lvm_pool(f, "beta", "pool1", 100);
+        lvm_pool(f, "gamma", "pool1", 100);
+        o = json_pack("{s:i, s:i, s:[s]}", "place-count", 2, "auto-diskful", 5, "storage-pools", "pool1");
+        OK(service_rg_create(f->s, "gold", o, ret_msg));
+        json_decref(o);
+        o = json_pack("{s:i, s:i, s:b, s:[s]}", "place-count", 2, "auto-diskful", 5, "auto-diskful-allow-cleanup", 0,
+                      "storage-pools", "pool1");
+        OK(service_rg_create(f->s, "keep", o, ret_msg));
+        json_decref(o);
+        const char *rds[] = { "r1", "r2" }, *groups[] = { "gold", "keep" };
+        for (int i = 0; i < 2; i++) {
+                o = json_pack("{s:s}", "resource-group", groups[i]);
+                OK(service_rd_create(f->s, rds[i], o, ret_msg));
+                json_decref(o);
+                OK(service_vd_create(f->s, rds[i], GIB, NULL, NULL, ret_msg));
+                OK(service_resource_create(f->s, rds[i], "alpha", NULL, ret_msg));
+                OK(service_resource_create(f->s, rds[i], "beta", NULL, ret_msg));
+                OK(service_resource_attach(f->s, rds[i], "gamma", NULL, ret_msg)); /* a client */
+        }
+        OK(service_leader_duties(f->s, NULL, &done, ret_msg));
+        json_decref(done);
+        assert_true(on_node(f, "r1", "gamma", true)); /* no domain reported: nothing */
+        o = json_pack("{s:[s], s:[s]}", "r1", "instance-1", "r2", "instance-2");
+        OK(service_usage_report(f->s, "gamma", o, ret_msg));
+        json_decref(o);
+        OK(service_leader_duties(f->s, NULL, &done, ret_msg)); /* the clock starts */
+        json_decref(done);
+        test_clock += 4 * 60;
+        OK(service_leader_duties(f->s, NULL, &done, ret_msg));
+        json_decref(done);
+        assert_true(on_node(f, "r1", "gamma", true));
+        test_clock += 60;
+        OK(service_leader_duties(f->s, NULL, &done, ret_msg));
+        json_decref(done);
+        for (int i = 0; i < 2; i++) {
+                assert_true(on_node(f, rds[i], "gamma", false));
+                json_t *g = replica(f, rds[i], "gamma");
+                assert_true(json_get_bool(g, "auto-diskful", false));
+                assert_false(json_get_bool(g, "attach-created", false));
+                assert_true(json_get_bool(g, "attached", false));
+                json_decref(g);
+                assert_int_equal(kinds(f, rds[i]).diskful, 3);
+        }
+        /* Three diskful, place-count 2: not before all are UpToDate. */
+        OK(service_leader_duties(f->s, NULL, &done, ret_msg));
+        json_decref(done);
+        assert_int_equal(kinds(f, "r1").diskful, 3);
+        for (int i = 0; i < 2; i++)
+                for (const char *const *n = (const char *const[]) { "alpha", "beta", "gamma", NULL }; *n; n++)
+                        put_observed(f, rds[i], *n, "UpToDate");
+        OK(service_leader_duties(f->s, NULL, &done, ret_msg));
+        json_decref(done);
+        assert_int_equal(kinds(f, "r1").diskful, 2);
+        assert_false(replica_on_node(f, "r1", "alpha")); /* unused, not the new one */
+        assert_true(on_node(f, "r1", "gamma", false));
+        assert_int_equal(kinds(f, "r2").diskful, 3); /* its group keeps the extra replica */
+        /* The host leaves: the replica that is diskful now keeps its data. */
+        OK(service_resource_detach(f->s, "r1", "gamma", NULL, ret_msg));
+        assert_true(on_node(f, "r1", "gamma", false));
+        assert_int_equal(kinds(f, "r1").diskful, 2);
+        service_set_clock(f->s, NULL);
+}
+
 static void test_autoplace_drbd84(void **state) {
         Fixture *f = *state;
         node(f, "old", "10.0.0.1", "8.4", NULL);
@@ -1596,6 +1686,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_autoplace_tiebreaker, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_leader_pass_slices, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_leader_attached_tiebreaker, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_leader_auto_diskful, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sync_source_fixed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_toggle_disk, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_autoplace_drbd84, setup, teardown),
