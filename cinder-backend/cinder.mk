@@ -35,3 +35,7 @@ lab-openstack-check: $(CINDER_EXT) $(BINS) lab-deps
 	@SRCDIR=$(CURDIR) BUILD=$(BUILD) PYTHONPATH=$(CINDER_PYPATH) cinder-backend/tests/lab-openstack-check.sh
 
 CHECK_HOOKS += lab-openstack-check
+
+# make install (dist/install.mk): the driver package and its extension.
+INSTALL_PYTHON_PKGS += cinder-backend/drbd_cinder
+INSTALL_PYTHON_MODS += $(CINDER_EXT)
