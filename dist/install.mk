@@ -18,7 +18,7 @@
 #   INSTALL_PYTHON_PKGS  Python package folders (their *.py) -> $(PYTHONDIR)
 #   INSTALL_PYTHON_MODS  single modules and C extensions     -> $(PYTHONDIR)
 # Files under $(BUILD) in these lists are built first.
-.PHONY: install uninstall deb
+.PHONY: install install-build uninstall deb
 
 PREFIX        ?= /usr/local
 DESTDIR       ?=
@@ -65,8 +65,10 @@ installed_files = \
 
 # Configuration files stay on uninstall (the operator's edits), as with dpkg's
 # conffiles until a purge.
-install:
+install-build:
 	@$(MAKE) --no-print-directory $(INSTALL_BUILT)
+
+install: install-build
 	install -d $(addprefix $(DESTDIR),$(BINDIR) $(SBINDIR) $(MANDIR)/man1 $(MANDIR)/man5 $(MANDIR)/man8 \
 		$(BASHCOMPDIR) $(DBUSPOLICYDIR) $(UNITDIR) $(TMPFILESDIR) $(SYSUSERSDIR) $(CONFDIR) $(PYTHONDIR))
 	$(call install_to,0755,$(BINDIR),$(INSTALL_BIN))

@@ -63,3 +63,5 @@ lab-bench-iscsi: lab-deps
 # the checker is an initiator-side tool for anyone.
 INSTALL_SBIN += $(BUILD)/drbdd-iscsi
 INSTALL_BIN  += $(BUILD)/drbdd-iscsi-check
+INSTALL_MAN8 += $(ISCSI_DIR)/drbdd-iscsi.8
+INSTALL_MAN1 += $(ISCSI_DIR)/drbdd-iscsi-check.1
