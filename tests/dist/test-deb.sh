@@ -27,6 +27,19 @@ t_lintian() {
 	[ -z "$unexpected" ] || lab_fail "lintian tags not in tests/dist/lintian-kept: $unexpected"
 }
 
+# The maintainer scripts: no start on install (only a try-restart after
+# an upgrade), a stop on removal, purge removes the state.
+t_scripts() {
+	local d=$LAB_DIR/control
+	rm -rf "$d" && dpkg-deb -e "$DEBS"/drbdd_*.deb "$d"
+	! grep -nE 'deb-systemd-invoke (\$_dh_action|start|restart)' "$d/postinst" ||
+		lab_fail "postinst starts drbdd"
+	grep -q 'deb-systemd-invoke try-restart drbdd.service' "$d/postinst" || lab_fail "postinst: no try-restart"
+	grep -q 'deb-systemd-invoke stop drbdd.service' "$d/prerm" || lab_fail "prerm does not stop drbdd on removal"
+	grep -q 'rm -rf /var/lib/drbdd' "$d/postrm" || lab_fail "postrm purge keeps /var/lib/drbdd"
+	echo "postinst: enable, no start; try-restart on upgrade; prerm: stop on removal; postrm purge removes /var/lib/drbdd"
+}
+
 t_install() {
 	lab_run vm1 "set -e
 		export DEBIAN_FRONTEND=noninteractive
@@ -80,6 +93,7 @@ t_purge() {
 
 lab_test "lintian" t_lintian
 lab_start 1 --disks 64M
+lab_test "maintainer scripts" t_scripts
 lab_test "dpkg -i: installed, group, /var/lib/drbdd 0700, nothing started" t_install
 lab_test "drbdd by its unit's ExecStart: on the bus, drbdctl node list, policy" t_run_unit
 lab_test "dpkg --purge" t_purge
