@@ -92,11 +92,12 @@ uninstall:
 # Debian packages (debian/), built from a copy of the tree in $(BUILD)/deb so
 # that dpkg-buildpackage's clean never touches this checkout and the .debs
 # land in $(BUILD)/deb/, not beside the checkout.
-DEB_DIR     = $(BUILD)/deb
-DEB_VERSION = $(shell dpkg-parsechangelog -l debian/changelog -S Version 2>/dev/null)
+# The copy: what git tracks or would track; outside git, all but build trees.
+DEB_DIR = $(BUILD)/deb
 deb:
 	@rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
-	@git ls-files -z --cached --others --exclude-standard | \
+	@{ if git rev-parse --git-dir >/dev/null 2>&1; then git ls-files -z --cached --others --exclude-standard; \
+	   else find . \( -name .git -o -name 'build*' \) -prune -o -type f -printf '%P\0'; fi; } | \
 		xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' sh | \
 		tar -c --null -T - -f - | tar -x -C $(DEB_DIR)/src
 	cd $(DEB_DIR)/src && DEB_BUILD_OPTIONS="nocheck parallel=$$(nproc) $(DEB_BUILD_OPTIONS)" \
