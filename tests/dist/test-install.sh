@@ -71,6 +71,12 @@ for unit in "$V"/units/*; do
 		pass "systemd-analyze verify $(basename "$unit")" || fail "systemd-analyze verify $(basename "$unit"): $out"
 done
 [ "$n" -ge 1 ] || fail "no unit installed"
+# The sandbox may get tighter, never looser: systemd's exposure score of
+# drbdd.service (0-100; 62 = "6.2 MEDIUM") is a ceiling. Tightened? Lower it.
+DRBDD_EXPOSURE_MAX=62
+if (cd "$T_DIR" && systemd-analyze security --offline=true --threshold=$DRBDD_EXPOSURE_MAX "$V/units/drbdd.service" \
+	>"$T_DIR/security.out" 2>&1); then pass "drbdd.service exposure $(sed -n 's/.*exposure level for drbdd.service: //p' "$T_DIR/security.out") <= $DRBDD_EXPOSURE_MAX"
+else fail "drbdd.service sandbox looser than $DRBDD_EXPOSURE_MAX: $(tail -1 "$T_DIR/security.out")"; fi
 
 # ---- drbdd.conf: drbdd accepts it, and every default it shows ----
 "$D/usr/sbin/drbdd" --config="$D/etc/drbdd/drbdd.conf" --help >/dev/null 2>"$T_DIR/conf.err" &&
