@@ -87,8 +87,9 @@ $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(CORE_A)
 # (tools/check-package-lists, run by make check) fails if one is missed.
 PACKAGE_LISTS := $(sort $(patsubst ./%,%,$(shell find . \( -name .git -o -name 'build*' \) -prune -o -name packages.txt -print)))
 DEPS_HOOKS :=
+# NO_DEPS=1: the caller provides them (debian/rules: Build-Depends).
 $(BUILD)/.deps-ok: $(PACKAGE_LISTS)
-	@$(MAKE) --no-print-directory deps
+	@$(if $(NO_DEPS),true,$(MAKE) --no-print-directory deps)
 	@mkdir -p $(BUILD) && touch $@
 
 deps:
@@ -134,4 +135,4 @@ clean:
 CHECK_HOOKS :=
 BENCH_HOOKS :=
 -include $(wildcard */*.mk tests/*/*.mk)
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -path $(BUILD)/deb -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -17,7 +17,7 @@ $(CINDER_EXT): cinder-backend/_drbdd.c $(CLIENT_A) | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wmissing-prototypes \
 		-fno-strict-aliasing -D_GNU_SOURCE -I. -Ilib $(PY3_INCLUDES) $(shell pkg-config --cflags jansson libsystemd) \
-		-shared -fPIC -o $@ cinder-backend/_drbdd.c $(CLIENT_A) \
+		-shared -fPIC $(LDFLAGS) -o $@ cinder-backend/_drbdd.c $(CLIENT_A) \
 		$(shell pkg-config --libs jansson libsystemd) -lpthread
 
 cinder-unit: $(CINDER_EXT) $(BINS)
@@ -35,3 +35,7 @@ lab-openstack-check: $(CINDER_EXT) $(BINS) lab-deps
 	@SRCDIR=$(CURDIR) BUILD=$(BUILD) PYTHONPATH=$(CINDER_PYPATH) cinder-backend/tests/lab-openstack-check.sh
 
 CHECK_HOOKS += lab-openstack-check
+
+# make install (dist/install.mk): the driver package and its extension.
+INSTALL_PYTHON_PKGS += cinder-backend/drbd_cinder
+INSTALL_PYTHON_MODS += $(CINDER_EXT)

@@ -350,6 +350,14 @@ static int parse_argv(int argc, char **argv, Config *c) {
         return 1;
 }
 
+/* The node registered in the cluster store, and the bus name is ours: ready
+ * for systemd (Type=notify) and for whoever waits on the unit. */
+static void on_registered(void *userdata) {
+        const Config *c = userdata;
+        log_info("drbdd %s on node '%s' ready, store %s", DRBDD_VERSION, c->node_name, c->store_url);
+        (void) sd_notify(0, "READY=1");
+}
+
 /* Opens the store at url; a remote one behind a read cache that serves the
  * last-known state while the store cannot be reached (shared with share's
  * cache, when given). */
@@ -469,12 +477,11 @@ static int run(int argc, char **argv) {
                 manager_bus_set_agent(mb, agent);
         }
         ClusterConfig cc = { .node_name = c.node_name, .lease_ttl_sec = c.lease_ttl, .grace_sec = c.grace,
-                             .store_url = c.store_url, .service_config = &c.svc };
+                             .store_url = c.store_url, .service_config = &c.svc,
+                             .on_registered = on_registered, .userdata = &c };
         if ((r = cluster_new(service, event, &cc, &cluster)) < 0 || (r = cluster_start(cluster)) < 0)
                 goto out;
         manager_bus_set_cluster(mb, cluster);
-        log_info("drbdd %s on node '%s' ready, store %s", DRBDD_VERSION, c.node_name, c.store_url);
-        (void) sd_notify(0, "READY=1");
         r = sd_event_loop(event);
         log_info("drbdd stopping");
         (void) sd_notify(0, "STOPPING=1");

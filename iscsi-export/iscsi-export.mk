@@ -58,3 +58,10 @@ iscsi-check: lab-deps
 lab-bench-iscsi: lab-deps
 	@$(MAKE) --no-print-directory iscsi
 	@LAB_BUILD=$(abspath $(BUILD)) tests/lab/bench-iscsi.sh
+
+# make install (dist/install.mk): the operator CLI needs root (configfs);
+# the checker is an initiator-side tool for anyone.
+INSTALL_SBIN += $(BUILD)/drbdd-iscsi
+INSTALL_BIN  += $(BUILD)/drbdd-iscsi-check
+INSTALL_MAN8 += $(ISCSI_DIR)/drbdd-iscsi.8
+INSTALL_MAN1 += $(ISCSI_DIR)/drbdd-iscsi-check.1

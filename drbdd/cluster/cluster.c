@@ -45,10 +45,13 @@ struct Cluster {
         char *node;
         unsigned ttl, grace, duty;
         uint64_t stall_usec;
+        void (*on_registered)(void *userdata);
+        void *userdata;
 
         /* loop side */
         sd_event_source *beat, *notify_source;
         int notify_fd;
+        bool registered_told; /* on_registered called */
 
         /* shared: under lock */
         pthread_mutex_t lock;
@@ -170,6 +173,7 @@ static int liveness(Cluster *c) {
                 return r;
         atomic_store(&c->lease, lease);
         log_info("cluster: node '%s' registered (lease %llx, %us)", c->node, (unsigned long long) lease, c->ttl);
+        (void) eventfd_write(c->notify_fd, 1); /* the loop tells on_registered */
         return 0;
 }
 
@@ -333,6 +337,11 @@ static int on_notes(sd_event_source *s, int fd, uint32_t revents, void *userdata
         for (Note *n = list; n; n = n->next)
                 service_notify(c->service, n->kind, n->name, n->action);
         notes_free(list);
+        if (!c->registered_told && atomic_load(&c->lease)) {
+                c->registered_told = true;
+                if (c->on_registered)
+                        c->on_registered(c->userdata);
+        }
         return 0;
 }
 
@@ -356,6 +365,8 @@ int cluster_new(Service *service, sd_event *event, const ClusterConfig *cfg, Clu
         c->ttl = cfg->lease_ttl_sec ? cfg->lease_ttl_sec : 10;
         c->grace = cfg->grace_sec ? cfg->grace_sec : 60;
         c->duty = cfg->duty_sec ? cfg->duty_sec : 5;
+        c->on_registered = cfg->on_registered;
+        c->userdata = cfg->userdata;
         /* A loop stalled this long (6 TTLs, 60 s by default: far beyond any
          * store timeout) is hung. */
         c->stall_usec = (uint64_t) (cfg->stall_sec ? cfg->stall_sec : 6 * c->ttl) * 1000000ULL;

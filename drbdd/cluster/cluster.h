@@ -26,6 +26,10 @@ typedef struct ClusterConfig {
         const ServiceConfig *service_config; /* for the cluster thread's Service */
         unsigned stall_sec;       /* renew only while the loop ran within this,
                                    * default 6 * lease_ttl_sec */
+        /* Called on the loop once, when this node first registered in the
+         * store (drbdd's readiness); may be NULL. */
+        void (*on_registered)(void *userdata);
+        void *userdata;
 } ClusterConfig;
 
 /* The threads open their own handles of cfg->store_url; service is the
