@@ -21,3 +21,8 @@ $(BUILD)/tests/nova/%: $(call obj,$(NOVA_DIR)/tests/%.c $(NOVA_DIR)/domain-disks
 .PHONY: nova-unit
 nova-unit: $(NOVA_TESTS)
 	@./tools/run-unit $(NOVA_TESTS)
+
+# make install (dist/install.mk)
+INSTALL_SBIN  += $(NOVA_BIN)
+INSTALL_MAN8  += $(NOVA_DIR)/drbd-nova-helper.8
+INSTALL_UNITS += $(NOVA_DIR)/drbd-nova-helper.service.in

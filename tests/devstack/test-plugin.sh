@@ -242,6 +242,7 @@ mkdir -p "$S"
 o=$(in_order "^stack install\| make -C $SRCDIR NO_DEPS=1 install-build" \
 	"^stack install\| sudo make -C $SRCDIR NO_DEPS=1 PREFIX=/usr PYTHONDIR=.* install" \
 	'^stack install\| sudo systemd-sysusers drbdd.conf' '^stack install\| start_service drbdd' \
+	'^stack install\| start_service drbd-nova-helper' \
 	"^stack post-config\| sudo drbdctl node create $node 10.0.0.5")
 [ -z "$o" ] && [ "$(line 'vgcreate|storage-pool create|resource-group create|losetup')" = 0 ] && [ ! -e "$S/cinder.conf" ] &&
 	pass "compute node: make install, drbdd started, node registered; no storage, no group, no cinder.conf" ||
@@ -292,15 +293,26 @@ rm -f "$S/done"
 
 # ---- 5. the flags in devstack/settings are what the driver reports ----
 DRV=$SRCDIR/cinder-backend/drbd_cinder/driver.py
-drv=$(/usr/bin/python3 - "$DRV" <<'PY'
-import ast, sys
+# A value the driver computes (online_extend = cfg.drbd_transport == ... or
+# cfg.drbd_nova_helper) is evaluated for the plugin's settings: this
+# plugin's transport, and drbd_nova_helper at its default (True): the plugin
+# starts drbd-nova-helper on every compute node.
+drv=$(DRBD_TRANSPORT=$(. "$PLUGIN/settings" >/dev/null 2>&1; echo "$DRBD_TRANSPORT") /usr/bin/python3 - "$DRV" <<'PY'
+import ast, os, sys, types
 tree = ast.parse(open(sys.argv[1]).read())
 vals = {"multiattach": set(), "online_extend_support": set()}
+assigned = {}
 revert = False
+cfg = types.SimpleNamespace(drbd_transport=os.environ["DRBD_TRANSPORT"], drbd_nova_helper=True)
+for node in ast.walk(tree):
+    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        assigned[node.targets[0].id] = node.value
 for node in ast.walk(tree):
     if isinstance(node, ast.Dict):
         for k, v in zip(node.keys, node.values):
             if isinstance(k, ast.Constant) and k.value in vals:
+                if isinstance(v, ast.Name) and v.id in assigned:
+                    v = ast.Constant(eval(compile(ast.Expression(assigned[v.id]), "driver.py", "eval"), {"cfg": cfg}))
                 vals[k.value].add(ast.unparse(v))
     if isinstance(node, ast.FunctionDef) and node.name == "revert_to_snapshot":
         revert = True

@@ -23,6 +23,7 @@ D=$T_DIR/root
 # ---- the files (PREFIX=/usr) ----
 ext=$($PY -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
 want="0644 etc/drbdd/drbdd.conf
+0644 lib/systemd/system/drbd-nova-helper.service
 0644 lib/systemd/system/drbdd.service
 0755 usr/bin/drbdctl
 0755 usr/bin/drbdd-iscsi-check
@@ -33,12 +34,14 @@ want="0644 etc/drbdd/drbdd.conf
 0644 usr/lib/python3/dist-packages/drbd_cinder/options.py
 0644 usr/lib/sysusers.d/drbdd.conf
 0644 usr/lib/tmpfiles.d/drbdd.conf
+0755 usr/sbin/drbd-nova-helper
 0755 usr/sbin/drbdd
 0755 usr/sbin/drbdd-iscsi
 0644 usr/share/bash-completion/completions/drbdctl
 0644 usr/share/dbus-1/system.d/org.drbd.drbdd1.conf
 0644 usr/share/man/man1/drbdctl.1
 0644 usr/share/man/man1/drbdd-iscsi-check.1
+0644 usr/share/man/man8/drbd-nova-helper.8
 0644 usr/share/man/man8/drbdd-iscsi.8
 0644 usr/share/man/man8/drbdd.8"
 got=$(cd "$D" && find . -type f -printf '%m %P\n' | sed 's/^\([0-9]\{3\}\) /0\1 /' | sort)
