@@ -253,6 +253,22 @@ def main():
               'vm2 logs in to %s with the CHAP secret from Cinder, sees '
               '%s bytes (>= 1 GiB), writes and reads back' %
               (portal, cap[0] if cap else '?'), out)
+        # The same connection info through os-brick's ISCSIConnector
+        # (open-iscsi's iscsiadm and iscsid, CHAP) on vm3, as Nova does.
+        rc, out = guest('vm3', 'iscsid_start %s' % ini)
+        rc, path = brick('vm3', 'connect', nova_info(att))
+        path = path.splitlines()[-1] if path else ''
+        rc2, out = guest('vm3', 'set -e; [ -b %s ]; head -c 1M /dev/urandom >/tmp/i1; '
+                         'dd if=/tmp/i1 of=%s bs=1M seek=2 oflag=direct status=none; '
+                         'dd if=%s bs=1M skip=2 count=1 iflag=direct status=none >/tmp/i2; '
+                         'cmp /tmp/i1 /tmp/i2; blockdev --getsize64 %s' % (path, path, path, path))
+        check(rc == 0 and rc2 == 0 and path.startswith('/dev/'),
+              "os-brick's ISCSIConnector on vm3 logs in with CHAP (%s), "
+              'writes and reads back 1 MiB' % path, out)
+        rc, out = brick('vm3', 'disconnect', nova_info(att))
+        rc2, _ = guest('vm3', '! iscsiadm -m session >/dev/null 2>&1')
+        check(rc == 0 and rc2 == 0,
+              'os-brick disconnect: no iSCSI session left on vm3', out)
     c.attachments.delete(att['id'])
     vc = wait(vols.get, vc.id, ['available'])
     rc = 0

@@ -268,3 +268,12 @@ nova_helper_start() {
 	nohup "$LAB_BUILD/drbd-nova-helper" --interval 2 --window-grace 15 "$@" >>/tmp/nova-helper.log 2>&1 &
 	echo $! >/run/nova-helper.pid
 }
+# iscsid_start INITIATOR: open-iscsi's iscsid with that initiator name (for
+# os-brick's ISCSIConnector in lab-openstack-check).
+iscsid_start() {
+	modprobe iscsi_tcp
+	mkdir -p /etc/iscsi /run/lock/iscsi
+	echo "InitiatorName=$1" >/etc/iscsi/initiatorname.iscsi
+	pgrep -x iscsid >/dev/null || iscsid
+	wait_until 10 pgrep -x iscsid
+}
