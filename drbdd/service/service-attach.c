@@ -121,6 +121,9 @@ int service_resource_attach(Service *s, const char *rd_name, const char *node, j
                         json_object_set_new(rd, "attached", list = json_array());
                 if (!list || json_array_append_new(list, json_string(node)) < 0)
                         return -ENOMEM;
+                /* When the window opened (metrics: a window open too long). */
+                if (json_array_size(list) == 2)
+                        json_object_set_new(rd, "window-since", json_integer((json_int_t) s->now(NULL)));
                 json_t *have = replica_of(replicas, node);
                 if (!have) {
                         if ((r = check_dialect_limits(s, replicas, node, 1, true, ret_msg)) < 0)
@@ -166,6 +169,8 @@ int service_resource_detach(Service *s, const char *rd_name, const char *node, j
                         if (!streq(json_string_value(e) ?: "", node))
                                 json_array_append(keep, e);
                 json_object_set(rd, "attached", keep);
+                if (json_array_size(keep) < 2)
+                        json_object_del(rd, "window-since");
                 r = obj_get(s, k, &res, &res_rev);
                 if (r < 0 && r != -ENOENT)
                         return read_failed(ret_msg, r);

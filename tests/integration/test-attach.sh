@@ -44,6 +44,10 @@ expect_rc 0 "attach on a node without a replica (migration destination)" -- $C r
 [ "$($C -o json r l vol1 | jq -r '.[] | select(.node == "gamma") | ."attach-created"')" = true ] &&
 	pass "the client is marked attach-created" || fail "no attach-created mark"
 [ "$(attached vol1)" = alpha,gamma ] && pass "alpha and gamma attached" || fail "attached: '$(attached vol1)'"
+since=$($C -o json rd l | jq -r '.[] | select(.name == "vol1") | ."window-since"')
+now=$(date +%s)
+[ "$since" -le "$now" ] && [ "$since" -gt $((now - 60)) ] && pass "the definition records when the window opened" ||
+	fail "window-since: '$since'"
 for n in alpha beta gamma; do
 	[ "$(two_pri vol1 $n)" = 1 ] && pass "window open: allow-two-primaries yes for $n" || fail "no window for $n"
 done
@@ -64,6 +68,8 @@ t_stop_drbdd; t_start_drbdd
 # Migration done: the source detaches; the window closes; alpha keeps its disk.
 expect_rc 0 "detach the source" -- $C r detach alpha vol1
 [ "$(attached vol1)" = gamma ] && pass "gamma alone attached" || fail "attached: '$(attached vol1)'"
+[ "$($C -o json rd l | jq -r '.[] | select(.name == "vol1") | ."window-since"')" = null ] &&
+	pass "window-since gone with the window" || fail "window-since left behind"
 for n in alpha gamma; do
 	[ "$(two_pri vol1 $n)" = 0 ] && pass "window closed for $n" || fail "window still open for $n"
 done
