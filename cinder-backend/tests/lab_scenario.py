@@ -487,6 +487,18 @@ def live_migration(c, d, v1, name1):
           'drbd-nova-helper: %s now shown on vm3' % DOMAIN,
           d.replicas(name1))
 
+    # vm3 gets a storage pool of the group: the domain there now runs
+    # disklessly beside local storage, which the helper reports.
+    rc, out = guest('vm3', 'set -e; vg_setup; lvcreate -q -L 2G -Zy -T '
+                    'drbdpool/thin >/dev/null; '
+                    'ctl sp c lvm-thin vm3 pool3 drbdpool/thin')
+    seen = rc == 0 and wait_for('alarm', lambda: guest(
+        'vm3', 'grep -q "running disklessly: a domain here uses .%s." '
+        '/tmp/nova-helper.log' % name1)[0] == 0, 60)
+    check(seen, 'vm3 gets a pool of the group: drbd-nova-helper reports '
+          '%s running disklessly there' % DOMAIN, out)
+    ctl('sp', 'd', 'vm3', 'pool3')
+
     # Rollback: a migration to vm1 that fails before it starts: the
     # destination's attachment is deleted again.
     att_rb = c.attachments.create(v1.id, oc.connector('vm1'), None)
