@@ -63,11 +63,11 @@ static int export_one(Agent *a, const char *rd, json_t *ex, json_t *d, char **re
         if (!portals || !acls)
                 return -ENOMEM;
         if (!d || !vol) {
-                asprintf(ret_msg, "this node has no replica of '%s' to export", rd);
+                agent_msgf(ret_msg, "this node has no replica of '%s' to export", rd);
                 return -ENOENT;
         }
         if (!k || !k->has_role || k->role != DRBD_ROLE_PRIMARY) {
-                asprintf(ret_msg, "waiting for '%s' to become Primary on this node", rd);
+                agent_msgf(ret_msg, "waiting for '%s' to become Primary on this node", rd);
                 return -EAGAIN;
         }
         snprintf(dev, sizeof dev, "/dev/drbd%lld", (long long) json_get_int(vol, "minor", 0));
@@ -83,7 +83,7 @@ static int export_one(Agent *a, const char *rd, json_t *ex, json_t *d, char **re
         load_modules(a);
         int r = lio_export_ensure(&cfg, &x);
         if (r < 0)
-                asprintf(ret_msg, "%s", lio_error_last() ?: strerror(-r));
+                agent_msgf(ret_msg, "%s", lio_error_last() ?: strerror(-r));
         return r;
 }
 

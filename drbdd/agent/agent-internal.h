@@ -72,3 +72,7 @@ void agent_snapshot_pass(Agent *a, StoragePool **pools, size_t n_pools, StorageR
 /* agent-export.c */
 /* Makes this node's LIO exports match the desired ones (res: the node's desired replicas). */
 void agent_export_pass(Agent *a, json_t *res);
+
+/* Sets *ret_msg to a newly allocated message (left NULL when memory runs
+ * out: the caller's error code still tells what failed). */
+void agent_msgf(char **ret_msg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

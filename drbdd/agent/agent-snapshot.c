@@ -136,7 +136,7 @@ int agent_revert_step(Agent *a, json_t *d, StoragePool **pools, size_t n_pools, 
                 const DrbdResource *k = drbd_state_find_resource(a->state, rd);
                 const char *snap = json_get_str(rev, "snapshot", "");
                 if (k && k->has_role && k->role == DRBD_ROLE_PRIMARY) {
-                        asprintf(ret_msg, "cannot revert '%s': it is Primary on this node", rd);
+                        agent_msgf(ret_msg, "cannot revert '%s': it is Primary on this node", rd);
                         return -EBUSY;
                 }
                 if (k && (r = run((char *const[]) { "drbdsetup", "down", (char *) rd, NULL }, ret_msg)) < 0)
@@ -146,7 +146,7 @@ int agent_revert_step(Agent *a, json_t *d, StoragePool **pools, size_t n_pools, 
                         const char *pname = json_get_str(json_object_get(d, "pool"), "name", "");
                         StoragePool *p = pool_named(pools, n_pools, pname);
                         if (!p) {
-                                asprintf(ret_msg, "storage pool '%s' is not usable on this node", pname);
+                                agent_msgf(ret_msg, "storage pool '%s' is not usable on this node", pname);
                                 return -ENOENT;
                         }
                         json_array_foreach(json_object_get(d, "volumes"), i, v) {
@@ -199,7 +199,7 @@ static int snap_take(Agent *a, json_t *so, StoragePool **pools, size_t n_pools, 
         size_t i;
         int r = 0;
         if (!p) {
-                asprintf(ret_msg, "storage pool '%s' is not usable on this node", pname ? pname : "?");
+                agent_msgf(ret_msg, "storage pool '%s' is not usable on this node", pname ? pname : "?");
                 return -ENOENT;
         }
         for (size_t k = 0; k < n_pools; k++)

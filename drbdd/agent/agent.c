@@ -395,6 +395,16 @@ static const StorageVolume *report_find(const StorageReport *r, const char *name
         return NULL;
 }
 
+void agent_msgf(char **ret_msg, const char *fmt, ...) {
+        va_list ap;
+        if (!ret_msg)
+                return;
+        va_start(ap, fmt);
+        if (vasprintf(ret_msg, fmt, ap) < 0)
+                *ret_msg = NULL;
+        va_end(ap);
+}
+
 static uint64_t config_hash(const char *text) {
         uint64_t h = 1469598103934665603ULL; /* FNV-1a */
         for (const unsigned char *p = (const unsigned char *) text; *p; p++)
@@ -502,11 +512,11 @@ static int resize_pending(Agent *a, json_t *d, json_t *o, const DrbdResource *k,
                 /* Did the device reach the size? */
                 uint64_t have = 0;
                 if ((r = device_kib(d, vnr, &have)) < 0) {
-                        asprintf(ret_msg, "cannot read the size of %s: %s", vnr, strerror(-r));
+                        agent_msgf(ret_msg, "cannot read the size of %s: %s", vnr, strerror(-r));
                         return r;
                 }
                 if (have < (uint64_t) json_integer_value(want)) {
-                        asprintf(ret_msg, "%s is %llu KiB; waiting for the peers' backing to grow to %lld KiB", vnr,
+                        agent_msgf(ret_msg, "%s is %llu KiB; waiting for the peers' backing to grow to %lld KiB", vnr,
                                  (unsigned long long) have, (long long) json_integer_value(want));
                         return -EAGAIN;
                 }
@@ -592,21 +602,21 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
         const char *config = json_get_str(d, "config", "");
         snprintf(hash, sizeof hash, "%016llx", (unsigned long long) config_hash(config));
         if ((r = write_if_changed(path, config, 0600)) < 0)
-                return r == -ENOMEM ? r : (asprintf(ret_msg, "cannot write %s: %s", path, strerror(-r)), r);
+                return r == -ENOMEM ? r : (agent_msgf(ret_msg, "cannot write %s: %s", path, strerror(-r)), r);
 
         if (!diskless) {
                 const char *pname = json_get_str(json_object_get(d, "pool"), "name", "");
                 StoragePool *p = pool_for(pools, n_pools, pname);
                 StorageReport *rep = NULL;
                 if (!p) {
-                        asprintf(ret_msg, "storage pool '%s' is not usable on this node", pname);
+                        agent_msgf(ret_msg, "storage pool '%s' is not usable on this node", pname);
                         return -ENOENT;
                 }
                 for (size_t i = 0; i < n_pools; i++)
                         if (pools[i] == p)
                                 rep = &reports[i];
                 if (rep->error < 0) {
-                        asprintf(ret_msg, "storage pool '%s': %s", pname, rep->message ? rep->message : strerror(-rep->error));
+                        agent_msgf(ret_msg, "storage pool '%s': %s", pname, rep->message ? rep->message : strerror(-rep->error));
                         return rep->error;
                 }
                 json_t *md = json_object_get(o, "md"), *v;
