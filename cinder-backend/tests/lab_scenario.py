@@ -15,6 +15,7 @@ import shlex
 import subprocess
 import sys
 import time
+import uuid
 
 from cinderclient import client as cinder_client
 from cinderclient.contrib import noauth
@@ -30,6 +31,7 @@ GUEST = '. %s/tests/lab/guest/node.sh; ' % SRCDIR
 NODES = ['vm1', 'vm2']         # storage: diskful replicas
 ALL = ['vm1', 'vm2', 'vm3']    # vm3: a compute node without storage
 DOMAIN = 'instance-1'
+INSTANCE = str(uuid.uuid4())   # the Nova server the domain stands for
 GIB = 1024 ** 3
 GIB_KIB = 1024 * 1024
 HOST = 'ckhost'  # cinder.conf's host (cinder-services.sh)
@@ -280,7 +282,13 @@ def main():
           'iSCSI detach: available, no LIO target left on vm1 or vm2')
 
     # -- Nova: live migration there and back, a rollback -------------------------
-    att = live_migration(c, d, v1, name1)
+    # Nova calls Cinder with its service token; deleting an attachment bound
+    # to a server needs it (Cinder asks Nova otherwise, and there is no Nova
+    # here). noauth takes the service roles from the request's header.
+    nova = cinder_client.Client('3.70', session=session.Session(
+        auth=auth, additional_headers={'X-Service-Roles': 'service'}))
+    att = live_migration(nova, d, v1, name1)
+
 
     # -- extend while attached: the guest sees it -------------------------------
     vols.extend(v1, 2)
@@ -299,7 +307,7 @@ def main():
         check(rc == 0, 'online extend: drbd-nova-helper on vm1 grew the '
               "domain's disk; libvirt's domblkinfo says %s bytes" %
               out.splitlines()[-1:], out)
-        end_domain(c, d, v1, name1, att, 'vm1')
+        end_domain(nova, d, v1, name1, att, 'vm1')
         v1 = wait(vols.get, v1.id, ['available'])
     check(read_sum(d, name1) == sum_a, 'extend: the data (A) is intact')
 
@@ -416,7 +424,7 @@ def live_migration(c, d, v1, name1):
     the attachment of the host left behind deleted. vm1 holds a diskful
     replica, vm3 none. Returns the attachment on vm1 at the end (the domain
     runs there), or None if it went wrong early."""
-    att1 = c.attachments.create(v1.id, oc.connector('vm1'), None)
+    att1 = c.attachments.create(v1.id, oc.connector('vm1'), INSTANCE)
     info1 = nova_info(att1)
     rc, dev = brick('vm1', 'connect', nova_info(att1))
     dev = dev.splitlines()[-1] if dev else ''
@@ -442,7 +450,7 @@ def live_migration(c, d, v1, name1):
           'the replica on vm1' % DOMAIN, d.replicas(name1).get('vm1'))
 
     # Nova's pre-live-migration on the destination: a connection for vm3.
-    att3 = c.attachments.create(v1.id, oc.connector('vm3'), None)
+    att3 = c.attachments.create(v1.id, oc.connector('vm3'), INSTANCE)
     info3 = nova_info(att3)
     rd = d.rd(name1)
     check(sorted(rd.get('attached', [])) == ['vm1', 'vm3'] and
@@ -501,7 +509,7 @@ def live_migration(c, d, v1, name1):
 
     # Rollback: a migration to vm1 that fails before it starts: the
     # destination's attachment is deleted again.
-    att_rb = c.attachments.create(v1.id, oc.connector('vm1'), None)
+    att_rb = c.attachments.create(v1.id, oc.connector('vm1'), INSTANCE)
     opened = window(name1, 'vm3') == 1
     c.attachments.delete(att_rb['id'])
     check(opened and wait_for('window', lambda: window(name1, 'vm1') == 0 and
@@ -514,7 +522,7 @@ def live_migration(c, d, v1, name1):
     # A migration that ends without its detach (Nova failed between the
     # steps): drbd-nova-helper on vm1 sees the window held there with no
     # domain using the volume and closes it after its grace (15 s here).
-    att_lost = c.attachments.create(v1.id, oc.connector('vm1'), None)
+    att_lost = c.attachments.create(v1.id, oc.connector('vm1'), INSTANCE)
     opened = window(name1, 'vm1') == 1
     t0 = time.monotonic()
     closed = wait_for('safety net', lambda: d.rd(name1).get('attached') ==
@@ -532,7 +540,7 @@ def live_migration(c, d, v1, name1):
 
     # And back: vm3 (no disk) -> vm1.
     was_tb = d.replicas(name1)['vm3'].get('tie-breaker')
-    att1 = c.attachments.create(v1.id, oc.connector('vm1'), None)
+    att1 = c.attachments.create(v1.id, oc.connector('vm1'), INSTANCE)
     brick('vm1', 'connect', nova_info(att1))
     rc, out = migrate('vm3', 'vm1')
     check(rc == 0 and guest('vm1', 'domain_running %s' % DOMAIN)[0] == 0,
