@@ -209,6 +209,15 @@ static bool domain_name_ok(const char *n) {
         return true;
 }
 
+json_t *usage_domains(json_t *usage, const char *node, const char *rd) {
+        json_t *u;
+        size_t i;
+        json_array_foreach(usage, i, u)
+                if (streq(json_get_str(u, "node", ""), node))
+                        return json_object_get(json_object_get(u, "resources"), rd);
+        return NULL;
+}
+
 int service_usage_report(Service *s, const char *node, json_t *resources, char **ret_msg) {
         const char *rd;
         json_t *doms, *d;

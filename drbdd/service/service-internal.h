@@ -146,6 +146,9 @@ int tiebreaker_to_client(Service *s, const char *rd_name, const char *node, bool
 bool rd_attached(json_t *rd, const char *node);
 /* The dual-primary window is open: two or more hosts are attached. */
 bool rd_window_open(json_t *rd);
+/* The domains node's compute helper reported using rd (borrowed from usage,
+ * all SERVICE_KEY_USAGE objects), or NULL. */
+json_t *usage_domains(json_t *usage, const char *node, const char *rd);
 
 /* Checks that rd may be deleted (-EBUSY while it has snapshots or a clone or
  * restore still reads from it) and adds the deletion of its export and

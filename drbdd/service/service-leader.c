@@ -84,15 +84,6 @@ static bool observed_uptodate(Service *s, const char *rd, const char *node) {
                streq(json_get_str(o, "state", ""), "UpToDate");
 }
 
-static json_t *used_by(json_t *usage, const char *node, const char *rd) {
-        json_t *u;
-        size_t i;
-        json_array_foreach(usage, i, u)
-                if (streq(json_get_str(u, "node", ""), node))
-                        return json_object_get(json_object_get(u, "resources"), rd);
-        return NULL;
-}
-
 /* Diskful now: it holds data, so the detach that ends the attach must not
  * remove it any more. */
 static int set_auto_diskful_mark(json_t *res, void *userdata, char **ret_msg) {
@@ -131,7 +122,7 @@ static void leader_auto_diskful(Service *s, const char *name, json_t *rd, json_t
                         continue;
                 }
                 bool running = minutes > 0 && !json_get_bool(e, "tie-breaker", false) &&
-                               json_array_size(used_by(usage, node, name)) > 0 && node_has_group_pool(s, node, rg);
+                               json_array_size(usage_domains(usage, node, name)) > 0 && node_has_group_pool(s, node, rg);
                 if (!running) {
                         json_object_del(s->since, key);
                         continue;
@@ -160,7 +151,7 @@ static void leader_auto_diskful(Service *s, const char *name, json_t *rd, json_t
         json_array_foreach(replicas, i, e) {
                 const char *node = json_get_str(e, "node", "");
                 if (json_get_bool(e, "diskless", false) || json_get_bool(e, "auto-diskful", false) ||
-                    rd_attached(rd, node) || json_array_size(used_by(usage, node, name)) > 0)
+                    rd_attached(rd, node) || json_array_size(usage_domains(usage, node, name)) > 0)
                         continue;
                 if (service_resource_delete(s, name, node, NULL) >= 0)
                         note(done, "removed the diskful replica of '%s' on '%s': %u diskful after auto-diskful, the "

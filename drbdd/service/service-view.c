@@ -109,16 +109,6 @@ static json_t *replica_volumes(RdView *v, json_t *res) {
         return out;
 }
 
-/* The domains node's compute helper reported using rd (borrowed from usage), or NULL. */
-static json_t *used_by(json_t *usage, const char *node, const char *rd) {
-        json_t *u;
-        size_t i;
-        json_array_foreach(usage, i, u)
-                if (streq(json_get_str(u, "node", ""), node))
-                        return json_object_get(json_object_get(u, "resources"), rd);
-        return NULL;
-}
-
 static int list_resources(Service *s, const char *filter, json_t *out, char **ret_msg) {
         _cleanup_(json_decrefp) json_t *rds = NULL, *usage = NULL;
         json_t *rd;
@@ -153,7 +143,7 @@ static int list_resources(Service *s, const char *filter, json_t *out, char **re
                         json_object_set_new(o, "address", json_string(json_get_str(n, "address", "")));
                         json_object_set_new(o, "attached", json_boolean(rd_attached(v.rd, json_get_str(res, "node", ""))));
                         json_object_set_new(o, "window", json_boolean(rd_window_open(v.rd)));
-                        json_t *ub = used_by(usage, json_get_str(res, "node", ""), json_get_str(v.rd, "name", ""));
+                        json_t *ub = usage_domains(usage, json_get_str(res, "node", ""), json_get_str(v.rd, "name", ""));
                         json_object_set_new(o, "used-by", ub ? json_incref(ub) : json_array());
                         _cleanup_free_ char *ok = NULL;
                         _cleanup_(json_decrefp) json_t *obs = NULL;
