@@ -290,6 +290,9 @@ def main():
     att = live_migration(nova, d, v1, name1)
 
 
+    # -- multiattach: two servers on vm1 and vm3 write at once ------------------
+    multiattach(c, nova, d)
+
     # -- extend while attached: the guest sees it -------------------------------
     vols.extend(v1, 2)
     v1 = wait(vols.get, v1.id, ['in-use' if att else 'available'])
@@ -559,6 +562,58 @@ def live_migration(c, d, v1, name1):
           set(sums_at(name1, 16, 'vm1').values()) == {sum_n},
           'after migrating back: both writes on both disks and through vm1')
     return att1
+
+
+def multiattach(c, nova, d):
+    """A multiattach volume attached through Cinder to two servers, on vm1
+    (diskful) and vm3 (no disk): both hosts hold it open (Primary) and
+    write disjoint regions at once; every acknowledged write reads back and
+    the two diskful replicas end identical."""
+    vt = c.volume_types.create('drbd-multiattach')
+    vt.set_keys({'volume_backend_name': 'drbd', 'multiattach': '<is> True'})
+    vm = c.volumes.create(1, name='shared', volume_type='drbd-multiattach')
+    vm = wait(c.volumes.get, vm.id, ['available'], timeout=120)
+    name = 'CV_' + vm.id
+    if not check(vm.status == 'available' and vm.multiattach and
+                 wait_uptodate(d, name, 'multiattach volume'),
+                 'multiattach volume type: volume available', vm.status):
+        return
+    atts = []
+    for vm_, server in (('vm1', str(uuid.uuid4())), ('vm3', str(uuid.uuid4()))):
+        att = nova.attachments.create(vm.id, oc.connector(vm_), server)
+        nova.attachments.complete(att['id'])
+        atts.append(att)
+    check(sorted(d.rd(name).get('attached', [])) == ['vm1', 'vm3'] and
+          window(name, 'vm1') == 1 and window(name, 'vm3') == 1,
+          'two servers attached (vm1, vm3): the window is open',
+          d.rd(name).get('attached'))
+    base = {'vm1': 1024, 'vm3': 3072}   # 4 KiB blocks: 4 MiB and 12 MiB on
+    for vm_ in ('vm1', 'vm3'):
+        guest(vm_, 'rm -f /tmp/ma.log; writer_start $(dev_of %s) /tmp/ma.log %d'
+              % (name, base[vm_]))
+    both = all(guest(vm_, 'wait_until 60 acks_at_least /tmp/ma.log 20 && '
+                     'role_is %s Primary' % name)[0] == 0 for vm_ in ('vm1', 'vm3'))
+    check(both, 'vm1 and vm3 both Primary, both writing (20 acknowledged '
+          'writes each)')
+    ok = True
+    for vm_ in ('vm1', 'vm3'):
+        rc, out = guest(vm_, 'writer_stop; [ "$(errs /tmp/ma.log)" = 0 ] && '
+                        'verify_acks /tmp/ma.log $(dev_of %s) %d' %
+                        (name, base[vm_]))
+        ok = ok and rc == 0
+    sums = sums_at(name, 0)
+    full = {n: guest(n, 'dd if=/dev/drbdpool/%s_00000 bs=1M count=16 '
+                     'iflag=direct status=none | sha256sum' % name)[1]
+            for n in NODES}
+    check(ok and len(set(full.values())) == 1 and None not in sums.values(),
+          'every acknowledged write of both hosts reads back; the disks of '
+          'vm1 and vm2 are identical', full)
+    for att in atts:
+        nova.attachments.delete(att['id'])
+    vm = wait(c.volumes.get, vm.id, ['available'])
+    c.volumes.delete(vm)
+    check(wait_gone(c.volumes.get, vm.id, timeout=120) and
+          d.rd(name) is None, 'both detached, the volume deleted')
 
 
 def finish(start):
