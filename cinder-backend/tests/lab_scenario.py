@@ -258,12 +258,15 @@ def main():
         # The same connection info through os-brick's ISCSIConnector
         # (open-iscsi's iscsiadm and iscsid, CHAP) on vm3, as Nova does.
         rc, out = guest('vm3', 'iscsid_start %s' % ini)
-        rc, path = brick('vm3', 'connect', nova_info(att))
-        path = path.splitlines()[-1] if path else ''
-        rc2, out = guest('vm3', 'set -e; [ -b %s ]; head -c 1M /dev/urandom >/tmp/i1; '
-                         'dd if=/tmp/i1 of=%s bs=1M seek=2 oflag=direct status=none; '
-                         'dd if=%s bs=1M skip=2 count=1 iflag=direct status=none >/tmp/i2; '
-                         'cmp /tmp/i1 /tmp/i2; blockdev --getsize64 %s' % (path, path, path, path))
+        rc, out = brick('vm3', 'connect', nova_info(att))
+        path = out.splitlines()[-1] if rc == 0 and out else ''
+        rc2 = 1
+        if path.startswith('/dev/'):
+            q = shlex.quote(path)
+            rc2, out = guest('vm3', 'set -e; [ -b %s ]; head -c 1M /dev/urandom >/tmp/i1; '
+                             'dd if=/tmp/i1 of=%s bs=1M seek=2 oflag=direct status=none; '
+                             'dd if=%s bs=1M skip=2 count=1 iflag=direct status=none >/tmp/i2; '
+                             'cmp /tmp/i1 /tmp/i2; blockdev --getsize64 %s' % (q, q, q, q))
         check(rc == 0 and rc2 == 0 and path.startswith('/dev/'),
               "os-brick's ISCSIConnector on vm3 logs in with CHAP (%s), "
               'writes and reads back 1 MiB' % path, out)

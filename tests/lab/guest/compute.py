@@ -24,6 +24,8 @@ def brick_connector(info):
     from os_brick.privileged import rootwrap  # noqa: F401 (registers)
     import os_brick.privileged
     os_brick.privileged.default.set_client_mode(False)
+    from oslo_concurrency import lockutils
+    lockutils.set_defaults('/run/os-brick-locks')  # Nova's [oslo_concurrency] lock_path
     protocol = {'local': initiator.LOCAL,
                 'iscsi': initiator.ISCSI}[info['driver_volume_type']]
     return connector.InitiatorConnector.factory(
