@@ -59,7 +59,8 @@ static void usage(FILE *f) {
               "                           name: set as the node's nova-host property\n"
               "  -i, --interval=SECONDS   time between passes (default 5)\n"
               "      --window-grace=SECONDS  close a dual-primary window no domain here uses\n"
-              "                           after this long (default 60)\n"
+              "                           any more after this long (default 60; ten times\n"
+              "                           that when no domain here ever used it)\n"
               "      --orphan-grace=SECONDS  report a client no domain references after this\n"
               "                           long (default 600)\n"
               "      --once               one pass, print what was seen as JSON, exit\n"
@@ -351,20 +352,37 @@ static void check_replicas(Helper *h, Use *u, size_t n, json_t *seen) {
                 char key[512];
                 if (!streq(node, h->node))
                         continue;
-                /* The window's safety net. */
-                if (json_get_bool(e, "attached", false) && json_get_bool(e, "window", false) &&
-                    !used_here(u, n, rd, true)) {
-                        if (!job_known)
-                                job = any_job(h), job_known = true;
+                /* The window's safety net. A domain here used the volume
+                 * while the window was open (a migration came or went) and
+                 * none does now: the migration ended or failed, and after
+                 * window-grace this node's attachment goes. A window no
+                 * domain here ever used is Nova before a migration starts
+                 * (pre-live-migration connects the volume first): only after
+                 * ten times that. */
+                if (json_get_bool(e, "attached", false) && json_get_bool(e, "window", false)) {
+                        char mark[512];
+                        snprintf(mark, sizeof mark, "used:%s", rd);
                         snprintf(key, sizeof key, "window:%s", rd);
-                        json_object_set(keep, key, json_true());
-                        long t = job ? (json_object_del(h->since, key), 0) : held_for(h, key);
-                        if (!job && t >= (long) h->window_grace) {
-                                log_warning("closing the dual-primary window of '%s': attached here, but no domain "
-                                            "here has used it for %ld s (a migration that ended without its detach)",
-                                            rd, t);
-                                if (call(h, "Detach", "ssa{sv}", json_pack("[s,s,{}]", rd, h->node), NULL) >= 0)
-                                        json_array_append_new(json_object_get(seen, "windows-closed"), json_string(rd));
+                        json_object_set(keep, mark, json_true());
+                        if (used_here(u, n, rd, true)) {
+                                json_object_set(h->alarmed, mark, json_true());
+                                json_object_del(h->since, key);
+                        } else {
+                                bool was_used = json_object_get(h->alarmed, mark) != NULL;
+                                long grace = (long) h->window_grace * (was_used ? 1 : 10);
+                                if (!job_known)
+                                        job = any_job(h), job_known = true;
+                                json_object_set(keep, key, json_true());
+                                long t = job ? (json_object_del(h->since, key), 0) : held_for(h, key);
+                                if (!job && t >= grace) {
+                                        log_warning("closing the dual-primary window of '%s': attached here, but no "
+                                                    "domain here %s for %ld s (a migration that %s without its "
+                                                    "detach)", rd, was_used ? "has used it" : "used it", t,
+                                                    was_used ? "ended" : "never started");
+                                        if (call(h, "Detach", "ssa{sv}", json_pack("[s,s,{}]", rd, h->node), NULL) >= 0)
+                                                json_array_append_new(json_object_get(seen, "windows-closed"),
+                                                                      json_string(rd));
+                                }
                         }
                 }
                 /* Orphaned clients: made by an attach, referenced by no domain here. */
