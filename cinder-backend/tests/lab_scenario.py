@@ -259,7 +259,7 @@ def main():
         # (open-iscsi's iscsiadm and iscsid, CHAP) on vm3, as Nova does.
         rc, out = guest('vm3', 'iscsid_start %s' % ini)
         rc, out = brick('vm3', 'connect', nova_info(att))
-        path = out.splitlines()[-1] if rc == 0 and out else ''
+        path = device_of(out) if rc == 0 else ''
         rc2 = 1
         if path.startswith('/dev/'):
             q = shlex.quote(path)
@@ -354,6 +354,14 @@ def brick(vm, cmd, info, *args):
                  timeout=240)
 
 
+def device_of(out):
+    """The device compute.py connect printed ("device: PATH"), or ''."""
+    for line in (out or '').splitlines():
+        if line.startswith('device: '):
+            return line[len('device: '):].strip()
+    return ''
+
+
 def window(name, vm):
     """The kernel of vm allows two primaries for name: 1, 0, or None."""
     rc, out = guest(vm, 'two_primaries %s && echo 1 || echo 0' % name)
@@ -432,8 +440,8 @@ def live_migration(c, d, v1, name1):
     runs there), or None if it went wrong early."""
     att1 = c.attachments.create(v1.id, oc.connector('vm1'), INSTANCE)
     info1 = nova_info(att1)
-    rc, dev = brick('vm1', 'connect', nova_info(att1))
-    dev = dev.splitlines()[-1] if dev else ''
+    rc, out = brick('vm1', 'connect', nova_info(att1))
+    dev = device_of(out)
     if not check(rc == 0 and dev == info1['data'].get('device_path'),
                  "os-brick's LocalConnector on vm1 connects %s" % dev, dev):
         return None
@@ -465,7 +473,7 @@ def live_migration(c, d, v1, name1):
           'dual-primary window, both kernels allow two primaries',
           rd.get('attached'))
     rc, out = brick('vm3', 'connect', info3)
-    check(rc == 0 and out.splitlines()[-1:] == [dev],
+    check(rc == 0 and device_of(out) == dev,
           "os-brick on vm3 connects %s (vm3's %s)" %
           (dev, 'tie-breaker' if d.replicas(name1)['vm3'].get('tie-breaker')
            else 'client'), out)

@@ -2,7 +2,7 @@
 Debian's packages (python3-os-brick, python3-nova), run in a lab VM as root.
 
   compute.py connect      < CONNECTION_INFO   os-brick's connector for the
-                                              transport: prints the device
+                                              transport: prints "device: PATH"
   compute.py disconnect   < CONNECTION_INFO   os-brick disconnect
   compute.py disk-xml DEV TARGET < CONNECTION_INFO
                                               Nova's libvirt volume driver
@@ -22,7 +22,11 @@ def brick_connector(info):
     from os_brick import initiator
     from os_brick.initiator import connector
     from os_brick.privileged import rootwrap  # noqa: F401 (registers)
+    import os_brick
     import os_brick.privileged
+    from oslo_config import cfg
+    cfg.CONF([], project='nova', default_config_files=[])
+    os_brick.setup(cfg.CONF)
     os_brick.privileged.default.set_client_mode(False)
     from oslo_concurrency import lockutils
     lockutils.set_defaults('/run/os-brick-locks')  # Nova's [oslo_concurrency] lock_path
@@ -56,7 +60,7 @@ def main():
     info = json.load(sys.stdin)
     if cmd == 'connect':
         dev = brick_connector(info).connect_volume(info['data'])
-        print(dev['path'])
+        print('device: %s' % dev['path'])
     elif cmd == 'disconnect':
         brick_connector(info).disconnect_volume(info['data'], None)
     elif cmd == 'disk-xml':
