@@ -386,12 +386,20 @@ def wait_for(what, probe, timeout=90):
 
 
 def migrate(src, dst):
-    """virsh migrate --live, as Nova's libvirt driver does (peer to peer
-    between the two libvirtds on the lab segment)."""
-    return guest(src, 'virsh migrate --live --verbose %s qemu+tcp://%s/system '
-                 'tcp://%s' % (DOMAIN, dst, {'vm1': '10.99.0.1',
-                                              'vm3': '10.99.0.3'}[dst]),
-                 timeout=300)
+    """virsh migrate --live, as Nova's libvirt driver does (between the two
+    libvirtds on the lab segment). The domain runs paused (it boots
+    nothing), and QEMU activates a paused domain's disks on the destination
+    only when it runs: resume and suspend it there, as a running guest
+    would be, so its QEMU opens the disk for writing (DRBD promotes)."""
+    rc, out = guest(src, 'virsh migrate --live --verbose %s qemu+tcp://%s/system '
+                    'tcp://%s' % (DOMAIN, dst, {'vm1': '10.99.0.1',
+                                                 'vm3': '10.99.0.3'}[dst]),
+                    timeout=300)
+    if rc == 0:
+        rc, o = guest(dst, 'virsh -q resume %s && virsh -q suspend %s' %
+                      (DOMAIN, DOMAIN))
+        out += '\n' + o
+    return rc, out
 
 
 def write_at(vm, name, mib, tag):
