@@ -28,13 +28,20 @@ openstack-check: $(CINDER_EXT) $(BINS)
 
 CHECK_HOOKS += cinder-unit openstack-check
 
-# The same flow with volumes provisioned in the lab (QEMU VMs with DRBD 8.4):
-# drbdd on this host in controller-only role, joined to the lab's etcd.
-.PHONY: lab-openstack-check
+# The same flow with volumes provisioned in the lab (QEMU VMs with the lab's
+# DRBD): drbdd on this host in controller-only role, joined to the lab's etcd.
+# lab-nova-check adds a compute VM with libvirtd and drbd-nova-helper, and
+# Nova's side (os-brick, Nova's libvirt volume driver, live migration,
+# multiattach, online extend; docs/nova.md): ~15 min, in make check-extended.
+.PHONY: lab-openstack-check lab-nova-check
 lab-openstack-check: $(CINDER_EXT) $(BINS) lab-deps
 	@SRCDIR=$(CURDIR) BUILD=$(BUILD) PYTHONPATH=$(CINDER_PYPATH) cinder-backend/tests/lab-openstack-check.sh
 
+lab-nova-check: $(CINDER_EXT) $(BINS) lab-deps
+	@LAB_NOVA=1 SRCDIR=$(CURDIR) BUILD=$(BUILD) PYTHONPATH=$(CINDER_PYPATH) cinder-backend/tests/lab-openstack-check.sh
+
 CHECK_HOOKS += lab-openstack-check
+CHECK_EXTENDED_HOOKS += lab-nova-check
 
 # make install (dist/install.mk): the driver package and its extension.
 INSTALL_PYTHON_PKGS += cinder-backend/drbd_cinder

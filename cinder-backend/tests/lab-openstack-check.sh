@@ -1,14 +1,16 @@
 #!/bin/bash
-# Real Cinder with volumes really provisioned: a lab of three QEMU VMs (vm1,
+# Real Cinder with volumes really provisioned: a lab of QEMU VMs (vm1,
 # vm2: the lab's DRBD (9 by default), lvm-thin pools, drbdd with its node
-# agent, etcd on vm1; vm3 a compute node without storage; libvirtd and
-# drbd-nova-helper on the compute nodes vm1 and vm3) and,
+# agent, etcd on vm1; with LAB_NOVA=1 (make lab-nova-check) also vm3, a
+# compute node without storage, and libvirtd and drbd-nova-helper on the
+# compute nodes vm1 and vm3) and,
 # on this host, a controller-only drbdd (--agent=no) on a private bus, joined
 # to the lab's etcd through a port QEMU forwards from 127.0.0.1 to vm1;
 # cinder-api, -scheduler and -volume from the Debian packages use it through
 # the driver. lab_scenario.py then drives create -> snapshot -> revert ->
-# clone -> attach/detach (DRBD and iSCSI) -> live migration of a domain
-# there and back, a rollback -> extend while attached -> delete and checks the
+# clone -> attach/detach (DRBD and iSCSI) -> (LAB_NOVA=1: os-brick, Nova's
+# volume driver, live migration of a domain there and back, a rollback,
+# multiattach) -> extend (while attached with LAB_NOVA=1) -> delete and checks the
 # kernels in the VMs at each step. Everything started here is stopped on exit.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -33,7 +35,10 @@ lc_cleanup() {
 	lab__on_exit "$rc"
 }
 
-lab_start 3 --disks 8G --forward vm1:2379 || { t_cleanup; exit 1; }
+LAB_NOVA=${LAB_NOVA:-0}
+export LAB_NOVA
+if [ "$LAB_NOVA" = 1 ]; then VMS="vm1 vm2 vm3"; else VMS="vm1 vm2"; fi
+lab_start $(wc -w <<<"$VMS") --disks 8G --forward vm1:2379 || { t_cleanup; exit 1; }
 trap 'lc_cleanup $?' EXIT
 ETCD_PORT=$(lab_forward vm1 2379) || exit 1
 
@@ -42,22 +47,25 @@ setup='vg_setup; lvs drbdpool/thin >/dev/null 2>&1 || lvcreate -q -L 7G -Zy -T d
 modprobe target_core_mod; modprobe target_core_iblock; modprobe iscsi_target_mod'
 lab_run -t 120 vm1 "$G set -e; $setup; etcd_start; node_start --store \$STORE" || exit 1
 lab_run -t 120 vm2 "$G set -e; $setup; node_start --store \$STORE" || exit 1
-lab_run -t 120 vm3 "$G set -e; node_start --store \$STORE" || exit 1
-for vm in vm1 vm3; do
-	lab_run -t 240 $vm "$G set -e; libvirt_start; nova_helper_start" || exit 1
-done
+if [ "$LAB_NOVA" = 1 ]; then
+	lab_run -t 120 vm3 "$G set -e; node_start --store \$STORE" || exit 1
+	for vm in vm1 vm3; do
+		lab_run -t 240 $vm "$G set -e; libvirt_start; nova_helper_start" || exit 1
+	done
+	lab_run -t 60 vm1 "$G set -e; ctl n c vm3 10.99.0.3" || exit 1
+fi
 lab_run -t 60 vm1 "$G"'set -e
-ctl n c vm1 10.99.0.1; ctl n c vm2 10.99.0.2; ctl n c vm3 10.99.0.3
+ctl n c vm1 10.99.0.1; ctl n c vm2 10.99.0.2
 ctl sp c lvm-thin vm1 pool1 drbdpool/thin; ctl sp c lvm-thin vm2 pool1 drbdpool/thin
 ctl rg c cinder --place-count 2
 wait_until 60 pools_reported || { ctl sp l; exit 1; }' || exit 1
-echo "  up   lab: vm1, vm2 with lvm-thin pools, etcd on vm1; vm3 compute; libvirtd on vm1, vm3 ($(($(date +%s) - OC_START))s)"
+echo "  up   lab: vm1, vm2 with lvm-thin pools, etcd on vm1$([ "$LAB_NOVA" = 1 ] && echo "; vm3 compute; libvirtd on vm1, vm3") ($(($(date +%s) - OC_START))s)"
 
 # ---- drbdd on this host: controller only, the lab's etcd ----------------------
 t_start_bus
 T_NODE=ckhost t_start_drbdd --agent=no --store "etcd:http://127.0.0.1:$ETCD_PORT"
-lc_nodes_seen() { [ "$("$BUILD/drbdctl" -o json n l | jq -r 'map(.name) | sort | join(",")')" = vm1,vm2,vm3 ]; }
-oc_wait_for 30 "drbdd on this host (controller only) sees vm1, vm2, vm3 through 127.0.0.1:$ETCD_PORT" lc_nodes_seen ||
+lc_nodes_seen() { [ "$("$BUILD/drbdctl" -o json n l | jq -r 'map(.name) | sort | join(" ")')" = "$VMS" ]; }
+oc_wait_for 30 "drbdd on this host (controller only) sees $VMS through 127.0.0.1:$ETCD_PORT" lc_nodes_seen ||
 	{ tail -20 "$T_DIR/drbdd.log"; exit 1; }
 
 # ---- RabbitMQ and Cinder ----------------------------------------------------
@@ -80,7 +88,7 @@ if [ $rc -ne 0 ]; then
 	echo "  (cinder logs in $OC_CONF_DIR)"
 	lab_run vm1 'echo "--- vm1 drbdd.log"; tail -40 /tmp/drbdd.log'
 	lab_run vm2 'echo "--- vm2 drbdd.log"; tail -30 /tmp/drbdd.log'
-	for vm in vm1 vm3; do
+	for vm in $([ "$LAB_NOVA" = 1 ] && echo vm1 vm3); do
 		lab_run $vm "echo '--- $vm nova-helper.log'; tail -20 /tmp/nova-helper.log; echo '--- libvirtd.log'; grep -v 'dnsmasq\|GDBus\|firewalld\|/dev/kvm' /tmp/libvirtd.log | tail -10"
 	done
 fi
