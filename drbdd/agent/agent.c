@@ -8,6 +8,7 @@
 
 #include "thread.h"
 #include "agent-internal.h"
+#include "agent-metrics.h"
 #include "drbdd/model/sizing.h"
 #include "exec.h"
 #include "fault.h"
@@ -854,6 +855,7 @@ static void record_error(Agent *a, const char *rd, int r, const char *msg) {
         time_t t = time(NULL);
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
         log_error("Failed to reconcile '%s' on node '%s': %s", rd, a->node, msg ? msg : strerror(-r));
+        agent_metrics_error(a, rd);
         json_object_set_new(o, "error", json_string(msg ? msg : strerror(-r)));
         json_object_set_new(o, "error-at", json_string(when));
         json_object_set_new(o, "state", json_string("Error"));
@@ -964,6 +966,8 @@ static int reconcile(Agent *a) {
                 }
         }
         agent_snapshot_pass(a, pools, n_pools, reports);
+        a->last_pass_usec = monotonic_usec() - start;
+        agent_metrics_pass(a, pools, n_pools, reports, res);
         for (size_t p = 0; p < n_pools; p++) {
                 storage_report_done(&reports[p]);
                 storage_pool_free(pools[p]);
@@ -1166,6 +1170,9 @@ Agent *agent_free(Agent *a) {
         json_decref(a->obs);
         json_decref(a->backoff);
         json_decref(a->extras);
+        json_decref(a->metrics_pools);
+        json_decref(a->metrics_desired);
+        json_decref(a->metrics_transient);
         sd_event_unref(a->event);
         free(a->node);
         free(a->state_dir);
