@@ -207,7 +207,7 @@ void agent_metrics_drbd(Metrics *m, const DrbdState *st) {
                                 if (pd->has_peer_disk)
                                         set_enum(pdisk, pdisk_c, pv, 4, disk_name, _DRBD_DISK_MAX, (int) pd->peer_disk);
                                 if (drbd_peer_device_sync_progress(r, pd, &p) >= 0)
-                                        (void) metrics_set(done, pv, p / 100.0);
+                                        (void) metrics_set(done, pv, round(p * 100.0) / 10000.0);
                         }
                 }
         }
