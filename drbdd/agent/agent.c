@@ -235,6 +235,8 @@ static const char *kernel_state_summary(const DrbdResource *k, char *buf, size_t
 static json_t *kernel_state_json(const DrbdResource *k) {
         json_t *o = json_object(), *devs = json_array(), *conns = json_array();
         json_object_set_new(o, "role", json_string(k->has_role ? drbd_role_to_string(k->role) : "Unknown"));
+        if (k->suspended[0])
+                json_object_set_new(o, "suspended", json_string(k->suspended));
         for (size_t i = 0; i < k->n_devices; i++) {
                 const DrbdDevice *d = &k->devices[i];
                 json_t *dj = json_pack("{s:i}", "volume", d->volume);
@@ -246,6 +248,8 @@ static json_t *kernel_state_json(const DrbdResource *k) {
                         json_object_set_new(dj, "client", json_boolean(d->client));
                 if (d->has_quorum)
                         json_object_set_new(dj, "quorum", json_boolean(d->quorum));
+                if (d->has_size)
+                        json_object_set_new(dj, "size-kib", json_integer((json_int_t) d->size_kib));
                 json_array_append_new(devs, dj);
         }
         for (size_t c = 0; c < k->n_connections; c++) {
@@ -263,6 +267,10 @@ static json_t *kernel_state_json(const DrbdResource *k) {
                                 json_object_set_new(pj, "replication", json_string(drbd_repl_state_to_string(pd->replication)));
                         if (pd->has_peer_disk)
                                 json_object_set_new(pj, "peer-disk", json_string(drbd_disk_state_to_string(pd->peer_disk)));
+                        if (pd->has_peer_client)
+                                json_object_set_new(pj, "peer-client", json_boolean(pd->peer_client));
+                        if (pd->has_out_of_sync)
+                                json_object_set_new(pj, "out-of-sync-kib", json_integer((json_int_t) pd->out_of_sync_kib));
                         double p;
                         if (drbd_peer_device_sync_progress(k, pd, &p) >= 0)
                                 json_object_set_new(pj, "done", json_real(p));

@@ -570,6 +570,22 @@ static const char *replica_kind(json_t *e) {
         return json_get_bool(e, "diskless", false) ? "Diskless" : "Diskful";
 }
 
+/* The state column: the observed state, then its health problems
+ * ("UpToDate, degraded(vm2 Connecting), out-of-sync 3.1%(vm2)"). */
+static char *state_with_health(json_t *e) {
+        char *s = strdup(json_get_str(e, "state", ""));
+        json_t *h;
+        size_t i;
+        json_array_foreach(json_object_get(e, "health"), i, h) {
+                char *n;
+                if (!s || asprintf(&n, "%s, %s", s, json_string_value(h) ?: "?") < 0)
+                        break;
+                free(s);
+                s = n;
+        }
+        return s;
+}
+
 static int r_list(DrbddClient *c, Args *a) {
         _cleanup_(json_decrefp) json_t *res = NULL;
         json_t *l, *e;
@@ -592,9 +608,9 @@ static int r_list(DrbddClient *c, Args *a) {
                 }
                 snprintf(port, sizeof port, "%lld", (long long) json_get_int(e, "port", 0));
                 snprintf(id, sizeof id, "%lld", (long long) json_get_int(e, "node-id", 0));
+                _cleanup_free_ char *state = state_with_health(e);
                 table_add(t, json_get_str(e, "resource-definition", ""), json_get_str(e, "node", ""), port, id,
-                          replica_kind(e), json_get_str(e, "storage-pool", ""), minors ?: "", json_get_str(e, "state", ""),
-                          NULL);
+                          replica_kind(e), json_get_str(e, "storage-pool", ""), minors ?: "", state ?: "", NULL);
         }
         return table_emit(t);
 }

@@ -1,5 +1,6 @@
 /* Read side of the service: listings with derived fields (sizes, devices),
  * the exact .res text a node will run, and the commands it would execute. */
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "drbdd/drbd/render.h"
@@ -20,6 +21,69 @@ static json_t *find_by(json_t *arr, const char *k1, const char *v1, const char *
                 if (streq(json_get_str(e, k1, ""), v1) && (!k2 || streq(json_get_str(e, k2, ""), v2)))
                         return e;
         return NULL;
+}
+
+/* ---- health ---- */
+
+static int health_add(json_t *h, const char *fmt, ...) _printf_(2, 3);
+static int health_add(json_t *h, const char *fmt, ...) {
+        char buf[256];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof buf, fmt, ap);
+        va_end(ap);
+        return json_array_append_new(h, json_string(buf)) < 0 ? -ENOMEM : 0;
+}
+
+int service_replica_health(const json_t *kernel, json_t **ret) {
+        _cleanup_(json_decrefp) json_t *h = json_array();
+        json_t *d, *c, *pd;
+        size_t i, k;
+        bool no_quorum = false, diskless = false;
+        if (!h)
+                return -ENOMEM;
+        if (!json_is_object(kernel)) {
+                *ret = TAKE_PTR(h);
+                return 0;
+        }
+        const char *susp = json_get_str(kernel, "suspended", "no");
+        json_array_foreach(json_object_get(kernel, "devices"), i, d) {
+                bool client = json_get_bool(d, "client", false);
+                no_quorum = no_quorum || json_is_false(json_object_get(d, "quorum"));
+                diskless = diskless || (!client && streq(json_get_str(d, "disk", ""), "Diskless"));
+        }
+        if (no_quorum)
+                health_add(h, "quorum lost");
+        if (*susp && !streq(susp, "no"))
+                health_add(h, "suspended(%s)", susp);
+        if (diskless)
+                health_add(h, "diskless");
+        json_array_foreach(json_object_get(kernel, "connections"), i, c) {
+                const char *peer = json_get_str(c, "name", "?"), *cs = json_get_str(c, "connection", "Unknown");
+                if (streq(cs, "StandAlone"))
+                        health_add(h, "split brain?(%s StandAlone)", peer);
+                else if (!streq(cs, "Connected"))
+                        health_add(h, "degraded(%s %s)", peer, cs);
+                json_array_foreach(json_object_get(c, "peer-devices"), k, pd) {
+                        int64_t oos = json_get_int(pd, "out-of-sync-kib", 0), size = 0;
+                        json_t *dev;
+                        size_t j;
+                        const char *pdisk = json_get_str(pd, "peer-disk", "");
+                        json_array_foreach(json_object_get(kernel, "devices"), j, dev)
+                                if (json_get_int(dev, "volume", -1) == json_get_int(pd, "volume", -2))
+                                        size = json_get_int(dev, "size-kib", 0);
+                        if (oos > 0 && size > 0)
+                                health_add(h, "out-of-sync %.1f%%(%s)", 100.0 * (double) MIN(oos, size) / (double) size,
+                                           peer);
+                        else if (oos > 0)
+                                health_add(h, "out-of-sync %lld KiB(%s)", (long long) oos, peer);
+                        if (streq(cs, "Connected") && *pdisk && !streq(pdisk, "UpToDate") &&
+                            !(streq(pdisk, "Diskless") && json_get_bool(pd, "peer-client", false)))
+                                health_add(h, "peer %s(%s)", pdisk, peer);
+                }
+        }
+        *ret = TAKE_PTR(h);
+        return 0;
 }
 
 /* Everything about one resource definition, loaded once. */
@@ -146,7 +210,11 @@ static int list_resources(Service *s, const char *filter, json_t *out, char **re
                                 return -ENOMEM;
                         int k = obj_get(s, ok, &obs, NULL);
                         if (k >= 0) {
+                                json_t *health = NULL;
                                 json_object_set_new(o, "state", json_string(json_get_str(obs, "state", "unknown")));
+                                if (service_replica_health(json_object_get(obs, "kernel"), &health) < 0)
+                                        return -ENOMEM;
+                                json_object_set_new(o, "health", health);
                                 json_object_set(o, "observed", obs);
                         } else
                                 /* never reported, or not readable now (store unreachable) */
