@@ -471,6 +471,9 @@ static int run(int argc, char **argv) {
         int r;
 
         log_set_prefix("drbdd");
+        if (log_set_target_from_env() < 0)
+                return log_error_errno(-EINVAL, "Invalid DRBDD_LOG_TARGET '%s': expected console, journal or auto",
+                                       getenv("DRBDD_LOG_TARGET"));
         service_config_defaults(&c.svc);
         c.agent = -1;
         c.api_workers = API_WORKERS_DEFAULT;
@@ -492,6 +495,7 @@ static int run(int argc, char **argv) {
         if (!c.store_url && asprintf(&c.store_url, "sqlite:%s/store.db", c.state_dir) < 0)
                 return -ENOMEM;
         c.svc.node_name = c.node_name;
+        log_field_set_default("NODE", c.node_name); /* journal field of every message */
 
         Store *store = NULL;
         if ((r = open_store(c.store_url, NULL, &store)) < 0)

@@ -616,8 +616,10 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
                         const char *sname = json_get_str(v, "storage-name", "");
                         uint64_t backing = (uint64_t) json_get_int(v, "backing-kib", 0);
                         const StorageVolume *sv = report_find(rep, sname);
-                        char vnr[300];
+                        char vnr[300], vol[24];
                         snprintf(vnr, sizeof vnr, "%s/%lld", rd, (long long) json_get_int(v, "volume", 0));
+                        snprintf(vol, sizeof vol, "%lld", (long long) json_get_int(v, "volume", 0));
+                        log_field_set("VOLUME", vol); /* the caller clears it on an early return */
                         if (!sv) {
                                 json_object_set_new(md, sname, json_false());
                                 if ((r = obs_save(a, rd, o)) < 0)
@@ -655,6 +657,7 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
                                 fault_point("create:after-md");
                         }
                 }
+                log_field_set("VOLUME", NULL);
         }
 
         if (!k) {
@@ -940,6 +943,7 @@ static int reconcile(Agent *a) {
                 _cleanup_free_ char *m = NULL;
                 if (backoff_skip(a, rd, now))
                         continue;
+                log_field_set("RESOURCE", rd); /* journal fields: journalctl RESOURCE=rd */
                 r = agent_revert_step(a, e, pools, n_pools, &m); /* > 0: held for a revert */
                 if (r == 0)
                         r = apply_replica(a, e, pools, n_pools, reports, &m);
@@ -951,6 +955,7 @@ static int reconcile(Agent *a) {
                         next_retry = next_retry ? MIN(next_retry, d) : d;
                 } else
                         clear_error(a, rd);
+                log_fields_clear();
         }
         /* Everything known to be ours but no longer desired goes away. */
         const char *rd;
@@ -966,12 +971,14 @@ static int reconcile(Agent *a) {
                 _cleanup_free_ char *name = strdup(rd);
                 if (!name)
                         return -ENOMEM;
+                log_field_set("RESOURCE", name);
                 r = teardown(a, name, pools, n_pools, reports, &m);
                 if (r < 0) {
                         record_error(a, name, r, m);
                         uint64_t d = backoff_fail(a, name, now);
                         next_retry = next_retry ? MIN(next_retry, d) : d;
                 }
+                log_fields_clear();
         }
         agent_snapshot_pass(a, pools, n_pools, reports);
         a->last_pass_usec = monotonic_usec() - start;
