@@ -679,6 +679,7 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
                 json_object_set_new(o, "peer-seen", json_boolean(diskless || json_get_int(d, "diskful-peers", 0) == 0));
                 json_object_set_new(o, "applied", json_string(hash));
                 obs_save(a, rd, o);
+                log_info("'%s' is up on node '%s'%s", rd, a->node, diskless ? " (diskless)" : "");
                 fault_point("create:after-up");
                 return 0; /* the kernel state arrives through events2 */
         }
@@ -839,6 +840,7 @@ static int teardown(Agent *a, const char *rd, StoragePool **pools, size_t n_pool
                 return r;
         if (unlink(path) < 0 && errno != ENOENT)
                 return -errno;
+        log_info("'%s' is removed from node '%s'", rd, a->node);
         return obs_forget(a, rd);
 }
 
