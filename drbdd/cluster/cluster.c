@@ -476,8 +476,8 @@ static void cluster_collect(Metrics *m, void *userdata) {
             metrics_family_new(m, "drbdd_leader_info", METRICS_GAUGE, "The leader as this drbdd sees it (value 1)",
                                METRICS_LABELS("leader"), NULL, 0, &leader_info) < 0 ||
             metrics_family_new(m, "drbdd_node_up", METRICS_GAUGE,
-                               "1 if the node's liveness key exists, 0 if it is missing (the leader reports every "
-                               "defined node, others only those alive)", METRICS_LABELS("node"), NULL, 0, &up) < 0 ||
+                               "1 if the node's liveness key exists, 0 if it is missing (only the leader reports, "
+                               "every defined node)", METRICS_LABELS("node"), NULL, 0, &up) < 0 ||
             metrics_family_new(m, "drbdd_node_missing_seconds", METRICS_GAUGE,
                                "How long a defined node has been missing (leader only)", METRICS_LABELS("node"),
                                NULL, 0, &missing) < 0 ||
@@ -498,11 +498,13 @@ static void cluster_collect(Metrics *m, void *userdata) {
         json_t *e;
         const char *name;
         size_t i;
-        json_array_foreach(c->alive, i, e)
+        /* Only the leader's view is current (its duties refresh it); a
+         * former leader's would linger and hide a missing node. */
+        json_array_foreach(c->leader ? c->alive : NULL, i, e)
                 if (json_is_string(e))
                         (void) metrics_set(up, METRICS_LABELS(json_string_value(e)), 1);
         uint64_t now = now_sec();
-        json_object_foreach(c->missing_since, name, e) {
+        json_object_foreach(c->leader ? c->missing_since : NULL, name, e) {
                 (void) metrics_set(up, METRICS_LABELS(name), 0);
                 (void) metrics_set(missing, METRICS_LABELS(name), (double) (now - (uint64_t) json_integer_value(e)));
         }
