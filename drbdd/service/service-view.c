@@ -1,6 +1,5 @@
 /* Read side of the service: listings with derived fields (sizes, devices),
  * the exact .res text a node will run, and the commands it would execute. */
-#include <stdarg.h>
 #include <stdio.h>
 
 #include "drbdd/drbd/render.h"
@@ -25,16 +24,6 @@ static json_t *find_by(json_t *arr, const char *k1, const char *v1, const char *
 
 /* ---- health ---- */
 
-static int health_add(json_t *h, const char *fmt, ...) _printf_(2, 3);
-static int health_add(json_t *h, const char *fmt, ...) {
-        char buf[256];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(buf, sizeof buf, fmt, ap);
-        va_end(ap);
-        return json_array_append_new(h, json_string(buf)) < 0 ? -ENOMEM : 0;
-}
-
 int service_replica_health(const json_t *kernel, json_t **ret) {
         _cleanup_(json_decrefp) json_t *h = json_array();
         json_t *d, *c, *pd;
@@ -53,17 +42,17 @@ int service_replica_health(const json_t *kernel, json_t **ret) {
                 diskless = diskless || (!client && streq(json_get_str(d, "disk", ""), "Diskless"));
         }
         if (no_quorum)
-                health_add(h, "quorum lost");
+                json_array_append_printf(h, "quorum lost");
         if (*susp && !streq(susp, "no"))
-                health_add(h, "suspended(%s)", susp);
+                json_array_append_printf(h, "suspended(%s)", susp);
         if (diskless)
-                health_add(h, "diskless");
+                json_array_append_printf(h, "diskless");
         json_array_foreach(json_object_get(kernel, "connections"), i, c) {
                 const char *peer = json_get_str(c, "name", "?"), *cs = json_get_str(c, "connection", "Unknown");
                 if (streq(cs, "StandAlone"))
-                        health_add(h, "split brain?(%s StandAlone)", peer);
+                        json_array_append_printf(h, "split brain?(%s StandAlone)", peer);
                 else if (!streq(cs, "Connected"))
-                        health_add(h, "degraded(%s %s)", peer, cs);
+                        json_array_append_printf(h, "degraded(%s %s)", peer, cs);
                 json_array_foreach(json_object_get(c, "peer-devices"), k, pd) {
                         int64_t oos = json_get_int(pd, "out-of-sync-kib", 0), size = 0;
                         json_t *dev;
@@ -73,13 +62,13 @@ int service_replica_health(const json_t *kernel, json_t **ret) {
                                 if (json_get_int(dev, "volume", -1) == json_get_int(pd, "volume", -2))
                                         size = json_get_int(dev, "size-kib", 0);
                         if (oos > 0 && size > 0)
-                                health_add(h, "out-of-sync %.1f%%(%s)", 100.0 * (double) MIN(oos, size) / (double) size,
+                                json_array_append_printf(h, "out-of-sync %.1f%%(%s)", 100.0 * (double) MIN(oos, size) / (double) size,
                                            peer);
                         else if (oos > 0)
-                                health_add(h, "out-of-sync %lld KiB(%s)", (long long) oos, peer);
+                                json_array_append_printf(h, "out-of-sync %lld KiB(%s)", (long long) oos, peer);
                         if (streq(cs, "Connected") && *pdisk && !streq(pdisk, "UpToDate") &&
                             !(streq(pdisk, "Diskless") && json_get_bool(pd, "peer-client", false)))
-                                health_add(h, "peer %s(%s)", pdisk, peer);
+                                json_array_append_printf(h, "peer %s(%s)", pdisk, peer);
                 }
         }
         *ret = TAKE_PTR(h);
