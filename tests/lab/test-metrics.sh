@@ -78,13 +78,15 @@ ctl_clean() { ! ctl_row "$1" "$2" "$3" | grep -Eq 'degraded|quorum lost|out-of-s
 test_setup() {
 	on vm3 "set -e; vg_setup; etcd_start; node_start $DRBDD_OPTS"
 	# vm1 logs to the journal (structured fields), checked at the end.
-	on vm1 "set -e; vg_setup; mkdir -p /run/systemd/journal /var/log/journal
+	# vm1, vm2: a thin pool too (thin1), for a replica that waits for its peer.
+	on vm1 "set -e; vg_setup; lvcreate -q -y -L 128M -T drbdpool/thin >/dev/null; mkdir -p /run/systemd/journal /var/log/journal
 (/lib/systemd/systemd-journald >/tmp/journald.log 2>&1 &); sleep 1
 DRBDD_LOG_TARGET=journal node_start $DRBDD_OPTS"
-	on vm2 "set -e; vg_setup; node_start $DRBDD_OPTS"
+	on vm2 "set -e; vg_setup; lvcreate -q -y -L 128M -T drbdpool/thin >/dev/null; node_start $DRBDD_OPTS"
 	on vm3 'set -e
 ctl n c vm1 10.99.0.1 --property site=a; ctl n c vm2 10.99.0.2 --property site=b; ctl n c vm3 10.99.0.3 --property site=c
 ctl sp c lvm vm1 pool1 drbdpool; ctl sp c lvm vm2 pool1 drbdpool; ctl sp c lvm vm3 pool3 drbdpool
+ctl sp c lvm-thin vm1 thin1 drbdpool/thin; ctl sp c lvm-thin vm2 thin1 drbdpool/thin
 # A slow resync (2 MiB/s), so that out-of-sync data after a reconnect is seen.
 ctl rg c mirror --place-count 2 --storage-pool pool1 --replicas-on-different site \
 	--drbd-option disk/c-plan-ahead=0 --drbd-option disk/resync-rate=2048
@@ -130,8 +132,10 @@ test_degraded() {
 	wait_for 60 "alert DrbddDown fires for vm2" firing DrbddDown instance=vm2 || return 1
 	wait_for 60 "drbdctl r l: vm1 degraded(vm2 ...)" ctl_shows vm3 m1 vm1 'degraded\(vm2 [A-Za-z]+\)' || return 1
 	ctl_row vm3 m1 vm1
-	# A replica that cannot finish while vm2 is away: stuck in a transient state.
-	on vm3 'set -e; ctl rd c s1; ctl vd c s1 16M; ctl r c vm1 s1; ctl r c vm2 s1'
+	# A replica that cannot finish while vm2 is away: a new thin volume waits
+	# for every peer (to start zeroed, not by copying zeros), stuck in a
+	# transient state.
+	on vm3 'set -e; ctl rd c s1; ctl vd c s1 16M; ctl r c vm1 s1 --storage-pool thin1; ctl r c vm2 s1 --storage-pool thin1'
 	wait_for 90 "vm1's replica of s1 raises the stuck-transient alarm (metrics)" \
 		has 'drbdd_alarm_stuck_transient{instance="vm1",resource="s1"} == 1' || return 1
 	wait_for 30 "alert DrbddResourceStuckTransient fires for s1" firing DrbddResourceStuckTransient instance=vm1 resource=s1 || return 1

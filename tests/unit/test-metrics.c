@@ -207,6 +207,21 @@ static const char *const lines_9[] = {
         "exists -",
 };
 
+/* Captured in the lab (tests/lab/test-metrics.sh): DRBD 9.2.19, Debian 12's
+ * drbd-utils, `drbdsetup events2 --now --statistics all`; vm3 is a client
+ * of m1 and Primary (a writer has it open), vm2 is powered off. */
+static const char *const lines_9_lab[] = {
+        "exists resource name:m1 role:Primary suspended:no force-io-failures:no write-ordering:none may_promote:no promotion_score:1",
+        "exists connection name:m1 peer-node-id:1 conn-name:vm2 connection:Connecting role:Unknown congested:no ap-in-flight:0 rs-in-flight:0",
+        "exists connection name:m1 peer-node-id:0 conn-name:vm1 connection:Connected role:Secondary congested:no ap-in-flight:0 rs-in-flight:0",
+        "exists device name:m1 volume:0 minor:1000 backing_dev:none disk:Diskless client:yes quorum:yes size:102340 read:0 written:0 al-writes:0 bm-writes:0 upper-pending:0 lower-pending:0 al-suspended:no blocked:no",
+        "exists peer-device name:m1 peer-node-id:1 conn-name:vm2 volume:0 replication:Off peer-disk:DUnknown peer-client:no resync-suspended:no received:0 sent:0 out-of-sync:0 pending:0 unacked:0",
+        "exists path name:m1 peer-node-id:1 conn-name:vm2 local:ipv4:10.99.0.3:7000 peer:ipv4:10.99.0.2:7000 established:no",
+        "exists peer-device name:m1 peer-node-id:0 conn-name:vm1 volume:0 replication:Established peer-disk:UpToDate peer-client:no resync-suspended:no received:0 sent:41648 out-of-sync:0 pending:0 unacked:0",
+        "exists path name:m1 peer-node-id:0 conn-name:vm1 local:ipv4:10.99.0.3:7000 peer:ipv4:10.99.0.1:7000 established:yes",
+        "exists -",
+};
+
 static char *drbd_render(const char *const *lines, size_t n) {
         DrbdState *st = NULL;
         Metrics *m = NULL;
@@ -288,6 +303,25 @@ static void test_drbd_9(void **state) {
         assert_int_equal(n, 2 * _DRBD_CONN_MAX);
 }
 
+static void test_drbd_9_lab(void **state) {
+        _cleanup_free_ char *t = drbd_render(lines_9_lab, ELEMENTSOF(lines_9_lab));
+        assert_line(t, "drbd_resource_role{name=\"m1\",drbd_resource_role=\"Primary\"} 1");
+        assert_line(t, "drbd_resource_maypromote{name=\"m1\"} 0");
+        assert_line(t, "drbd_resource_promotionscore{name=\"m1\"} 1");
+        assert_line(t, "drbd_device_client{name=\"m1\",volume=\"0\",minor=\"1000\"} 1");
+        assert_line(t, "drbd_device_unintentionaldiskless{name=\"m1\",volume=\"0\",minor=\"1000\"} 0");
+        assert_line(t, "drbd_device_state{name=\"m1\",volume=\"0\",minor=\"1000\",drbd_device_state=\"Diskless\"} 1");
+        assert_line(t, "drbd_device_quorum{name=\"m1\",volume=\"0\",minor=\"1000\"} 1");
+        assert_line(t, "drbd_device_size_bytes{name=\"m1\",volume=\"0\",minor=\"1000\"} 104796160");
+        assert_null(strstr(t, "drbd_device_open")); /* 9.2.19 does not say */
+        assert_line(t, "drbd_connection_state{name=\"m1\",conn_name=\"vm2\",peer_node_id=\"1\",drbd_connection_state=\"Connected\"} 0");
+        assert_line(t, "drbd_connection_state_code{name=\"m1\",conn_name=\"vm2\",peer_node_id=\"1\"} 7");
+        assert_line(t, "drbd_connection_state_code{name=\"m1\",conn_name=\"vm1\",peer_node_id=\"0\"} 9");
+        assert_line(t, "drbd_peerdevice_sent_bytes_total{name=\"m1\",conn_name=\"vm1\",peer_node_id=\"0\",volume=\"0\"} 42647552");
+        assert_line(t, "drbd_peerdevice_replication_state{name=\"m1\",conn_name=\"vm2\",peer_node_id=\"1\",volume=\"0\",drbd_peerdevice_replication_state=\"Off\"} 1");
+        assert_line(t, "drbd_peerdevice_outofsync_bytes{name=\"m1\",conn_name=\"vm2\",peer_node_id=\"1\",volume=\"0\"} 0");
+}
+
 static void test_drbd_none(void **state) {
         Metrics *m = NULL;
         assert_int_equal(metrics_new(&m), 0);
@@ -314,7 +348,8 @@ int main(void) {
                 cmocka_unit_test(test_type_strings), cmocka_unit_test(test_format_value),
                 cmocka_unit_test(test_registry),     cmocka_unit_test(test_collectors),
                 cmocka_unit_test(test_limits),       cmocka_unit_test(test_drbd_84),
-                cmocka_unit_test(test_drbd_9),       cmocka_unit_test(test_drbd_none),
+                cmocka_unit_test(test_drbd_9),       cmocka_unit_test(test_drbd_9_lab),
+                cmocka_unit_test(test_drbd_none),
                 cmocka_unit_test(test_transient),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
