@@ -439,8 +439,15 @@ int service_node_desired(Service *s, const char *node, json_t **ret, char **ret_
                 const char *rdname = json_get_str(e, "resource-definition", "");
                 _cleanup_(rd_view_done) RdView v = {};
                 _cleanup_free_ char *text = NULL;
-                if (rd_view_load(s, rdname, &v, NULL) < 0)
+                r = rd_view_load(s, rdname, &v, ret_msg);
+                if (r == -ENOENT)
                         continue; /* deleted meanwhile */
+                /* Any other failure fails the whole read: a resource left out
+                 * would be torn down by the agent (seen in the lab: with etcd
+                 * unreachable, a resource whose group was never read through
+                 * the cache lost its volumes on every node). */
+                if (r < 0)
+                        return r;
                 if (json_array_size(json_object_get(v.rd, "volumes")) == 0)
                         continue; /* nothing to run yet */
                 if ((r = service_render_config(s, rdname, node, &text, ret_msg)) < 0)
