@@ -6,3 +6,12 @@
 monitoring-check:
 	@monitoring/check.sh
 CHECK_HOOKS += monitoring-check
+
+# The lab proof (tests/lab/test-metrics.sh, DRBD 9, three VMs, a real
+# Prometheus on the host): metrics, drbdctl r l and the alerts through client
+# I/O, a power-off, a resync and a quorum loss; every dashboard query; the
+# journal fields.
+.PHONY: lab-metrics-check
+lab-metrics-check: lab-deps all
+	@LAB_DRBD=9 LAB_BUILD=$(abspath $(BUILD)) tests/lab/test-metrics.sh
+CHECK_HOOKS += lab-metrics-check
