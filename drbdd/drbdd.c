@@ -565,8 +565,7 @@ static int run(int argc, char **argv) {
                                    .api_busy = manager_bus_api_busy, .api_busy_userdata = mb };
                 if (streq(ac.drbd_include, "none"))
                         ac.drbd_include = NULL;
-                if ((r = agent_new(store, service, event, &ac, &agent)) < 0 ||
-                    (metrics && (r = agent_metrics_register(agent, metrics, c.metrics_stuck_after)) < 0))
+                if ((r = agent_new(store, service, event, &ac, &agent)) < 0)
                         goto out;
                 r = agent_start(agent);
                 if (r < 0 && c.agent == 1)
@@ -575,6 +574,8 @@ static int run(int argc, char **argv) {
                         log_notice("No DRBD on this node: running as a controller only (no node agent)");
                         agent = agent_free(agent);
                 }
+                if (agent && metrics && (r = agent_metrics_register(agent, metrics, c.metrics_stuck_after)) < 0)
+                        goto out;
                 manager_bus_set_agent(mb, agent);
         }
         ClusterConfig cc = { .node_name = c.node_name, .lease_ttl_sec = c.lease_ttl, .grace_sec = c.grace,
