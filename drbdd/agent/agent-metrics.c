@@ -287,13 +287,14 @@ static void agent_collect(Metrics *m, void *userdata) {
         }
 
         /* Transient states: since when, kept across collections. */
+        _cleanup_(json_decrefp) json_t *diskless_by_rd = json_object();
+        json_array_foreach(a->metrics_desired, i, e)
+                json_object_set_new(diskless_by_rd, json_get_str(e, "name", ""),
+                                    json_boolean(json_get_bool(json_object_get(e, "replica"), "diskless", false)));
         json_object_foreach(a->obs, rd, o) {
                 char w[64];
                 const char *state = json_get_str(o, "state", "Unknown");
-                bool diskless = false;
-                json_array_foreach(a->metrics_desired, i, e)
-                        if (streq(json_get_str(e, "name", ""), rd))
-                                diskless = json_get_bool(json_object_get(e, "replica"), "diskless", false);
+                bool diskless = json_is_true(json_object_get(diskless_by_rd, rd));
                 state_word(state, w, sizeof w);
                 (void) metrics_add(observed, METRICS_LABELS(a->node, w), 1);
                 (void) metrics_set(inerr, METRICS_LABELS(rd), json_object_get(o, "error") != NULL);
