@@ -13,7 +13,7 @@
 CC       ?= cc
 BUILD    ?= build
 SAN      ?=
-PKGS     := libsystemd sqlite3 jansson libcurl libkmod
+PKGS     := libsystemd sqlite3 jansson libcurl libkmod libmicrohttpd
 CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wshadow -Wformat=2 -Wmissing-prototypes -fno-strict-aliasing \
 	-D_GNU_SOURCE -I. -Ilib -MMD -MP
@@ -29,7 +29,8 @@ LDLIBS  += $(PKG_LIBS) -lpthread -lm
 LIB_SRC    := $(wildcard lib/*.c)
 KMOD_SRC   := $(filter-out kmod/drbdd-kmod-probe.c,$(wildcard kmod/*.c))
 CORE_SRC   := $(wildcard drbdd/store/*.c drbdd/model/*.c drbdd/drbd/*.c \
-		drbdd/service/*.c drbdd/bus/*.c drbdd/agent/*.c drbdd/cluster/*.c)
+		drbdd/service/*.c drbdd/bus/*.c drbdd/agent/*.c drbdd/cluster/*.c \
+		drbdd/metrics/*.c)
 CLIENT_SRC := $(wildcard drbdd/client/*.c)
 CTL_SRC    := $(wildcard drbdd/drbdctl/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test-*.c)

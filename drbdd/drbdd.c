@@ -1,5 +1,6 @@
 /* drbdd: the volume service daemon. Reads its configuration, opens the
  * cluster store, serves the D-Bus API on the system bus. */
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <pwd.h>
 #include <signal.h>
@@ -9,11 +10,14 @@
 #include <systemd/sd-event.h>
 
 #include "drbdd/agent/agent.h"
+#include "drbdd/bus/bus-metrics.h"
 #include "drbdd/bus/manager-bus.h"
 #include "drbdd/cluster/cluster.h"
 #include "drbdd/store/store-cache.h"
 #include "drbdd/model/names.h"
 #include "drbdd/model/options.h"
+#include "drbdd/metrics/metrics-event.h"
+#include "drbdd/metrics/metrics-http.h"
 #include "drbdd/service/service.h"
 #include "drbdd/store/store.h"
 #include "fileio.h"
@@ -41,7 +45,15 @@ typedef struct Config {
         unsigned lease_ttl, grace;
         unsigned max_waits, max_waits_per_user; /* 0: the defaults */
         unsigned api_workers;
+        int metrics;              /* -1 default (on; a busy port is only a warning), 0 no, 1 yes */
+        char *metrics_address;    /* NULL: 127.0.0.1 */
+        int metrics_port;         /* -1: METRICS_PORT_DEFAULT */
+        unsigned metrics_stuck_after;
 } Config;
+
+#define METRICS_ADDRESS_DEFAULT "127.0.0.1"
+#define METRICS_PORT_DEFAULT 9944
+#define METRICS_STUCK_AFTER_DEFAULT 600
 
 #define API_WORKERS_DEFAULT 4
 #define API_WORKERS_MAX 64
@@ -53,6 +65,7 @@ static void config_done(Config *c) {
         free(c->uids);
         free(c->drbd_include);
         free(c->modules_dir);
+        free(c->metrics_address);
         json_decref(c->drbd_options);
 }
 
@@ -190,6 +203,37 @@ static int config_set(Config *c, const char *key, const char *value) {
                 *(streq(key, "max-waits") ? &c->max_waits : &c->max_waits_per_user) = (unsigned) v;
                 return 0;
         }
+        if (streq(key, "metrics")) {
+                if (!streq(value, "yes") && !streq(value, "no"))
+                        return log_error_errno(-EINVAL, "Invalid metrics '%s': expected yes or no", value);
+                c->metrics = streq(value, "yes");
+                return 0;
+        }
+        if (streq(key, "metrics-address")) {
+                unsigned char a[16];
+                if (inet_pton(AF_INET, value, a) != 1 && inet_pton(AF_INET6, value, a) != 1)
+                        return log_error_errno(-EINVAL, "Invalid metrics-address '%s': expected a numeric IPv4 or "
+                                               "IPv6 address, e.g. 127.0.0.1", value);
+                if (c->metrics < 0)
+                        c->metrics = 1;
+                return set_str(&c->metrics_address, value);
+        }
+        if (streq(key, "metrics-port") || streq(key, "metrics-stuck-after")) {
+                bool port = streq(key, "metrics-port");
+                char *end;
+                unsigned long v = strtoul(value, &end, 10);
+                if (*end || end == value || (port && v > 65535) || (!port && (v < 1 || v > 86400 * 30)))
+                        return log_error_errno(-EINVAL, "Invalid %s '%s': expected %s", key, value,
+                                               port ? "a TCP port (0-65535; 0: any free one)"
+                                                    : "seconds (1-2592000)");
+                if (port) {
+                        c->metrics_port = (int) v;
+                        if (c->metrics < 0)
+                                c->metrics = 1;
+                } else
+                        c->metrics_stuck_after = (unsigned) v;
+                return 0;
+        }
         if (streq(key, "drbd-include"))
                 return set_str(&c->drbd_include, value);
         if (streq(key, "modules-dir"))
@@ -272,6 +316,12 @@ static void help(void) {
                "      --max-waits=N        pending WaitReady calls at most (default 4096)\n"
                "      --max-waits-per-user=N\n"
                "                           of them from one caller user (default 1024)\n"
+               "      --metrics=yes|no     serve Prometheus metrics on /metrics (default yes)\n"
+               "      --metrics-address=IP address of the metrics endpoint (default " METRICS_ADDRESS_DEFAULT ")\n"
+               "      --metrics-port=PORT  its TCP port (default 9944; 0: any free one)\n"
+               "      --metrics-stuck-after=SEC\n"
+               "                           a replica in a transient state this long raises the\n"
+               "                           stuck-transient alarm (default 600)\n"
                "      --log-level=LEVEL    err, warning, notice, info, debug (default info)\n"
                "  -h, --help               show this help\n"
                "  -V, --version            show the version\n\n"
@@ -283,7 +333,8 @@ static void help(void) {
 static int parse_argv(int argc, char **argv, Config *c) {
         enum { ARG_STORE = 0x100, ARG_STATE_DIR, ARG_ALLOW_USER, ARG_PORT_RANGE, ARG_MINOR_RANGE, ARG_LOG_LEVEL,
                ARG_AGENT, ARG_DRBD_INCLUDE, ARG_MODULES_DIR, ARG_LEASE_TTL, ARG_GRACE,
-               ARG_DRBD_OPTION, ARG_MAX_WAITS, ARG_MAX_WAITS_PER_USER, ARG_API_WORKERS };
+               ARG_DRBD_OPTION, ARG_MAX_WAITS, ARG_MAX_WAITS_PER_USER, ARG_API_WORKERS, ARG_METRICS,
+               ARG_METRICS_ADDRESS, ARG_METRICS_PORT, ARG_METRICS_STUCK_AFTER };
         static const struct option opts[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "node-name", required_argument, NULL, 'n' },
@@ -302,6 +353,10 @@ static int parse_argv(int argc, char **argv, Config *c) {
                 { "api-workers", required_argument, NULL, ARG_API_WORKERS },
                 { "max-waits", required_argument, NULL, ARG_MAX_WAITS },
                 { "max-waits-per-user", required_argument, NULL, ARG_MAX_WAITS_PER_USER },
+                { "metrics", required_argument, NULL, ARG_METRICS },
+                { "metrics-address", required_argument, NULL, ARG_METRICS_ADDRESS },
+                { "metrics-port", required_argument, NULL, ARG_METRICS_PORT },
+                { "metrics-stuck-after", required_argument, NULL, ARG_METRICS_STUCK_AFTER },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {}
@@ -340,6 +395,10 @@ static int parse_argv(int argc, char **argv, Config *c) {
                 case ARG_API_WORKERS: key = "api-workers"; break;
                 case ARG_MAX_WAITS: key = "max-waits"; break;
                 case ARG_MAX_WAITS_PER_USER: key = "max-waits-per-user"; break;
+                case ARG_METRICS: key = "metrics"; break;
+                case ARG_METRICS_ADDRESS: key = "metrics-address"; break;
+                case ARG_METRICS_PORT: key = "metrics-port"; break;
+                case ARG_METRICS_STUCK_AFTER: key = "metrics-stuck-after"; break;
                 default: return -EINVAL;
                 }
                 if ((r = config_set(c, key, optarg)) < 0)
@@ -378,14 +437,57 @@ static int open_store(const char *url, Store *share, Store **ret) {
         return 0;
 }
 
+/* The registry with build info and the API call metrics; the agent and the
+ * cluster add theirs as they come up (docs/metrics.md). */
+static int metrics_start(Config *c, Metrics **ret) {
+        MetricsFamily *f;
+        int r;
+        if ((r = metrics_new(ret)) < 0 ||
+            (r = metrics_family_new(*ret, "drbdd_build_info", METRICS_GAUGE, "drbdd's version (value 1)",
+                                    METRICS_LABELS("version", "node"), NULL, 0, &f)) < 0 ||
+            (r = metrics_set(f, METRICS_LABELS(DRBDD_VERSION, c->node_name), 1)) < 0 ||
+            (r = bus_metrics_register(*ret)) < 0)
+                return log_error_errno(r, "Failed to set up metrics: %s", strerror(-r));
+        return 0;
+}
+
+/* Starts collecting on the loop and serving /metrics. A busy default port
+ * is only a warning (several drbdd on one host, e.g. in tests); an address
+ * or port that was asked for must work. */
+static int metrics_serve(Config *c, Metrics *m, sd_event *event, sd_event_source **ret_collect,
+                         MetricsHttp **ret_http) {
+        const char *addr = c->metrics_address ? c->metrics_address : METRICS_ADDRESS_DEFAULT;
+        unsigned port = c->metrics_port >= 0 ? (unsigned) c->metrics_port : METRICS_PORT_DEFAULT;
+        int r = metrics_event_attach(m, event, ret_collect);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up metrics collection: %s", strerror(-r));
+        r = metrics_http_start(m, addr, port, ret_http);
+        if (r < 0 && c->metrics < 0) {
+                log_warning("Failed to serve metrics on %s port %u: %s; running without /metrics", addr, port,
+                            strerror(-r));
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to serve metrics on %s port %u: %s", addr, port, strerror(-r));
+        log_info("Metrics on http://%s%s%s:%u/metrics", strchr(addr, ':') ? "[" : "", addr,
+                 strchr(addr, ':') ? "]" : "", metrics_http_port(*ret_http));
+        return 0;
+}
+
 static int run(int argc, char **argv) {
         _cleanup_(config_done) Config c = {};
         int r;
 
         log_set_prefix("drbdd");
+        if (log_set_target_from_env() < 0)
+                return log_error_errno(-EINVAL, "Invalid DRBDD_LOG_TARGET '%s': expected console, journal or auto",
+                                       getenv("DRBDD_LOG_TARGET"));
         service_config_defaults(&c.svc);
         c.agent = -1;
         c.api_workers = API_WORKERS_DEFAULT;
+        c.metrics = -1;
+        c.metrics_port = -1;
+        c.metrics_stuck_after = METRICS_STUCK_AFTER_DEFAULT;
         if ((r = parse_argv(argc, argv, &c)) <= 0)
                 return r;
         if (!c.node_name) {
@@ -401,6 +503,7 @@ static int run(int argc, char **argv) {
         if (!c.store_url && asprintf(&c.store_url, "sqlite:%s/store.db", c.state_dir) < 0)
                 return -ENOMEM;
         c.svc.node_name = c.node_name;
+        log_field_set_default("NODE", c.node_name); /* journal field of every message */
 
         Store *store = NULL;
         if ((r = open_store(c.store_url, NULL, &store)) < 0)
@@ -413,10 +516,15 @@ static int run(int argc, char **argv) {
         ManagerBus *mb = NULL;
         Agent *agent = NULL;
         Cluster *cluster = NULL;
+        Metrics *metrics = NULL;
+        MetricsHttp *http = NULL;
+        sd_event_source *collect = NULL;
         BusAccess access = { .uids = c.uids, .n_uids = c.n_uids };
         sigset_t ss;
 
         if ((r = service_new(store, &c.svc, &service)) < 0)
+                goto out;
+        if (c.metrics != 0 && (r = metrics_start(&c, &metrics)) < 0)
                 goto out;
         if ((r = sd_event_default(&event)) < 0)
                 goto out;
@@ -474,12 +582,17 @@ static int run(int argc, char **argv) {
                         log_notice("No DRBD on this node: running as a controller only (no node agent)");
                         agent = agent_free(agent);
                 }
+                if (agent && metrics && (r = agent_metrics_register(agent, metrics, c.metrics_stuck_after)) < 0)
+                        goto out;
                 manager_bus_set_agent(mb, agent);
         }
         ClusterConfig cc = { .node_name = c.node_name, .lease_ttl_sec = c.lease_ttl, .grace_sec = c.grace,
                              .store_url = c.store_url, .service_config = &c.svc,
                              .on_registered = on_registered, .userdata = &c };
-        if ((r = cluster_new(service, event, &cc, &cluster)) < 0 || (r = cluster_start(cluster)) < 0)
+        if ((r = cluster_new(service, event, &cc, &cluster)) < 0 ||
+            (metrics && (r = cluster_metrics_register(cluster, metrics)) < 0) || (r = cluster_start(cluster)) < 0)
+                goto out;
+        if (metrics && (r = metrics_serve(&c, metrics, event, &collect, &http)) < 0)
                 goto out;
         manager_bus_set_cluster(mb, cluster);
         r = sd_event_loop(event);
@@ -488,6 +601,9 @@ static int run(int argc, char **argv) {
 out:
         if (r < 0 && r != -EEXIST)
                 log_error_errno(r, "drbdd failed: %s", strerror(-r));
+        http = metrics_http_stop(http); /* before what its renders read */
+        bus_set_call_observer(NULL, NULL);
+        sd_event_source_unref(collect);
         agent_free(agent);
         cluster_free(cluster);
         manager_bus_free(mb);
@@ -500,6 +616,7 @@ out:
         }
         service_free(service);
         store_close(store);
+        metrics_free(metrics);
         return r;
 }
 

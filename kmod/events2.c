@@ -271,7 +271,8 @@ typedef enum FieldType {
 
 typedef struct FieldSpec {
         const char *key;
-        Events2Field field;
+        Events2Field field; /* or 0 for a statistic: */
+        Events2Stat stat;
         FieldType type;
         unsigned max; /* FT_UINT */
         size_t offset;
@@ -279,7 +280,9 @@ typedef struct FieldSpec {
 } FieldSpec;
 
 #define F(key, field, type, max, member)                                                  \
-        { key, field, type, max, offsetof(Events2Event, member), sizeof(((Events2Event *) 0)->member) }
+        { key, field, 0, type, max, offsetof(Events2Event, member), sizeof(((Events2Event *) 0)->member) }
+#define S(key, stat, type, member)                                                        \
+        { key, 0, stat, type, 0, offsetof(Events2Event, member), sizeof(((Events2Event *) 0)->member) }
 
 static const FieldSpec field_specs[] = {
         F("name", EVENTS2_F_NAME, FT_NAME, 0, name),
@@ -306,8 +309,23 @@ static const FieldSpec field_specs[] = {
         F("new_name", EVENTS2_F_NEW_NAME, FT_NAME, 0, new_name),
         F("may_promote", EVENTS2_F_MAY_PROMOTE, FT_YES_NO, 0, may_promote),
         F("promotion_score", EVENTS2_F_PROMOTION_SCORE, FT_UINT, UINT32_MAX, promotion_score),
+        S("read", EVENTS2_S_READ, FT_U64, read_kib),
+        S("written", EVENTS2_S_WRITTEN, FT_U64, written_kib),
+        S("al-writes", EVENTS2_S_AL_WRITES, FT_U64, al_writes),
+        S("bm-writes", EVENTS2_S_BM_WRITES, FT_U64, bm_writes),
+        S("upper-pending", EVENTS2_S_UPPER_PENDING, FT_U64, upper_pending),
+        S("lower-pending", EVENTS2_S_LOWER_PENDING, FT_U64, lower_pending),
+        S("al-suspended", EVENTS2_S_AL_SUSPENDED, FT_YES_NO, al_suspended),
+        S("congested", EVENTS2_S_CONGESTED, FT_YES_NO, congested),
+        S("ap-in-flight", EVENTS2_S_AP_IN_FLIGHT, FT_U64, ap_in_flight),
+        S("rs-in-flight", EVENTS2_S_RS_IN_FLIGHT, FT_U64, rs_in_flight),
+        S("received", EVENTS2_S_RECEIVED, FT_U64, received_kib),
+        S("sent", EVENTS2_S_SENT, FT_U64, sent_kib),
+        S("pending", EVENTS2_S_PENDING, FT_U64, pending),
+        S("unacked", EVENTS2_S_UNACKED, FT_U64, unacked),
 };
 #undef F
+#undef S
 
 static int parse_enum(const char *v, int (*from_string)(const char *), void *dst) {
         int r = from_string(v);
@@ -458,13 +476,14 @@ int events2_parse_line(const char *line, Events2Event *ret) {
                                 break;
                         }
                 if (!spec)
-                        continue; /* statistics and fields of newer versions */
-                if (e.fields & spec->field)
+                        continue; /* other statistics and fields of newer versions */
+                if ((e.fields & spec->field) || (e.stats & spec->stat))
                         return -EINVAL;
                 r = parse_field(spec, colon + 1, &e);
                 if (r < 0)
                         return r;
                 e.fields |= spec->field;
+                e.stats |= spec->stat;
         }
 
         uint32_t need = required_fields(e.object);
@@ -695,7 +714,20 @@ static void apply_resource_fields(DrbdResource *r, const Events2Event *e) {
                 r->may_promote = e->may_promote;
                 r->has_may_promote = true;
         }
+        if (e->fields & EVENTS2_F_PROMOTION_SCORE) {
+                r->promotion_score = e->promotion_score;
+                r->has_promotion_score = true;
+        }
 }
+
+/* Statistics: each one present on the line replaces the value kept. */
+#define STAT(obj, e, bit, member)                     \
+        do {                                          \
+                if ((e)->stats & (bit)) {             \
+                        (obj)->member = (e)->member;  \
+                        (obj)->stats |= (bit);        \
+                }                                     \
+        } while (0)
 
 static void apply_connection_fields(DrbdConnection *c, const Events2Event *e) {
         if (e->fields & EVENTS2_F_CONN_NAME)
@@ -708,6 +740,9 @@ static void apply_connection_fields(DrbdConnection *c, const Events2Event *e) {
                 c->peer_role = e->role;
                 c->has_peer_role = true;
         }
+        STAT(c, e, EVENTS2_S_CONGESTED, congested);
+        STAT(c, e, EVENTS2_S_AP_IN_FLIGHT, ap_in_flight);
+        STAT(c, e, EVENTS2_S_RS_IN_FLIGHT, rs_in_flight);
 }
 
 static void apply_device_fields(DrbdDevice *d, const Events2Event *e) {
@@ -735,6 +770,13 @@ static void apply_device_fields(DrbdDevice *d, const Events2Event *e) {
                 d->size_kib = e->size_kib;
                 d->has_size = true;
         }
+        STAT(d, e, EVENTS2_S_READ, read_kib);
+        STAT(d, e, EVENTS2_S_WRITTEN, written_kib);
+        STAT(d, e, EVENTS2_S_AL_WRITES, al_writes);
+        STAT(d, e, EVENTS2_S_BM_WRITES, bm_writes);
+        STAT(d, e, EVENTS2_S_UPPER_PENDING, upper_pending);
+        STAT(d, e, EVENTS2_S_LOWER_PENDING, lower_pending);
+        STAT(d, e, EVENTS2_S_AL_SUSPENDED, al_suspended);
 }
 
 static void apply_peer_device_fields(DrbdPeerDevice *pd, const Events2Event *e) {
@@ -762,7 +804,12 @@ static void apply_peer_device_fields(DrbdPeerDevice *pd, const Events2Event *e) 
                 pd->out_of_sync_kib = e->out_of_sync_kib;
                 pd->has_out_of_sync = true;
         }
+        STAT(pd, e, EVENTS2_S_RECEIVED, received_kib);
+        STAT(pd, e, EVENTS2_S_SENT, sent_kib);
+        STAT(pd, e, EVENTS2_S_PENDING, pending);
+        STAT(pd, e, EVENTS2_S_UNACKED, unacked);
 }
+#undef STAT
 
 static int state_destroy(DrbdState *s, const Events2Event *e) {
         ssize_t ri = resource_search(s, e->name), i;

@@ -141,12 +141,32 @@ typedef enum Events2Field {
         EVENTS2_F_TIMESTAMP        = 1u << 24, /* leading timestamp (--timestamps) */
 } Events2Field;
 
+/* Statistics a line carried (Events2Event.stats; --statistics). Sizes in
+ * KiB, in-flight amounts in 512-byte sectors, as drbdsetup prints them. */
+typedef enum Events2Stat {
+        EVENTS2_S_READ          = 1u << 0,  /* device read: (KiB) */
+        EVENTS2_S_WRITTEN       = 1u << 1,  /* device written: (KiB) */
+        EVENTS2_S_AL_WRITES     = 1u << 2,  /* device al-writes: */
+        EVENTS2_S_BM_WRITES     = 1u << 3,  /* device bm-writes: */
+        EVENTS2_S_UPPER_PENDING = 1u << 4,  /* device upper-pending: */
+        EVENTS2_S_LOWER_PENDING = 1u << 5,  /* device lower-pending: */
+        EVENTS2_S_AL_SUSPENDED  = 1u << 6,  /* device al-suspended: yes|no */
+        EVENTS2_S_CONGESTED     = 1u << 7,  /* connection congested: yes|no */
+        EVENTS2_S_AP_IN_FLIGHT  = 1u << 8,  /* connection ap-in-flight: (sectors) */
+        EVENTS2_S_RS_IN_FLIGHT  = 1u << 9,  /* connection rs-in-flight: (sectors) */
+        EVENTS2_S_RECEIVED      = 1u << 10, /* peer-device received: (KiB) */
+        EVENTS2_S_SENT          = 1u << 11, /* peer-device sent: (KiB) */
+        EVENTS2_S_PENDING       = 1u << 12, /* peer-device pending: */
+        EVENTS2_S_UNACKED       = 1u << 13, /* peer-device unacked: */
+} Events2Stat;
+
 /* A parsed line: plain data, no pointers, safe to copy. Fields not in
  * `fields` are zero. */
 typedef struct Events2Event {
         Events2Action action;
         Events2Object object;
         uint32_t fields; /* Events2Field bits */
+        uint32_t stats;  /* Events2Stat bits */
         char timestamp[EVENTS2_WORD_MAX];   /* "2024-01-02T03:04:05.123456+00:00" */
         char name[EVENTS2_NAME_MAX + 1];    /* resource */
         char conn_name[EVENTS2_NAME_MAX + 1];
@@ -168,6 +188,11 @@ typedef struct Events2Event {
         char helper[EVENTS2_WORD_MAX];           /* e.g. "before-resync-target" */
         int status;
         unsigned promotion_score;
+        /* statistics (Events2Stat) */
+        uint64_t read_kib, written_kib, al_writes, bm_writes, upper_pending, lower_pending;
+        bool al_suspended, congested;
+        uint64_t ap_in_flight, rs_in_flight; /* sectors */
+        uint64_t received_kib, sent_kib, pending, unacked;
 } Events2Event;
 
 /* Parses one line (without its newline; a trailing '\r' is tolerated) into
@@ -222,6 +247,8 @@ typedef struct DrbdPeerDevice {
         char resync_suspended[EVENTS2_WORD_MAX]; /* "" when never reported */
         double done;                             /* reported by DRBD 9 during resync */
         uint64_t out_of_sync_kib;
+        uint32_t stats; /* Events2Stat bits seen */
+        uint64_t received_kib, sent_kib, pending, unacked;
 } DrbdPeerDevice;
 
 typedef struct DrbdConnection {
@@ -230,6 +257,9 @@ typedef struct DrbdConnection {
         bool has_connection, has_peer_role;
         DrbdConnState connection;
         DrbdRole peer_role;
+        uint32_t stats; /* Events2Stat bits seen */
+        bool congested;
+        uint64_t ap_in_flight, rs_in_flight; /* sectors */
         DrbdPeerDevice *peer_devices; /* sorted by volume */
         size_t n_peer_devices;
 } DrbdConnection;
@@ -241,6 +271,9 @@ typedef struct DrbdDevice {
         DrbdDiskState disk;
         bool client, quorum, open;
         uint64_t size_kib;
+        uint32_t stats; /* Events2Stat bits seen */
+        uint64_t read_kib, written_kib, al_writes, bm_writes, upper_pending, lower_pending;
+        bool al_suspended;
 } DrbdDevice;
 
 typedef struct DrbdResource {
@@ -249,6 +282,8 @@ typedef struct DrbdResource {
         DrbdRole role;
         char suspended[EVENTS2_WORD_MAX]; /* "no", a reason list, or "" */
         bool may_promote;
+        bool has_promotion_score;
+        unsigned promotion_score;
         DrbdConnection *connections; /* sorted by peer-node-id */
         size_t n_connections;
         DrbdDevice *devices; /* sorted by volume */

@@ -1,4 +1,5 @@
 /* jansson helpers used across the project. */
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "json-util.h"
@@ -29,4 +30,21 @@ json_t *json_parse(const char *text, size_t len, char **ret_error) {
 
 char *json_dump_compact(const json_t *j) {
         return json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+}
+
+const char *json_array_append_vprintf(json_t *arr, const char *fmt, va_list ap) {
+        char buf[512];
+        vsnprintf(buf, sizeof buf, fmt, ap);
+        json_t *s = json_string(buf);
+        if (!s || json_array_append_new(arr, s) < 0)
+                return NULL;
+        return json_string_value(s);
+}
+
+const char *json_array_append_printf(json_t *arr, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        const char *s = json_array_append_vprintf(arr, fmt, ap);
+        va_end(ap);
+        return s;
 }

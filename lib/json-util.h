@@ -2,6 +2,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdint.h>
 
 #include "macro.h"
@@ -13,6 +14,11 @@
 const char *json_get_str(const json_t *o, const char *key, const char *def);
 int64_t json_get_int(const json_t *o, const char *key, int64_t def);
 bool json_get_bool(const json_t *o, const char *key, bool def);
+
+/* Appends the formatted string (cut at 511 bytes) to array arr; returns it
+ * (owned by arr) or NULL on failure. */
+const char *json_array_append_printf(json_t *arr, const char *fmt, ...) _printf_(2, 3);
+const char *json_array_append_vprintf(json_t *arr, const char *fmt, va_list ap) _printf_(2, 0);
 
 /* Parses text of the given length; NULL (and *ret_error set, if given, to a
  * newly allocated message) on failure. */

@@ -43,6 +43,14 @@ struct Agent {
         uint64_t passes, commands_last_pass, commands_total_start, last_pass_usec;
         char *last_error;
 
+        /* agent-metrics.c (NULL/0 without metrics) */
+        struct Metrics *metrics;
+        struct MetricsFamily *metrics_pass_seconds, *metrics_errors;
+        json_t *metrics_pools;     /* pool -> {total-kib, free-kib, provisioned-kib} of the last pass */
+        json_t *metrics_desired;   /* the last pass's desired replicas of this node */
+        json_t *metrics_transient; /* rd -> {state, since}: when it entered its transient state */
+        unsigned metrics_stuck_after_sec;
+
         /* agent-snapshot.c, agent-export.c */
         json_t *extras;   /* service_node_extras() of this pass; NULL if unreadable */
         bool iscsi_modules_loaded;

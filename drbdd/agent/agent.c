@@ -8,6 +8,7 @@
 
 #include "thread.h"
 #include "agent-internal.h"
+#include "agent-metrics.h"
 #include "drbdd/model/sizing.h"
 #include "exec.h"
 #include "fault.h"
@@ -234,6 +235,8 @@ static const char *kernel_state_summary(const DrbdResource *k, char *buf, size_t
 static json_t *kernel_state_json(const DrbdResource *k) {
         json_t *o = json_object(), *devs = json_array(), *conns = json_array();
         json_object_set_new(o, "role", json_string(k->has_role ? drbd_role_to_string(k->role) : "Unknown"));
+        if (k->suspended[0])
+                json_object_set_new(o, "suspended", json_string(k->suspended));
         for (size_t i = 0; i < k->n_devices; i++) {
                 const DrbdDevice *d = &k->devices[i];
                 json_t *dj = json_pack("{s:i}", "volume", d->volume);
@@ -245,6 +248,8 @@ static json_t *kernel_state_json(const DrbdResource *k) {
                         json_object_set_new(dj, "client", json_boolean(d->client));
                 if (d->has_quorum)
                         json_object_set_new(dj, "quorum", json_boolean(d->quorum));
+                if (d->has_size)
+                        json_object_set_new(dj, "size-kib", json_integer((json_int_t) d->size_kib));
                 json_array_append_new(devs, dj);
         }
         for (size_t c = 0; c < k->n_connections; c++) {
@@ -262,6 +267,10 @@ static json_t *kernel_state_json(const DrbdResource *k) {
                                 json_object_set_new(pj, "replication", json_string(drbd_repl_state_to_string(pd->replication)));
                         if (pd->has_peer_disk)
                                 json_object_set_new(pj, "peer-disk", json_string(drbd_disk_state_to_string(pd->peer_disk)));
+                        if (pd->has_peer_client)
+                                json_object_set_new(pj, "peer-client", json_boolean(pd->peer_client));
+                        if (pd->has_out_of_sync)
+                                json_object_set_new(pj, "out-of-sync-kib", json_integer((json_int_t) pd->out_of_sync_kib));
                         double p;
                         if (drbd_peer_device_sync_progress(k, pd, &p) >= 0)
                                 json_object_set_new(pj, "done", json_real(p));
@@ -625,8 +634,10 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
                         const char *sname = json_get_str(v, "storage-name", "");
                         uint64_t backing = (uint64_t) json_get_int(v, "backing-kib", 0);
                         const StorageVolume *sv = report_find(rep, sname);
-                        char vnr[300];
+                        char vnr[300], vol[24];
                         snprintf(vnr, sizeof vnr, "%s/%lld", rd, (long long) json_get_int(v, "volume", 0));
+                        snprintf(vol, sizeof vol, "%lld", (long long) json_get_int(v, "volume", 0));
+                        log_field_set("VOLUME", vol); /* the caller clears it on an early return */
                         if (!sv) {
                                 json_object_set_new(md, sname, json_false());
                                 if ((r = obs_save(a, rd, o)) < 0)
@@ -664,6 +675,7 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
                                 fault_point("create:after-md");
                         }
                 }
+                log_field_set("VOLUME", NULL);
         }
 
         if (!k) {
@@ -685,6 +697,7 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
                 json_object_set_new(o, "peer-seen", json_boolean(diskless || json_get_int(d, "diskful-peers", 0) == 0));
                 obs_applied(o, hash, d);
                 obs_save(a, rd, o);
+                log_info("'%s' is up on node '%s'%s", rd, a->node, diskless ? " (diskless)" : "");
                 fault_point("create:after-up");
                 return 0; /* the kernel state arrives through events2 */
         }
@@ -845,6 +858,7 @@ static int teardown(Agent *a, const char *rd, StoragePool **pools, size_t n_pool
                 return r;
         if (unlink(path) < 0 && errno != ENOENT)
                 return -errno;
+        log_info("'%s' is removed from node '%s'", rd, a->node);
         return obs_forget(a, rd);
 }
 
@@ -872,6 +886,7 @@ static void record_error(Agent *a, const char *rd, int r, const char *msg) {
         time_t t = time(NULL);
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
         log_error("Failed to reconcile '%s' on node '%s': %s", rd, a->node, msg ? msg : strerror(-r));
+        agent_metrics_error(a, rd);
         json_object_set_new(o, "error", json_string(msg ? msg : strerror(-r)));
         json_object_set_new(o, "error-at", json_string(when));
         json_object_set_new(o, "state", json_string("Error"));
@@ -948,6 +963,7 @@ static int reconcile(Agent *a) {
                 _cleanup_free_ char *m = NULL;
                 if (backoff_skip(a, rd, now))
                         continue;
+                log_field_set("RESOURCE", rd); /* journal fields: journalctl RESOURCE=rd */
                 r = agent_revert_step(a, e, pools, n_pools, &m); /* > 0: held for a revert */
                 if (r == 0)
                         r = apply_replica(a, e, pools, n_pools, reports, &m);
@@ -959,6 +975,7 @@ static int reconcile(Agent *a) {
                         next_retry = next_retry ? MIN(next_retry, d) : d;
                 } else
                         clear_error(a, rd);
+                log_fields_clear();
         }
         /* Everything known to be ours but no longer desired goes away. */
         const char *rd;
@@ -974,14 +991,18 @@ static int reconcile(Agent *a) {
                 _cleanup_free_ char *name = strdup(rd);
                 if (!name)
                         return -ENOMEM;
+                log_field_set("RESOURCE", name);
                 r = teardown(a, name, pools, n_pools, reports, &m);
                 if (r < 0) {
                         record_error(a, name, r, m);
                         uint64_t d = backoff_fail(a, name, now);
                         next_retry = next_retry ? MIN(next_retry, d) : d;
                 }
+                log_fields_clear();
         }
         agent_snapshot_pass(a, pools, n_pools, reports);
+        a->last_pass_usec = monotonic_usec() - start;
+        agent_metrics_pass(a, pools, n_pools, reports, res);
         for (size_t p = 0; p < n_pools; p++) {
                 storage_report_done(&reports[p]);
                 storage_pool_free(pools[p]);
@@ -1184,6 +1205,9 @@ Agent *agent_free(Agent *a) {
         json_decref(a->obs);
         json_decref(a->backoff);
         json_decref(a->extras);
+        json_decref(a->metrics_pools);
+        json_decref(a->metrics_desired);
+        json_decref(a->metrics_transient);
         sd_event_unref(a->event);
         free(a->node);
         free(a->state_dir);

@@ -44,5 +44,15 @@ int agent_start(Agent *a);
  * pass duration, resources in error. *ret is a new object. */
 int agent_status(Agent *a, json_t **ret);
 
+typedef struct Metrics Metrics;
+/* Exports the agent's metrics through m (docs/metrics.md): this node's DRBD
+ * state from the events2 stream (drbd-reactor's names), reconcile passes and
+ * errors, commands, replicas desired and observed, storage pools, replicas
+ * in a transient state and the stuck-transient alarm (in a transient state
+ * stuck_after_sec or longer). Its collector runs inside metrics_collect(),
+ * which drbdd calls on the event loop. m must outlive a. Returns 0 or
+ * negative errno. */
+int agent_metrics_register(Agent *a, Metrics *m, unsigned stuck_after_sec);
+
 /* Forces a reconcile pass soon (e.g. after an API call). */
 void agent_kick(Agent *a);

@@ -25,6 +25,7 @@ typedef struct Job {
         void *userdata;
         int r;
         char *msg;
+        uint64_t start; /* monotonic µs at submit, for the call observer */
         LoopWork *loop_head, **loop_tail;
 } Job;
 
@@ -133,6 +134,7 @@ static void job_answer(BusWorkers *p, Job *j, bool loop_work) {
         }
         if (r < 0)
                 log_debug("%s: reply failed: %s", strna(member), strerror(-r));
+        bus_call_observed(member, j->r < 0 ? j->r : 0, j->start);
         job_free(j);
         p->in_flight--;
 }
@@ -164,6 +166,7 @@ int bus_workers_submit(BusWorkers *p, sd_bus_message *m, sd_bus_message *reply, 
         j->meth = meth;
         j->userdata = userdata;
         j->loop_tail = &j->loop_head;
+        j->start = monotonic_usec();
         pthread_mutex_lock(&p->lock);
         *p->queue_tail = j;
         p->queue_tail = &j->next;

@@ -7,6 +7,7 @@
 #include "fault.h"
 #include "log.h"
 #include "macro.h"
+#include "thread.h"
 #include "utf8.h"
 
 /* Characters of an error text that had to be escaped (see error_text()). */
@@ -99,8 +100,22 @@ static char *error_text(int r, const char *msg) {
         return text;
 }
 
+static BusCallObserver bus_observer;
+static void *bus_observer_userdata;
+
+void bus_set_call_observer(BusCallObserver fn, void *userdata) {
+        bus_observer = fn;
+        bus_observer_userdata = userdata;
+}
+
+void bus_call_observed(const char *method, int result, uint64_t start_usec) {
+        if (bus_observer && method)
+                bus_observer(method, result, monotonic_usec() - start_usec, bus_observer_userdata);
+}
+
 static int dispatch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         BusObject *o = userdata;
+        uint64_t start = monotonic_usec();
         const char *member = sd_bus_message_get_member(m);
         const BusMethod *meth = NULL;
         _cleanup_free_ char *msg = NULL;
@@ -130,6 +145,8 @@ static int dispatch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 return r < 0 ? r : 1; /* answered when the worker is done */
         }
         r = meth->handler(m, o->userdata, reply, &msg);
+        if (r < 0 || r == BUS_REPLY_DEFERRED)
+                bus_call_observed(member, r, start);
         if (r < 0) {
                 _cleanup_free_ char *text = error_text(r, msg);
                 sd_bus_message_unref(reply);
@@ -146,6 +163,7 @@ static int dispatch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
          * reconcile pass) must never delay or, in a crash, swallow it. */
         if (r >= 0)
                 (void) sd_bus_flush(sd_bus_message_get_bus(m));
+        bus_call_observed(member, 0, start);
         return r < 0 ? r : 1;
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <systemd/sd-bus.h>
 
@@ -74,6 +75,15 @@ BusObject *bus_object_free(BusObject *o);
 
 /* From now on, calls without BUS_METHOD_ON_LOOP run on workers (bus-worker.h). */
 void bus_object_set_workers(BusObject *o, BusWorkers *w);
+
+/* Observer of answered method calls (drbdd's metrics): method name, the
+ * handler's result (>= 0, BUS_REPLY_DEFERRED or a negative errno) and the
+ * time from dispatch to the reply being sent. Called on the event loop.
+ * NULL: none. */
+typedef void (*BusCallObserver)(const char *method, int result, uint64_t usec, void *userdata);
+void bus_set_call_observer(BusCallObserver fn, void *userdata);
+/* Reports one call to the observer, if any (bus.c and bus-worker.c). */
+void bus_call_observed(const char *method, int result, uint64_t start_usec);
 
 /* The (effective) uid of the sender of m. */
 int bus_caller_uid(sd_bus_message *m, uid_t *ret);

@@ -22,6 +22,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
+#include "drbdd/metrics/metrics.h"
 
 /* A slice of leader duties runs at most this long; then the thread looks at
  * its lease and the clock again, and yields the store for DUTY_GAP_USEC. */
@@ -66,6 +67,9 @@ struct Cluster {
         _Atomic int64_t lease;      /* 0 = none */
         _Atomic int64_t lost_lease; /* a lease the store no longer knows (renewer -> cluster thread) */
         _Atomic uint64_t loop_beat; /* monotonic µs of the loop's last beat */
+        _Atomic int store_up;          /* last liveness/election round reached the store: 1, 0, -1 = not yet */
+        _Atomic uint64_t store_usec;   /* and how long it took */
+        MetricsFamily *store_seconds;  /* histogram of those rounds (set before cluster_start) */
 
         /* cluster thread only */
         Store *store;
@@ -265,6 +269,11 @@ static void *cluster_main(void *userdata) {
                                 int r = liveness(c);
                                 if (r >= 0)
                                         r = election(c);
+                                uint64_t took = monotonic_usec() - now;
+                                atomic_store(&c->store_up, r >= 0);
+                                atomic_store(&c->store_usec, took);
+                                if (c->store_seconds && r >= 0)
+                                        (void) metrics_observe(c->store_seconds, NULL, (double) took / 1e6);
                                 if (r < 0)
                                         log_debug("cluster: store not reachable (%s); retrying", strerror(-r));
                                 pthread_mutex_lock(&c->lock);
@@ -371,6 +380,7 @@ int cluster_new(Service *service, sd_event *event, const ClusterConfig *cfg, Clu
          * store timeout) is hung. */
         c->stall_usec = (uint64_t) (cfg->stall_sec ? cfg->stall_sec : 6 * c->ttl) * 1000000ULL;
         c->missing_since = json_object();
+        atomic_init(&c->store_up, -1);
         c->notes_tail = &c->notes;
         pthread_mutex_init(&c->lock, NULL);
         pthread_condattr_t attr;
@@ -464,4 +474,65 @@ int cluster_status(Cluster *c, json_t **ret) {
         pthread_mutex_unlock(&c->lock);
         *ret = o;
         return o ? 0 : -ENOMEM;
+}
+
+/* ---- metrics ---- */
+
+/* Runs on the loop inside metrics_collect(); reads the status under the lock. */
+static void cluster_collect(Metrics *m, void *userdata) {
+        Cluster *c = userdata;
+        MetricsFamily *leader, *leader_info, *up, *missing, *store_up, *store_sec;
+        if (metrics_family_new(m, "drbdd_leader", METRICS_GAUGE, "1 if this drbdd is the cluster's leader",
+                               METRICS_LABELS("node"), NULL, 0, &leader) < 0 ||
+            metrics_family_new(m, "drbdd_leader_info", METRICS_GAUGE, "The leader as this drbdd sees it (value 1)",
+                               METRICS_LABELS("leader"), NULL, 0, &leader_info) < 0 ||
+            metrics_family_new(m, "drbdd_node_up", METRICS_GAUGE,
+                               "1 if the node's liveness key exists, 0 if it is missing (only the leader reports, "
+                               "every defined node)", METRICS_LABELS("node"), NULL, 0, &up) < 0 ||
+            metrics_family_new(m, "drbdd_node_missing_seconds", METRICS_GAUGE,
+                               "How long a defined node has been missing (leader only)", METRICS_LABELS("node"),
+                               NULL, 0, &missing) < 0 ||
+            metrics_family_new(m, "drbdd_store_up", METRICS_GAUGE,
+                               "1 if the last liveness and election round reached the cluster store", NULL, NULL, 0,
+                               &store_up) < 0 ||
+            metrics_family_new(m, "drbdd_store_last_round_seconds", METRICS_GAUGE,
+                               "Duration of the last liveness and election round with the store", NULL, NULL, 0,
+                               &store_sec) < 0)
+                return;
+        metrics_family_reset(leader_info);
+        metrics_family_reset(up);
+        metrics_family_reset(missing);
+        pthread_mutex_lock(&c->lock);
+        (void) metrics_set(leader, METRICS_LABELS(c->node), c->leader);
+        if (c->leader_name)
+                (void) metrics_set(leader_info, METRICS_LABELS(c->leader_name), 1);
+        json_t *e;
+        const char *name;
+        size_t i;
+        /* Only the leader's view is current (its duties refresh it); a
+         * former leader's would linger and hide a missing node. */
+        json_array_foreach(c->leader ? c->alive : NULL, i, e)
+                if (json_is_string(e))
+                        (void) metrics_set(up, METRICS_LABELS(json_string_value(e)), 1);
+        uint64_t now = now_sec();
+        json_object_foreach(c->leader ? c->missing_since : NULL, name, e) {
+                (void) metrics_set(up, METRICS_LABELS(name), 0);
+                (void) metrics_set(missing, METRICS_LABELS(name), (double) (now - (uint64_t) json_integer_value(e)));
+        }
+        pthread_mutex_unlock(&c->lock);
+        int su = atomic_load(&c->store_up);
+        if (su >= 0) {
+                (void) metrics_set(store_up, NULL, su);
+                (void) metrics_set(store_sec, NULL, (double) atomic_load(&c->store_usec) / 1e6);
+        }
+}
+
+int cluster_metrics_register(Cluster *c, Metrics *m) {
+        static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+        int r = metrics_family_new(m, "drbdd_store_round_seconds", METRICS_HISTOGRAM,
+                                   "Liveness and election rounds with the cluster store that succeeded, by duration",
+                                   NULL, buckets, ELEMENTSOF(buckets), &c->store_seconds);
+        if (r < 0)
+                return r;
+        return metrics_collector_add(m, cluster_collect, c);
 }

@@ -39,5 +39,11 @@ Cluster *cluster_free(Cluster *c);
 /* Starts liveness and leader election; failures to reach the store are
  * retried in the background (never fatal). */
 int cluster_start(Cluster *c);
+typedef struct Metrics Metrics;
+/* Registers the cluster's metrics and its collector (leader, node liveness,
+ * store reachability and latency, docs/metrics.md). Call before
+ * cluster_start(); m must outlive c. Returns 0 or negative errno. */
+int cluster_metrics_register(Cluster *c, Metrics *m);
+
 /* {"node", "leader", "is-leader", "alive": [...], "lost": {node: seconds}} */
 int cluster_status(Cluster *c, json_t **ret);

@@ -583,6 +583,22 @@ static const char *replica_kind(json_t *e) {
         return json_get_bool(e, "diskless", false) ? "Diskless" : "Diskful";
 }
 
+/* The state column: the observed state, then its health problems
+ * ("UpToDate, degraded(vm2 Connecting), out-of-sync 3.1%(vm2)"). */
+static char *state_with_health(json_t *e) {
+        char *s = strdup(json_get_str(e, "state", ""));
+        json_t *h;
+        size_t i;
+        json_array_foreach(json_object_get(e, "health"), i, h) {
+                char *n;
+                if (!s || asprintf(&n, "%s, %s", s, json_string_value(h) ?: "?") < 0)
+                        break;
+                free(s);
+                s = n;
+        }
+        return s;
+}
+
 static int r_list(DrbddClient *c, Args *a) {
         _cleanup_(json_decrefp) json_t *res = NULL;
         json_t *l, *e;
@@ -605,6 +621,7 @@ static int r_list(DrbddClient *c, Args *a) {
                 }
                 snprintf(port, sizeof port, "%lld", (long long) json_get_int(e, "port", 0));
                 snprintf(id, sizeof id, "%lld", (long long) json_get_int(e, "node-id", 0));
+                _cleanup_free_ char *state = state_with_health(e);
                 /* Attached: the domains using it when the compute helper reported them, else "yes". */
                 _cleanup_free_ char *used = strdup(json_get_bool(e, "attached", false) ? "yes" : "");
                 json_array_foreach(json_object_get(e, "used-by"), j, v) {
@@ -616,8 +633,7 @@ static int r_list(DrbddClient *c, Args *a) {
                         }
                 }
                 table_add(t, json_get_str(e, "resource-definition", ""), json_get_str(e, "node", ""), port, id,
-                          replica_kind(e), json_get_str(e, "storage-pool", ""), minors ?: "", json_get_str(e, "state", ""),
-                          used, NULL);
+                          replica_kind(e), json_get_str(e, "storage-pool", ""), minors ?: "", state ?: "", used, NULL);
         }
         return table_emit(t);
 }

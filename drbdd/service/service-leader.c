@@ -10,13 +10,11 @@
 
 static void note(json_t *done, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(json_t *done, const char *fmt, ...) {
-        char buf[512];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(buf, sizeof buf, fmt, ap);
+        const char *s = json_array_append_vprintf(done, fmt, ap);
         va_end(ap);
-        log_info("leader: %s", buf);
-        json_array_append_new(done, json_string(buf));
+        log_info("leader: %s", s ? s : "(out of memory)");
 }
 
 static bool in(json_t *names, const char *name) {

@@ -22,6 +22,59 @@ static json_t *find_by(json_t *arr, const char *k1, const char *v1, const char *
         return NULL;
 }
 
+/* ---- health ---- */
+
+int service_replica_health(const json_t *kernel, json_t **ret) {
+        _cleanup_(json_decrefp) json_t *h = json_array();
+        json_t *d, *c, *pd;
+        size_t i, k;
+        bool no_quorum = false, diskless = false;
+        if (!h)
+                return -ENOMEM;
+        if (!json_is_object(kernel)) {
+                *ret = TAKE_PTR(h);
+                return 0;
+        }
+        const char *susp = json_get_str(kernel, "suspended", "no");
+        json_array_foreach(json_object_get(kernel, "devices"), i, d) {
+                bool client = json_get_bool(d, "client", false);
+                no_quorum = no_quorum || json_is_false(json_object_get(d, "quorum"));
+                diskless = diskless || (!client && streq(json_get_str(d, "disk", ""), "Diskless"));
+        }
+        if (no_quorum)
+                json_array_append_printf(h, "quorum lost");
+        if (*susp && !streq(susp, "no"))
+                json_array_append_printf(h, "suspended(%s)", susp);
+        if (diskless)
+                json_array_append_printf(h, "diskless");
+        json_array_foreach(json_object_get(kernel, "connections"), i, c) {
+                const char *peer = json_get_str(c, "name", "?"), *cs = json_get_str(c, "connection", "Unknown");
+                if (streq(cs, "StandAlone"))
+                        json_array_append_printf(h, "split brain?(%s StandAlone)", peer);
+                else if (!streq(cs, "Connected"))
+                        json_array_append_printf(h, "degraded(%s %s)", peer, cs);
+                json_array_foreach(json_object_get(c, "peer-devices"), k, pd) {
+                        int64_t oos = json_get_int(pd, "out-of-sync-kib", 0), size = 0;
+                        json_t *dev;
+                        size_t j;
+                        const char *pdisk = json_get_str(pd, "peer-disk", "");
+                        json_array_foreach(json_object_get(kernel, "devices"), j, dev)
+                                if (json_get_int(dev, "volume", -1) == json_get_int(pd, "volume", -2))
+                                        size = json_get_int(dev, "size-kib", 0);
+                        if (oos > 0 && size > 0)
+                                json_array_append_printf(h, "out-of-sync %.1f%%(%s)", 100.0 * (double) MIN(oos, size) / (double) size,
+                                           peer);
+                        else if (oos > 0)
+                                json_array_append_printf(h, "out-of-sync %lld KiB(%s)", (long long) oos, peer);
+                        if (streq(cs, "Connected") && *pdisk && !streq(pdisk, "UpToDate") &&
+                            !(streq(pdisk, "Diskless") && json_get_bool(pd, "peer-client", false)))
+                                json_array_append_printf(h, "peer %s(%s)", pdisk, peer);
+                }
+        }
+        *ret = TAKE_PTR(h);
+        return 0;
+}
+
 /* Everything about one resource definition, loaded once. */
 typedef struct RdView {
         json_t *rd, *rg, *replicas, *nodes, *pools;
@@ -152,7 +205,11 @@ static int list_resources(Service *s, const char *filter, json_t *out, char **re
                                 return -ENOMEM;
                         int k = obj_get(s, ok, &obs, NULL);
                         if (k >= 0) {
+                                json_t *health = NULL;
                                 json_object_set_new(o, "state", json_string(json_get_str(obs, "state", "unknown")));
+                                if (service_replica_health(json_object_get(obs, "kernel"), &health) < 0)
+                                        return -ENOMEM;
+                                json_object_set_new(o, "health", health);
                                 json_object_set(o, "observed", obs);
                         } else
                                 /* never reported, or not readable now (store unreachable) */
@@ -389,8 +446,15 @@ int service_node_desired(Service *s, const char *node, json_t **ret, char **ret_
                 const char *rdname = json_get_str(e, "resource-definition", "");
                 _cleanup_(rd_view_done) RdView v = {};
                 _cleanup_free_ char *text = NULL;
-                if (rd_view_load(s, rdname, &v, NULL) < 0)
+                r = rd_view_load(s, rdname, &v, ret_msg);
+                if (r == -ENOENT)
                         continue; /* deleted meanwhile */
+                /* Any other failure fails the whole read: a resource left out
+                 * would be torn down by the agent (seen in the lab: with etcd
+                 * unreachable, a resource whose group was never read through
+                 * the cache lost its volumes on every node). */
+                if (r < 0)
+                        return r;
                 if (json_array_size(json_object_get(v.rd, "volumes")) == 0)
                         continue; /* nothing to run yet */
                 if ((r = service_render_config(s, rdname, node, &text, ret_msg)) < 0)

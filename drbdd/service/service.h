@@ -250,3 +250,11 @@ int service_observed_aux_put(Service *s, const char *prefix, const char *node, c
 int service_observed_aux_list(Service *s, const char *prefix, const char *node, json_t **ret);
 /* The store the service works on (for watches). */
 Store *service_store(Service *s);
+
+/* Health of one replica from the kernel part of its observed object (what
+ * `drbdctl r l` shows after the state): a list of short strings, e.g.
+ * ["quorum lost", "degraded(vm2 Connecting)", "out-of-sync 12.5%(vm2)",
+ * "split brain?(vm3 StandAlone)", "diskless", "suspended(quorum)",
+ * "peer Outdated(vm2)"]; empty when healthy or unknown. *ret is a new
+ * array. Returns 0 or -ENOMEM. */
+int service_replica_health(const json_t *kernel, json_t **ret);

@@ -1674,6 +1674,47 @@ static void test_plan_commands(void **state) {
         FAILS(-ENOENT, service_plan_commands(f->s, "nosuch", "lvm", &plan, ret_msg));
 }
 
+/* Health words from an observed object's kernel part, as the agent writes it. */
+static char *health_of(const char *kernel_json) {
+        _cleanup_(json_decrefp) json_t *k = kernel_json ? json_loads(kernel_json, 0, NULL) : NULL, *h = NULL;
+        assert_true(!kernel_json || k);
+        assert_int_equal(service_replica_health(k, &h), 0);
+        return json_dumps(h, JSON_COMPACT);
+}
+
+static void test_replica_health(void **state) {
+        struct { const char *kernel, *want; } cases[] = {
+                { NULL, "[]" },
+                { "{\"role\":\"Primary\",\"suspended\":\"no\",\"devices\":[{\"volume\":0,\"disk\":\"UpToDate\",\"client\":false,"
+                  "\"quorum\":true,\"size-kib\":1048576}],\"connections\":[{\"peer-node-id\":1,\"name\":\"vm2\",\"connection\":"
+                  "\"Connected\",\"peer-devices\":[{\"volume\":0,\"replication\":\"Established\",\"peer-disk\":\"UpToDate\","
+                  "\"out-of-sync-kib\":0}]},{\"peer-node-id\":2,\"name\":\"vm3\",\"connection\":\"Connected\",\"peer-devices\":"
+                  "[{\"volume\":0,\"peer-disk\":\"Diskless\",\"peer-client\":true}]}]}",
+                  "[]" },
+                /* power-off of vm2: degraded, out of sync growing */
+                { "{\"devices\":[{\"volume\":0,\"disk\":\"UpToDate\",\"quorum\":true,\"size-kib\":1000}],\"connections\":"
+                  "[{\"name\":\"vm2\",\"connection\":\"Connecting\",\"peer-devices\":[{\"volume\":0,\"peer-disk\":\"DUnknown\","
+                  "\"out-of-sync-kib\":125}]}]}",
+                  "[\"degraded(vm2 Connecting)\",\"out-of-sync 12.5%(vm2)\"]" },
+                /* quorum lost, I/O suspended, StandAlone towards vm3 */
+                { "{\"suspended\":\"quorum\",\"devices\":[{\"volume\":0,\"disk\":\"Outdated\",\"quorum\":false}],"
+                  "\"connections\":[{\"name\":\"vm3\",\"connection\":\"StandAlone\",\"peer-devices\":[]}]}",
+                  "[\"quorum lost\",\"suspended(quorum)\",\"split brain?(vm3 StandAlone)\"]" },
+                /* a diskful replica that lost its disk; a connected peer resyncing */
+                { "{\"devices\":[{\"volume\":0,\"disk\":\"Diskless\",\"client\":false,\"quorum\":true}],\"connections\":"
+                  "[{\"name\":\"vm2\",\"connection\":\"Connected\",\"peer-devices\":[{\"volume\":0,\"peer-disk\":\"Inconsistent\","
+                  "\"out-of-sync-kib\":7}]}]}",
+                  "[\"diskless\",\"out-of-sync 7 KiB(vm2)\",\"peer Inconsistent(vm2)\"]" },
+                /* a client is not "diskless" */
+                { "{\"devices\":[{\"volume\":0,\"disk\":\"Diskless\",\"client\":true,\"quorum\":true}],\"connections\":[]}",
+                  "[]" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *got = health_of(cases[i].kernel);
+                assert_string_equal(got, cases[i].want);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_nodes, setup, teardown),
@@ -1700,6 +1741,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_render_config, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_plan_commands, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_node_desired_zeroed, setup, teardown),
+                cmocka_unit_test(test_replica_health),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
