@@ -62,6 +62,7 @@ struct Cluster {
         char *leader_name;
         json_t *alive;         /* last seen alive nodes */
         json_t *missing_since; /* node -> monotonic seconds first seen missing (leader only) */
+        json_t *alarms;        /* the last complete leader pass's (service_leader_pass_alarms), or NULL */
         Note *notes, **notes_tail;
 
         _Atomic int64_t lease;      /* 0 = none */
@@ -287,6 +288,10 @@ static void *cluster_main(void *userdata) {
                         if (c->pass) {
                                 _cleanup_(json_decrefp) json_t *done = json_array();
                                 if (!done || service_leader_pass_run(c->pass, DUTY_SLICE_USEC, done) <= 0) {
+                                        pthread_mutex_lock(&c->lock);
+                                        json_decref(c->alarms);
+                                        c->alarms = json_deep_copy(service_leader_pass_alarms(c->pass));
+                                        pthread_mutex_unlock(&c->lock);
                                         c->pass = service_leader_pass_free(c->pass);
                                         c->last_duty = now_sec();
                                 }
@@ -441,6 +446,7 @@ Cluster *cluster_free(Cluster *c) {
         notes_free(c->notes);
         sd_event_unref(c->event);
         json_decref(c->missing_since);
+        json_decref(c->alarms);
         json_decref(c->alive);
         free(c->leader_name);
         free(c->node);
@@ -479,6 +485,43 @@ int cluster_status(Cluster *c, json_t **ret) {
 /* ---- metrics ---- */
 
 /* Runs on the loop inside metrics_collect(); reads the status under the lock. */
+/* A dual-primary window open longer than this is an alarm (a live migration
+ * takes seconds to minutes; a multiattach keeps it open on purpose). */
+#define WINDOW_TOO_LONG_SEC 600
+
+/* The leader's alarms from its last pass: dual-primary windows and domains
+ * running disklessly beside local storage (docs/metrics.md, docs/nova.md). */
+static void alarms_collect(Metrics *m, Cluster *c) {
+        MetricsFamily *open, *too_long, *diskless;
+        if (metrics_family_new(m, "drbdd_dual_primary_window_open_seconds", METRICS_GAUGE,
+                               "How long a resource's dual-primary window (two hosts attached) has been open "
+                               "(leader only)", METRICS_LABELS("resource"), NULL, 0, &open) < 0 ||
+            metrics_family_new(m, "drbdd_alarm_dual_primary_window_too_long", METRICS_GAUGE,
+                               "1 while a dual-primary window has been open longer than 600 s (leader only)",
+                               METRICS_LABELS("resource"), NULL, 0, &too_long) < 0 ||
+            metrics_family_new(m, "drbdd_alarm_running_disklessly", METRICS_GAUGE,
+                               "1 while a domain uses a diskless replica on a node that has a storage pool of the "
+                               "resource's group (leader only, from the compute helpers' reports)",
+                               METRICS_LABELS("resource", "node"), NULL, 0, &diskless) < 0)
+                return;
+        metrics_family_reset(open);
+        metrics_family_reset(too_long);
+        metrics_family_reset(diskless);
+        json_t *e;
+        const char *name;
+        size_t i;
+        time_t now = time(NULL);
+        json_object_foreach(c->leader && c->alarms ? json_object_get(c->alarms, "windows") : NULL, name, e) {
+                double t = json_integer_value(e) > 0 && now > json_integer_value(e)
+                                   ? (double) (now - json_integer_value(e)) : 0;
+                (void) metrics_set(open, METRICS_LABELS(name), t);
+                (void) metrics_set(too_long, METRICS_LABELS(name), t > WINDOW_TOO_LONG_SEC);
+        }
+        json_array_foreach(c->leader && c->alarms ? json_object_get(c->alarms, "running-disklessly") : NULL, i, e)
+                (void) metrics_set(diskless, METRICS_LABELS(json_string_value(json_object_get(e, "resource")),
+                                                            json_string_value(json_object_get(e, "node"))), 1);
+}
+
 static void cluster_collect(Metrics *m, void *userdata) {
         Cluster *c = userdata;
         MetricsFamily *leader, *leader_info, *up, *missing, *store_up, *store_sec;
@@ -519,6 +562,7 @@ static void cluster_collect(Metrics *m, void *userdata) {
                 (void) metrics_set(up, METRICS_LABELS(name), 0);
                 (void) metrics_set(missing, METRICS_LABELS(name), (double) (now - (uint64_t) json_integer_value(e)));
         }
+        alarms_collect(m, c);
         pthread_mutex_unlock(&c->lock);
         int su = atomic_load(&c->store_up);
         if (su >= 0) {

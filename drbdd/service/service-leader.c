@@ -98,7 +98,7 @@ static int set_auto_diskful_mark(json_t *res, void *userdata, char **ret_msg) {
  * says auto-diskful-allow-cleanup false. The clock lives in this Service
  * (a new leader starts it again: later, never sooner). */
 static void leader_auto_diskful(Service *s, const char *name, json_t *rd, json_t *replicas, json_t *usage,
-                                json_t *done) {
+                                json_t *alarms, json_t *done) {
         _cleanup_(json_decrefp) json_t *rg = NULL;
         _cleanup_free_ char *rgk = key_rg(json_get_str(rd, "resource-group", DEFAULT_RG));
         json_t *e;
@@ -119,8 +119,12 @@ static void leader_auto_diskful(Service *s, const char *name, json_t *rd, json_t
                         json_object_del(s->since, key);
                         continue;
                 }
-                bool running = minutes > 0 && !json_get_bool(e, "tie-breaker", false) &&
-                               json_array_size(usage_domains(usage, node, name)) > 0 && node_has_group_pool(s, node, rg);
+                bool disklessly = json_array_size(usage_domains(usage, node, name)) > 0 &&
+                                  node_has_group_pool(s, node, rg);
+                if (disklessly && alarms)
+                        json_array_append_new(json_object_get(alarms, "running-disklessly"),
+                                              json_pack("{s:s, s:s}", "resource", name, "node", node));
+                bool running = minutes > 0 && !json_get_bool(e, "tie-breaker", false) && disklessly;
                 if (!running) {
                         json_object_del(s->since, key);
                         continue;
@@ -159,7 +163,8 @@ static void leader_auto_diskful(Service *s, const char *name, json_t *rd, json_t
 }
 
 /* One resource: re-place replicas on lost nodes, keep the tie-breaker right. */
-static int leader_rd(Service *s, const char *name, json_t *lost, json_t *nodes, json_t *usage, json_t *done) {
+static int leader_rd(Service *s, const char *name, json_t *lost, json_t *nodes, json_t *usage, json_t *alarms,
+                     json_t *done) {
         _cleanup_(json_decrefp) json_t *rd = NULL, *replicas = NULL;
         _cleanup_free_ char *prefix = NULL, *rk = key_rd(name);
         json_t *e;
@@ -200,7 +205,10 @@ static int leader_rd(Service *s, const char *name, json_t *lost, json_t *nodes, 
                         log_warning("leader: cannot re-place '%s': %s", name, m ? m : strerror(-r));
                 return 0;
         }
-        leader_auto_diskful(s, name, rd, replicas, usage, done);
+        if (alarms && rd_window_open(rd))
+                json_object_set_new(json_object_get(alarms, "windows"), name,
+                                    json_integer(json_get_int(rd, "window-since", 0)));
+        leader_auto_diskful(s, name, rd, replicas, usage, alarms, done);
         if (!all9)
                 return 0;
         if (diskful == 2 && json_array_size(replicas) == 2) {
@@ -227,6 +235,7 @@ struct LeaderPass {
         Service *service;
         json_t *lost, *nodes, *names; /* names of the resource definitions at the start */
         json_t *usage;                /* the compute helpers' reports */
+        json_t *alarms;               /* what this pass saw: service_leader_pass_alarms() */
         size_t next;                  /* index into names; names.size = the garbage step */
 };
 
@@ -239,7 +248,8 @@ int service_leader_pass_new(Service *s, json_t *lost_nodes, LeaderPass **ret, ch
         p->service = s;
         p->lost = lost_nodes ? json_incref(lost_nodes) : json_array();
         p->names = json_array();
-        if (!p->lost || !p->names) {
+        p->alarms = json_pack("{s:{}, s:[]}", "windows", "running-disklessly");
+        if (!p->lost || !p->names || !p->alarms) {
                 service_leader_pass_free(p);
                 return -ENOMEM;
         }
@@ -261,7 +271,7 @@ int service_leader_pass_run(LeaderPass *p, uint64_t budget_usec, json_t *done) {
         do {
                 if (p->next < n)
                         (void) leader_rd(p->service, json_string_value(json_array_get(p->names, p->next)), p->lost,
-                                         p->nodes, p->usage, done);
+                                         p->nodes, p->usage, p->alarms, done);
                 else if (p->next == n) {
                         (void) gc_alloc(p->service, KEY_ALLOC_MINOR, done);
                         (void) gc_alloc(p->service, KEY_ALLOC_PORT, done);
@@ -272,6 +282,10 @@ int service_leader_pass_run(LeaderPass *p, uint64_t budget_usec, json_t *done) {
         return p->next <= n;
 }
 
+json_t *service_leader_pass_alarms(LeaderPass *p) {
+        return p->alarms;
+}
+
 LeaderPass *service_leader_pass_free(LeaderPass *p) {
         if (!p)
                 return NULL;
@@ -279,6 +293,7 @@ LeaderPass *service_leader_pass_free(LeaderPass *p) {
         json_decref(p->nodes);
         json_decref(p->names);
         json_decref(p->usage);
+        json_decref(p->alarms);
         free(p);
         return NULL;
 }

@@ -189,6 +189,12 @@ typedef struct LeaderPass LeaderPass;
 int service_leader_pass_new(Service *s, json_t *lost_nodes, LeaderPass **ret, char **ret_msg);
 int service_leader_pass_run(LeaderPass *p, uint64_t budget_usec, json_t *done);
 LeaderPass *service_leader_pass_free(LeaderPass *p);
+/* What the pass has seen so far (borrowed; complete once run returned 0):
+ * {"windows": {resource: epoch seconds the dual-primary window opened},
+ *  "running-disklessly": [{"resource", "node"}]: a domain (as a compute
+ * helper reported) uses a diskless replica on a node with a pool of the
+ * resource's group}. */
+json_t *service_leader_pass_alarms(LeaderPass *p);
 
 /* ---- snapshots, restore, clone, revert, readiness, exports, ownership ------
  * (service-snapshot.c; docs/snapshots.md). Same conventions as above. */
