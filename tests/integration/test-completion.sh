@@ -50,7 +50,7 @@ expect_comp "c create d delete l list set-property sp st status" "node verbs" --
 expect_comp "c create d delete l list set-property sp st status" "node verbs via alias" -- -o json n ""
 expect_comp "--help" "--help instead of a verb" -- node -
 expect_comp "c create d delete l list m modify s spawn" "resource-group verbs" -- rg ""
-expect_comp "ap auto-place c cmd create d delete l list primary sc set-primary show-commands show-config td toggle-disk wait-ready wr" "resource verbs" -- r ""
+expect_comp "ap at attach auto-place c cmd create d delete detach dt l list primary sc set-primary show-commands show-config td toggle-disk wait-ready wr" "resource verbs" -- r ""
 expect_comp "c create d delete l list set-size size" "volume-definition verbs" -- vd ""
 expect_comp "" "nothing after version" -- version ""
 expect_comp "" "nothing after an unknown object" -- bogus ""
