@@ -7,6 +7,7 @@
  * stored: it is open exactly while the list has two or more nodes, so it
  * can never be left open by a forgotten step. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,14 +31,15 @@ bool rd_window_open(json_t *rd) {
         return json_array_size(json_object_get(rd, "attached")) >= 2;
 }
 
-/* The protocol rd's configuration uses: its own option, else its group's, else C. */
-static int rd_protocol(Service *s, json_t *rd, const char **ret, char **ret_msg) {
+/* The protocol rd's configuration uses: its own option, else its group's, else C
+ * (copied: the group's object is gone when this returns). */
+static int rd_protocol(Service *s, json_t *rd, char ret[static 2], char **ret_msg) {
         const char *p = json_string_value(json_object_get(json_object_get(rd, "drbd-options"), "net/protocol"));
         _cleanup_(json_decrefp) json_t *rg = NULL;
         _cleanup_free_ char *k = NULL;
         int r;
         if (p) {
-                *ret = p;
+                snprintf(ret, 2, "%s", p);
                 return 0;
         }
         if (!(k = key_rg(json_get_str(rd, "resource-group", DEFAULT_RG))))
@@ -46,7 +48,7 @@ static int rd_protocol(Service *s, json_t *rd, const char **ret, char **ret_msg)
         if (r < 0 && r != -ENOENT)
                 return read_failed(ret_msg, r);
         p = json_string_value(json_object_get(json_object_get(rg, "drbd-options"), "net/protocol"));
-        *ret = p ?: "C"; /* validated against the whitelist: A, B or C */
+        snprintf(ret, 2, "%s", p ?: "C"); /* validated against the whitelist: A, B or C */
         return 0;
 }
 
@@ -55,11 +57,11 @@ static int rd_protocol(Service *s, json_t *rd, const char **ret, char **ret_msg)
 static int check_window(Service *s, const char *rd_name, json_t *rd, json_t *replicas, const char *node,
                         char **ret_msg) {
         const char *other = json_string_value(json_array_get(json_object_get(rd, "attached"), 0));
-        const char *proto = NULL;
+        char proto[2];
         json_t *e;
         size_t i;
         int r;
-        if ((r = rd_protocol(s, rd, &proto, ret_msg)) < 0)
+        if ((r = rd_protocol(s, rd, proto, ret_msg)) < 0)
                 return r;
         if (!streq(proto, "C"))
                 return msgf(ret_msg, -EBUSY, "'%s' is attached on node '%s'; attaching it on '%s' too needs two "
