@@ -14,10 +14,11 @@ port=$(grep -o 'Metrics on http://127.0.0.1:[0-9]*' "$T_DIR/drbdd.log" | sed 's/
 	"$DRBDCTL" rg c one --storage-pool pool --place-count 1 >/dev/null || T_FAILS=1
 for i in $(seq 0 47); do "$DRBDCTL" rg spawn one "w$i" 8M >/dev/null || T_FAILS=1; done
 "$BUILD/bench-create" 152 1 "$T_DRBDD_PID" >/dev/null || T_FAILS=1
+# Writes create and delete again, so every round reads the same store.
 writes_ms() {
 	local start=$(date +%s%N)
-	for i in $(seq 100); do "$DRBDCTL" rd c "$1$i" >/dev/null || T_FAILS=1; done
-	echo "$(( ($(date +%s%N) - start) / 100000000 )) ms per drbdctl rd c (100, incl. process start)"
+	for i in $(seq 100); do "$DRBDCTL" rd c "$1$i" >/dev/null && "$DRBDCTL" rd d "$1$i" >/dev/null || T_FAILS=1; done
+	echo "$(( ($(date +%s%N) - start) / 200000000 )) ms per drbdctl rd c / rd d (100 each, incl. process start)"
 }
 measure() {
 	echo "$1 $("$BUILD/drbdd-waiters" --measure=10000 0 0 w0 alpha 1000 | grep '^reads')"
