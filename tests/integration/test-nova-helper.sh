@@ -28,6 +28,42 @@ $DRBDCTL n c alpha 10.0.0.1 >/dev/null || fail "node alpha"
 [ "$($DRBDCTL -o json n l | jq -r '.[] | select(.name == "alpha") | .properties."nova-host"')" = compute-a.example ] &&
 	pass "--nova-host sets the node's nova-host property" || fail "nova-host: $($DRBDCTL -o json n l)"
 
+# The helper's decisions about replicas, with libvirt's built-in test driver
+# (test:///default: one running domain "test" that uses no DRBD volume) as
+# a stand-in hypervisor: no domain here uses anything, which is what these
+# decisions are about. The lab (lab-nova-check) runs the helper against a
+# real libvirtd and QEMU.
+for n in beta:2 gamma:3; do $DRBDCTL n c "${n%%:*}" "10.0.0.${n##*:}" >/dev/null || fail "node ${n%%:*}"; done
+for n in beta gamma; do $DRBDCTL sp c lvm $n pool1 drbdpool --capacity 10G >/dev/null || fail "pool $n"; done
+$DRBDCTL rg c gold --place-count 2 --storage-pool pool1 >/dev/null && $DRBDCTL rg spawn gold w1 64M >/dev/null &&
+	$DRBDCTL rg spawn gold o1 64M >/dev/null || fail "resources"
+# A window alpha holds that no domain here ever used: closed after 10 x grace.
+$DRBDCTL r attach beta w1 >/dev/null && $DRBDCTL r attach alpha w1 >/dev/null || fail "attach w1"
+# A client an attach made here that no domain references: an orphan.
+$DRBDCTL r attach alpha o1 >/dev/null || fail "attach o1"
+TEST_LV="--connect test:///default --node alpha"
+"$H" --once $TEST_LV --window-grace 1 --orphan-grace 1 >"$T_DIR/o1.json" 2>"$T_DIR/o1.log"
+jq -e '.orphans == [] and ."windows-closed" == []' "$T_DIR/o1.json" >/dev/null &&
+	pass "first pass: clocks start, nothing acted on" || fail "first pass: $(cat "$T_DIR/o1.json")"
+"$H" $TEST_LV --interval 1 --window-grace 1 --orphan-grace 2 >"$T_DIR/run.log" 2>&1 &
+hp=$!
+attached() { $DRBDCTL -o json r l "$1" | jq -r '[.[] | select(.attached) | .node] | sort | join(",")'; }
+for _ in $(seq 40); do [ "$(attached w1)" = beta ] && break; sleep 0.5; done
+[ "$(attached w1)" = beta ] && grep -q "closing the dual-primary window of 'w1'.*never started" "$T_DIR/run.log" &&
+	pass "a window no domain here ever used: alpha detached after 10 x window-grace, logged" ||
+	fail "window: attached '$(attached w1)'; $(grep -i window "$T_DIR/run.log" | tail -2)"
+for _ in $(seq 20); do grep -q "orphaned client: 'o1'" "$T_DIR/run.log" && break; sleep 0.5; done
+grep -q "orphaned client: 'o1'" "$T_DIR/run.log" && [ "$(attached o1)" = alpha ] &&
+	pass "an orphaned client is reported, and stays while the group does not allow removing it" ||
+	fail "orphan: $(grep -i orphan "$T_DIR/run.log" | tail -2); attached '$(attached o1)'"
+[ "$(grep -c "orphaned client: 'o1'" "$T_DIR/run.log")" = 1 ] && pass "reported once" || fail "reported more than once"
+$DRBDCTL rg m gold --remove-orphans >/dev/null || fail "rg m --remove-orphans"
+for _ in $(seq 20); do [ -z "$(attached o1)" ] && break; sleep 0.5; done
+[ -z "$(attached o1)" ] && [ "$($DRBDCTL -o json r l o1 | jq '[.[] | select(.node == "alpha")] | length')" = 0 ] &&
+	grep -q "detaching orphaned client 'o1'" "$T_DIR/run.log" &&
+	pass "remove-orphans: the helper detached it, the client is gone" || fail "orphan not removed: $(tail -3 "$T_DIR/run.log")"
+kill $hp; wait $hp
+
 # Running, both unreachable in turn: it stays up, logs each once, stops on SIGTERM.
 "$H" --node alpha --interval 1 --connect "qemu+unix:///system?socket=$T_DIR/none.sock" >"$T_DIR/helper.log" 2>&1 &
 pid=$!
