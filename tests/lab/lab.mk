@@ -62,3 +62,10 @@ BENCH_HOOKS += lab-bench-agent
 lab-snapshots-check: lab-deps all
 	@LAB_BUILD=$(abspath $(BUILD)) tests/lab/test-snapshots.sh
 CHECK_HOOKS += lab-snapshots-check
+
+# Four VMs: an attached tie-breaker under I/O when a third diskful replica
+# comes (docs/nova.md); in make check-extended.
+.PHONY: lab-attached-tb-check
+lab-attached-tb-check: lab-deps all
+	@LAB_DRBD=9 LAB_BUILD=$(abspath $(BUILD)) tests/lab/test-attached-tiebreaker.sh
+CHECK_EXTENDED_HOOKS += lab-attached-tb-check
