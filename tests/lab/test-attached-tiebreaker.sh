@@ -26,7 +26,7 @@ wait_until 60 pools_reported'
 
 test_third_diskful() {
 	on vm3 'set -e
-ctl rd c t1 --resource-group mirror; ctl vd c t1 32M
+ctl rd c t1 --resource-group mirror; ctl vd c t1 16M
 ctl r c vm1 t1; ctl r c vm2 t1
 tb() { [ "$(kind_of t1 vm3)" = TieBreaker ]; }
 wait_until 60 tb || { echo "no tie-breaker on vm3"; ctl r l t1; exit 1; }
@@ -40,8 +40,10 @@ wait_until 60 pools_reported
 ctl r c vm4 t1
 client() { [ "$(kind_of t1 vm3)" = Diskless ]; }
 wait_until 60 client || { echo "the attached tie-breaker did not become a client"; ctl r l t1; exit 1; }
-echo "ok: a third diskful replica (vm4): the leader made the attached tie-breaker a client, not removed"
-wait_until 240 all_state t1 UpToDate || { ctl r l t1; exit 1; }
+echo "ok: a third diskful replica (vm4): the leader made the attached tie-breaker a client, not removed"'
+	# vm4's initial sync under TCG: a request of its own, with time for it.
+	T=600 on vm3 'set -e
+wait_until 540 all_state t1 UpToDate || { ctl r l t1; exit 1; }
 n=$(acks /tmp/tb.log)
 wait_until 60 acks_at_least /tmp/tb.log $((n + 10))
 [ "$(errs /tmp/tb.log)" = 0 ] || { grep err /tmp/tb.log | head -3; exit 1; }
