@@ -8,6 +8,9 @@ NOVA_TESTS    := $(patsubst $(NOVA_DIR)/tests/%.c,$(BUILD)/tests/nova/%,$(wildca
 
 all: $(NOVA_BIN)
 unit: nova-unit
+# tests/integration/test-nova-helper.sh and test-docs.sh run it (check-san
+# builds only what unit and integration need).
+integration: $(NOVA_BIN)
 
 $(BUILD)/obj/$(NOVA_DIR)/%.o: CFLAGS += $(shell pkg-config --cflags $(NOVA_PKGS) 2>/dev/null)
 
