@@ -104,6 +104,20 @@ static void leader_auto_diskful(Service *s, const char *name, json_t *rd, json_t
         json_t *e;
         size_t i;
         char key[400];
+        /* Most resources have no domain using a client and no auto-diskful
+         * replica: nothing to read for them (this runs every leader pass). */
+        bool relevant = false;
+        json_array_foreach(replicas, i, e)
+                relevant = relevant || json_get_bool(e, "auto-diskful", false) ||
+                           (json_get_bool(e, "diskless", false) &&
+                            json_array_size(usage_domains(usage, json_get_str(e, "node", ""), name)) > 0);
+        if (!relevant) {
+                json_array_foreach(replicas, i, e) {
+                        snprintf(key, sizeof key, "%s/%s", name, json_get_str(e, "node", ""));
+                        json_object_del(s->since, key);
+                }
+                return;
+        }
         if (!rgk || obj_get(s, rgk, &rg, NULL) < 0)
                 return;
         json_int_t minutes = json_get_int(rg, "auto-diskful", 0);
@@ -115,7 +129,6 @@ static void leader_auto_diskful(Service *s, const char *name, json_t *rd, json_t
                 if (!json_get_bool(e, "diskless", false)) {
                         diskful++;
                         marked += json_get_bool(e, "auto-diskful", false);
-                        uptodate += observed_uptodate(s, name, node);
                         json_object_del(s->since, key);
                         continue;
                 }
@@ -148,7 +161,12 @@ static void leader_auto_diskful(Service *s, const char *name, json_t *rd, json_t
                      "pool of the group (auto-diskful)", name, node, (long long) minutes);
                 return; /* the next pass sees the new replica */
         }
-        if (!marked || diskful <= place || uptodate < diskful || !json_get_bool(rg, "auto-diskful-allow-cleanup", true))
+        if (!marked || diskful <= place || !json_get_bool(rg, "auto-diskful-allow-cleanup", true))
+                return;
+        json_array_foreach(replicas, i, e)
+                uptodate += !json_get_bool(e, "diskless", false) &&
+                            observed_uptodate(s, name, json_get_str(e, "node", ""));
+        if (uptodate < diskful)
                 return;
         json_array_foreach(replicas, i, e) {
                 const char *node = json_get_str(e, "node", "");
