@@ -10,6 +10,7 @@
 #include <systemd/sd-event.h>
 
 #include "drbdd/agent/agent.h"
+#include "drbdd/service/service-relay.h"
 #include "drbdd/bus/bus-metrics.h"
 #include "drbdd/bus/manager-bus.h"
 #include "drbdd/cluster/cluster.h"
@@ -474,6 +475,15 @@ static int metrics_serve(Config *c, Metrics *m, sd_event *event, sd_event_source
         return 0;
 }
 
+/* The agent as the bus layer sees it (manager_bus_set_agent). */
+static void bus_agent_kick(void *userdata) {
+        agent_kick(userdata);
+}
+
+static int bus_agent_status(void *userdata, json_t **ret) {
+        return agent_status(userdata, ret);
+}
+
 static int run(int argc, char **argv) {
         _cleanup_(config_done) Config c = {};
         int r;
@@ -515,6 +525,9 @@ static int run(int argc, char **argv) {
         sd_event *event = NULL;
         ManagerBus *mb = NULL;
         Agent *agent = NULL;
+        Store *agent_store = NULL;
+        Service *agent_svc = NULL;
+        ServiceRelay *relay = NULL;
         Cluster *cluster = NULL;
         Metrics *metrics = NULL;
         MetricsHttp *http = NULL;
@@ -573,7 +586,17 @@ static int run(int argc, char **argv) {
                                    .api_busy = manager_bus_api_busy, .api_busy_userdata = mb };
                 if (streq(ac.drbd_include, "none"))
                         ac.drbd_include = NULL;
-                if ((r = agent_new(store, service, event, &ac, &agent)) < 0)
+                /* The agent's own thread, store handle and Service: the
+                 * loop never waits for its commands. Its changes reach the
+                 * loop's Service (WaitReady, Changed) through the relay. */
+                if ((r = open_store(c.store_url, startswith(c.store_url, "sqlite:") ? NULL : store, &agent_store)) < 0 ||
+                    (r = service_new(agent_store, &c.svc, &agent_svc)) < 0 ||
+                    (r = service_relay_new(service, event, &relay)) < 0) {
+                        log_error_errno(r, "Failed to open the store for the node agent: %s", strerror(-r));
+                        goto out;
+                }
+                service_relay_attach(relay, agent_svc);
+                if ((r = agent_new(agent_store, agent_svc, &ac, &agent)) < 0)
                         goto out;
                 r = agent_start(agent);
                 if (r < 0 && c.agent == 1)
@@ -584,7 +607,12 @@ static int run(int argc, char **argv) {
                 }
                 if (agent && metrics && (r = agent_metrics_register(agent, metrics, c.metrics_stuck_after)) < 0)
                         goto out;
-                manager_bus_set_agent(mb, agent);
+                if (agent && (r = agent_run(agent)) < 0)
+                        goto out;
+                if (agent)
+                        manager_bus_set_agent(mb, &(ManagerBusAgent) { .kick = bus_agent_kick,
+                                                                     .status = bus_agent_status,
+                                                                     .userdata = agent });
         }
         ClusterConfig cc = { .node_name = c.node_name, .lease_ttl_sec = c.lease_ttl, .grace_sec = c.grace,
                              .store_url = c.store_url, .service_config = &c.svc,
@@ -604,7 +632,11 @@ out:
         http = metrics_http_stop(http); /* before what its renders read */
         bus_set_call_observer(NULL, NULL);
         sd_event_source_unref(collect);
-        agent_free(agent);
+        manager_bus_set_agent(mb, NULL);
+        agent_free(agent); /* joins its thread: nothing uses its store or the relay after */
+        service_relay_free(relay);
+        service_free(agent_svc);
+        store_close(agent_store);
         cluster_free(cluster);
         manager_bus_free(mb);
         if (bus)

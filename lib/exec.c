@@ -11,9 +11,12 @@
 #include "log.h"
 #include "macro.h"
 
-static uint64_t exec_count;
+/* Per thread: the agent's counts and recordings are its own, and a dry run
+ * (recording) on one thread never turns another thread's real runs into
+ * recorded ones. */
+static _Thread_local uint64_t exec_count;
 
-static struct {
+static _Thread_local struct {
         bool active;
         ExecResponder responder;
         void *userdata;

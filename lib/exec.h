@@ -39,9 +39,11 @@ int exec_run_checked(char *const argv[], const ExecOptions *opts, char **ret_out
 
 void exec_result_done(ExecResult *r);
 
-/* Recording mode: every command is appended (shell-quoted, one per line) to an
- * internal log and, if responder is NULL, reported as exit 0 with no output.
- * exec_record_stop() returns the log (caller frees) and restores real runs. */
+/* Recording mode, for the calling thread only: every command it runs is
+ * appended (shell-quoted, one per line) to an internal log and, if responder
+ * is NULL, reported as exit 0 with no output. exec_record_stop() returns the
+ * log (caller frees) and restores real runs. Other threads keep running
+ * their commands for real. */
 void exec_record_start(ExecResponder responder, void *userdata);
 char *exec_record_stop(void);
 /* Quote argv for display (never for execution). Caller frees. */
@@ -53,7 +55,7 @@ char *exec_argv_to_string(char *const argv[]);
  * nothing runs and -ENOTSUP is returned. */
 int exec_spawn_reader(char *const argv[], pid_t *ret_pid, int *ret_fd);
 
-/* Number of commands started through this module so far (exec_run and
- * exec_spawn_reader, real or recorded): lets the agent report, and tests
- * check, how many commands a reconcile needed. */
+/* Number of commands the calling thread started through this module so far
+ * (exec_run and exec_spawn_reader, real or recorded): lets the agent (one
+ * thread) report, and tests check, how many commands a reconcile needed. */
 uint64_t exec_command_count(void);

@@ -3,7 +3,10 @@
  * the reconcile loop (agent.c). */
 #pragma once
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/types.h>
+#include <systemd/sd-event.h>
 
 #include "agent.h"
 #include "kmod/drbd-version.h"
@@ -11,9 +14,19 @@
 #include "storage.h"
 
 struct Agent {
-        Store *store;
-        Service *service;
-        sd_event *event;
+        Store *store;     /* the agent's own handle: used on its thread only */
+        Service *service; /* on store; its changes reach the loop through drbdd's relay */
+        sd_event *event;  /* the agent thread's own loop */
+
+        /* the thread (docs/architecture.md, "Threads") */
+        pthread_t thread;
+        bool thread_running;
+        int kick_fd; /* eventfd: agent_kick() and agent_free() from other threads */
+        sd_event_source *kick_source, *metrics_source;
+        atomic_bool stop;
+        pthread_mutex_t status_lock;
+        json_t *status; /* agent_status()'s answer, published by the agent thread (under status_lock) */
+
         char *node, *state_dir, *res_dir, *conf_path, *drbd_include, *modules_dir;
         bool load_modules;
         json_t *drbd_options; /* node-wide, for the config's common section (own reference) */

@@ -227,7 +227,7 @@ bool agent_state_is_transient(const char *state, bool diskless) {
         return !(diskless && streq(w, "Diskless"));
 }
 
-static void agent_collect(Metrics *m, void *userdata) {
+void agent_metrics_collect(Metrics *m, void *userdata) {
         Agent *a = userdata;
         uint64_t now = monotonic_usec();
 
@@ -363,5 +363,5 @@ int agent_metrics_register(Agent *a, Metrics *m, unsigned stuck_after_sec) {
                                     "Failed attempts of the node agent, by resource", METRICS_LABELS("resource"),
                                     NULL, 0, &a->metrics_errors)) < 0)
                 return r;
-        return metrics_collector_add(m, agent_collect, a);
+        return 0; /* collected on the agent's thread (agent_run) */
 }

@@ -13,5 +13,8 @@ void agent_metrics_drbd(Metrics *m, const DrbdState *st);
 bool agent_state_is_transient(const char *state, bool diskless);
 /* After a pass: pool capacity and the desired replicas, for the collector. */
 void agent_metrics_pass(Agent *a, StoragePool **pools, size_t n_pools, const StorageReport *reports, json_t *desired);
+/* The collector: the agent thread runs it on its own loop (with the
+ * registry locked), since it reads the agent's state. */
+void agent_metrics_collect(Metrics *m, void *userdata);
 /* A failed attempt on rd. */
 void agent_metrics_error(Agent *a, const char *rd);

@@ -2,6 +2,7 @@
  * backoff, crash-safe ordering (see docs/agent.md). */
 #include <signal.h>
 #include <stdio.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -17,6 +18,7 @@
 #include "kmod/drbd-version.h"
 #include "kmod/events2.h"
 #include "kmod/modules.h"
+#include "drbdd/metrics/metrics-event.h"
 #include "log.h"
 #include "macro.h"
 #include "storage.h"
@@ -33,12 +35,19 @@
 
 
 static void schedule(Agent *a, sd_event_source **src, uint64_t delay, sd_event_time_handler_t fn);
+static void status_publish(Agent *a);
 static int on_reconcile(sd_event_source *s, uint64_t usec, void *userdata);
 static int on_observe(sd_event_source *s, uint64_t usec, void *userdata);
 
+/* On the agent's thread: a pass soon. */
+static void kick_here(Agent *a) {
+        schedule(a, &a->reconcile_timer, RECONCILE_DELAY_USEC, on_reconcile);
+}
+
+/* Any thread. */
 void agent_kick(Agent *a) {
-        if (a)
-                schedule(a, &a->reconcile_timer, RECONCILE_DELAY_USEC, on_reconcile);
+        if (a && a->kick_fd >= 0)
+                (void) eventfd_write(a->kick_fd, 1);
 }
 
 /* ---- running drbdadm ------------------------------------------------------ */
@@ -1049,6 +1058,7 @@ static int on_reconcile(sd_event_source *s, uint64_t usec, void *userdata) {
         }
         a->busy_since = 0;
         reconcile(a);
+        status_publish(a);
         return 0;
 }
 
@@ -1077,10 +1087,11 @@ static int on_events_line(const char *line, size_t len, void *userdata) {
         if (!was_complete && drbd_state_dump_complete(a->state)) {
                 a->dump_complete = true;
                 log_info("Kernel DRBD state read: %zu resource(s)", drbd_state_n_resources(a->state));
-                agent_kick(a);
+                status_publish(a);
+                kick_here(a);
         } else if (a->dump_complete) {
                 schedule(a, &a->observe_timer, OBSERVE_DELAY_USEC, on_observe);
-                agent_kick(a);
+                kick_here(a);
         }
         return 0;
 }
@@ -1139,7 +1150,7 @@ static int on_watch(sd_event_source *s, int fd, uint32_t revents, void *userdata
         int r = store_watch_read(a->watch, &l);
         if (r == -ESTALE) {
                 watch_open(a);
-                agent_kick(a);
+                kick_here(a);
                 return 0;
         }
         if (r < 0)
@@ -1149,7 +1160,7 @@ static int on_watch(sd_event_source *s, int fd, uint32_t revents, void *userdata
                 relevant = !startswith(l.items[i].kv.key, SERVICE_KEY_OBSERVED);
         store_event_list_done(&l);
         if (relevant)
-                agent_kick(a);
+                kick_here(a);
         return 0;
 }
 
@@ -1165,14 +1176,17 @@ static int watch_open(Agent *a) {
 
 /* ---- lifecycle ------------------------------------------------------------------ */
 
-int agent_new(Store *store, Service *service, sd_event *event, const AgentConfig *cfg, Agent **ret) {
+int agent_new(Store *store, Service *service, const AgentConfig *cfg, Agent **ret) {
         Agent *a = calloc(1, sizeof *a);
+        int r;
         if (!a)
                 return -ENOMEM;
         a->store = store;
         a->service = service;
-        a->event = sd_event_ref(event);
         a->events_fd = -1;
+        a->kick_fd = -1;
+        pthread_mutex_init(&a->status_lock, NULL);
+        atomic_init(&a->stop, false);
         a->load_modules = cfg->load_modules;
         a->api_busy = cfg->api_busy;
         a->api_busy_userdata = cfg->api_busy_userdata;
@@ -1188,6 +1202,12 @@ int agent_new(Store *store, Service *service, sd_event *event, const AgentConfig
                 agent_free(a);
                 return -ENOMEM;
         }
+        a->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (a->kick_fd < 0 || (r = sd_event_new(&a->event)) < 0) {
+                r = a->kick_fd < 0 ? -errno : r;
+                agent_free(a);
+                return r;
+        }
         *ret = a;
         return 0;
 }
@@ -1195,11 +1215,19 @@ int agent_new(Store *store, Service *service, sd_event *event, const AgentConfig
 Agent *agent_free(Agent *a) {
         if (!a)
                 return NULL;
+        if (a->thread_running) {
+                /* A command in flight finishes first (at most its timeout). */
+                atomic_store(&a->stop, true);
+                agent_kick(a);
+                pthread_join(a->thread, NULL);
+        }
         events_stop(a);
         sd_event_source_unref(a->events_restart);
         sd_event_source_unref(a->reconcile_timer);
         sd_event_source_unref(a->observe_timer);
         sd_event_source_unref(a->watch_source);
+        sd_event_source_unref(a->kick_source);
+        sd_event_source_unref(a->metrics_source);
         store_watch_close(a->watch);
         drbd_state_free(a->state);
         json_decref(a->obs);
@@ -1208,7 +1236,11 @@ Agent *agent_free(Agent *a) {
         json_decref(a->metrics_pools);
         json_decref(a->metrics_desired);
         json_decref(a->metrics_transient);
+        json_decref(a->status);
         sd_event_unref(a->event);
+        if (a->kick_fd >= 0)
+                close(a->kick_fd);
+        pthread_mutex_destroy(&a->status_lock);
         free(a->node);
         free(a->state_dir);
         free(a->res_dir);
@@ -1280,22 +1312,72 @@ int agent_start(Agent *a) {
         if ((r = obs_load(a)) < 0)
                 return log_error_errno(r, "Failed to read this node's observed state: %s", strerror(-r));
         report_kernel(a);
-        a->commands_total_start = exec_command_count();
-        watch_open(a);
-        return events_start(a);
+        status_publish(a);
+        return 0;
 }
 
-int agent_status(Agent *a, json_t **ret) {
+/* ---- the agent's thread ---------------------------------------------------------- */
+
+static int on_kick(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Agent *a = userdata;
+        eventfd_t v;
+        (void) eventfd_read(a->kick_fd, &v);
+        if (atomic_load(&a->stop))
+                return sd_event_exit(a->event, 0);
+        kick_here(a);
+        return 0;
+}
+
+static void *agent_main(void *userdata) {
+        Agent *a = userdata;
+        a->commands_total_start = exec_command_count(); /* counted per thread */
+        watch_open(a);
+        (void) events_start(a); /* retried on a timer when it fails */
+        int r = sd_event_loop(a->event);
+        if (r < 0)
+                log_error_errno(r, "The node agent's event loop failed: %s", strerror(-r));
+        events_stop(a);
+        return NULL;
+}
+
+int agent_run(Agent *a) {
+        int r;
+        if ((r = sd_event_add_io(a->event, &a->kick_source, a->kick_fd, EPOLLIN, on_kick, a)) < 0)
+                return log_error_errno(r, "Failed to set up the node agent: %s", strerror(-r));
+        /* The metrics collector reads the agent's state: it runs on its thread. */
+        if (a->metrics && (r = metrics_event_attach_fn(a->metrics, a->event, agent_metrics_collect, a,
+                                                       &a->metrics_source)) < 0)
+                return log_error_errno(r, "Failed to set up the node agent's metrics: %s", strerror(-r));
+        if ((r = thread_start(&a->thread, agent_main, a)) < 0)
+                return log_error_errno(r, "Failed to start the node agent's thread: %s", strerror(-r));
+        a->thread_running = true;
+        return 0;
+}
+
+/* On the agent's thread: what agent_status() answers from any thread. */
+static void status_publish(Agent *a) {
         json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:b, s:i}", "node", a->node, "passes", (json_int_t) a->passes,
                               "commands-last-pass", (json_int_t) a->commands_last_pass, "commands-total",
                               (json_int_t) (exec_command_count() - a->commands_total_start), "last-pass-usec",
                               (json_int_t) a->last_pass_usec, "kernel-state-read", a->dump_complete, "resources",
                               (int) json_object_size(a->obs));
         json_t *k = NULL;
-        if (o && a->have_kernel && drbd_kernel_info_to_json(&a->kernel, &k) >= 0)
+        if (!o)
+                return; /* the last one stays */
+        if (a->have_kernel && drbd_kernel_info_to_json(&a->kernel, &k) >= 0)
                 json_object_set_new(o, "kernel", k);
-        if (o && a->last_error)
+        if (a->last_error)
                 json_object_set_new(o, "last-error", json_string(a->last_error));
+        pthread_mutex_lock(&a->status_lock);
+        json_decref(a->status);
+        a->status = o;
+        pthread_mutex_unlock(&a->status_lock);
+}
+
+int agent_status(Agent *a, json_t **ret) {
+        pthread_mutex_lock(&a->status_lock);
+        json_t *o = a->status ? json_deep_copy(a->status) : json_object();
+        pthread_mutex_unlock(&a->status_lock);
         *ret = o;
         return o ? 0 : -ENOMEM;
 }

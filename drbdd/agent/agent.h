@@ -6,7 +6,6 @@
 
 #include <jansson.h>
 #include <stdbool.h>
-#include <systemd/sd-event.h>
 
 #include "drbdd/service/service.h"
 #include "drbdd/store/store.h"
@@ -30,18 +29,28 @@ typedef struct AgentConfig {
         void *api_busy_userdata;
 } AgentConfig;
 
-/* Creates the agent; nothing runs until agent_start(). store, service and
- * event must outlive it. */
-int agent_new(Store *store, Service *service, sd_event *event, const AgentConfig *cfg, Agent **ret);
+/* Creates the agent; nothing runs until agent_start() and agent_run().
+ * store and service are the agent's own (its thread is the only one to use
+ * them once it runs; route service's change notifications to the loop with a
+ * ServiceRelay) and must outlive it. */
+int agent_new(Store *store, Service *service, const AgentConfig *cfg, Agent **ret);
+/* Stops the agent's thread (a command in flight finishes first) and frees. */
 Agent *agent_free(Agent *a);
 
-/* Loads modules, detects the DRBD version (reported on the node object),
- * starts the events2 stream and the store watch, and schedules the first
- * reconcile. Returns 0 or negative errno with a logged message. */
+/* On the calling thread: loads modules, detects the DRBD version (reported
+ * on the node object) and reads this node's observed state. Returns 0, or
+ * negative errno with a logged message (no usable DRBD: the caller runs
+ * without an agent). */
 int agent_start(Agent *a);
 
+/* Starts the agent's thread with its own event loop: the events2 stream,
+ * the store watch and the reconcile passes run there, so the API's loop
+ * never waits for a command or for the agent. Returns 0 or negative errno. */
+int agent_run(Agent *a);
+
 /* Status for the API and drbdctl: kernel info, passes, commands run, last
- * pass duration, resources in error. *ret is a new object. */
+ * pass duration, resources in error, as of the agent's last pass or state
+ * change. Any thread. *ret is a new object. */
 int agent_status(Agent *a, json_t **ret);
 
 typedef struct Metrics Metrics;
@@ -49,10 +58,9 @@ typedef struct Metrics Metrics;
  * state from the events2 stream (drbd-reactor's names), reconcile passes and
  * errors, commands, replicas desired and observed, storage pools, replicas
  * in a transient state and the stuck-transient alarm (in a transient state
- * stuck_after_sec or longer). Its collector runs inside metrics_collect(),
- * which drbdd calls on the event loop. m must outlive a. Returns 0 or
- * negative errno. */
+ * stuck_after_sec or longer). Call before agent_run(): its collector runs
+ * on the agent's thread. m must outlive a. Returns 0 or negative errno. */
 int agent_metrics_register(Agent *a, Metrics *m, unsigned stuck_after_sec);
 
-/* Forces a reconcile pass soon (e.g. after an API call). */
+/* Forces a reconcile pass soon (e.g. after an API call). Any thread. */
 void agent_kick(Agent *a);

@@ -1,6 +1,7 @@
 /* API workers: see bus-worker.h for the threading rules. */
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -45,7 +46,7 @@ struct BusWorkers {
         sd_event_source *source;
         Worker *workers;
         unsigned n;
-        unsigned in_flight; /* the loop's count: submitted, not answered */
+        _Atomic unsigned in_flight; /* changed on the loop: submitted, not answered; read anywhere */
 };
 
 static _Thread_local Worker *current_worker;

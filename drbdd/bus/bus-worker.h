@@ -33,7 +33,7 @@ void *bus_worker_context(void);
  * sent, then free_fn(arg). Elsewhere: runs fn(arg) now. */
 void bus_worker_on_loop(void (*fn)(void *arg), void *arg, void (*free_fn)(void *arg));
 
-/* Calls submitted and not answered yet (the loop thread only). */
+/* Calls submitted and not answered yet (any thread: it is atomic). */
 unsigned bus_workers_in_flight(BusWorkers *w);
 
 /* Queues a call for a worker (the loop thread only). m and reply are

@@ -2,7 +2,6 @@
 #include <stdio.h>
 
 #include "bus-json.h"
-#include "drbdd/agent/agent.h"
 #include "drbdd/cluster/cluster.h"
 #include "drbdd/model/size.h"
 #include "json-util.h"
@@ -21,7 +20,7 @@ struct ManagerBus {
         Service *service;
         BusObject *manager, *rd;
         BusWorkers *workers;
-        Agent *agent;
+        ManagerBusAgent agent; /* kick == NULL: none */
         Cluster *cluster;
         WaitReady *wait; /* pending WaitReady calls (wait-ready.c) */
 };
@@ -43,9 +42,9 @@ void manager_bus_set_cluster(ManagerBus *mb, Cluster *cluster) {
                 mb->cluster = cluster;
 }
 
-void manager_bus_set_agent(ManagerBus *mb, Agent *agent) {
+void manager_bus_set_agent(ManagerBus *mb, const ManagerBusAgent *agent) {
         if (mb)
-                mb->agent = agent;
+                mb->agent = agent ? *agent : (ManagerBusAgent) {};
 }
 
 static Service *svc(void *userdata) {
@@ -331,10 +330,12 @@ static int method_get_node_status(sd_bus_message *m, void *u, sd_bus_message *re
         ManagerBus *mb = u;
         _cleanup_(json_decrefp) json_t *st = NULL;
         int r;
-        if (!mb->agent)
+        if (!mb->agent.status)
                 st = json_pack("{s:s}", "agent", "none (controller only: no DRBD on this node)");
-        else if ((r = agent_status(mb->agent, &st)) < 0)
+        else if ((r = mb->agent.status(mb->agent.userdata, &st)) < 0)
                 return r;
+        if (!st)
+                return -ENOMEM;
         json_t *cs = NULL;
         if (mb->cluster && cluster_status(mb->cluster, &cs) >= 0)
                 json_object_set_new(st, "cluster", cs);
@@ -473,8 +474,8 @@ static int rd_enumerate(sd_bus *bus, const char *prefix, void *userdata, char **
 static void on_change(const char *kind, const char *name, const char *action, void *userdata) {
         ManagerBus *mb = userdata;
         /* The agent's own reports need no new pass (that would loop). */
-        if (!streq(action, "observed") && !streq(action, "forgotten"))
-                agent_kick(mb->agent);
+        if (!streq(action, "observed") && !streq(action, "forgotten") && mb->agent.kick)
+                mb->agent.kick(mb->agent.userdata);
         wait_ready_changed(mb->wait, kind, name);
         int r = sd_bus_emit_signal(mb->bus, DRBDD_BUS_PATH, DRBDD_BUS_MANAGER_IFACE, "Changed", "sss", kind, name, action);
         if (r < 0)

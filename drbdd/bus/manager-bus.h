@@ -20,10 +20,18 @@ typedef struct ManagerBus ManagerBus;
 int manager_bus_new(sd_bus *bus, Service *service, const BusAccess *access, ManagerBus **ret);
 ManagerBus *manager_bus_free(ManagerBus *mb);
 
-struct Agent;
-/* The node agent whose status GetNodeStatus reports and which API changes
- * wake up; NULL when this drbdd runs as a controller only. */
-void manager_bus_set_agent(ManagerBus *mb, struct Agent *agent);
+/* The node agent as the bus sees it (drbdd wires it; the bus layer knows
+ * no agent type): kick asks it for a pass soon after an API change, status
+ * fills GetNodeStatus (a new object in *ret). Both are called on the loop
+ * and must not wait for the agent. */
+typedef struct ManagerBusAgent {
+        void (*kick)(void *userdata);
+        int (*status)(void *userdata, json_t **ret);
+        void *userdata;
+} ManagerBusAgent;
+/* NULL (or never called): this drbdd runs as a controller only. The table
+ * is copied. */
+void manager_bus_set_agent(ManagerBus *mb, const ManagerBusAgent *agent);
 
 struct Cluster;
 /* Cluster membership whose status GetNodeStatus includes. */
@@ -35,7 +43,7 @@ void manager_bus_set_cluster(ManagerBus *mb, struct Cluster *cluster);
 int manager_bus_start_workers(ManagerBus *mb, Service **services, unsigned n);
 
 /* True while calls run on the API workers or wait for their answer to be
- * sent (for AgentConfig.api_busy; the loop thread only). */
+ * sent (for AgentConfig.api_busy; any thread). */
 bool manager_bus_api_busy(void *mb);
 
 /* Bounds on pending WaitReady calls, in total and per caller user (0 = the

@@ -23,16 +23,12 @@
 #include "log.h"
 #include "macro.h"
 #include "drbdd/metrics/metrics.h"
+#include "drbdd/service/service-relay.h"
 
 /* A slice of leader duties runs at most this long; then the thread looks at
  * its lease and the clock again, and yields the store for DUTY_GAP_USEC. */
 #define DUTY_SLICE_USEC 20000ULL
 #define DUTY_GAP_USEC 10000ULL
-
-typedef struct Note {
-        struct Note *next;
-        char *kind, *name, *action;
-} Note;
 
 typedef struct Renewer {
         Store *store; /* its own handle */
@@ -52,6 +48,7 @@ struct Cluster {
         /* loop side */
         sd_event_source *beat, *notify_source;
         int notify_fd;
+        ServiceRelay *relay; /* the cluster thread's changes, replayed on the loop */
         bool registered_told; /* on_registered called */
 
         /* shared: under lock */
@@ -63,7 +60,6 @@ struct Cluster {
         json_t *alive;         /* last seen alive nodes */
         json_t *missing_since; /* node -> monotonic seconds first seen missing (leader only) */
         json_t *alarms;        /* the last complete leader pass's (service_leader_pass_alarms), or NULL */
-        Note *notes, **notes_tail;
 
         _Atomic int64_t lease;      /* 0 = none */
         _Atomic int64_t lost_lease; /* a lease the store no longer knows (renewer -> cluster thread) */
@@ -306,51 +302,13 @@ static void *cluster_main(void *userdata) {
         return NULL;
 }
 
-/* The cluster thread's Service changed something: the loop replays it. */
-static void on_thread_change(const char *kind, const char *name, const char *action, void *userdata) {
-        Cluster *c = userdata;
-        Note *n = calloc(1, sizeof *n);
-        if (!n || !(n->kind = strdup(kind)) || !(n->name = strdup(name)) || !(n->action = strdup(action))) {
-                if (n) {
-                        free(n->kind);
-                        free(n->name);
-                        free(n);
-                }
-                log_warning("cluster: out of memory; a change notification of %s '%s' is lost", kind, name);
-                return;
-        }
-        pthread_mutex_lock(&c->lock);
-        *c->notes_tail = n;
-        c->notes_tail = &n->next;
-        pthread_mutex_unlock(&c->lock);
-        (void) eventfd_write(c->notify_fd, 1);
-}
-
 /* ---- the loop side ---- */
-
-static void notes_free(Note *n) {
-        while (n) {
-                Note *next = n->next;
-                free(n->kind);
-                free(n->name);
-                free(n->action);
-                free(n);
-                n = next;
-        }
-}
 
 static int on_notes(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Cluster *c = userdata;
         eventfd_t v;
         (void) eventfd_read(c->notify_fd, &v);
-        pthread_mutex_lock(&c->lock);
-        Note *list = c->notes;
-        c->notes = NULL;
-        c->notes_tail = &c->notes;
-        pthread_mutex_unlock(&c->lock);
-        for (Note *n = list; n; n = n->next)
-                service_notify(c->service, n->kind, n->name, n->action);
-        notes_free(list);
+        service_relay_flush(c->relay); /* the changes before the registration */
         if (!c->registered_told && atomic_load(&c->lease)) {
                 c->registered_told = true;
                 if (c->on_registered)
@@ -386,7 +344,6 @@ int cluster_new(Service *service, sd_event *event, const ClusterConfig *cfg, Clu
         c->stall_usec = (uint64_t) (cfg->stall_sec ? cfg->stall_sec : 6 * c->ttl) * 1000000ULL;
         c->missing_since = json_object();
         atomic_init(&c->store_up, -1);
-        c->notes_tail = &c->notes;
         pthread_mutex_init(&c->lock, NULL);
         pthread_condattr_t attr;
         pthread_condattr_init(&attr);
@@ -408,14 +365,14 @@ int cluster_new(Service *service, sd_event *event, const ClusterConfig *cfg, Clu
                 cluster_free(c);
                 return r;
         }
-        service_set_change_callback(c->svc, on_thread_change, c);
         c->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (c->notify_fd < 0 ||
+        if (c->notify_fd < 0 || (r = service_relay_new(service, event, &c->relay)) < 0 ||
             (r = sd_event_add_io(event, &c->notify_source, c->notify_fd, EPOLLIN, on_notes, c)) < 0) {
                 r = c->notify_fd < 0 ? -errno : r;
                 cluster_free(c);
                 return r;
         }
+        service_relay_attach(c->relay, c->svc);
         *ret = c;
         return 0;
 }
@@ -443,7 +400,7 @@ Cluster *cluster_free(Cluster *c) {
         sd_event_source_disable_unref(c->notify_source);
         if (c->notify_fd >= 0)
                 close(c->notify_fd);
-        notes_free(c->notes);
+        service_relay_free(c->relay);
         sd_event_unref(c->event);
         json_decref(c->missing_since);
         json_decref(c->alarms);

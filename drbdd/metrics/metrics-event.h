@@ -16,3 +16,8 @@
  * second old. The timer source is returned in *ret (unref it before
  * freeing m). Returns 0 or negative errno. */
 int metrics_event_attach(Metrics *m, sd_event *event, sd_event_source **ret);
+
+/* The same for one collector that is not registered (fn, userdata), on the
+ * loop of the thread that owns its state (the node agent's). */
+int metrics_event_attach_fn(Metrics *m, sd_event *event, MetricsCollectFn fn, void *userdata,
+                            sd_event_source **ret);

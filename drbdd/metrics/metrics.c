@@ -377,6 +377,14 @@ void metrics_collect(Metrics *m) {
         pthread_mutex_unlock(&m->lock);
 }
 
+void metrics_collect_one(Metrics *m, MetricsCollectFn fn, void *userdata) {
+        if (!m || !fn)
+                return;
+        pthread_mutex_lock(&m->lock);
+        fn(m, userdata);
+        pthread_mutex_unlock(&m->lock);
+}
+
 uint64_t metrics_last_render_usec(Metrics *m) {
         pthread_mutex_lock(&m->lock);
         uint64_t t = m->last_render;

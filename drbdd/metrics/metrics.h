@@ -65,13 +65,17 @@ void metrics_family_reset(MetricsFamily *f);
 #define METRICS_LABELS(...) ((const char *const[]) { __VA_ARGS__, NULL })
 
 /* A collector recomputes families from state that only its thread may read
- * (the agent's DRBD state on the event loop). It runs inside
- * metrics_collect(), with the registry locked. */
+ * (the agent's DRBD state on the agent's thread). It runs with the registry
+ * locked: inside metrics_collect() on the thread that runs the registered
+ * collectors, or by metrics_collect_one() on a thread of its own. */
 typedef void (*MetricsCollectFn)(Metrics *m, void *userdata);
 int metrics_collector_add(Metrics *m, MetricsCollectFn fn, void *userdata);
 /* Runs every collector, in registration order, under the lock. Call it
  * from the thread that owns the collectors' state. */
 void metrics_collect(Metrics *m);
+/* Runs one collector that is not registered, under the lock, on the
+ * calling thread (which owns its state). */
+void metrics_collect_one(Metrics *m, MetricsCollectFn fn, void *userdata);
 /* Monotonic usec of the last metrics_render(), 0 if never. */
 uint64_t metrics_last_render_usec(Metrics *m);
 
