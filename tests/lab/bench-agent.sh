@@ -13,6 +13,35 @@ lab_run -t 60 vm1 "$G"'set -e
 ctl n c vm1 10.99.0.1; ctl n c vm2 10.99.0.2
 ctl sp c lvm vm1 pool1 drbdpool; ctl sp c lvm vm2 pool1 drbdpool
 ctl rg c two --place-count 2 --drbd-option disk/c-max-rate=500M' >/dev/null || exit 1
+# API latency on the node whose agent is idle, and while it is inside a
+# slow command (an lvcreate on PATH that waits, test only): 1000
+# ListResourceDefinitions calls each, side by side (issue 13: the agent runs
+# on a thread of its own; goal p99 <= 50 ms busy).
+api_latency() {
+	lab_run -t 600 vm1 "$G"'set -e
+mkdir -p /tmp/slowbin
+printf "#!/bin/sh\ntouch /tmp/slow-inside\nwhile [ -e /tmp/slow-hold ]; do sleep 0.2; done\nrm -f /tmp/slow-inside\nexec /sbin/lvcreate \"\$@\"\n" >/tmp/slowbin/lvcreate
+chmod +x /tmp/slowbin/lvcreate
+node_stop; PATH=/tmp/slowbin:$PATH node_start --store $STORE
+ok() { [ "$(agent_passes)" -ge 1 ]; }
+wait_until 300 ok
+idle=$($LAB_BUILD/drbdd-waiters --measure=1000 0 0 x vm1 1000 | sed -n "s/^reads: //p")
+touch /tmp/slow-hold
+ctl rg spawn two busy1 4M >/dev/null
+inside() { [ -e /tmp/slow-inside ]; }
+wait_until 60 inside
+busy=$($LAB_BUILD/drbdd-waiters --measure=1000 0 0 x vm1 1000 | sed -n "s/^reads: //p")
+inside || echo "(the slow command ended during the measurement)"
+rm -f /tmp/slow-hold
+echo "  agent idle:                 $idle"
+echo "  agent inside a slow command: $busy"
+wait_until 120 all_state busy1 UpToDate >/dev/null
+ctl rd d busy1
+node_stop; node_start --store $STORE'
+}
+printf '\nAPI latency on a node with an agent, DRBD in QEMU/TCG (lab, 2 cores):\n'
+api_latency || exit 1
+
 measure() { # prints "usec commands"
 	lab_run -t 600 vm1 "$G"'set -e
 node_stop; node_start --store $STORE

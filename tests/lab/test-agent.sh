@@ -205,9 +205,47 @@ for i in 1 2 3 4 5 6; do ctl rd d h$i; done
 wait_until 120 converged "" ""'
 }
 
+# The API is answered while the agent is inside a slow command: drbdd runs
+# with an lvcreate on PATH that waits 30 s before the real one (test only),
+# and the calls below go to that daemon meanwhile (the agent ran on the API's
+# event loop until issue 13, and they waited for lvcreate).
+test_api_while_busy() {
+	T=300 lab_run -t 300 vm1 "$G"'set -e
+mkdir -p /tmp/slowbin
+cat >/tmp/slowbin/lvcreate <<"EOS"
+#!/bin/sh
+touch /tmp/slow-inside
+sleep 30
+rm -f /tmp/slow-inside
+exec /sbin/lvcreate "$@"
+EOS
+chmod +x /tmp/slowbin/lvcreate
+rm -f /tmp/slow-inside
+node_stop; PATH=/tmp/slowbin:$PATH node_start --store $STORE
+ctl rg spawn two slow1 8M
+inside() { [ -e /tmp/slow-inside ]; }
+wait_until 60 inside || { echo "the agent never ran the slow lvcreate"; tail /tmp/drbdd.log; exit 1; }
+ms() { local t=$(date +%s%N); "$@" >/dev/null || { echo "failed: $*"; exit 1; }; echo $(( ($(date +%s%N) - t) / 1000000 )); }
+worst=0
+for call in "ctl rd l" "ctl -o json r l" "ctl node status" "ctl rd c busy1" "ctl rd d busy1" "ctl sp l"; do
+	t=$(ms $call)
+	echo "  $call: $t ms (the agent inside lvcreate)"
+	[ "$t" -gt "$worst" ] && worst=$t
+done
+inside || { echo "the slow lvcreate ended before the calls did: they may have waited for it"; exit 1; }
+[ "$worst" -lt 5000 ] || { echo "an API call took $worst ms while the agent was busy"; exit 1; }
+echo "ok: API reads and writes answered within $worst ms while the agent was inside a 30 s lvcreate"
+wait_until 180 all_state slow1 UpToDate || { ctl r l slow1; tail /tmp/drbdd.log; exit 1; }
+echo "ok: the slow create finished: slow1 UpToDate on both nodes"
+node_stop; node_start --store $STORE
+ctl rd d slow1
+wait_until 90 converged "" ""'
+	lab_run -t 120 vm2 "$G"'wait_until 90 converged "" ""'
+}
+
 main() {
 	local t0 tests=("$@") t rc
-	[ ${#tests[@]} -gt 0 ] || tests=(lifecycle poweroff crash_points restart_cost)
+	[ ${#tests[@]} -gt 0 ] || tests=(lifecycle api_while_busy poweroff crash_points restart_cost)
 	t0=$(lab__now)
 	lab_start 2 --disks 2G || exit 1
 	lab_test "agent setup" test_setup
