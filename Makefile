@@ -40,7 +40,8 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 CORE_A   := $(BUILD)/libdrbdd-core.a
 CLIENT_A := $(BUILD)/libdrbdd-client.a
-BINS     := $(BUILD)/drbdd $(BUILD)/drbdctl $(BUILD)/drbdd-call $(BUILD)/drbdd-waiters $(BUILD)/bench-create
+BINS     := $(BUILD)/drbdd $(BUILD)/drbdctl $(BUILD)/drbdd-call $(BUILD)/drbdd-waiters $(BUILD)/bench-create \
+            $(BUILD)/bench-agent-pass
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all deps check check-extended check-package-lists unit integration bench clean check-san format-diff
@@ -77,6 +78,10 @@ $(BUILD)/drbdd-waiters: $(call obj,tests/tools/drbdd-waiters.c)
 
 $(BUILD)/bench-create: $(call obj,tests/bench/bench-create.c) $(CLIENT_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The agent's pass with recorded commands (links the core, as drbdd does).
+$(BUILD)/bench-agent-pass: $(call obj,tests/bench/bench-agent-pass.c) $(CORE_A) $(BUILD)/libdrbdd-iscsi.a
+	$(CC) $(LDFLAGS) -o $@ $(call obj,tests/bench/bench-agent-pass.c) -Wl,--start-group $(CORE_A) $(BUILD)/libdrbdd-iscsi.a -Wl,--end-group $(LDLIBS)
 
 $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(CORE_A)
 	@mkdir -p $(dir $@)

@@ -50,6 +50,13 @@ struct Agent {
         sd_event_source *watch_source;
 
         sd_event_source *reconcile_timer, *observe_timer;
+        /* the last storage probe (agent.c storage_fresh()) */
+        StoragePool **pools;
+        StorageReport *reports;
+        size_t n_pools;
+        json_t *probed_pools; /* the pools it probed, as desired then */
+        uint64_t last_probe_usec;
+        bool probe_due;       /* something may have changed since */
         json_t *obs;      /* rd -> observed/bookkeeping object, as last written */
         json_t *backoff;  /* rd -> {"failures", "next-usec"} */
 
@@ -70,6 +77,13 @@ struct Agent {
 };
 
 /* agent.c */
+/* With a->kernel set (have_kernel): the files, this node's observed state,
+ * the kernel report. agent_start() after detecting the module; the
+ * recorded-commands bench (tests/bench/bench-agent-pass.c) with a kernel of
+ * its own. */
+int agent_begin(Agent *a);
+/* One reconcile pass on the calling thread (the agent's, or a bench's). */
+int agent_reconcile(Agent *a);
 /* Runs one command (argv, timeout); on failure *ret_msg = "CMD exited N: stderr". */
 int run(char *const argv[], char **ret_msg);
 /* drbdadm -c <our config> VERB [ARG1] [ARG2] TARGET. */

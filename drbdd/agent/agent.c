@@ -31,6 +31,7 @@
 #define BACKOFF_MIN_USEC (1000000ULL)
 #define BACKOFF_MAX_USEC (60 * 1000000ULL)
 #define EVENTS_RESTART_USEC (2 * 1000000ULL)
+#define STORAGE_PROBE_MAX_AGE_USEC (5 * 60 * 1000000ULL) /* an idle node probes its storage this often */
 #define DRBDADM_TIMEOUT_MS (120 * 1000)
 
 
@@ -39,8 +40,10 @@ static void status_publish(Agent *a);
 static int on_reconcile(sd_event_source *s, uint64_t usec, void *userdata);
 static int on_observe(sd_event_source *s, uint64_t usec, void *userdata);
 
-/* On the agent's thread: a pass soon. */
+/* On the agent's thread: a pass soon; something changed, so it probes the
+ * storage again. */
 static void kick_here(Agent *a) {
+        a->probe_due = true;
         schedule(a, &a->reconcile_timer, RECONCILE_DELAY_USEC, on_reconcile);
 }
 
@@ -914,7 +917,66 @@ static void clear_error(Agent *a, const char *rd) {
 
 static void report_kernel(Agent *a);
 
-static int reconcile(Agent *a) {
+static void storage_cache_drop(Agent *a) {
+        for (size_t p = 0; p < a->n_pools; p++) {
+                storage_report_done(&a->reports[p]);
+                storage_pool_free(a->pools[p]);
+        }
+        free(a->pools);
+        free(a->reports);
+        a->pools = NULL;
+        a->reports = NULL;
+        a->n_pools = 0;
+        json_decref(a->probed_pools);
+        a->probed_pools = NULL;
+}
+
+/* Makes a->pools/reports current for the pools pj describes. The storage is
+ * probed only when something may have changed it: a kick (a change in the
+ * store, an API call, a kernel event), a pass that ran commands, a pool that
+ * failed its last probe, other pools, or a probe older than
+ * STORAGE_PROBE_MAX_AGE_USEC; otherwise the last probe's reports are used
+ * again, and a pass over unchanged resources runs no command at all. */
+static int storage_fresh(Agent *a, json_t *pj) {
+        uint64_t now = monotonic_usec();
+        bool failed = false;
+        json_t *e;
+        size_t i;
+        for (size_t p = 0; p < a->n_pools; p++)
+                failed = failed || a->reports[p].error < 0;
+        if (a->probed_pools && !a->probe_due && !failed && json_equal(pj, a->probed_pools) &&
+            now - a->last_probe_usec < STORAGE_PROBE_MAX_AGE_USEC)
+                return 0;
+        storage_cache_drop(a);
+        a->pools = calloc(json_array_size(pj) + 1, sizeof *a->pools);
+        a->reports = calloc(json_array_size(pj) + 1, sizeof *a->reports);
+        if (!a->pools || !a->reports || !(a->probed_pools = json_deep_copy(pj))) {
+                storage_cache_drop(a);
+                return -ENOMEM;
+        }
+        json_array_foreach(pj, i, e) {
+                _cleanup_free_ char *pm = NULL;
+                if (storage_pool_new(e, &a->pools[a->n_pools], &pm) < 0) {
+                        log_warning("Storage pool '%s' unusable: %s", json_get_str(e, "name", "?"), pm ? pm : "?");
+                        continue;
+                }
+                a->n_pools++;
+        }
+        /* Also keeps the capacity that placement uses current. */
+        if (a->n_pools && storage_probe_all(a->pools, a->n_pools, a->reports) < 0) {
+                storage_cache_drop(a);
+                return -ENOMEM;
+        }
+        a->probe_due = false;
+        a->last_probe_usec = now;
+        for (size_t p = 0; p < a->n_pools; p++)
+                if (a->reports[p].error >= 0)
+                        (void) service_pool_report(a->service, a->node, a->pools[p]->name, a->reports[p].total_kib,
+                                                   a->reports[p].free_kib, a->reports[p].extent_kib, NULL);
+        return 0;
+}
+
+int agent_reconcile(Agent *a) {
         _cleanup_(json_decrefp) json_t *desired = NULL;
         _cleanup_free_ char *msg = NULL;
         uint64_t start = monotonic_usec(), cmds = exec_command_count(), next_retry = 0;
@@ -936,33 +998,15 @@ static int reconcile(Agent *a) {
         }
         res = json_object_get(desired, "resources");
 
-        /* Storage pools of this node, probed with one command set. */
+        /* Storage pools of this node, probed with one command set (one lvs,
+         * one vgs) when something may have changed: see storage_fresh(). */
         json_t *pj = json_object_get(desired, "pools");
-        size_t n_pools = 0;
-        _cleanup_free_ StoragePool **pools = calloc(json_array_size(pj) + 1, sizeof *pools);
-        _cleanup_free_ StorageReport *reports = calloc(json_array_size(pj) + 1, sizeof *reports);
-        if (!pools || !reports)
-                return -ENOMEM;
-        json_array_foreach(pj, i, e) {
-                _cleanup_free_ char *pm = NULL;
-                if (storage_pool_new(e, &pools[n_pools], &pm) < 0) {
-                        log_warning("Storage pool '%s' unusable: %s", json_get_str(e, "name", "?"), pm ? pm : "?");
-                        continue;
-                }
-                n_pools++;
-        }
-        bool any_diskful = false;
-        json_array_foreach(res, i, e)
-                any_diskful = any_diskful || !json_get_bool(json_object_get(e, "replica"), "diskless", false);
-        (void) any_diskful;
-        /* One probe per pass for all pools (one lvs, one vgs), also to keep
-         * the capacity that placement uses current. */
-        if (n_pools)
-                storage_probe_all(pools, n_pools, reports);
-        for (size_t p = 0; p < n_pools; p++)
-                if (reports[p].error >= 0)
-                        (void) service_pool_report(a->service, a->node, pools[p]->name, reports[p].total_kib,
-                                                   reports[p].free_kib, reports[p].extent_kib, NULL);
+        if ((r = storage_fresh(a, pj)) < 0)
+                return r;
+        StoragePool **pools = a->pools;
+        StorageReport *reports = a->reports;
+        size_t n_pools = a->n_pools;
+        uint64_t cmds_after_probe = exec_command_count();
 
         agent_extras_load(a); /* snapshots, reverts, exports, sources */
         agent_export_pass(a, res);
@@ -1012,10 +1056,9 @@ static int reconcile(Agent *a) {
         agent_snapshot_pass(a, pools, n_pools, reports);
         a->last_pass_usec = monotonic_usec() - start;
         agent_metrics_pass(a, pools, n_pools, reports, res);
-        for (size_t p = 0; p < n_pools; p++) {
-                storage_report_done(&reports[p]);
-                storage_pool_free(pools[p]);
-        }
+        /* What this pass did may have changed the storage: look again. */
+        if (exec_command_count() != cmds_after_probe)
+                a->probe_due = true;
         a->passes++;
         a->commands_last_pass = exec_command_count() - cmds;
         a->last_pass_usec = monotonic_usec() - start;
@@ -1057,7 +1100,7 @@ static int on_reconcile(sd_event_source *s, uint64_t usec, void *userdata) {
                 }
         }
         a->busy_since = 0;
-        reconcile(a);
+        agent_reconcile(a);
         status_publish(a);
         return 0;
 }
@@ -1237,6 +1280,7 @@ Agent *agent_free(Agent *a) {
         json_decref(a->metrics_desired);
         json_decref(a->metrics_transient);
         json_decref(a->status);
+        storage_cache_drop(a);
         sd_event_unref(a->event);
         if (a->kick_fd >= 0)
                 close(a->kick_fd);
@@ -1307,6 +1351,11 @@ int agent_start(Agent *a) {
                 return log_error_errno(r, "No usable DRBD kernel module on this node: %s", strerror(-r));
         a->have_kernel = true;
         log_info("DRBD %s in the kernel (dialect %s)", a->kernel.version, drbd_dialect_to_string(a->kernel.dialect));
+        return agent_begin(a);
+}
+
+int agent_begin(Agent *a) {
+        int r;
         if ((r = files_setup(a)) < 0)
                 return r;
         if ((r = obs_load(a)) < 0)
