@@ -60,7 +60,7 @@ struct Agent {
         json_t *obs;      /* rd -> observed/bookkeeping object, as last written */
         json_t *backoff;  /* rd -> {"failures", "next-usec"} */
 
-        uint64_t passes, commands_last_pass, commands_total_start, last_pass_usec;
+        uint64_t passes, commands_last_pass, commands_total_start, last_pass_usec, store_writes_last_pass;
         char *last_error;
 
         /* agent-metrics.c (NULL/0 without metrics) */

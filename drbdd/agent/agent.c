@@ -979,7 +979,7 @@ static int storage_fresh(Agent *a, json_t *pj) {
 int agent_reconcile(Agent *a) {
         _cleanup_(json_decrefp) json_t *desired = NULL;
         _cleanup_free_ char *msg = NULL;
-        uint64_t start = monotonic_usec(), cmds = exec_command_count(), next_retry = 0;
+        uint64_t start = monotonic_usec(), cmds = exec_command_count(), writes = store_writes(a->store), next_retry = 0;
         json_t *e, *res;
         size_t i;
         int r;
@@ -1061,6 +1061,7 @@ int agent_reconcile(Agent *a) {
                 a->probe_due = true;
         a->passes++;
         a->commands_last_pass = exec_command_count() - cmds;
+        a->store_writes_last_pass = store_writes(a->store) - writes;
         a->last_pass_usec = monotonic_usec() - start;
         log_debug("Reconcile pass %llu: %llu commands, %llu us", (unsigned long long) a->passes,
                   (unsigned long long) a->commands_last_pass, (unsigned long long) a->last_pass_usec);
@@ -1405,8 +1406,9 @@ int agent_run(Agent *a) {
 
 /* On the agent's thread: what agent_status() answers from any thread. */
 static void status_publish(Agent *a) {
-        json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:b, s:i}", "node", a->node, "passes", (json_int_t) a->passes,
-                              "commands-last-pass", (json_int_t) a->commands_last_pass, "commands-total",
+        json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:i}", "node", a->node, "passes",
+                              (json_int_t) a->passes, "commands-last-pass", (json_int_t) a->commands_last_pass,
+                              "store-writes-last-pass", (json_int_t) a->store_writes_last_pass, "commands-total",
                               (json_int_t) (exec_command_count() - a->commands_total_start), "last-pass-usec",
                               (json_int_t) a->last_pass_usec, "kernel-state-read", a->dump_complete, "resources",
                               (int) json_object_size(a->obs));

@@ -125,7 +125,14 @@ int store_txn(Store *s, const StoreCompare *cmp, size_t n_cmp, const StoreOp *op
         int r = txn_validate(cmp, n_cmp, ops, n_ops);
         if (r < 0)
                 return r;
-        return s->ops->txn(s, cmp, n_cmp, ops, n_ops, ret_rev);
+        r = s->ops->txn(s, cmp, n_cmp, ops, n_ops, ret_rev);
+        if (r >= 0 && n_ops)
+                s->n_writes++;
+        return r;
+}
+
+uint64_t store_writes(Store *s) {
+        return s ? s->n_writes : 0;
 }
 
 int store_watch_open(Store *s, const char *prefix, int64_t from_rev, StoreWatch **ret) {

@@ -94,6 +94,7 @@ typedef struct StoreOps {
 /* Every backend's Store starts with this header. */
 struct Store {
         const StoreOps *ops;
+        uint64_t n_writes; /* store_writes(); backends calloc their struct */
 };
 struct StoreWatch {
         const StoreOps *ops;
@@ -122,6 +123,9 @@ int store_range(Store *s, const char *prefix, StoreKVList *ret);
  * or only deletes of absent keys) creates none and *ret_rev is the current
  * revision. A new store is at revision 0, so a key's mod_rev is always >= 1. */
 int store_txn(Store *s, const StoreCompare *cmp, size_t n_cmp, const StoreOp *ops, size_t n_ops, int64_t *ret_rev);
+/* Transactions with ops applied through this handle so far (a handle
+ * belongs to one thread: the agent counts its own writes with it). */
+uint64_t store_writes(Store *s);
 /* Watch changes under prefix with revision > from_rev. watch_fd becomes
  * readable when events may be pending; watch_read never blocks and returns 0
  * with possibly n == 0. -ESTALE when from_rev was compacted away: the caller
