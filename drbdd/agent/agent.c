@@ -1034,11 +1034,13 @@ int agent_reconcile(Agent *a) {
         const char *rd;
         json_t *o;
         void *tmp;
+        _cleanup_(json_decrefp) json_t *wanted = json_object(); /* a set: O(1) per lookup */
+        if (!wanted)
+                return -ENOMEM;
+        json_array_foreach(res, i, e)
+                json_object_set_new(wanted, json_get_str(e, "name", ""), json_true());
         json_object_foreach_safe(a->obs, tmp, rd, o) {
-                bool wanted = false;
-                json_array_foreach(res, i, e)
-                        wanted = wanted || streq(json_get_str(e, "name", ""), rd);
-                if (wanted || backoff_skip(a, rd, now))
+                if (json_object_get(wanted, rd) || backoff_skip(a, rd, now))
                         continue;
                 _cleanup_free_ char *m = NULL;
                 _cleanup_free_ char *name = strdup(rd);
