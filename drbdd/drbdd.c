@@ -604,6 +604,9 @@ static int run(int argc, char **argv) {
                 if (r < 0) {
                         log_notice("No DRBD on this node: running as a controller only (no node agent)");
                         agent = agent_free(agent);
+                        relay = service_relay_free(relay);
+                        agent_svc = service_free(agent_svc);
+                        agent_store = store_close(agent_store);
                 }
                 if (agent && metrics && (r = agent_metrics_register(agent, metrics, c.metrics_stuck_after)) < 0)
                         goto out;
