@@ -10,7 +10,7 @@
 #include "macro.h"
 #include "bus-worker.h"
 #include "manager-bus.h"
-#include "snapshot-bus.h"
+#include "resource-bus.h"
 
 #ifndef DRBDD_VERSION
 #define DRBDD_VERSION "0.1.0"

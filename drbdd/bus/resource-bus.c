@@ -7,7 +7,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
-#include "snapshot-bus.h"
+#include "resource-bus.h"
 
 
 static Service *svc(void *u) {

@@ -1,5 +1,5 @@
 /* Private to drbdd/bus: the manager's methods for snapshots, restore, clone,
- * revert, WaitReady, iSCSI exports and ownership (snapshot-bus.c), and the
+ * revert, WaitReady, iSCSI exports and ownership (resource-bus.c), and the
  * few ManagerBus accessors they use. */
 #pragma once
 
