@@ -44,7 +44,7 @@ BINS     := $(BUILD)/drbdd $(BUILD)/drbdctl $(BUILD)/drbdd-call $(BUILD)/drbdd-w
             $(BUILD)/bench-agent-pass
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps check check-extended check-package-lists unit integration bench clean check-san format-diff
+.PHONY: all deps check check-extended check-package-lists check-layers unit integration bench clean check-san format-diff
 .SECONDARY:
 all: $(BINS)
 
@@ -106,6 +106,10 @@ deps:
 check-package-lists:
 	@./tools/check-package-lists
 
+# Layer rules and the core's symbol prefixes (docs/architecture.md).
+check-layers: $(CORE_A) $(call obj,$(wildcard drbdd/bus/*.c))
+	@BUILD=$(BUILD) ./tools/check-layers
+
 unit: $(UNIT_BINS)
 	@./tools/run-unit $(UNIT_BINS)
 
@@ -119,7 +123,7 @@ check-san:
 # failures and the exit status is non-zero if there was any.
 check: all
 	@failed=""; start=$$(date +%s); \
-	for t in check-package-lists unit integration check-san $(CHECK_HOOKS); do \
+	for t in check-package-lists check-layers unit integration check-san $(CHECK_HOOKS); do \
 		t0=$$(date +%s); echo "=== make $$t"; \
 		if $(MAKE) --no-print-directory $$t; then r=ok; else r=FAILED; failed="$$failed $$t"; fi; \
 		echo "=== make $$t: $$r in $$(( $$(date +%s) - t0 ))s"; \

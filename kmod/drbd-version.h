@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "drbdd/model/options.h"
+#include "drbd-dialect.h"
 
 typedef enum DrbdVersionSource {
         DRBD_VERSION_SOURCE_PROC,  /* "proc": /proc/drbd, with api and protocol range */

@@ -20,4 +20,4 @@ lab-kmod-check: lab-deps
 
 # tests/fuzz/fuzz.mk builds tests/fuzz/fuzz-events2.c (corpus replay in make
 # check). Its libFuzzer build compiles sources in directly: add ours.
-$(BUILD)/fuzz/libfuzzer-events2: kmod/events2.c kmod/drbd-version.c drbdd/model/options.c drbdd/model/names.c
+$(BUILD)/fuzz/libfuzzer-events2: kmod/events2.c kmod/drbd-version.c kmod/drbd-dialect.c

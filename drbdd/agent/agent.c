@@ -11,6 +11,7 @@
 #include "agent-internal.h"
 #include "agent-metrics.h"
 #include "drbdd/model/sizing.h"
+#include "drbdd/model/options.h"
 #include "exec.h"
 #include "fault.h"
 #include "fileio.h"

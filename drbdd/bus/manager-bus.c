@@ -9,7 +9,7 @@
 #include "macro.h"
 #include "bus-worker.h"
 #include "manager-bus.h"
-#include "snapshot-bus.h"
+#include "resource-bus.h"
 
 #ifndef DRBDD_VERSION
 #define DRBDD_VERSION "0.1.0"
@@ -383,7 +383,7 @@ static const BusMethod manager_methods[] = {
         { "ListResources", "s", "aa{sv}", P(resource) P(resources), method_list_resources, 0 },
         { "GetResourceConfig", "ss", "s", P(resource) P(node) P(config), method_get_config, 0 },
         { "GetResourceCommands", "ss", "as", P(resource) P(node) P(commands), method_get_commands, 0 },
-        SNAPSHOT_BUS_METHODS
+        RESOURCE_BUS_METHODS
         {}
 };
 

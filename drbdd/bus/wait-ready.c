@@ -5,6 +5,7 @@
 
 #include "bus-json.h"
 #include "bus.h"
+#include "drbdd/service/service-watch.h"
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
@@ -42,7 +43,7 @@ struct WaitReady {
         size_t n_calls, n_groups, n_dirty;
         unsigned max_total, max_per_user;
         sd_bus_slot *leave_match;
-        StoreWatch *watch;
+        ServiceWatch *watch; /* observed-state changes, through the service */
         sd_event_source *watch_source, *poll, *defer;
 };
 
@@ -102,7 +103,7 @@ static void wait_ready_idle(WaitReady *wr) {
         if (wr->head)
                 return;
         wr->watch_source = sd_event_source_disable_unref(wr->watch_source);
-        wr->watch = store_watch_close(wr->watch);
+        wr->watch = service_watch_close(wr->watch);
         wr->poll = sd_event_source_disable_unref(wr->poll);
         wr->defer = sd_event_source_disable_unref(wr->defer);
 }
@@ -192,25 +193,17 @@ void wait_ready_changed(WaitReady *wr, const char *kind, const char *name) {
 
 static int wait_ready_arm(WaitReady *wr);
 
+static void on_observed(const char *rd, void *userdata) {
+        mark_rd(userdata, rd, strlen(rd), NULL);
+}
+
 static int on_watch(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         WaitReady *wr = userdata;
-        StoreEventList l;
-        int r = store_watch_read(wr->watch, &l);
-        if (r >= 0) {
-                /* Keys are SERVICE_KEY_OBSERVED "<node>/<rd>". */
-                for (size_t i = 0; i < l.n; i++) {
-                        const char *k = l.items[i].kv.key;
-                        if (!k || !startswith(k, SERVICE_KEY_OBSERVED))
-                                continue;
-                        const char *slash = strchr(k + strlen(SERVICE_KEY_OBSERVED), '/');
-                        if (slash)
-                                mark_rd(wr, slash + 1, strlen(slash + 1), NULL);
-                }
-                store_event_list_done(&l);
-        } else if (r == -ESTALE) {
+        int r = service_watch_read(wr->watch, on_observed, wr);
+        if (r == -ESTALE) {
                 /* Compacted: reopen from now and re-check everything once. */
                 wr->watch_source = sd_event_source_disable_unref(wr->watch_source);
-                wr->watch = store_watch_close(wr->watch);
+                wr->watch = service_watch_close(wr->watch);
                 for (Group *g = wr->head; g; g = g->next)
                         mark_dirty(g);
                 (void) wait_ready_arm(wr);
@@ -264,16 +257,13 @@ static int on_leave(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 
 static int wait_ready_arm(WaitReady *wr) {
         sd_event *e = sd_bus_get_event(wr->bus);
-        Store *st = service_store(wr->service);
         uint64_t now;
-        int64_t rev = 0;
         int r;
         if (!e)
                 return -ENXIO;
-        if (!wr->watch && store_revision(st, &rev) >= 0 &&
-            store_watch_open(st, SERVICE_KEY_OBSERVED, rev, &wr->watch) >= 0 &&
-            sd_event_add_io(e, &wr->watch_source, store_watch_fd(wr->watch), EPOLLIN, on_watch, wr) < 0)
-                wr->watch = store_watch_close(wr->watch); /* the safety net still covers it */
+        if (!wr->watch && service_watch_observed(wr->service, &wr->watch) >= 0 &&
+            sd_event_add_io(e, &wr->watch_source, service_watch_fd(wr->watch), EPOLLIN, on_watch, wr) < 0)
+                wr->watch = service_watch_close(wr->watch); /* the safety net still covers it */
         if (!wr->defer) {
                 if ((r = sd_event_add_defer(e, &wr->defer, on_defer, wr)) < 0)
                         return r;

@@ -9,27 +9,11 @@
 #include "utf8.h"
 #include "drbdd/model/options.h"
 
-static const char *const drbd_dialect_table[_DRBD_DIALECT_MAX] = {
-        [DRBD_DIALECT_84] = "8.4",
-        [DRBD_DIALECT_9] = "9",
-};
-
 static const char *const option_section_table[_OPTION_SECTION_MAX] = {
         [OPTION_SECTION_NET] = "net",
         [OPTION_SECTION_DISK] = "disk",
         [OPTION_SECTION_OPTIONS] = "options",
 };
-
-const char *drbd_dialect_to_string(DrbdDialect d) {
-        return (unsigned) d < _DRBD_DIALECT_MAX ? drbd_dialect_table[d] : NULL;
-}
-
-int drbd_dialect_from_string(const char *s) {
-        for (unsigned i = 0; s && i < _DRBD_DIALECT_MAX; i++)
-                if (streq(s, drbd_dialect_table[i]))
-                        return (int) i;
-        return -EINVAL;
-}
 
 const char *option_section_to_string(OptionSection s) {
         return (unsigned) s < _OPTION_SECTION_MAX ? option_section_table[s] : NULL;

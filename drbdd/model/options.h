@@ -6,14 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef enum DrbdDialect {
-        DRBD_DIALECT_84,
-        DRBD_DIALECT_9,
-        _DRBD_DIALECT_MAX,
-} DrbdDialect;
-
-const char *drbd_dialect_to_string(DrbdDialect d); /* "8.4", "9" */
-int drbd_dialect_from_string(const char *s);       /* or -EINVAL */
+#include "kmod/drbd-dialect.h"
 
 typedef enum OptionSection {
         OPTION_SECTION_NET,     /* net { } */

@@ -1,6 +1,7 @@
-/* Private to drbdd/bus: the manager's methods for snapshots, restore, clone,
- * revert, WaitReady, iSCSI exports and ownership (snapshot-bus.c), and the
- * few ManagerBus accessors they use. */
+/* Private to drbdd/bus: the Manager's methods on one resource beyond its
+ * definition and replicas (resource-bus.c): snapshots, restore, clone,
+ * revert, WaitReady, iSCSI exports and ownership; and the few ManagerBus
+ * accessors they use. */
 #pragma once
 
 #include "bus.h"
@@ -25,7 +26,7 @@ int method_manage_resource(sd_bus_message *m, void *u, sd_bus_message *reply, ch
 int method_unmanage_resource(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg);
 
 /* Rows for manager_methods[]; expanded where P is SD_BUS_PARAM. */
-#define SNAPSHOT_BUS_METHODS                                                                                          \
+#define RESOURCE_BUS_METHODS                                                                                          \
         { "CreateSnapshot", "ssa{sv}", "", P(resource) P(snapshot) P(options), method_create_snapshot, 0 },            \
         { "DeleteSnapshot", "ss", "", P(resource) P(snapshot), method_delete_snapshot, 0 },                            \
         { "ListSnapshots", "s", "aa{sv}", P(resource) P(snapshots), method_list_snapshots, 0 },                        \

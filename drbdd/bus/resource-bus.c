@@ -1,5 +1,6 @@
-/* D-Bus methods for snapshots, restore, clone, revert, exports, ownership,
- * and WaitReady, which answers later without blocking the event loop. */
+/* The Manager's methods on one resource beyond its definition and replicas:
+ * snapshots, restore, clone, revert, iSCSI exports, ownership, and WaitReady,
+ * which answers later without blocking the event loop. */
 #include <stdio.h>
 #include <time.h>
 
@@ -7,7 +8,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
-#include "snapshot-bus.h"
+#include "resource-bus.h"
 
 
 static Service *svc(void *u) {
