@@ -19,6 +19,9 @@
 #define KEY_ALLOC_MINOR KEY_ROOT "alloc/minor/"
 #define KEY_ALLOC_PORT KEY_ROOT "alloc/port/"
 #define KEY_ALLOC_NODEID KEY_ROOT "alloc/node-id/"
+#define KEY_SNAPS KEY_ROOT "snap/"
+#define KEY_REVERT KEY_ROOT "revert/"
+#define KEY_EXPORT KEY_ROOT "export/"
 
 #define DEFAULT_RG "DfltRscGrp"
 #define TXN_RETRIES 200
@@ -64,6 +67,10 @@ char *key_pool(const char *node, const char *pool);
 char *key_rg(const char *rg);
 char *key_rd(const char *rd);
 char *key_res(const char *rd, const char *node);
+/* prefix<a>/<b>, or prefix<a> when b is NULL. */
+char *key_under(const char *prefix, const char *a, const char *b);
+/* The observed object at prefix<node>/<name> (new reference); NULL when absent. */
+json_t *observed_get(Service *s, const char *prefix, const char *node, const char *name);
 
 /* Reads a JSON object at key. -ENOENT if absent, -EIO if not an object. */
 int obj_get(Service *s, const char *key, json_t **ret, int64_t *ret_rev);
@@ -90,6 +97,9 @@ int txn_delete_prefix(Txn *t, const char *prefix);
 int txn_commit(Service *s, Txn *t, char **ret_msg);
 
 void service_notify(Service *s, const char *kind, const char *name, const char *action);
+
+/* v has min..max characters, each a letter, a digit or one of extra. */
+bool chars_ok(const char *v, const char *extra, size_t min, size_t max);
 
 /* Option helpers: all return 0 when the key is absent (leaving *ret alone). */
 int opts_check_keys(json_t *opts, const char *const *allowed, char **ret_msg);
@@ -154,3 +164,6 @@ json_t *usage_domains(json_t *usage, const char *node, const char *rd);
  * restore still reads from it) and adds the deletion of its export and
  * revert state to t (service-snapshot.c). */
 int rd_delete_extras(Service *s, const char *rd, Txn *t, char **ret_msg);
+/* A revert of rd (its revert object cur) has not finished on every node
+ * (service-snapshot.c). */
+bool revert_running(Service *s, json_t *cur);

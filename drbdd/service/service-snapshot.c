@@ -1,5 +1,5 @@
-/* Snapshots, restore, clone, revert, readiness, iSCSI exports and Cinder
- * ownership as desired state (docs/snapshots.md); the node agents act. */
+/* Snapshots, restore, clone and revert as desired state (docs/snapshots.md);
+ * the node agents act. */
 #include <stdio.h>
 #include <sys/random.h>
 #include <time.h>
@@ -10,12 +10,7 @@
 #include "macro.h"
 #include "service-internal.h"
 
-#define KEY_SNAPS KEY_ROOT "snap/"
-#define KEY_REVERT KEY_ROOT "revert/"
-#define KEY_EXPORT KEY_ROOT "export/"
 #define SNAP_MAX_LEN 48 /* "<rd>_<nnnnn>.<snap>" must stay within LVM's name limit */
-#define ISCSI_PORT 3260
-#define ISCSI_IQN_PREFIX "iqn.2026-11.org.drbd.drbdd" /* = LIO_DEFAULT_IQN_PREFIX (iscsi-export/lio.h) */
 
 
 
@@ -35,23 +30,9 @@ static char *key_snap(const char *rd, const char *snap) {
         return asprintf(&k, KEY_SNAPS "%s/%s", rd, snap) < 0 ? NULL : k;
 }
 
-static char *key2(const char *prefix, const char *a, const char *b) {
-        char *k;
-        if (b)
-                return asprintf(&k, "%s%s/%s", prefix, a, b) < 0 ? NULL : k;
-        return asprintf(&k, "%s%s", prefix, a) < 0 ? NULL : k;
-}
 
 
 
-/* The observed object at prefix<node>/<name>; NULL when absent. */
-static json_t *observed(Service *s, const char *prefix, const char *node, const char *name) {
-        _cleanup_free_ char *k = key2(prefix, node, name);
-        json_t *o = NULL;
-        if (!k || obj_get(s, k, &o, NULL) < 0)
-                return NULL;
-        return o;
-}
 
 static void iso_now(char *buf, size_t len) {
         time_t t = time(NULL);
@@ -112,7 +93,7 @@ static int readers_pending(Service *s, const char *rd, const char *snap, char **
                 json_array_foreach(reps, j, x) {
                         if (json_get_bool(x, "diskless", false))
                                 continue;
-                        _cleanup_(json_decrefp) json_t *o = observed(s, SERVICE_KEY_OBSERVED, json_get_str(x, "node", ""), name);
+                        _cleanup_(json_decrefp) json_t *o = observed_get(s, SERVICE_KEY_OBSERVED, json_get_str(x, "node", ""), name);
                         json_t *md = json_object_get(o, "md"), *v;
                         const char *k;
                         bool done = json_object_size(md) == json_array_size(json_object_get(e, "volumes"));
@@ -126,8 +107,6 @@ static int readers_pending(Service *s, const char *rd, const char *snap, char **
         }
         return 0;
 }
-
-static bool revert_running(Service *s, json_t *cur);
 
 /* ---- snapshots ------------------------------------------------------------ */
 
@@ -195,7 +174,7 @@ int service_snapshot_delete(Service *s, const char *rd, const char *snap, char *
         for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
                 _cleanup_(json_decrefp) json_t *o = NULL, *rev_o = NULL;
                 _cleanup_(txn_done) Txn t = {};
-                _cleanup_free_ char *rvk = key2(KEY_REVERT, rd, NULL);
+                _cleanup_free_ char *rvk = key_under(KEY_REVERT, rd, NULL);
                 int64_t rev;
                 if (!rvk)
                         return -ENOMEM;
@@ -239,7 +218,7 @@ static void snapshot_decorate(Service *s, json_t *o) {
                 name = NULL;
         json_array_foreach(json_object_get(o, "nodes"), i, n) {
                 const char *node = json_get_str(n, "node", "");
-                _cleanup_(json_decrefp) json_t *ob = name ? observed(s, SERVICE_KEY_OBSERVED_SNAP, node, name) : NULL;
+                _cleanup_(json_decrefp) json_t *ob = name ? observed_get(s, SERVICE_KEY_OBSERVED_SNAP, node, name) : NULL;
                 const char *st = json_get_str(ob, "state", "pending");
                 json_object_set_new(per, node, json_string(st));
                 if (streq(st, "ready"))
@@ -394,14 +373,14 @@ int service_rd_clone(Service *s, const char *rd, const char *new_rd, json_t *opt
 /* ---- revert ----------------------------------------------------------------- */
 
 /* A revert is finished when every node reports phase "up" for its id. */
-static bool revert_running(Service *s, json_t *cur) {
+bool revert_running(Service *s, json_t *cur) {
         const char *rd = json_get_str(cur, "resource-definition", "");
         json_t *e;
         size_t i;
         if (!cur)
                 return false;
         json_array_foreach(json_object_get(cur, "nodes"), i, e) {
-                _cleanup_(json_decrefp) json_t *ob = observed(s, SERVICE_KEY_OBSERVED_REVERT, json_string_value(e) ?: "", rd);
+                _cleanup_(json_decrefp) json_t *ob = observed_get(s, SERVICE_KEY_OBSERVED_REVERT, json_string_value(e) ?: "", rd);
                 if (json_get_int(ob, "id", -1) != json_get_int(cur, "id", 0) || !streq(json_get_str(ob, "phase", ""), "up"))
                         return true;
         }
@@ -423,7 +402,7 @@ int service_snapshot_revert(Service *s, const char *rd, const char *snap, char *
         int r;
         if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check_name(NAME_RESOURCE, snap, ret_msg)) < 0)
                 return r;
-        _cleanup_free_ char *rvk = key2(KEY_REVERT, rd, NULL), *rk = key_rd(rd);
+        _cleanup_free_ char *rvk = key_under(KEY_REVERT, rd, NULL), *rk = key_rd(rd);
         if (!rvk || !rk)
                 return -ENOMEM;
         for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
@@ -463,7 +442,7 @@ int service_snapshot_revert(Service *s, const char *rd, const char *snap, char *
                 }
                 json_array_foreach(reps, i, e) {
                         const char *node = json_get_str(e, "node", "");
-                        _cleanup_(json_decrefp) json_t *ob = observed(s, SERVICE_KEY_OBSERVED, node, rd);
+                        _cleanup_(json_decrefp) json_t *ob = observed_get(s, SERVICE_KEY_OBSERVED, node, rd);
                         if (obs_in_use(ob))
                                 return msgf(ret_msg, -EBUSY, "'%s' is in use (Primary) on node '%s' or its peers; "
                                             "detach it before reverting", rd, node);
@@ -503,8 +482,8 @@ int service_snapshot_revert(Service *s, const char *rd, const char *snap, char *
 
 int rd_delete_extras(Service *s, const char *rd, Txn *t, char **ret_msg) {
         _cleanup_(json_decrefp) json_t *snaps = NULL;
-        _cleanup_free_ char *prefix = NULL, *reader = NULL, *ek = key2(KEY_EXPORT, rd, NULL),
-                            *rvk = key2(KEY_REVERT, rd, NULL);
+        _cleanup_free_ char *prefix = NULL, *reader = NULL, *ek = key_under(KEY_EXPORT, rd, NULL),
+                            *rvk = key_under(KEY_REVERT, rd, NULL);
         int r;
         if (!ek || !rvk || asprintf(&prefix, KEY_SNAPS "%s/", rd) < 0)
                 return -ENOMEM;
@@ -520,474 +499,4 @@ int rd_delete_extras(Service *s, const char *rd, Txn *t, char **ret_msg) {
         if ((r = txn_delete(t, ek)) < 0 || (r = txn_delete(t, rvk)) < 0)
                 return r;
         return 0;
-}
-
-/* ---- readiness ----------------------------------------------------------------- */
-
-/* Diskless: every volume has a Connected peer whose disk is UpToDate. */
-static bool diskless_ready(json_t *k) {
-        json_t *d, *c, *pd;
-        size_t i, j, l;
-        if (json_array_size(json_object_get(k, "devices")) == 0)
-                return false;
-        json_array_foreach(json_object_get(k, "devices"), i, d) {
-                bool ok = false;
-                json_array_foreach(json_object_get(k, "connections"), j, c) {
-                        if (!streq(json_get_str(c, "connection", ""), "Connected"))
-                                continue;
-                        json_array_foreach(json_object_get(c, "peer-devices"), l, pd)
-                                ok = ok || (json_get_int(pd, "volume", -1) == json_get_int(d, "volume", -2) &&
-                                            streq(json_get_str(pd, "peer-disk", ""), "UpToDate"));
-                }
-                if (!ok)
-                        return false;
-        }
-        return true;
-}
-
-int service_resource_ready(Service *s, const char *rd, const char *node, json_t **ret_row, char **ret_msg) {
-        _cleanup_(json_decrefp) json_t *l = NULL;
-        json_t *e, *row = NULL;
-        size_t i;
-        int r;
-        if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check_name(NAME_NODE, node, ret_msg)) < 0 ||
-            (r = service_list(s, "resource", rd, &l, ret_msg)) < 0)
-                return r;
-        json_array_foreach(l, i, e)
-                if (streq(json_get_str(e, "node", ""), node))
-                        row = e;
-        if (!row)
-                return msgf(ret_msg, -ENOENT, "'%s' has no replica on node '%s'", rd, node);
-        /* Until every node brought its reverted replica up again, the
-         * observed state may still be the one from before the revert. */
-        _cleanup_free_ char *rvk = key2(KEY_REVERT, rd, NULL);
-        _cleanup_(json_decrefp) json_t *rev_o = NULL;
-        if (!rvk)
-                return -ENOMEM;
-        if (obj_get(s, rvk, &rev_o, NULL) >= 0 && revert_running(s, rev_o))
-                return msgf(ret_msg, 0, "'%s' is being reverted to snapshot '%s'", rd, json_get_str(rev_o, "snapshot", ""));
-        json_t *ob = json_object_get(row, "observed"), *k = json_object_get(ob, "kernel");
-        const char *st = json_get_str(row, "state", "planned");
-        /* Diskful: UpToDate, and the agent has seen the volume's (initial)
-         * sync start since its metadata was last made: a revert forgets
-         * "initial-sync" before the state stops saying UpToDate. */
-        bool ready = json_get_bool(row, "diskless", false)
-                             ? diskless_ready(k)
-                             : (k && streq(st, "UpToDate") && json_get_bool(ob, "initial-sync", false));
-        if (!ready) {
-                const char *err = json_get_str(ob, "error", NULL);
-                return msgf(ret_msg, 0, "'%s' on node '%s' is %s%s%s", rd, node, st, err ? ": " : "", err ? err : "");
-        }
-        /* An attached host during the dual-primary window: ready once every
-         * attached host's kernel allows two primaries, else its open would
-         * fail to promote while another host is Primary. */
-        if (json_get_bool(row, "attached", false) && json_get_bool(row, "window", false))
-                json_array_foreach(l, i, e)
-                        if (json_get_bool(e, "attached", false) &&
-                            !json_get_bool(json_object_get(e, "observed"), "two-primaries", false))
-                                return msgf(ret_msg, 0, "'%s' waits for node '%s' to allow two primaries", rd,
-                                            json_get_str(e, "node", ""));
-        *ret_row = json_incref(row);
-        return 1;
-}
-
-/* ---- iSCSI exports ----------------------------------------------------------- */
-
-static bool chars_ok(const char *v, const char *extra, size_t min, size_t max) {
-        size_t n = v ? strlen(v) : 0;
-        if (n < min || n > max)
-                return false;
-        for (const char *p = v; *p; p++)
-                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr(extra, *p)))
-                        return false;
-        return true;
-}
-
-/* rd's name in LIO and in its target IQN: lower case, '_' as '-' (IQNs
- * allow only a-z 0-9 . - :), e.g. CV_1f2e... -> cv-1f2e.... Not one-to-one:
- * iqn_taken() refuses a second rd with the same target name. */
-static void iscsi_volume_name(const char *rd, char *buf, size_t n) {
-        size_t i = 0;
-        for (; rd[i] && i + 1 < n; i++)
-                buf[i] = rd[i] == '_' ? '-' : (rd[i] >= 'A' && rd[i] <= 'Z') ? (char) (rd[i] - 'A' + 'a') : rd[i];
-        buf[i] = 0;
-}
-
-static int iqn_taken(Service *s, const char *rd, const char *iqn, char **ret_msg) {
-        _cleanup_(json_decrefp) json_t *l = NULL;
-        json_t *e;
-        size_t i;
-        int r = obj_range(s, KEY_EXPORT, &l);
-        if (r < 0)
-                return read_failed(ret_msg, r);
-        json_array_foreach(l, i, e)
-                if (!streq(json_get_str(e, "resource-definition", ""), rd) && streq(json_get_str(e, "iqn", ""), iqn))
-                        return msgf(ret_msg, -EEXIST, "'%s' would get the iSCSI target %s, which '%s' already has "
-                                    "(target names are lower case, '_' becomes '-')", rd, iqn,
-                                    json_get_str(e, "resource-definition", ""));
-        return 0;
-}
-
-static int check_initiator(const char *ini, char **ret_msg) {
-        if (!ini || !(startswith(ini, "iqn.") || startswith(ini, "eui.") || startswith(ini, "naa.")) ||
-            !chars_ok(ini, ".-:", 5, 223))
-                return msgf(ret_msg, -EINVAL, "invalid initiator name: expected iqn./eui./naa. form (RFC 3720)");
-        return 0;
-}
-
-static int check_portal(const char *p, char **ret_msg) {
-        if (!chars_ok(p, ".:[]", 1, 64))
-                return msgf(ret_msg, -EINVAL, "invalid portal: expected ADDRESS[:PORT]");
-        return 0;
-}
-
-/* Export of rd: {"resource-definition", "node", "iqn", "portals" [], "acls"
- * {initiator: {userid, password}}, "set-primary" (bool)}. */
-int service_export_iscsi(Service *s, const char *rd, json_t *options, json_t **ret, char **ret_msg) {
-        static const char *const allowed[] = { "initiator", "chap-username", "chap-password", "portals", "node", NULL };
-        const char *ini = NULL, *user = NULL, *pw = NULL, *want_node = NULL;
-        json_t *portals = json_object_get(options, "portals"), *e;
-        size_t i;
-        int r;
-        if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
-            (r = opt_string(options, "initiator", &ini, ret_msg)) < 0 ||
-            (r = opt_string(options, "chap-username", &user, ret_msg)) < 0 ||
-            (r = opt_string(options, "chap-password", &pw, ret_msg)) < 0 ||
-            (r = opt_string(options, "node", &want_node, ret_msg)) < 0)
-                return r;
-        if (!ini)
-                return msgf(ret_msg, -EINVAL, "option 'initiator' is required");
-        if ((r = check_initiator(ini, ret_msg)) < 0)
-                return r;
-        if (!user || !pw)
-                return msgf(ret_msg, -EINVAL, "CHAP is required: give 'chap-username' and 'chap-password'");
-        if (!chars_ok(user, "-_.:@", 1, 255) || streq(user, "NULL"))
-                return msgf(ret_msg, -EINVAL, "invalid CHAP user name (1-255 of A-Z a-z 0-9 - _ . : @)");
-        if (!chars_ok(pw, "-_.+=~!#^*,", 12, 255) || startswith(pw, "NULL"))
-                return msgf(ret_msg, -EINVAL, "invalid CHAP secret: 12-255 of A-Z a-z 0-9 - _ . + = ~ ! # ^ * ,");
-        if (portals && !json_is_array(portals))
-                return msgf(ret_msg, -EINVAL, "option 'portals' must be an array of strings");
-        json_array_foreach(portals, i, e)
-                if (!json_is_string(e) || (r = check_portal(json_string_value(e), ret_msg)) < 0)
-                        return r < 0 ? r : msgf(ret_msg, -EINVAL, "option 'portals' must be an array of strings");
-        if (want_node && (r = check_name(NAME_NODE, want_node, ret_msg)) < 0)
-                return r;
-
-        _cleanup_free_ char *ek = key2(KEY_EXPORT, rd, NULL), *rk = key_rd(rd);
-        if (!ek || !rk)
-                return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *rdo = NULL, *reps = NULL, *cur = NULL, *nodeo = NULL;
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev, cur_rev = 0;
-                const char *node = NULL;
-                if ((r = rd_load(s, rd, &rdo, &rev, ret_msg)) < 0 || (r = replicas_load(s, rd, &reps, ret_msg)) < 0)
-                        return r;
-                if (json_array_size(json_object_get(rdo, "volumes")) != 1)
-                        return msgf(ret_msg, -EINVAL, "iSCSI export needs exactly one volume ('%s' has %zu)", rd,
-                                    json_array_size(json_object_get(rdo, "volumes")));
-                r = obj_get(s, ek, &cur, &cur_rev);
-                if (r < 0 && r != -ENOENT)
-                        return read_failed(ret_msg, r);
-                if (cur)
-                        node = json_get_str(cur, "node", "");
-                else {
-                        /* The wanted node, else the Primary, else the first diskful replica. */
-                        const char *prim = json_get_str(rdo, "primary", NULL);
-                        json_array_foreach(reps, i, e) {
-                                const char *n = json_get_str(e, "node", "");
-                                if (json_get_bool(e, "diskless", false))
-                                        continue;
-                                if (want_node ? streq(n, want_node) : (prim ? streq(n, prim) : !node))
-                                        node = n;
-                        }
-                        if (!node && want_node)
-                                return msgf(ret_msg, -EINVAL, "'%s' has no diskful replica on node '%s'", rd, want_node);
-                        if (!node)
-                                return msgf(ret_msg, -EINVAL, "'%s' has no diskful replica to export from", rd);
-                }
-                if (want_node && !streq(want_node, node))
-                        return msgf(ret_msg, -EBUSY, "'%s' is already exported from node '%s'", rd, node);
-                const char *prim = json_get_str(rdo, "primary", NULL);
-                if (prim && !streq(prim, node))
-                        return msgf(ret_msg, -EBUSY, "'%s' is asked to be Primary on node '%s', not on the export node '%s'",
-                                    rd, prim, node);
-                _cleanup_free_ char *nk = key_node(node);
-                if (!nk)
-                        return -ENOMEM;
-                if ((r = obj_get(s, nk, &nodeo, NULL)) < 0)
-                        return read_failed(ret_msg, r);
-                _cleanup_(json_decrefp) json_t *o = cur ? json_deep_copy(cur) : json_object();
-                if (!o)
-                        return -ENOMEM;
-                if (!cur) {
-                        char iqn[300], vol[64];
-                        iscsi_volume_name(rd, vol, sizeof vol);
-                        snprintf(iqn, sizeof iqn, "%s:%s", ISCSI_IQN_PREFIX, vol);
-                        if ((r = iqn_taken(s, rd, iqn, ret_msg)) < 0)
-                                return r;
-                        json_object_set_new(o, "lio-volume", json_string(vol));
-                        json_object_set_new(o, "resource-definition", json_string(rd));
-                        json_object_set_new(o, "node", json_string(node));
-                        json_object_set_new(o, "iqn", json_string(iqn));
-                        json_object_set_new(o, "iqn-prefix", json_string(ISCSI_IQN_PREFIX));
-                        json_object_set_new(o, "acls", json_object());
-                        json_object_set_new(o, "set-primary", json_boolean(!prim));
-                }
-                if (portals && json_array_size(portals))
-                        json_object_set(o, "portals", portals);
-                else if (!json_object_get(o, "portals")) {
-                        char p[128];
-                        snprintf(p, sizeof p, "%s:%d", json_get_str(nodeo, "address", "0.0.0.0"), ISCSI_PORT);
-                        json_object_set_new(o, "portals", json_pack("[s]", p));
-                }
-                json_object_set_new(json_object_get(o, "acls"), ini, json_pack("{s:s, s:s}", "userid", user, "password", pw));
-                if (json_get_bool(o, "set-primary", false))
-                        json_object_set_new(rdo, "primary", json_string(node));
-                if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_require_rev(&t, ek, cur_rev)) < 0 ||
-                    (r = txn_put_json(&t, ek, o)) < 0 || (r = txn_put_json(&t, rk, rdo)) < 0)
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
-                if (r < 0)
-                        return r;
-                service_notify(s, "export", rd, cur ? "modified" : "created");
-                *ret = json_pack("{s:s, s:O, s:i, s:s}", "target-iqn", json_get_str(o, "iqn", ""), "target-portals",
-                                 json_object_get(o, "portals"), "target-lun", 0, "node", node);
-                return *ret ? 0 : -ENOMEM;
-        }
-        return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd);
-}
-
-int service_unexport_iscsi(Service *s, const char *rd, json_t *options, char **ret_msg) {
-        static const char *const allowed[] = { "initiator", NULL };
-        const char *ini = NULL;
-        int r;
-        if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
-            (r = opt_string(options, "initiator", &ini, ret_msg)) < 0 || (ini && (r = check_initiator(ini, ret_msg)) < 0))
-                return r;
-        _cleanup_free_ char *ek = key2(KEY_EXPORT, rd, NULL), *rk = key_rd(rd);
-        if (!ek || !rk)
-                return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *cur = NULL, *rdo = NULL;
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev, rd_rev = 0;
-                r = obj_get(s, ek, &cur, &rev);
-                if (r == -ENOENT)
-                        return msgf(ret_msg, r, "'%s' is not exported", rd);
-                if (r < 0)
-                        return read_failed(ret_msg, r);
-                if (ini) {
-                        if (!json_object_get(json_object_get(cur, "acls"), ini))
-                                return msgf(ret_msg, -ENOENT, "'%s' is not exported to '%s'", rd, ini);
-                        json_object_del(json_object_get(cur, "acls"), ini);
-                        r = txn_put_json(&t, ek, cur);
-                } else {
-                        r = txn_delete(&t, ek);
-                        /* Give the Primary role back if the export took it. */
-                        if (r >= 0 && json_get_bool(cur, "set-primary", false) && obj_get(s, rk, &rdo, &rd_rev) >= 0 &&
-                            streq(json_get_str(rdo, "primary", ""), json_get_str(cur, "node", ""))) {
-                                json_object_del(rdo, "primary");
-                                if ((r = txn_require_rev(&t, rk, rd_rev)) >= 0)
-                                        r = txn_put_json(&t, rk, rdo);
-                        }
-                }
-                if (r < 0 || (r = txn_require_rev(&t, ek, rev)) < 0)
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
-                if (r < 0)
-                        return r;
-                service_notify(s, "export", rd, ini ? "modified" : "deleted");
-                return 0;
-        }
-        return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd);
-}
-
-int service_export_list(Service *s, const char *rd, json_t **ret, char **ret_msg) {
-        _cleanup_(json_decrefp) json_t *l = NULL, *out = json_array();
-        json_t *e;
-        size_t i;
-        int r;
-        if (!out)
-                return -ENOMEM;
-        if ((r = obj_range(s, KEY_EXPORT, &l)) < 0)
-                return read_failed(ret_msg, r);
-        json_array_foreach(l, i, e) {
-                if (rd && *rd && !streq(json_get_str(e, "resource-definition", ""), rd))
-                        continue;
-                json_t *o = json_deep_copy(e), *acl;
-                const char *ini;
-                json_object_foreach(json_object_get(o, "acls"), ini, acl)
-                        json_object_del(acl, "password"); /* secrets stay in the store */
-                _cleanup_(json_decrefp) json_t *ob = observed(s, SERVICE_KEY_OBSERVED_EXPORT, json_get_str(e, "node", ""),
-                                                              json_get_str(e, "resource-definition", ""));
-                json_object_set_new(o, "state", json_string(json_get_str(ob, "state", "pending")));
-                if (json_object_get(ob, "error"))
-                        json_object_set(o, "error", json_object_get(ob, "error"));
-                if (json_object_get(ob, "initiators")) /* whose ACLs the node has in place */
-                        json_object_set(o, "ready-initiators", json_object_get(ob, "initiators"));
-                json_array_append_new(out, o);
-        }
-        *ret = TAKE_PTR(out);
-        return 0;
-}
-
-/* ---- ownership (Cinder manage/unmanage) ------------------------------------------ */
-
-int service_rd_manage(Service *s, const char *rd, json_t *options, char **ret_msg) {
-        static const char *const allowed[] = { "owner", "volume-id", NULL };
-        const char *owner = NULL, *vid = NULL;
-        int r;
-        if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
-            (r = opt_string(options, "owner", &owner, ret_msg)) < 0 || (r = opt_string(options, "volume-id", &vid, ret_msg)) < 0)
-                return r;
-        if (!owner || !chars_ok(owner, "-_.", 1, 64))
-                return msgf(ret_msg, -EINVAL, "option 'owner' is required (1-64 of A-Z a-z 0-9 - _ .)");
-        if (vid && !chars_ok(vid, "-_.", 1, 128))
-                return msgf(ret_msg, -EINVAL, "invalid 'volume-id' (1-128 of A-Z a-z 0-9 - _ .)");
-        _cleanup_free_ char *rk = key_rd(rd);
-        if (!rk)
-                return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *rdo = NULL;
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev;
-                if ((r = rd_load(s, rd, &rdo, &rev, ret_msg)) < 0)
-                        return r;
-                json_t *cur = json_object_get(rdo, "owner");
-                if (cur)
-                        return msgf(ret_msg, -EEXIST, "'%s' is already managed by '%s'%s%s", rd, json_get_str(cur, "owner", "?"),
-                                    json_object_get(cur, "volume-id") ? " as volume " : "",
-                                    json_get_str(cur, "volume-id", ""));
-                json_object_set_new(rdo, "owner", vid ? json_pack("{s:s, s:s}", "owner", owner, "volume-id", vid)
-                                                      : json_pack("{s:s}", "owner", owner));
-                if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_put_json(&t, rk, rdo)) < 0)
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
-                if (r < 0)
-                        return r;
-                service_notify(s, "resource-definition", rd, "modified");
-                return 0;
-        }
-        return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd);
-}
-
-int service_rd_unmanage(Service *s, const char *rd, json_t *options, char **ret_msg) {
-        static const char *const allowed[] = { NULL };
-        int r;
-        if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0)
-                return r;
-        _cleanup_free_ char *rk = key_rd(rd);
-        if (!rk)
-                return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *rdo = NULL;
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev;
-                if ((r = rd_load(s, rd, &rdo, &rev, ret_msg)) < 0)
-                        return r;
-                if (!json_object_get(rdo, "owner"))
-                        return 0; /* not owned: nothing to clear */
-                json_object_del(rdo, "owner");
-                if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_put_json(&t, rk, rdo)) < 0)
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
-                if (r < 0)
-                        return r;
-                service_notify(s, "resource-definition", rd, "modified");
-                return 0;
-        }
-        return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd);
-}
-
-/* ---- node agent side ---------------------------------------------------------- */
-
-int service_node_extras(Service *s, const char *node, json_t **ret, char **ret_msg) {
-        _cleanup_(json_decrefp) json_t *snaps = NULL, *reverts = NULL, *exports = NULL, *rds = NULL;
-        json_t *snap_out = json_object(), *rev_out = json_object(), *exp_out = json_object(), *src_out = json_object();
-        json_t *e, *n;
-        size_t i, j;
-        int r;
-        _cleanup_(json_decrefp) json_t *out = json_pack("{s:o, s:o, s:o, s:o}", "snapshots", snap_out, "reverts", rev_out,
-                                                        "exports", exp_out, "sources", src_out);
-        if (!out)
-                return -ENOMEM;
-        if ((r = obj_range(s, KEY_SNAPS, &snaps)) < 0 || (r = obj_range(s, KEY_REVERT, &reverts)) < 0 ||
-            (r = obj_range(s, KEY_EXPORT, &exports)) < 0 || (r = obj_range(s, KEY_RDS, &rds)) < 0)
-                return read_failed(ret_msg, r);
-        json_array_foreach(snaps, i, e)
-                json_array_foreach(json_object_get(e, "nodes"), j, n)
-                        if (streq(json_get_str(n, "node", ""), node)) {
-                                char k[300];
-                                snprintf(k, sizeof k, "%s/%s", json_get_str(e, "resource-definition", ""),
-                                         json_get_str(e, "name", ""));
-                                json_object_set(snap_out, k, e);
-                        }
-        json_array_foreach(reverts, i, e) {
-                /* Progress of every node, for the barrier. */
-                json_t *prog = json_object();
-                json_array_foreach(json_object_get(e, "nodes"), j, n) {
-                        json_t *ob = observed(s, SERVICE_KEY_OBSERVED_REVERT, json_string_value(n) ?: "",
-                                              json_get_str(e, "resource-definition", ""));
-                        json_object_set_new(prog, json_string_value(n) ?: "", ob ? ob : json_object());
-                }
-                json_object_set_new(e, "progress", prog);
-                json_object_set(rev_out, json_get_str(e, "resource-definition", ""), e);
-        }
-        json_array_foreach(exports, i, e)
-                if (streq(json_get_str(e, "node", ""), node))
-                        json_object_set(exp_out, json_get_str(e, "resource-definition", ""), e);
-        json_array_foreach(rds, i, e)
-                if (json_object_get(e, "source"))
-                        json_object_set(src_out, json_get_str(e, "name", ""), json_object_get(e, "source"));
-        *ret = TAKE_PTR(out);
-        return 0;
-}
-
-int service_observed_aux_put(Service *s, const char *prefix, const char *node, const char *name, json_t *state,
-                             char **ret_msg) {
-        _cleanup_free_ char *k = key2(prefix, node, name);
-        _cleanup_(txn_done) Txn t = {};
-        int r;
-        if (!k)
-                return -ENOMEM;
-        if (!startswith(prefix, SERVICE_KEY_OBSERVED_SNAP) && !startswith(prefix, SERVICE_KEY_OBSERVED_REVERT) &&
-            !startswith(prefix, SERVICE_KEY_OBSERVED_EXPORT))
-                return -EINVAL;
-        if (state) {
-                _cleanup_(json_decrefp) json_t *cur = NULL;
-                if (obj_get(s, k, &cur, NULL) >= 0 && json_equal(cur, state))
-                        return 0;
-        }
-        if ((r = state ? txn_put_json(&t, k, state) : txn_delete(&t, k)) < 0)
-                return r;
-        return txn_commit(s, &t, ret_msg);
-}
-
-int service_observed_aux_list(Service *s, const char *prefix, const char *node, json_t **ret) {
-        _cleanup_free_ char *p = NULL;
-        if (asprintf(&p, "%s%s/", prefix, node) < 0)
-                return -ENOMEM;
-        StoreKVList l;
-        int r = store_range(s->store, p, &l);
-        if (r < 0)
-                return r;
-        json_t *o = json_object();
-        for (size_t i = 0; o && i < l.n; i++)
-                json_object_set_new(o, l.items[i].key + strlen(p), json_string(l.items[i].value));
-        store_kv_list_done(&l);
-        *ret = o;
-        return o ? 0 : -ENOMEM;
-}
-
-Store *service_store(Service *s) {
-        return s->store;
 }

@@ -98,6 +98,28 @@ char *key_rg(const char *rg) { return keyf(KEY_RGS "%s", rg); }
 char *key_rd(const char *rd) { return keyf(KEY_RDS "%s", rd); }
 char *key_res(const char *rd, const char *node) { return keyf(KEY_RES "%s/%s", rd, node); }
 
+char *key_under(const char *prefix, const char *a, const char *b) {
+        return b ? keyf("%s%s/%s", prefix, a, b) : keyf("%s%s", prefix, a);
+}
+
+bool chars_ok(const char *v, const char *extra, size_t min, size_t max) {
+        size_t n = v ? strlen(v) : 0;
+        if (n < min || n > max)
+                return false;
+        for (const char *p = v; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr(extra, *p)))
+                        return false;
+        return true;
+}
+
+json_t *observed_get(Service *s, const char *prefix, const char *node, const char *name) {
+        _cleanup_free_ char *k = key_under(prefix, node, name);
+        json_t *o = NULL;
+        if (!k || obj_get(s, k, &o, NULL) < 0)
+                return NULL;
+        return o;
+}
+
 int obj_get(Service *s, const char *key, json_t **ret, int64_t *ret_rev) {
         StoreKV kv;
         int r = store_get(s->store, key, &kv);
