@@ -90,60 +90,90 @@ static int check_window(Service *s, const char *rd_name, json_t *rd, json_t *rep
         return 0;
 }
 
+typedef struct Attach {
+        const char *rd, *node;
+} Attach;
+
+static int attach_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        const Attach *a = userdata;
+        _cleanup_(rd_draft_done) RdDraft d = {};
+        _cleanup_(json_decrefp) json_t *n = NULL;
+        _cleanup_free_ char *nk = key_node(a->node), *what = NULL;
+        int r;
+        if (!nk || asprintf(&what, "%s/%s", a->rd, a->node) < 0)
+                return -ENOMEM;
+        if ((r = rd_draft_load(s, t, a->rd, &d, ret_msg)) < 0)
+                return r;
+        r = obj_get(s, nk, &n, NULL);
+        if (r == -ENOENT)
+                return msgf(ret_msg, r, "node '%s' not found", a->node);
+        if (r < 0)
+                return read_failed(ret_msg, r);
+        if (rd_attached(d.rd, a->node))
+                return TXN_NOTHING;
+        if (json_array_size(json_object_get(d.rd, "volumes")) == 0)
+                return msgf(ret_msg, -EINVAL, "'%s' has no volumes yet", a->rd);
+        if (json_array_size(json_object_get(d.rd, "attached")) >= 1 &&
+            (r = check_window(s, a->rd, d.rd, d.replicas, a->node, ret_msg)) < 0)
+                return r;
+        json_t *list = json_object_get(d.rd, "attached");
+        if (!json_is_array(list))
+                json_object_set_new(d.rd, "attached", list = json_array());
+        if (!list || json_array_append_new(list, json_string(a->node)) < 0)
+                return -ENOMEM;
+        /* When the window opened (metrics: a window open too long). */
+        if (json_array_size(list) == 2)
+                json_object_set_new(d.rd, "window-since", json_integer((json_int_t) s->now(NULL)));
+        if (!replica_of(d.replicas, a->node)) {
+                NewReplica add = { .node = a->node, .attach_created = true };
+                if ((r = check_dialect_limits(s, d.replicas, a->node, 1, true, ret_msg)) < 0 ||
+                    (r = replicas_add_step(s, t, &d, &add, 1, ret_msg)) < 0)
+                        return r;
+        }
+        if ((r = rd_draft_put(t, &d)) < 0 || (r = txn_notify(t, "resource", what, "attached")) < 0)
+                return r;
+        return TXN_COMMIT;
+}
+
 int service_resource_attach(Service *s, const char *rd_name, const char *node, json_t *options, char **ret_msg) {
         static const char *const allowed[] = { NULL };
         int r;
         if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = check_name(NAME_NODE, node, ret_msg)) < 0 ||
             (r = opts_check_keys(options, allowed, ret_msg)) < 0)
                 return r;
-        _cleanup_free_ char *rk = key_rd(rd_name), *nk = key_node(node), *what = NULL;
-        if (!rk || !nk || asprintf(&what, "%s/%s", rd_name, node) < 0)
+        return txn_run(s, attach_build, &(Attach) { rd_name, node }, ret_msg, "'%s'", rd_name);
+}
+
+static int detach_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        const Attach *a = userdata;
+        _cleanup_free_ char *rk = key_rd(a->rd), *k = key_res(a->rd, a->node), *what = NULL;
+        _cleanup_(json_decrefp) json_t *rd = NULL, *res = NULL, *keep = json_array();
+        int64_t rev, res_rev = 0;
+        json_t *e;
+        size_t i;
+        int r;
+        if (!rk || !k || !keep || asprintf(&what, "%s/%s", a->rd, a->node) < 0)
                 return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *rd = NULL, *replicas = NULL, *n = NULL;
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev;
-                if ((r = rd_load(s, rd_name, &rd, &rev, ret_msg)) < 0 ||
-                    (r = replicas_load(s, rd_name, &replicas, ret_msg)) < 0)
-                        return r;
-                r = obj_get(s, nk, &n, NULL);
-                if (r == -ENOENT)
-                        return msgf(ret_msg, r, "node '%s' not found", node);
-                if (r < 0)
-                        return read_failed(ret_msg, r);
-                if (rd_attached(rd, node))
-                        return 0;
-                if (json_array_size(json_object_get(rd, "volumes")) == 0)
-                        return msgf(ret_msg, -EINVAL, "'%s' has no volumes yet", rd_name);
-                if (json_array_size(json_object_get(rd, "attached")) >= 1 &&
-                    (r = check_window(s, rd_name, rd, replicas, node, ret_msg)) < 0)
-                        return r;
-                json_t *list = json_object_get(rd, "attached");
-                if (!json_is_array(list))
-                        json_object_set_new(rd, "attached", list = json_array());
-                if (!list || json_array_append_new(list, json_string(node)) < 0)
-                        return -ENOMEM;
-                /* When the window opened (metrics: a window open too long). */
-                if (json_array_size(list) == 2)
-                        json_object_set_new(rd, "window-since", json_integer((json_int_t) s->now(NULL)));
-                json_t *have = replica_of(replicas, node);
-                if (!have) {
-                        if ((r = check_dialect_limits(s, replicas, node, 1, true, ret_msg)) < 0)
-                                return r;
-                        NewReplica add = { .node = node, .attach_created = true };
-                        r = replicas_commit(s, rd_name, rd, rev, true, replicas, &add, 1, ret_msg);
-                } else if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_put_json(&t, rk, rd)) < 0)
-                        return r;
-                else
-                        r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
-                if (r < 0)
-                        return r;
-                service_notify(s, "resource", what, "attached");
-                return 0;
-        }
-        return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd_name);
+        if ((r = rd_load(s, a->rd, &rd, &rev, ret_msg)) < 0)
+                return r;
+        if (!rd_attached(rd, a->node))
+                return TXN_NOTHING;
+        json_array_foreach(json_object_get(rd, "attached"), i, e)
+                if (!streq(json_string_value(e) ?: "", a->node))
+                        json_array_append(keep, e);
+        json_object_set(rd, "attached", keep);
+        if (json_array_size(keep) < 2)
+                json_object_del(rd, "window-since");
+        r = obj_get(s, k, &res, &res_rev);
+        if (r < 0 && r != -ENOENT)
+                return read_failed(ret_msg, r);
+        /* Only a client: one made diskful since (toggle-disk, auto-diskful) holds data. */
+        bool remove = r >= 0 && json_get_bool(res, "attach-created", false) && json_get_bool(res, "diskless", false);
+        if ((r = txn_require_rev(t, rk, rev)) < 0 || (r = txn_put_json(t, rk, rd)) < 0 ||
+            (remove && (r = replica_delete_ops(t, a->rd, res, res_rev)) < 0) ||
+            (r = txn_notify(t, "resource", what, remove ? "deleted" : "detached")) < 0)
+                return r;
+        return TXN_COMMIT;
 }
 
 int service_resource_detach(Service *s, const char *rd_name, const char *node, json_t *options, char **ret_msg) {
@@ -152,45 +182,7 @@ int service_resource_detach(Service *s, const char *rd_name, const char *node, j
         if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = check_name(NAME_NODE, node, ret_msg)) < 0 ||
             (r = opts_check_keys(options, allowed, ret_msg)) < 0)
                 return r;
-        _cleanup_free_ char *rk = key_rd(rd_name), *k = key_res(rd_name, node), *what = NULL;
-        if (!rk || !k || asprintf(&what, "%s/%s", rd_name, node) < 0)
-                return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *rd = NULL, *res = NULL, *keep = json_array();
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev, res_rev = 0;
-                json_t *e;
-                size_t i;
-                if (!keep)
-                        return -ENOMEM;
-                if ((r = rd_load(s, rd_name, &rd, &rev, ret_msg)) < 0)
-                        return r;
-                if (!rd_attached(rd, node))
-                        return 0;
-                json_array_foreach(json_object_get(rd, "attached"), i, e)
-                        if (!streq(json_string_value(e) ?: "", node))
-                                json_array_append(keep, e);
-                json_object_set(rd, "attached", keep);
-                if (json_array_size(keep) < 2)
-                        json_object_del(rd, "window-since");
-                r = obj_get(s, k, &res, &res_rev);
-                if (r < 0 && r != -ENOENT)
-                        return read_failed(ret_msg, r);
-                /* Only a client: one made diskful since (toggle-disk, auto-diskful) holds data. */
-                bool remove = r >= 0 && json_get_bool(res, "attach-created", false) &&
-                              json_get_bool(res, "diskless", false);
-                if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_put_json(&t, rk, rd)) < 0 ||
-                    (remove && (r = replica_delete_ops(&t, rd_name, res, res_rev)) < 0))
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
-                if (r < 0)
-                        return r;
-                service_notify(s, "resource", what, remove ? "deleted" : "detached");
-                return 0;
-        }
-        return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd_name);
+        return txn_run(s, detach_build, &(Attach) { rd_name, node }, ret_msg, "'%s'", rd_name);
 }
 
 /* ---- domains using replicas (reported by the compute helper) ---- */

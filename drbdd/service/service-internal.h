@@ -77,6 +77,11 @@ int obj_get(Service *s, const char *key, json_t **ret, int64_t *ret_rev);
 /* All JSON objects under prefix, as an array; each gets "_rev" removed. */
 int obj_range(Service *s, const char *prefix, json_t **ret);
 
+/* A change to announce (service_notify) once the transaction is committed. */
+typedef struct TxnNote {
+        const char *kind, *name, *action; /* name owned by the Txn, the others static */
+} TxnNote;
+
 /* A transaction under construction; strings are owned by it. */
 typedef struct Txn {
         StoreCompare *cmp;
@@ -85,6 +90,8 @@ typedef struct Txn {
         size_t n_ops;
         char **owned;
         size_t n_owned;
+        TxnNote *notes;
+        size_t n_notes;
 } Txn;
 
 void txn_done(Txn *t);
@@ -93,8 +100,26 @@ int txn_put_json(Txn *t, const char *key, json_t *value);
 int txn_put(Txn *t, const char *key, const char *value);
 int txn_delete(Txn *t, const char *key);
 int txn_delete_prefix(Txn *t, const char *prefix);
+/* t already compares or writes key (an allocation taken by an earlier step). */
+bool txn_has_key(const Txn *t, const char *key);
+/* Announces the change once t is committed (name is copied). */
+int txn_notify(Txn *t, const char *kind, const char *name, const char *action);
 /* Commits; -EAGAIN on conflict. Translates store errors into messages. */
 int txn_commit(Service *s, Txn *t, char **ret_msg);
+
+/* Builds one transaction into t from fresh store reads, by composing steps
+ * that add their compares, writes and notes. Returns < 0 (an error, message
+ * in *ret_msg; -EAGAIN: read again), TXN_NOTHING (nothing to write) or
+ * TXN_COMMIT (commit t). */
+typedef int (*TxnBuildFn)(Service *s, Txn *t, void *userdata, char **ret_msg);
+#define TXN_NOTHING 0
+#define TXN_COMMIT 1
+/* The one retry loop of every mutation: builds, commits, announces t's notes;
+ * on a conflict builds again from fresh reads, up to TXN_RETRIES times, then
+ * -EBUSY "<what> is being changed concurrently; try again" (what from
+ * what_fmt). Returns 0 or build's / the commit's error. */
+int txn_run(Service *s, TxnBuildFn build, void *userdata, char **ret_msg, const char *what_fmt, ...)
+        __attribute__((format(printf, 5, 6)));
 
 void service_notify(Service *s, const char *kind, const char *name, const char *action);
 
@@ -125,18 +150,50 @@ int pool_used_kib(Service *s, const char *node, const char *pool, uint64_t *ret)
 /* Peer slots that bitmaps are sized for, for rd on a node of dialect d. */
 unsigned rd_peer_slots(json_t *rd, DrbdDialect d);
 
-/* ---- replicas (service-rd.c) ---- */
+/* ---- steps of one transaction (service-rd.c) ---- */
+/* A resource definition as the steps of one transaction read and change it.
+ * Each step validates, reads what it needs, changes rd and replicas here
+ * and adds its compares, writes and notes to the Txn; rd_draft_put() adds
+ * the definition's own write last. All owned by the draft. */
+typedef struct RdDraft {
+        const char *name; /* borrowed */
+        json_t *rd;       /* the definition as it will be written */
+        json_t *orig;     /* as read (NULL: a new definition) */
+        json_t *replicas; /* its replicas, those added by earlier steps included */
+        int64_t rev;      /* rd's revision as read; 0 for a new one */
+} RdDraft;
+void rd_draft_done(RdDraft *d);
+/* Reads rd and its replicas; t requires rd's revision. */
+int rd_draft_load(Service *s, Txn *t, const char *name, RdDraft *d, char **ret_msg);
+/* Adds the write of d's definition to t, unless it is unchanged. */
+int rd_draft_put(Txn *t, const RdDraft *d);
+
+/* A new definition (options as service_rd_create: validated here) with its
+ * port allocated: requires the name and the port key to be absent and the
+ * group unchanged. -EEXIST when the name or an explicit port is taken. */
+int rd_create_step(Service *s, Txn *t, const char *name, json_t *options, RdDraft *d, char **ret_msg);
+/* A volume of size_kib (already validated) with its minor allocated (the
+ * given one when minor_opt != 0): requires the minor key to be absent. */
+int vd_create_step(Service *s, Txn *t, RdDraft *d, uint64_t size_kib, unsigned minor_opt, unsigned *ret_vnr,
+                   char **ret_msg);
+
 typedef struct NewReplica {
         const char *node;
         const char *pool;    /* NULL for diskless */
         bool tiebreaker;
         bool attach_created; /* a client made by an attach: its detach removes it */
 } NewReplica;
-/* Writes new replicas of rd in one transaction guarded by rd's revision,
- * allocating node-ids; also writes rd back when rd_changed (the caller
- * changed it). -EAGAIN on conflict (caller retries). */
-int replicas_commit(Service *s, const char *rd_name, json_t *rd, int64_t rd_rev, bool rd_changed, json_t *existing,
-                    const NewReplica *add, size_t n_add, char **ret_msg);
+/* New replicas of d, allocating node-ids (each key compared); may set rd's
+ * sync-source-id. The replicas join d->replicas. */
+int replicas_add_step(Service *s, Txn *t, RdDraft *d, const NewReplica *add, size_t n_add, char **ret_msg);
+/* A replica of d on node (want_pool or the group's choice; diskless: none),
+ * after the node, dialect, peer-slot and capacity checks. */
+int resource_create_step(Service *s, Txn *t, RdDraft *d, const char *node, const char *want_pool, bool diskless,
+                         char **ret_msg);
+/* Places replicas of d as the group (options: place-count) asks, none on the
+ * nodes in excluded (may be NULL); a tie-breaker where it votes. Returns 1
+ * when it added replicas, 0 when none were needed. */
+int autoplace_step(Service *s, Txn *t, RdDraft *d, json_t *options, json_t *excluded, char **ret_msg);
 /* Adds the removal of replica res (read at res_rev) to t; its node-id stays held. */
 int replica_delete_ops(Txn *t, const char *rd_name, json_t *res, int64_t res_rev);
 /* The replica of replicas on node (borrowed), or NULL. */
@@ -147,8 +204,11 @@ int check_dialect_limits(Service *s, json_t *replicas, const char *new_node, siz
                          char **ret_msg);
 /* Turns the tie-breaker on node into an ordinary diskless client (a host
  * attaches there, or the leader no longer needs it as a tie-breaker while a
- * host uses it): same replica, same node-id, one modify. -EAGAIN when it
- * is gone meanwhile. */
+ * host uses it): same replica, same node-id, one modify. The step returns
+ * -ENOENT (no message) when the replica is gone meanwhile; the call is
+ * one transaction of its own. */
+int tiebreaker_to_client_step(Service *s, Txn *t, const char *rd_name, const char *node, bool attach_created,
+                              char **ret_msg);
 int tiebreaker_to_client(Service *s, const char *rd_name, const char *node, bool attach_created, char **ret_msg);
 
 /* ---- attachments (service-attach.c) ---- */

@@ -7,6 +7,7 @@
 #include "drbdd/model/names.h"
 #include "drbdd/model/size.h"
 #include "drbdd/model/sizing.h"
+#include "fault.h"
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
@@ -43,17 +44,17 @@ static bool key_exists(Service *s, const char *key) {
 }
 
 /* Finds a number in [min,max] whose allocation key under prefix is free,
- * starting at *hint. The transaction that uses it must require the key to be
- * absent: this is only a hint. */
-static int alloc_find(Service *s, const char *prefix, unsigned min, unsigned max, unsigned *hint, unsigned *ret,
-                      char **ret_key) {
+ * starting at *hint, and not taken by t already. The transaction must require
+ * the key to be absent: this is only a hint. */
+static int alloc_find(Service *s, const Txn *t, const char *prefix, unsigned min, unsigned max, unsigned *hint,
+                      unsigned *ret, char **ret_key) {
         unsigned span = max - min + 1;
         for (unsigned i = 0; i < span; i++) {
                 unsigned v = min + (*hint - min + i) % span;
                 char *k;
                 if (asprintf(&k, "%s%06u", prefix, v) < 0)
                         return -ENOMEM;
-                if (!key_exists(s, k)) {
+                if (!txn_has_key(t, k) && !key_exists(s, k)) {
                         *hint = v == max ? min : v + 1;
                         *ret = v;
                         *ret_key = k;
@@ -88,13 +89,46 @@ static int rg_load(Service *s, const char *name, json_t **ret, int64_t *ret_rev,
 
 /* ---- resource definitions ------------------------------------------------- */
 
-int service_rd_create(Service *s, const char *name, json_t *options, char **ret_msg) {
+/* ---- drafts: a definition changed by steps of one transaction ------------- */
+
+void rd_draft_done(RdDraft *d) {
+        json_decref(d->rd);
+        json_decref(d->orig);
+        json_decref(d->replicas);
+        *d = (RdDraft) {};
+}
+
+int rd_draft_load(Service *s, Txn *t, const char *name, RdDraft *d, char **ret_msg) {
+        _cleanup_free_ char *rk = key_rd(name);
+        int r;
+        *d = (RdDraft) { .name = name };
+        if (!rk)
+                return -ENOMEM;
+        if ((r = rd_load(s, name, &d->rd, &d->rev, ret_msg)) < 0 ||
+            (r = replicas_load(s, name, &d->replicas, ret_msg)) < 0)
+                return r;
+        if (!(d->orig = json_deep_copy(d->rd)))
+                return -ENOMEM;
+        return txn_require_rev(t, rk, d->rev);
+}
+
+int rd_draft_put(Txn *t, const RdDraft *d) {
+        _cleanup_free_ char *rk = key_rd(d->name);
+        if (!rk)
+                return -ENOMEM;
+        if (d->orig && json_equal(d->orig, d->rd))
+                return 0;
+        return txn_put_json(t, rk, d->rd);
+}
+
+int rd_create_step(Service *s, Txn *t, const char *name, json_t *options, RdDraft *d, char **ret_msg) {
         static const char *const allowed[] = { "resource-group", "port", "peer-slots", "drbd-options", NULL };
         const char *group = DEFAULT_RG;
         uint64_t port = 0, slots = 0;
         json_t *drbd = NULL;
         int r;
 
+        *d = (RdDraft) { .name = name };
         if ((r = check_name(NAME_RESOURCE, name, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
             (r = opt_string(options, "resource-group", &group, ret_msg)) < 0 ||
             (r = check_name(NAME_RESOURCE, group, ret_msg)) < 0 ||
@@ -113,53 +147,58 @@ int service_rd_create(Service *s, const char *name, json_t *options, char **ret_
         if (!slots)
                 slots = (uint64_t) json_get_int(rg, "peer-slots", s->cfg.default_peer_slots);
 
-        _cleanup_free_ char *secret = NULL, *rk = key_rd(name), *rgk = key_rg(group);
+        _cleanup_free_ char *secret = NULL, *rk = key_rd(name), *rgk = key_rg(group), *pk = NULL;
         if (!rk || !rgk)
                 return -ENOMEM;
+        if (key_exists(s, rk))
+                return msgf(ret_msg, -EEXIST, "resource definition '%s' already exists", name);
         if ((r = make_secret(&secret)) < 0)
                 return msgf(ret_msg, r, "cannot generate a shared secret: %s", strerror(-r));
-
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_free_ char *pk = NULL;
-                unsigned p;
-                if (port) {
-                        p = (unsigned) port;
-                        if (asprintf(&pk, KEY_ALLOC_PORT "%06u", p) < 0)
-                                return -ENOMEM;
-                } else {
-                        r = alloc_find(s, KEY_ALLOC_PORT, s->cfg.port_min, s->cfg.port_max, &s->next_port, &p, &pk);
-                        if (r == -ENOSPC)
-                                return msgf(ret_msg, r, "no free TCP port left in the range %u-%u", s->cfg.port_min,
-                                            s->cfg.port_max);
-                        if (r < 0)
-                                return r;
-                }
-                /* Own DRBD options only; the group's are merged when rendering. */
-                _cleanup_(json_decrefp) json_t *o = json_pack(
-                        "{s:s, s:s, s:i, s:s, s:I, s:[], s:o}", "name", name, "resource-group", group, "port", p,
-                        "secret", secret, "peer-slots", (json_int_t) slots, "volumes", "drbd-options",
-                        drbd ? json_deep_copy(drbd) : json_object());
-                _cleanup_(txn_done) Txn t = {};
-                if (!o)
+        unsigned p;
+        if (port) {
+                p = (unsigned) port;
+                if (asprintf(&pk, KEY_ALLOC_PORT "%06u", p) < 0)
                         return -ENOMEM;
-                if ((r = txn_require_rev(&t, rk, 0)) < 0 || (r = txn_require_rev(&t, pk, 0)) < 0 ||
-                    (rg_rev && (r = txn_require_rev(&t, rgk, rg_rev)) < 0) || (r = txn_put_json(&t, rk, o)) < 0 ||
-                    (r = txn_put(&t, pk, name)) < 0)
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN) {
-                        if (key_exists(s, rk))
-                                return msgf(ret_msg, -EEXIST, "resource definition '%s' already exists", name);
-                        if (port)
-                                return msgf(ret_msg, -EEXIST, "port %u is already in use", p);
-                        continue; /* port taken meanwhile, or group changed */
-                }
+                if (txn_has_key(t, pk) || key_exists(s, pk))
+                        return msgf(ret_msg, -EEXIST, "port %u is already in use", p);
+        } else {
+                r = alloc_find(s, t, KEY_ALLOC_PORT, s->cfg.port_min, s->cfg.port_max, &s->next_port, &p, &pk);
+                if (r == -ENOSPC)
+                        return msgf(ret_msg, r, "no free TCP port left in the range %u-%u", s->cfg.port_min,
+                                    s->cfg.port_max);
                 if (r < 0)
                         return r;
-                service_notify(s, "resource-definition", name, "created");
-                return 0;
         }
-        return msgf(ret_msg, -EBUSY, "could not allocate a port for '%s' under contention; try again", name);
+        /* Own DRBD options only; the group's are merged when rendering. */
+        d->rd = json_pack("{s:s, s:s, s:i, s:s, s:I, s:[], s:o}", "name", name, "resource-group", group, "port", p,
+                          "secret", secret, "peer-slots", (json_int_t) slots, "volumes", "drbd-options",
+                          drbd ? json_deep_copy(drbd) : json_object());
+        d->replicas = json_array();
+        if (!d->rd || !d->replicas)
+                return -ENOMEM;
+        if ((r = txn_require_rev(t, rk, 0)) < 0 || (r = txn_require_rev(t, pk, 0)) < 0 ||
+            (rg_rev && (r = txn_require_rev(t, rgk, rg_rev)) < 0) || (r = txn_put(t, pk, name)) < 0 ||
+            (r = txn_notify(t, "resource-definition", name, "created")) < 0)
+                return r;
+        return 0;
+}
+
+typedef struct RdCreate {
+        const char *name;
+        json_t *options;
+} RdCreate;
+
+static int rd_create_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        const RdCreate *c = userdata;
+        _cleanup_(rd_draft_done) RdDraft d = {};
+        int r;
+        if ((r = rd_create_step(s, t, c->name, c->options, &d, ret_msg)) < 0 || (r = rd_draft_put(t, &d)) < 0)
+                return r;
+        return TXN_COMMIT;
+}
+
+int service_rd_create(Service *s, const char *name, json_t *options, char **ret_msg) {
+        return txn_run(s, rd_create_build, &(RdCreate) { name, options }, ret_msg, "resource definition '%s'", name);
 }
 
 static int rd_options_apply(json_t *rd, void *userdata, char **ret_msg) {
@@ -196,47 +235,44 @@ int service_rd_modify(Service *s, const char *name, json_t *options, char **ret_
         return r;
 }
 
+static int rd_delete_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        const char *name = userdata;
+        _cleanup_free_ char *rk = key_rd(name), *resp = NULL, *nidp = NULL;
+        _cleanup_(json_decrefp) json_t *rd = NULL;
+        int64_t rev;
+        json_t *v;
+        size_t i;
+        int r;
+        if (!rk || asprintf(&resp, KEY_RES "%s/", name) < 0 || asprintf(&nidp, KEY_ALLOC_NODEID "%s/", name) < 0)
+                return -ENOMEM;
+        if ((r = rd_load(s, name, &rd, &rev, ret_msg)) < 0)
+                return r;
+        if (json_array_size(json_object_get(rd, "attached")) > 0)
+                return msgf(ret_msg, -EBUSY, "'%s' is attached on node '%s'; detach it first", name,
+                            json_string_value(json_array_get(json_object_get(rd, "attached"), 0)));
+        char pk[64];
+        snprintf(pk, sizeof pk, KEY_ALLOC_PORT "%06d", (int) json_get_int(rd, "port", 0));
+        if ((r = rd_delete_extras(s, name, t, ret_msg)) < 0)
+                return r;
+        if ((r = txn_require_rev(t, rk, rev)) < 0 || (r = txn_delete(t, rk)) < 0 || (r = txn_delete(t, pk)) < 0 ||
+            (r = txn_delete_prefix(t, resp)) < 0 || (r = txn_delete_prefix(t, nidp)) < 0)
+                return r;
+        json_array_foreach(json_object_get(rd, "volumes"), i, v) {
+                char mk[64];
+                snprintf(mk, sizeof mk, KEY_ALLOC_MINOR "%06d", (int) json_get_int(v, "minor", 0));
+                if ((r = txn_delete(t, mk)) < 0)
+                        return r;
+        }
+        if ((r = txn_notify(t, "resource-definition", name, "deleted")) < 0)
+                return r;
+        return TXN_COMMIT;
+}
+
 int service_rd_delete(Service *s, const char *name, char **ret_msg) {
         int r;
         if ((r = check_name(NAME_RESOURCE, name, ret_msg)) < 0)
                 return r;
-        _cleanup_free_ char *rk = key_rd(name), *resp = NULL, *nidp = NULL;
-        if (!rk || asprintf(&resp, KEY_RES "%s/", name) < 0 || asprintf(&nidp, KEY_ALLOC_NODEID "%s/", name) < 0)
-                return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *rd = NULL;
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev;
-                json_t *v;
-                size_t i;
-                if ((r = rd_load(s, name, &rd, &rev, ret_msg)) < 0)
-                        return r;
-                if (json_array_size(json_object_get(rd, "attached")) > 0)
-                        return msgf(ret_msg, -EBUSY, "'%s' is attached on node '%s'; detach it first", name,
-                                    json_string_value(json_array_get(json_object_get(rd, "attached"), 0)));
-                char pk[64];
-                snprintf(pk, sizeof pk, KEY_ALLOC_PORT "%06d", (int) json_get_int(rd, "port", 0));
-                if ((r = rd_delete_extras(s, name, &t, ret_msg)) < 0)
-                        return r;
-                if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_delete(&t, rk)) < 0 ||
-                    (r = txn_delete(&t, pk)) < 0 || (r = txn_delete_prefix(&t, resp)) < 0 ||
-                    (r = txn_delete_prefix(&t, nidp)) < 0)
-                        return r;
-                json_array_foreach(json_object_get(rd, "volumes"), i, v) {
-                        char mk[64];
-                        snprintf(mk, sizeof mk, KEY_ALLOC_MINOR "%06d", (int) json_get_int(v, "minor", 0));
-                        if ((r = txn_delete(&t, mk)) < 0)
-                                return r;
-                }
-                r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
-                if (r < 0)
-                        return r;
-                service_notify(s, "resource-definition", name, "deleted");
-                return 0;
-        }
-        return msgf(ret_msg, -EBUSY, "resource definition '%s' is being changed concurrently; try again", name);
+        return txn_run(s, rd_delete_build, (void *) name, ret_msg, "resource definition '%s'", name);
 }
 
 /* ---- capacity ------------------------------------------------------------- */
@@ -280,6 +316,66 @@ static int check_capacity(Service *s, json_t *rd, json_t *replicas, uint64_t ext
 
 /* ---- volume definitions --------------------------------------------------- */
 
+int vd_create_step(Service *s, Txn *t, RdDraft *d, uint64_t size_kib, unsigned minor_opt, unsigned *ret_vnr,
+                   char **ret_msg) {
+        _cleanup_free_ char *mk = NULL;
+        unsigned minor, vnr = 0;
+        json_t *v;
+        size_t i;
+        int r;
+
+        json_t *vols = json_object_get(d->rd, "volumes");
+        json_array_foreach(vols, i, v)
+                vnr = MAX(vnr, (unsigned) json_get_int(v, "volume", 0) + 1);
+        if (json_array_size(vols) >= 64)
+                return msgf(ret_msg, -EINVAL, "resource definition '%s' already has 64 volumes", d->name);
+        if ((r = check_capacity(s, d->rd, d->replicas, size_kib, ret_msg)) < 0)
+                return r;
+        if (minor_opt) {
+                minor = minor_opt;
+                if (asprintf(&mk, KEY_ALLOC_MINOR "%06u", minor) < 0)
+                        return -ENOMEM;
+                if (txn_has_key(t, mk) || key_exists(s, mk))
+                        return msgf(ret_msg, -EEXIST, "minor %u is already in use", minor);
+        } else {
+                r = alloc_find(s, t, KEY_ALLOC_MINOR, s->cfg.minor_min, s->cfg.minor_max, &s->next_minor, &minor, &mk);
+                if (r == -ENOSPC)
+                        return msgf(ret_msg, r, "no free minor left in the range %u-%u", s->cfg.minor_min,
+                                    s->cfg.minor_max);
+                if (r < 0)
+                        return r;
+        }
+        if (json_array_append_new(vols, json_pack("{s:i, s:I, s:i}", "volume", vnr, "size-kib", (json_int_t) size_kib,
+                                                  "minor", minor)) < 0)
+                return -ENOMEM;
+        char name[80];
+        snprintf(name, sizeof name, "%s/%u", d->name, vnr);
+        if ((r = txn_require_rev(t, mk, 0)) < 0 || (r = txn_put(t, mk, d->name)) < 0 ||
+            (r = txn_notify(t, "volume-definition", name, "created")) < 0)
+                return r;
+        if (ret_vnr)
+                *ret_vnr = vnr;
+        return 0;
+}
+
+typedef struct VdChange {
+        const char *rd;
+        unsigned vnr, minor;
+        uint64_t size_kib;
+        unsigned *ret_vnr;
+} VdChange;
+
+static int vd_create_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        VdChange *c = userdata;
+        _cleanup_(rd_draft_done) RdDraft d = {};
+        int r;
+        if ((r = rd_draft_load(s, t, c->rd, &d, ret_msg)) < 0 ||
+            (r = vd_create_step(s, t, &d, c->size_kib, c->minor, &c->vnr, ret_msg)) < 0 ||
+            (r = rd_draft_put(t, &d)) < 0)
+                return r;
+        return TXN_COMMIT;
+}
+
 int service_vd_create(Service *s, const char *rd_name, uint64_t size_kib, json_t *options, unsigned *ret_vnr,
                       char **ret_msg) {
         static const char *const allowed[] = { "minor", NULL };
@@ -292,60 +388,12 @@ int service_vd_create(Service *s, const char *rd_name, uint64_t size_kib, json_t
                 return r;
         if (size_check_bounds(size_kib, &m) < 0)
                 return msg_take(ret_msg, -EINVAL, m);
-        _cleanup_free_ char *rk = key_rd(rd_name);
-        if (!rk)
-                return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *rd = NULL, *replicas = NULL;
-                _cleanup_free_ char *mk = NULL;
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev;
-                unsigned minor, vnr = 0;
-                json_t *v;
-                size_t i;
-
-                if ((r = rd_load(s, rd_name, &rd, &rev, ret_msg)) < 0 || (r = replicas_load(s, rd_name, &replicas, ret_msg)) < 0)
-                        return r;
-                json_t *vols = json_object_get(rd, "volumes");
-                json_array_foreach(vols, i, v)
-                        vnr = MAX(vnr, (unsigned) json_get_int(v, "volume", 0) + 1);
-                if (json_array_size(vols) >= 64)
-                        return msgf(ret_msg, -EINVAL, "resource definition '%s' already has 64 volumes", rd_name);
-                if ((r = check_capacity(s, rd, replicas, size_kib, ret_msg)) < 0)
-                        return r;
-                if (minor_opt) {
-                        minor = (unsigned) minor_opt;
-                        if (asprintf(&mk, KEY_ALLOC_MINOR "%06u", minor) < 0)
-                                return -ENOMEM;
-                } else {
-                        r = alloc_find(s, KEY_ALLOC_MINOR, s->cfg.minor_min, s->cfg.minor_max, &s->next_minor, &minor, &mk);
-                        if (r == -ENOSPC)
-                                return msgf(ret_msg, r, "no free minor left in the range %u-%u", s->cfg.minor_min,
-                                            s->cfg.minor_max);
-                        if (r < 0)
-                                return r;
-                }
-                json_array_append_new(vols, json_pack("{s:i, s:I, s:i}", "volume", vnr, "size-kib",
-                                                      (json_int_t) size_kib, "minor", minor));
-                if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_require_rev(&t, mk, 0)) < 0 ||
-                    (r = txn_put_json(&t, rk, rd)) < 0 || (r = txn_put(&t, mk, rd_name)) < 0)
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN) {
-                        if (minor_opt && key_exists(s, mk))
-                                return msgf(ret_msg, -EEXIST, "minor %u is already in use", minor);
-                        continue;
-                }
-                if (r < 0)
-                        return r;
-                char name[80];
-                snprintf(name, sizeof name, "%s/%u", rd_name, vnr);
-                service_notify(s, "volume-definition", name, "created");
-                if (ret_vnr)
-                        *ret_vnr = vnr;
-                return 0;
-        }
-        return msgf(ret_msg, -EBUSY, "could not allocate a minor for '%s' under contention; try again", rd_name);
+        VdChange c = { .rd = rd_name, .minor = (unsigned) minor_opt, .size_kib = size_kib };
+        if ((r = txn_run(s, vd_create_build, &c, ret_msg, "resource definition '%s'", rd_name)) < 0)
+                return r;
+        if (ret_vnr)
+                *ret_vnr = c.vnr;
+        return 0;
 }
 
 static json_t *find_volume(json_t *rd, unsigned vnr, size_t *ret_index) {
@@ -360,6 +408,30 @@ static json_t *find_volume(json_t *rd, unsigned vnr, size_t *ret_index) {
         return NULL;
 }
 
+static int vd_resize_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        const VdChange *c = userdata;
+        _cleanup_(rd_draft_done) RdDraft d = {};
+        int r;
+        if ((r = rd_draft_load(s, t, c->rd, &d, ret_msg)) < 0)
+                return r;
+        json_t *v = find_volume(d.rd, c->vnr, NULL);
+        if (!v)
+                return msgf(ret_msg, -ENOENT, "volume %u of '%s' not found", c->vnr, c->rd);
+        uint64_t cur = (uint64_t) json_get_int(v, "size-kib", 0);
+        if (c->size_kib < cur)
+                return msgf(ret_msg, -EINVAL, "volumes can only grow: '%s' volume %u is already larger", c->rd, c->vnr);
+        if (c->size_kib == cur)
+                return TXN_NOTHING;
+        if ((r = check_capacity(s, d.rd, d.replicas, c->size_kib - cur, ret_msg)) < 0)
+                return r;
+        json_object_set_new(v, "size-kib", json_integer((json_int_t) c->size_kib));
+        char name[80];
+        snprintf(name, sizeof name, "%s/%u", c->rd, c->vnr);
+        if ((r = rd_draft_put(t, &d)) < 0 || (r = txn_notify(t, "volume-definition", name, "modified")) < 0)
+                return r;
+        return TXN_COMMIT;
+}
+
 int service_vd_resize(Service *s, const char *rd_name, unsigned vnr, uint64_t size_kib, char **ret_msg) {
         char *m = NULL;
         int r;
@@ -367,91 +439,49 @@ int service_vd_resize(Service *s, const char *rd_name, unsigned vnr, uint64_t si
                 return r;
         if (size_check_bounds(size_kib, &m) < 0)
                 return msg_take(ret_msg, -EINVAL, m);
-        _cleanup_free_ char *rk = key_rd(rd_name);
-        if (!rk)
-                return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *rd = NULL, *replicas = NULL;
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev;
-                if ((r = rd_load(s, rd_name, &rd, &rev, ret_msg)) < 0 || (r = replicas_load(s, rd_name, &replicas, ret_msg)) < 0)
-                        return r;
-                json_t *v = find_volume(rd, vnr, NULL);
-                if (!v)
-                        return msgf(ret_msg, -ENOENT, "volume %u of '%s' not found", vnr, rd_name);
-                uint64_t cur = (uint64_t) json_get_int(v, "size-kib", 0);
-                if (size_kib < cur)
-                        return msgf(ret_msg, -EINVAL, "volumes can only grow: '%s' volume %u is already larger", rd_name, vnr);
-                if (size_kib == cur)
-                        return 0;
-                if ((r = check_capacity(s, rd, replicas, size_kib - cur, ret_msg)) < 0)
-                        return r;
-                json_object_set_new(v, "size-kib", json_integer((json_int_t) size_kib));
-                if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_put_json(&t, rk, rd)) < 0)
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
-                if (r < 0)
-                        return r;
-                char name[80];
-                snprintf(name, sizeof name, "%s/%u", rd_name, vnr);
-                service_notify(s, "volume-definition", name, "modified");
-                return 0;
-        }
-        return msgf(ret_msg, -EBUSY, "resource definition '%s' is being changed concurrently; try again", rd_name);
+        return txn_run(s, vd_resize_build, &(VdChange) { .rd = rd_name, .vnr = vnr, .size_kib = size_kib }, ret_msg,
+                       "resource definition '%s'", rd_name);
+}
+
+static int vd_delete_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        const VdChange *c = userdata;
+        _cleanup_(rd_draft_done) RdDraft d = {};
+        size_t idx;
+        int r;
+        if ((r = rd_draft_load(s, t, c->rd, &d, ret_msg)) < 0)
+                return r;
+        json_t *v = find_volume(d.rd, c->vnr, &idx);
+        if (!v)
+                return msgf(ret_msg, -ENOENT, "volume %u of '%s' not found", c->vnr, c->rd);
+        char mk[64], name[80];
+        snprintf(mk, sizeof mk, KEY_ALLOC_MINOR "%06d", (int) json_get_int(v, "minor", 0));
+        snprintf(name, sizeof name, "%s/%u", c->rd, c->vnr);
+        json_array_remove(json_object_get(d.rd, "volumes"), idx);
+        if ((r = rd_draft_put(t, &d)) < 0 || (r = txn_delete(t, mk)) < 0 ||
+            (r = txn_notify(t, "volume-definition", name, "deleted")) < 0)
+                return r;
+        return TXN_COMMIT;
 }
 
 int service_vd_delete(Service *s, const char *rd_name, unsigned vnr, char **ret_msg) {
         int r;
         if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0)
                 return r;
-        _cleanup_free_ char *rk = key_rd(rd_name);
-        if (!rk)
-                return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *rd = NULL;
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev;
-                size_t idx;
-                if ((r = rd_load(s, rd_name, &rd, &rev, ret_msg)) < 0)
-                        return r;
-                json_t *v = find_volume(rd, vnr, &idx);
-                if (!v)
-                        return msgf(ret_msg, -ENOENT, "volume %u of '%s' not found", vnr, rd_name);
-                char mk[64];
-                snprintf(mk, sizeof mk, KEY_ALLOC_MINOR "%06d", (int) json_get_int(v, "minor", 0));
-                json_array_remove(json_object_get(rd, "volumes"), idx);
-                if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_put_json(&t, rk, rd)) < 0 ||
-                    (r = txn_delete(&t, mk)) < 0)
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
-                if (r < 0)
-                        return r;
-                char name[80];
-                snprintf(name, sizeof name, "%s/%u", rd_name, vnr);
-                service_notify(s, "volume-definition", name, "deleted");
-                return 0;
-        }
-        return msgf(ret_msg, -EBUSY, "resource definition '%s' is being changed concurrently; try again", rd_name);
+        return txn_run(s, vd_delete_build, &(VdChange) { .rd = rd_name, .vnr = vnr }, ret_msg,
+                       "resource definition '%s'", rd_name);
 }
 
 /* ---- resources ------------------------------------------------------------ */
 
-/* Writes new replicas of rd in one transaction guarded by rd's revision,
- * allocating node-ids. A node-id whose replica was removed stays held (its
- * allocation key kept, empty): the survivors' metadata may still hold its
- * bitmap slot, so fresh ids come first and a held one is reused only when
- * none is left. The first diskful replicas of rd fix its initial-sync
- * source (the lowest of their node-ids) in rd itself, so that a replica
- * added later never counts as one (it would overwrite the data).
- * -EAGAIN on conflict (caller retries). */
-int replicas_commit(Service *s, const char *rd_name, json_t *rd, int64_t rd_rev, bool rd_changed, json_t *existing,
-                    const NewReplica *add, size_t n_add, char **ret_msg) {
-        _cleanup_(txn_done) Txn t = {};
-        _cleanup_free_ char *rk = key_rd(rd_name), *idp = NULL;
+/* Adds new replicas of d to t, allocating node-ids. A node-id whose replica
+ * was removed stays held (its allocation key kept, empty): the survivors'
+ * metadata may still hold its bitmap slot, so fresh ids come first and a
+ * held one is reused only when none is left. The first diskful replicas of
+ * rd fix its initial-sync source (the lowest of their node-ids) in rd
+ * itself, so that a replica added later never counts as one (it would
+ * overwrite the data). */
+int replicas_add_step(Service *s, Txn *t, RdDraft *d, const NewReplica *add, size_t n_add, char **ret_msg) {
+        _cleanup_free_ char *idp = NULL;
         bool used[DRBD_MAX_PEERS + 1] = {}, had_diskful = false;
         int64_t held_rev[DRBD_MAX_PEERS + 1] = {}, source = -1;
         bool clear_source = false;
@@ -460,9 +490,9 @@ int replicas_commit(Service *s, const char *rd_name, json_t *rd, int64_t rd_rev,
         size_t i;
         int r;
 
-        if (!rk || asprintf(&idp, KEY_ALLOC_NODEID "%s/", rd_name) < 0)
+        if (asprintf(&idp, KEY_ALLOC_NODEID "%s/", d->name) < 0)
                 return -ENOMEM;
-        json_array_foreach(existing, i, e) {
+        json_array_foreach(d->replicas, i, e) {
                 int64_t id = json_get_int(e, "node-id", -1);
                 if (id >= 0 && id <= (int64_t) DRBD_MAX_PEERS)
                         used[id] = true;
@@ -476,8 +506,6 @@ int replicas_commit(Service *s, const char *rd_name, json_t *rd, int64_t rd_rev,
                         held_rev[id] = held.items[i].mod_rev;
         }
         store_kv_list_done(&held);
-        if ((r = txn_require_rev(&t, rk, rd_rev)) < 0)
-                return r;
         for (size_t k = 0; k < n_add; k++) {
                 unsigned id = 0;
                 while (id <= DRBD_MAX_PEERS && (used[id] || held_rev[id]))
@@ -486,42 +514,31 @@ int replicas_commit(Service *s, const char *rd_name, json_t *rd, int64_t rd_rev,
                         for (id = 0; id <= DRBD_MAX_PEERS && used[id]; id++)
                                 ;
                 if (id > DRBD_MAX_PEERS)
-                        return msgf(ret_msg, -ENOSPC, "resource '%s' already has 32 replicas", rd_name);
+                        return msgf(ret_msg, -ENOSPC, "resource '%s' already has 32 replicas", d->name);
                 used[id] = true;
                 if (add[k].pool && !had_diskful && (source < 0 || id < source))
                         source = id;
                 /* The source's id freed and now reused: no replica is the source any more. */
-                if (had_diskful && (int64_t) id == json_get_int(rd, "sync-source-id", -2))
+                if (had_diskful && (int64_t) id == json_get_int(d->rd, "sync-source-id", -2))
                         source = -1, clear_source = true;
-                _cleanup_free_ char *k_res = key_res(rd_name, add[k].node), *k_id = NULL;
-                if (!k_res || asprintf(&k_id, KEY_ALLOC_NODEID "%s/%02u", rd_name, id) < 0)
+                _cleanup_free_ char *k_res = key_res(d->name, add[k].node), *k_id = NULL, *what = NULL;
+                if (!k_res || asprintf(&k_id, KEY_ALLOC_NODEID "%s/%02u", d->name, id) < 0 ||
+                    asprintf(&what, "%s/%s", d->name, add[k].node) < 0)
                         return -ENOMEM;
-                _cleanup_(json_decrefp) json_t *o = json_pack(
-                        "{s:s, s:s, s:i, s:b, s:b, s:s}", "resource-definition", rd_name, "node", add[k].node,
-                        "node-id", id, "diskless", add[k].pool == NULL, "tie-breaker", add[k].tiebreaker,
-                        "storage-pool", add[k].pool ? add[k].pool : "");
-                if (!o || (add[k].attach_created && json_object_set_new(o, "attach-created", json_true()) < 0))
+                json_t *o = json_pack("{s:s, s:s, s:i, s:b, s:b, s:s}", "resource-definition", d->name, "node",
+                                      add[k].node, "node-id", id, "diskless", add[k].pool == NULL, "tie-breaker",
+                                      add[k].tiebreaker, "storage-pool", add[k].pool ? add[k].pool : "");
+                /* Later steps of the transaction see it as existing. */
+                if (!o || json_array_append_new(d->replicas, o) < 0 ||
+                    (add[k].attach_created && json_object_set_new(o, "attach-created", json_true()) < 0))
                         return -ENOMEM;
-                if ((r = txn_require_rev(&t, k_res, 0)) < 0 || (r = txn_require_rev(&t, k_id, held_rev[id])) < 0 ||
-                    (r = txn_put_json(&t, k_res, o)) < 0 || (r = txn_put(&t, k_id, add[k].node)) < 0)
+                if ((r = txn_require_rev(t, k_res, 0)) < 0 || (r = txn_require_rev(t, k_id, held_rev[id])) < 0 ||
+                    (r = txn_put_json(t, k_res, o)) < 0 || (r = txn_put(t, k_id, add[k].node)) < 0 ||
+                    (r = txn_notify(t, "resource", what, "created")) < 0)
                         return r;
         }
-        if ((source >= 0 || clear_source || rd_changed) && rd) {
-                _cleanup_(json_decrefp) json_t *c = json_deep_copy(rd);
-                if (!c || ((source >= 0 || clear_source) &&
-                           json_object_set_new(c, "sync-source-id", json_integer(source)) < 0))
-                        return -ENOMEM;
-                if ((r = txn_put_json(&t, rk, c)) < 0)
-                        return r;
-        }
-        r = txn_commit(s, &t, ret_msg);
-        if (r < 0)
-                return r;
-        for (size_t k = 0; k < n_add; k++) {
-                char name[320];
-                snprintf(name, sizeof name, "%s/%s", rd_name, add[k].node);
-                service_notify(s, "resource", name, "created");
-        }
+        if ((source >= 0 || clear_source) && json_object_set_new(d->rd, "sync-source-id", json_integer(source)) < 0)
+                return -ENOMEM;
         return 0;
 }
 
@@ -611,98 +628,118 @@ static int check_peer_slots(json_t *rd, const char *rd_name, unsigned diskful_af
                     rd_name, diskful_after, slots, slots + 1);
 }
 
-int tiebreaker_to_client(Service *s, const char *rd_name, const char *node, bool attach_created, char **ret_msg) {
+static uint64_t rd_requested_kib(json_t *rd);
+
+int tiebreaker_to_client_step(Service *s, Txn *t, const char *rd_name, const char *node, bool attach_created,
+                               char **ret_msg) {
         _cleanup_free_ char *k = key_res(rd_name, node), *what = NULL;
         _cleanup_(json_decrefp) json_t *res = NULL;
-        _cleanup_(txn_done) Txn t = {};
         int64_t rev;
         int r;
-        if (!k)
+        if (!k || asprintf(&what, "%s/%s", rd_name, node) < 0)
                 return -ENOMEM;
         if ((r = obj_get(s, k, &res, &rev)) < 0)
-                return r == -ENOENT ? -EAGAIN : read_failed(ret_msg, r);
+                return r == -ENOENT ? r : read_failed(ret_msg, r);
         json_object_set_new(res, "tie-breaker", json_false());
         if (attach_created)
                 json_object_set_new(res, "attach-created", json_true());
-        if ((r = txn_require_rev(&t, k, rev)) < 0 || (r = txn_put_json(&t, k, res)) < 0 ||
-            (r = txn_commit(s, &t, ret_msg)) < 0)
+        if ((r = txn_require_rev(t, k, rev)) < 0 || (r = txn_put_json(t, k, res)) < 0 ||
+            (r = txn_notify(t, "resource", what, "modified")) < 0)
                 return r;
-        if (asprintf(&what, "%s/%s", rd_name, node) < 0)
-                return -ENOMEM;
-        service_notify(s, "resource", what, "modified");
         return 0;
+}
+
+typedef struct ResourceChange {
+        const char *rd, *node, *want_pool;
+        bool diskless, explicit, attach_created;
+} ResourceChange;
+
+static int tiebreaker_to_client_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        const ResourceChange *c = userdata;
+        int r = tiebreaker_to_client_step(s, t, c->rd, c->node, c->attach_created, ret_msg);
+        return r < 0 ? r : TXN_COMMIT;
+}
+
+int tiebreaker_to_client(Service *s, const char *rd_name, const char *node, bool attach_created, char **ret_msg) {
+        ResourceChange c = { .rd = rd_name, .node = node, .attach_created = attach_created };
+        return txn_run(s, tiebreaker_to_client_build, &c, ret_msg, "'%s'", rd_name);
+}
+
+int resource_create_step(Service *s, Txn *t, RdDraft *d, const char *node, const char *want_pool, bool diskless,
+                         char **ret_msg) {
+        _cleanup_(json_decrefp) json_t *rg = NULL, *n = NULL;
+        _cleanup_free_ char *nk = key_node(node), *pool = NULL;
+        int r;
+        if (!nk)
+                return -ENOMEM;
+        r = obj_get(s, nk, &n, NULL);
+        if (r == -ENOENT)
+                return msgf(ret_msg, r, "node '%s' not found", node);
+        if (r < 0)
+                return read_failed(ret_msg, r);
+        json_t *have = replica_of(d->replicas, node);
+        if (have)
+                return msgf(ret_msg, -EEXIST, "'%s' already has a replica on node '%s'%s", d->name, node,
+                            json_get_bool(have, "diskless", false) && !diskless
+                                    ? " (diskless: make it diskful with 'drbdctl resource toggle-disk')"
+                                    : "");
+        if ((r = check_dialect_limits(s, d->replicas, node, 1, diskless, ret_msg)) < 0)
+                return r;
+        if (!diskless && (r = check_peer_slots(d->rd, d->name, count_diskful(d->replicas) + 1, ret_msg)) < 0)
+                return r;
+        if (!diskless) {
+                if ((r = rg_load(s, json_get_str(d->rd, "resource-group", DEFAULT_RG), &rg, NULL, ret_msg)) < 0 ||
+                    (r = pick_pool(s, rg, node, want_pool, &pool, ret_msg)) < 0)
+                        return r;
+                /* capacity: all volumes on the new pool */
+                _cleanup_(json_decrefp) json_t *one = json_pack("[{s:s, s:s}]", "node", node, "storage-pool", pool);
+                if ((r = check_capacity(s, d->rd, one, rd_requested_kib(d->rd), ret_msg)) < 0)
+                        return r;
+        }
+        NewReplica add = { .node = node, .pool = pool };
+        return replicas_add_step(s, t, d, &add, 1, ret_msg);
+}
+
+static int resource_create_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        const ResourceChange *c = userdata;
+        _cleanup_(rd_draft_done) RdDraft d = {};
+        int r;
+        if ((r = rd_draft_load(s, t, c->rd, &d, ret_msg)) < 0)
+                return r;
+        json_t *have = replica_of(d.replicas, c->node);
+        if (have && json_get_bool(have, "tie-breaker", false)) {
+                /* A client where the tie-breaker is: it becomes that client, in a
+                 * transaction of its own. A diskful replica: it becomes that replica. */
+                if (c->diskless) {
+                        r = tiebreaker_to_client_step(s, t, c->rd, c->node, false, ret_msg);
+                        return r == -ENOENT ? -EAGAIN : r < 0 ? r : TXN_COMMIT;
+                }
+                _cleanup_(json_decrefp) json_t *o = c->want_pool ? json_pack("{s:s}", "storage-pool", c->want_pool)
+                                                                 : json_pack("{s:b}", "diskless", 0);
+                if (!o)
+                        return -ENOMEM;
+                r = service_resource_toggle_disk(s, c->rd, c->node, o, ret_msg);
+                return r < 0 ? r : TXN_NOTHING;
+        }
+        if ((r = resource_create_step(s, t, &d, c->node, c->want_pool, c->diskless, ret_msg)) < 0 ||
+            (r = rd_draft_put(t, &d)) < 0)
+                return r;
+        return TXN_COMMIT;
 }
 
 int service_resource_create(Service *s, const char *rd_name, const char *node, json_t *options, char **ret_msg) {
         static const char *const allowed[] = { "diskless", "storage-pool", NULL };
-        const char *want_pool = NULL;
-        bool diskless = false;
+        ResourceChange c = { .rd = rd_name, .node = node };
         int r;
 
         if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = check_name(NAME_NODE, node, ret_msg)) < 0 ||
-            (r = opts_check_keys(options, allowed, ret_msg)) < 0 || (r = opt_bool(options, "diskless", &diskless, ret_msg)) < 0 ||
-            (r = opt_string(options, "storage-pool", &want_pool, ret_msg)) < 0 ||
-            (want_pool && (r = check_name(NAME_POOL, want_pool, ret_msg)) < 0))
+            (r = opts_check_keys(options, allowed, ret_msg)) < 0 || (r = opt_bool(options, "diskless", &c.diskless, ret_msg)) < 0 ||
+            (r = opt_string(options, "storage-pool", &c.want_pool, ret_msg)) < 0 ||
+            (c.want_pool && (r = check_name(NAME_POOL, c.want_pool, ret_msg)) < 0))
                 return r;
-        if (diskless && want_pool)
+        if (c.diskless && c.want_pool)
                 return msgf(ret_msg, -EINVAL, "a diskless replica takes no storage pool");
-
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *rd = NULL, *replicas = NULL, *rg = NULL, *n = NULL;
-                _cleanup_free_ char *nk = key_node(node), *pool = NULL;
-                int64_t rev;
-                if (!nk)
-                        return -ENOMEM;
-                if ((r = rd_load(s, rd_name, &rd, &rev, ret_msg)) < 0 || (r = replicas_load(s, rd_name, &replicas, ret_msg)) < 0)
-                        return r;
-                r = obj_get(s, nk, &n, NULL);
-                if (r == -ENOENT)
-                        return msgf(ret_msg, r, "node '%s' not found", node);
-                if (r < 0)
-                        return read_failed(ret_msg, r);
-                json_t *have = replica_of(replicas, node);
-                if (have && diskless && json_get_bool(have, "tie-breaker", false)) {
-                        r = tiebreaker_to_client(s, rd_name, node, false, ret_msg);
-                        if (r == -EAGAIN)
-                                continue;
-                        return r;
-                }
-                if (have && json_get_bool(have, "tie-breaker", false)) {
-                        /* A diskful replica where the tie-breaker is: it becomes that replica. */
-                        _cleanup_(json_decrefp) json_t *o = want_pool ? json_pack("{s:s}", "storage-pool", want_pool)
-                                                                      : json_pack("{s:b}", "diskless", 0);
-                        return o ? service_resource_toggle_disk(s, rd_name, node, o, ret_msg) : -ENOMEM;
-                }
-                if (have)
-                        return msgf(ret_msg, -EEXIST, "'%s' already has a replica on node '%s'%s", rd_name, node,
-                                    json_get_bool(have, "diskless", false) && !diskless
-                                            ? " (diskless: make it diskful with 'drbdctl resource toggle-disk')"
-                                            : "");
-                if ((r = check_dialect_limits(s, replicas, node, 1, diskless, ret_msg)) < 0)
-                        return r;
-                if (!diskless && (r = check_peer_slots(rd, rd_name, count_diskful(replicas) + 1, ret_msg)) < 0)
-                        return r;
-                if (!diskless) {
-                        if ((r = rg_load(s, json_get_str(rd, "resource-group", DEFAULT_RG), &rg, NULL, ret_msg)) < 0 ||
-                            (r = pick_pool(s, rg, node, want_pool, &pool, ret_msg)) < 0)
-                                return r;
-                        /* capacity: all volumes on the new pool */
-                        _cleanup_(json_decrefp) json_t *one = json_pack("[{s:s, s:s}]", "node", node, "storage-pool", pool);
-                        json_t *v;
-                        size_t i;
-                        uint64_t total = 0;
-                        json_array_foreach(json_object_get(rd, "volumes"), i, v)
-                                total += (uint64_t) json_get_int(v, "size-kib", 0);
-                        if ((r = check_capacity(s, rd, one, total, ret_msg)) < 0)
-                                return r;
-                }
-                NewReplica add = { .node = node, .pool = pool };
-                r = replicas_commit(s, rd_name, rd, rev, false, replicas, &add, 1, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
-                return r;
-        }
-        return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd_name);
+        return txn_run(s, resource_create_build, &c, ret_msg, "'%s'", rd_name);
 }
 
 int replica_delete_ops(Txn *t, const char *rd_name, json_t *res, int64_t res_rev) {
@@ -718,135 +755,118 @@ int replica_delete_ops(Txn *t, const char *rd_name, json_t *res, int64_t res_rev
         return 0;
 }
 
+static int resource_delete_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        const ResourceChange *c = userdata;
+        _cleanup_free_ char *k = key_res(c->rd, c->node), *k_rd = key_rd(c->rd), *what = NULL;
+        _cleanup_(json_decrefp) json_t *res = NULL, *rd = NULL;
+        int64_t rev, rd_rev;
+        int r;
+        if (!k || !k_rd || asprintf(&what, "%s/%s", c->rd, c->node) < 0)
+                return -ENOMEM;
+        if ((r = rd_load(s, c->rd, &rd, &rd_rev, ret_msg)) < 0)
+                return r;
+        r = obj_get(s, k, &res, &rev);
+        if (r == -ENOENT)
+                return msgf(ret_msg, r, "'%s' has no replica on node '%s'", c->rd, c->node);
+        if (r < 0)
+                return read_failed(ret_msg, r);
+        /* A host uses the volume through it: only its detach removes it. */
+        if (rd_attached(rd, c->node))
+                return msgf(ret_msg, -EBUSY, "'%s' is attached on node '%s'; detach it first "
+                            "(drbdctl resource detach %s %s)", c->rd, c->node, c->node, c->rd);
+        /* Guarded by rd's revision too: an attach commits through rd. */
+        if ((r = txn_require_rev(t, k_rd, rd_rev)) < 0 || (r = replica_delete_ops(t, c->rd, res, rev)) < 0 ||
+            (r = txn_notify(t, "resource", what, "deleted")) < 0)
+                return r;
+        return TXN_COMMIT;
+}
+
 int service_resource_delete(Service *s, const char *rd_name, const char *node, char **ret_msg) {
         int r;
         if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = check_name(NAME_NODE, node, ret_msg)) < 0)
                 return r;
-        _cleanup_free_ char *k = key_res(rd_name, node), *k_rd = key_rd(rd_name);
-        if (!k || !k_rd)
-                return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *res = NULL, *rd = NULL;
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev, rd_rev;
-                if ((r = rd_load(s, rd_name, &rd, &rd_rev, ret_msg)) < 0)
-                        return r;
-                r = obj_get(s, k, &res, &rev);
-                if (r == -ENOENT)
-                        return msgf(ret_msg, r, "'%s' has no replica on node '%s'", rd_name, node);
-                if (r < 0)
-                        return read_failed(ret_msg, r);
-                /* A host uses the volume through it: only its detach removes it. */
-                if (rd_attached(rd, node))
-                        return msgf(ret_msg, -EBUSY, "'%s' is attached on node '%s'; detach it first "
-                                    "(drbdctl resource detach %s %s)", rd_name, node, node, rd_name);
-                /* Guarded by rd's revision too: an attach commits through rd. */
-                if ((r = txn_require_rev(&t, k_rd, rd_rev)) < 0 || (r = replica_delete_ops(&t, rd_name, res, rev)) < 0)
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
-                if (r < 0)
-                        return r;
-                char name[320];
-                snprintf(name, sizeof name, "%s/%s", rd_name, node);
-                service_notify(s, "resource", name, "deleted");
-                return 0;
-        }
-        return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd_name);
+        return txn_run(s, resource_delete_build, &(ResourceChange) { .rd = rd_name, .node = node }, ret_msg, "'%s'",
+                       rd_name);
 }
 
-static uint64_t rd_requested_kib(json_t *rd);
+static int toggle_disk_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        const ResourceChange *c = userdata;
+        _cleanup_(rd_draft_done) RdDraft d = {};
+        _cleanup_(json_decrefp) json_t *rg = NULL, *res = NULL;
+        _cleanup_free_ char *pool = NULL, *k = key_res(c->rd, c->node), *what = NULL;
+        int64_t res_rev;
+        int r;
+        if (!k || asprintf(&what, "%s/%s", c->rd, c->node) < 0)
+                return -ENOMEM;
+        if ((r = rd_draft_load(s, t, c->rd, &d, ret_msg)) < 0)
+                return r;
+        r = obj_get(s, k, &res, &res_rev);
+        if (r == -ENOENT)
+                return msgf(ret_msg, r, "'%s' has no replica on node '%s'", c->rd, c->node);
+        if (r < 0)
+                return read_failed(ret_msg, r);
+        bool is_diskless = json_get_bool(res, "diskless", false);
+        bool want_diskless = c->explicit ? c->diskless : !is_diskless;
+        if (want_diskless == is_diskless) {
+                if (!c->want_pool || streq(c->want_pool, json_get_str(res, "storage-pool", "")))
+                        return TXN_NOTHING; /* already so */
+                return msgf(ret_msg, -EINVAL, "the replica of '%s' on '%s' is in pool '%s'; moving it to "
+                            "another pool is not supported", c->rd, c->node, json_get_str(res, "storage-pool", ""));
+        }
+        json_t *e;
+        size_t i;
+        json_array_foreach(d.replicas, i, e) {
+                _cleanup_free_ char *nk = key_node(json_get_str(e, "node", ""));
+                _cleanup_(json_decrefp) json_t *n = NULL;
+                if (nk && obj_get(s, nk, &n, NULL) >= 0 && node_dialect(n) == DRBD_DIALECT_84)
+                        return msgf(ret_msg, -EINVAL, "'%s' has a replica on '%s', which runs DRBD 8.4: "
+                                    "toggle-disk needs DRBD 9 on every node", c->rd, json_get_str(e, "node", ""));
+        }
+        if (want_diskless) {
+                if (count_diskful(d.replicas) <= 1)
+                        return msgf(ret_msg, -EINVAL, "the replica on '%s' is the only diskful one of '%s': "
+                                    "its data would be gone", c->node, c->rd);
+                json_object_set_new(res, "diskless", json_true());
+                json_object_set_new(res, "storage-pool", json_string(""));
+        } else {
+                if ((r = check_peer_slots(d.rd, c->rd, count_diskful(d.replicas) + 1, ret_msg)) < 0 ||
+                    (r = rg_load(s, json_get_str(d.rd, "resource-group", DEFAULT_RG), &rg, NULL, ret_msg)) < 0 ||
+                    (r = pick_pool(s, rg, c->node, c->want_pool, &pool, ret_msg)) < 0)
+                        return r;
+                _cleanup_(json_decrefp) json_t *one = json_pack("[{s:s, s:s}]", "node", c->node, "storage-pool", pool);
+                if ((r = check_capacity(s, d.rd, one, rd_requested_kib(d.rd), ret_msg)) < 0)
+                        return r;
+                json_object_set_new(res, "diskless", json_false());
+                json_object_set_new(res, "storage-pool", json_string(pool));
+        }
+        json_object_set_new(res, "tie-breaker", json_false());
+        /* rd is rewritten unchanged: its revision moves, so two toggles of one
+         * resource at once conflict (neither can leave it without a diskful replica). */
+        _cleanup_free_ char *rk = key_rd(c->rd);
+        if (!rk)
+                return -ENOMEM;
+        if ((r = txn_put_json(t, rk, d.rd)) < 0 || (r = txn_require_rev(t, k, res_rev)) < 0 ||
+            (r = txn_put_json(t, k, res)) < 0 || (r = txn_notify(t, "resource", what, "modified")) < 0)
+                return r;
+        return TXN_COMMIT;
+}
 
 int service_resource_toggle_disk(Service *s, const char *rd_name, const char *node, json_t *options,
                                  char **ret_msg) {
         static const char *const allowed[] = { "diskless", "storage-pool", NULL };
-        const char *want_pool = NULL;
-        bool to_diskless = false;
+        ResourceChange c = { .rd = rd_name, .node = node };
         int r;
 
         if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = check_name(NAME_NODE, node, ret_msg)) < 0 ||
             (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
-            (r = opt_bool(options, "diskless", &to_diskless, ret_msg)) < 0 ||
-            (r = opt_string(options, "storage-pool", &want_pool, ret_msg)) < 0 ||
-            (want_pool && (r = check_name(NAME_POOL, want_pool, ret_msg)) < 0))
+            (r = opt_bool(options, "diskless", &c.diskless, ret_msg)) < 0 ||
+            (r = opt_string(options, "storage-pool", &c.want_pool, ret_msg)) < 0 ||
+            (c.want_pool && (r = check_name(NAME_POOL, c.want_pool, ret_msg)) < 0))
                 return r;
-        if (to_diskless && want_pool)
+        if (c.diskless && c.want_pool)
                 return msgf(ret_msg, -EINVAL, "a diskless replica takes no storage pool");
-        bool explicit = json_object_get(options, "diskless") || want_pool;
-
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *rd = NULL, *replicas = NULL, *rg = NULL, *res = NULL;
-                _cleanup_free_ char *pool = NULL, *k = key_res(rd_name, node), *what = NULL;
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev, res_rev;
-                if (!k)
-                        return -ENOMEM;
-                if ((r = rd_load(s, rd_name, &rd, &rev, ret_msg)) < 0 || (r = replicas_load(s, rd_name, &replicas, ret_msg)) < 0)
-                        return r;
-                r = obj_get(s, k, &res, &res_rev);
-                if (r == -ENOENT)
-                        return msgf(ret_msg, r, "'%s' has no replica on node '%s'", rd_name, node);
-                if (r < 0)
-                        return read_failed(ret_msg, r);
-                bool is_diskless = json_get_bool(res, "diskless", false);
-                bool want_diskless = explicit ? to_diskless : !is_diskless;
-                if (want_diskless == is_diskless) {
-                        if (!want_pool || streq(want_pool, json_get_str(res, "storage-pool", "")))
-                                return 0; /* already so */
-                        return msgf(ret_msg, -EINVAL, "the replica of '%s' on '%s' is in pool '%s'; moving it to "
-                                    "another pool is not supported", rd_name, node, json_get_str(res, "storage-pool", ""));
-                }
-                json_t *e;
-                size_t i;
-                json_array_foreach(replicas, i, e) {
-                        _cleanup_free_ char *nk = key_node(json_get_str(e, "node", ""));
-                        _cleanup_(json_decrefp) json_t *n = NULL;
-                        if (nk && obj_get(s, nk, &n, NULL) >= 0 && node_dialect(n) == DRBD_DIALECT_84)
-                                return msgf(ret_msg, -EINVAL, "'%s' has a replica on '%s', which runs DRBD 8.4: "
-                                            "toggle-disk needs DRBD 9 on every node", rd_name,
-                                            json_get_str(e, "node", ""));
-                }
-                if (want_diskless) {
-                        if (count_diskful(replicas) <= 1)
-                                return msgf(ret_msg, -EINVAL, "the replica on '%s' is the only diskful one of '%s': "
-                                            "its data would be gone", node, rd_name);
-                        json_object_set_new(res, "diskless", json_true());
-                        json_object_set_new(res, "storage-pool", json_string(""));
-                } else {
-                        if ((r = check_peer_slots(rd, rd_name, count_diskful(replicas) + 1, ret_msg)) < 0 ||
-                            (r = rg_load(s, json_get_str(rd, "resource-group", DEFAULT_RG), &rg, NULL, ret_msg)) < 0 ||
-                            (r = pick_pool(s, rg, node, want_pool, &pool, ret_msg)) < 0)
-                                return r;
-                        _cleanup_(json_decrefp) json_t *one = json_pack("[{s:s, s:s}]", "node", node, "storage-pool", pool);
-                        if ((r = check_capacity(s, rd, one, rd_requested_kib(rd), ret_msg)) < 0)
-                                return r;
-                        json_object_set_new(res, "diskless", json_false());
-                        json_object_set_new(res, "storage-pool", json_string(pool));
-                }
-                json_object_set_new(res, "tie-breaker", json_false());
-                /* rd is rewritten unchanged: its revision moves, so two toggles of one
-                 * resource at once conflict (neither can leave it without a diskful replica). */
-                _cleanup_free_ char *rk = key_rd(rd_name);
-                if (!rk)
-                        return -ENOMEM;
-                if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_put_json(&t, rk, rd)) < 0)
-                        return r;
-                r = txn_require_rev(&t, k, res_rev);
-                if (r >= 0)
-                        r = txn_put_json(&t, k, res);
-                if (r >= 0)
-                        r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
-                if (r < 0)
-                        return r;
-                if (asprintf(&what, "%s/%s", rd_name, node) < 0)
-                        return -ENOMEM;
-                service_notify(s, "resource", what, "modified");
-                return 0;
-        }
-        return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd_name);
+        c.explicit = json_object_get(options, "diskless") || c.want_pool;
+        return txn_run(s, toggle_disk_build, &c, ret_msg, "'%s'", rd_name);
 }
 
 /* ---- autoplace ------------------------------------------------------------ */
@@ -893,6 +913,141 @@ static bool name_in(json_t *names, const char *name) {
         return false;
 }
 
+int autoplace_step(Service *s, Txn *t, RdDraft *d, json_t *options, json_t *excluded, char **ret_msg) {
+        _cleanup_(json_decrefp) json_t *rg = NULL, *nodes = NULL, *pools = NULL, *fixed = json_array();
+        json_t *rd = d->rd, *replicas = d->replicas;
+        const char *rd_name = d->name;
+        _cleanup_free_ PlaceCandidate *cands = NULL;
+        _cleanup_free_ size_t *chosen = NULL;
+        _cleanup_free_ NewReplica *add = NULL;
+        size_t n_cands = 0, n_add = 0, i, j;
+        unsigned diskful = 0, diskless = 0;
+        bool any84 = false;
+        json_t *e, *p;
+        int r;
+
+        if (!fixed)
+                return -ENOMEM;
+        if ((r = rg_load(s, json_get_str(rd, "resource-group", DEFAULT_RG), &rg, NULL, ret_msg)) < 0)
+                return r;
+        uint64_t count = (uint64_t) json_get_int(rg, "place-count", 2);
+        if ((r = opt_uint(options, "place-count", 1, 16, &count, ret_msg)) < 0)
+                return r;
+        if (json_array_size(json_object_get(rd, "volumes")) == 0)
+                return msgf(ret_msg, -EINVAL, "'%s' has no volumes yet; add one with 'drbdctl vd c %s SIZE'",
+                            rd_name, rd_name);
+        if ((r = obj_range(s, KEY_NODES, &nodes)) < 0 || (r = obj_range(s, KEY_POOLS, &pools)) < 0)
+                return read_failed(ret_msg, r);
+
+        json_array_foreach(replicas, i, e) {
+                if (name_in(excluded, json_get_str(e, "node", "")))
+                        continue; /* on a lost node: does not count */
+                if (json_get_bool(e, "diskless", false)) {
+                        diskless++;
+                        continue;
+                }
+                diskful++;
+                json_array_foreach(nodes, j, p)
+                        if (streq(json_get_str(p, "name", ""), json_get_str(e, "node", "")))
+                                json_array_append(fixed, json_object_get(p, "properties"));
+        }
+        json_array_foreach(nodes, j, p)
+                if (replica_on(replicas, json_get_str(p, "name", "")) && node_dialect(p) == DRBD_DIALECT_84)
+                        any84 = true;
+
+        unsigned need = count > diskful ? (unsigned) count - diskful : 0;
+        /* Replicas on lost nodes stay defined and keep their slots. */
+        if (need && (r = check_peer_slots(rd, rd_name, count_diskful(replicas) + need, ret_msg)) < 0)
+                return r;
+        if (!(cands = calloc(json_array_size(pools) + 1, sizeof *cands)) || !(chosen = calloc(need + 1, sizeof *chosen)) ||
+            !(add = calloc(json_array_size(nodes) + 1, sizeof *add)))
+                return -ENOMEM;
+        json_array_foreach(pools, i, p) {
+                const char *node = json_get_str(p, "node", ""), *pool = json_get_str(p, "name", "");
+                json_t *n = NULL;
+                json_array_foreach(nodes, j, e)
+                        if (streq(json_get_str(e, "name", ""), node))
+                                n = e;
+                if (!n || replica_on(replicas, node) || !pool_allowed(rg, pool) || name_in(excluded, node))
+                        continue;
+                uint64_t cap = (uint64_t) json_get_int(p, "capacity-kib", 0), used = 0;
+                if ((r = pool_used_kib(s, node, pool, &used)) < 0)
+                        return read_failed(ret_msg, r);
+                uint64_t needed = rd_backing_kib(rd, rd_peer_slots(rd, node_dialect(n)), pool_extent_kib(p));
+                if (cap < used + needed)
+                        continue;
+                cands[n_cands++] = (PlaceCandidate) { .node = node, .pool = pool,
+                                                      .properties = json_object_get(n, "properties"),
+                                                      .free_kib = cap - used };
+        }
+        r = placement_select(cands, n_cands, fixed, need, json_object_get(rg, "replicas-on-same"),
+                             json_object_get(rg, "replicas-on-different"), chosen);
+        if (r == -ENOSPC) {
+                char need_s[32];
+                _cleanup_free_ char *same = json_dumps(json_object_get(rg, "replicas-on-same"), JSON_COMPACT),
+                                    *diff = json_dumps(json_object_get(rg, "replicas-on-different"), JSON_COMPACT);
+                return msgf(ret_msg, -ENOSPC,
+                            "cannot place %u more replica(s) of '%s': %zu node(s) have a suitable pool with %s free"
+                            " (replicas-on-same=%s, replicas-on-different=%s)",
+                            need, rd_name, n_cands,
+                            size_format_kib(rd_requested_kib(rd), need_s, sizeof need_s), same ? same : "[]",
+                            diff ? diff : "[]");
+        }
+        if (r < 0)
+                return r;
+        for (unsigned k = 0; k < need; k++) {
+                add[n_add++] = (NewReplica) { .node = cands[chosen[k]].node, .pool = cands[chosen[k]].pool };
+                json_array_foreach(nodes, j, p)
+                        if (streq(json_get_str(p, "name", ""), cands[chosen[k]].node) &&
+                            node_dialect(p) == DRBD_DIALECT_84)
+                                any84 = true;
+        }
+        if (any84 && diskful + diskless + n_add > 2)
+                return msgf(ret_msg, -EINVAL, "'%s' involves a DRBD 8.4 node, which supports at most 2 replicas",
+                            rd_name);
+
+        /* Diskless replicas: on all remaining nodes, or one tie-breaker. */
+        bool dor = json_get_bool(rg, "diskless-on-remaining", false);
+        if (!any84 && (dor || (diskful + n_add == 2 && diskless == 0))) {
+                json_array_foreach(nodes, j, p) {
+                        const char *node = json_get_str(p, "name", "");
+                        bool taken = replica_on(replicas, node);
+                        for (size_t k = 0; k < n_add && !taken; k++)
+                                taken = streq(add[k].node, node);
+                        /* A tie-breaker only where it can vote: a live node whose kernel
+                         * runs DRBD 9 (a defined node that never started has neither). */
+                        if (taken || node_dialect(p) != DRBD_DIALECT_9 || name_in(excluded, node) ||
+                            (!dor && !node_runs_drbd9(s, p)))
+                                continue;
+                        add[n_add++] = (NewReplica) { .node = node, .pool = NULL, .tiebreaker = !dor };
+                        if (!dor)
+                                break;
+                }
+        }
+        if (n_add == 0)
+                return 0;
+        if ((r = replicas_add_step(s, t, d, add, n_add, ret_msg)) < 0)
+                return r;
+        return 1;
+}
+
+typedef struct Autoplace {
+        const char *rd;
+        json_t *options, *excluded;
+} Autoplace;
+
+static int autoplace_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        const Autoplace *a = userdata;
+        _cleanup_(rd_draft_done) RdDraft d = {};
+        int r;
+        if ((r = rd_draft_load(s, t, a->rd, &d, ret_msg)) < 0 ||
+            (r = autoplace_step(s, t, &d, a->options, a->excluded, ret_msg)) <= 0)
+                return r;
+        if ((r = rd_draft_put(t, &d)) < 0)
+                return r;
+        return TXN_COMMIT;
+}
+
 int service_autoplace(Service *s, const char *rd_name, json_t *options, char **ret_msg) {
         static const char *const allowed[] = { "place-count", "exclude-nodes", NULL };
         json_t *excluded = NULL;
@@ -901,125 +1056,30 @@ int service_autoplace(Service *s, const char *rd_name, json_t *options, char **r
         if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
             (r = opt_names(options, "exclude-nodes", NAME_NODE, &excluded, ret_msg)) < 0)
                 return r;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *rd = NULL, *replicas = NULL, *rg = NULL, *nodes = NULL, *pools = NULL,
-                                                *fixed = json_array();
-                _cleanup_free_ PlaceCandidate *cands = NULL;
-                _cleanup_free_ size_t *chosen = NULL;
-                _cleanup_free_ NewReplica *add = NULL;
-                size_t n_cands = 0, n_add = 0, i, j;
-                unsigned diskful = 0, diskless = 0;
-                bool any84 = false;
-                int64_t rev;
-                json_t *e, *p;
+        return txn_run(s, autoplace_build, &(Autoplace) { rd_name, options, excluded }, ret_msg, "'%s'", rd_name);
+}
 
-                if (!fixed)
-                        return -ENOMEM;
-                if ((r = rd_load(s, rd_name, &rd, &rev, ret_msg)) < 0 || (r = replicas_load(s, rd_name, &replicas, ret_msg)) < 0 ||
-                    (r = rg_load(s, json_get_str(rd, "resource-group", DEFAULT_RG), &rg, NULL, ret_msg)) < 0)
-                        return r;
-                uint64_t count = (uint64_t) json_get_int(rg, "place-count", 2);
-                if ((r = opt_uint(options, "place-count", 1, 16, &count, ret_msg)) < 0)
-                        return r;
-                if (json_array_size(json_object_get(rd, "volumes")) == 0)
-                        return msgf(ret_msg, -EINVAL, "'%s' has no volumes yet; add one with 'drbdctl vd c %s SIZE'",
-                                    rd_name, rd_name);
-                if ((r = obj_range(s, KEY_NODES, &nodes)) < 0 || (r = obj_range(s, KEY_POOLS, &pools)) < 0)
-                        return read_failed(ret_msg, r);
+typedef struct Spawn {
+        const char *rg, *rd;
+        uint64_t size_kib;
+        json_t *options;
+} Spawn;
 
-                json_array_foreach(replicas, i, e) {
-                        if (name_in(excluded, json_get_str(e, "node", "")))
-                                continue; /* on a lost node: does not count */
-                        if (json_get_bool(e, "diskless", false)) {
-                                diskless++;
-                                continue;
-                        }
-                        diskful++;
-                        json_array_foreach(nodes, j, p)
-                                if (streq(json_get_str(p, "name", ""), json_get_str(e, "node", "")))
-                                        json_array_append(fixed, json_object_get(p, "properties"));
-                }
-                json_array_foreach(nodes, j, p)
-                        if (replica_on(replicas, json_get_str(p, "name", "")) && node_dialect(p) == DRBD_DIALECT_84)
-                                any84 = true;
-
-                unsigned need = count > diskful ? (unsigned) count - diskful : 0;
-                /* Replicas on lost nodes stay defined and keep their slots. */
-                if (need && (r = check_peer_slots(rd, rd_name, count_diskful(replicas) + need, ret_msg)) < 0)
-                        return r;
-                if (!(cands = calloc(json_array_size(pools) + 1, sizeof *cands)) || !(chosen = calloc(need + 1, sizeof *chosen)) ||
-                    !(add = calloc(json_array_size(nodes) + 1, sizeof *add)))
-                        return -ENOMEM;
-                json_array_foreach(pools, i, p) {
-                        const char *node = json_get_str(p, "node", ""), *pool = json_get_str(p, "name", "");
-                        json_t *n = NULL;
-                        json_array_foreach(nodes, j, e)
-                                if (streq(json_get_str(e, "name", ""), node))
-                                        n = e;
-                        if (!n || replica_on(replicas, node) || !pool_allowed(rg, pool) || name_in(excluded, node))
-                                continue;
-                        uint64_t cap = (uint64_t) json_get_int(p, "capacity-kib", 0), used = 0;
-                        if ((r = pool_used_kib(s, node, pool, &used)) < 0)
-                                return read_failed(ret_msg, r);
-                        uint64_t needed = rd_backing_kib(rd, rd_peer_slots(rd, node_dialect(n)), pool_extent_kib(p));
-                        if (cap < used + needed)
-                                continue;
-                        cands[n_cands++] = (PlaceCandidate) { .node = node, .pool = pool,
-                                                              .properties = json_object_get(n, "properties"),
-                                                              .free_kib = cap - used };
-                }
-                r = placement_select(cands, n_cands, fixed, need, json_object_get(rg, "replicas-on-same"),
-                                     json_object_get(rg, "replicas-on-different"), chosen);
-                if (r == -ENOSPC) {
-                        char need_s[32];
-                        _cleanup_free_ char *same = json_dumps(json_object_get(rg, "replicas-on-same"), JSON_COMPACT),
-                                            *diff = json_dumps(json_object_get(rg, "replicas-on-different"), JSON_COMPACT);
-                        return msgf(ret_msg, -ENOSPC,
-                                    "cannot place %u more replica(s) of '%s': %zu node(s) have a suitable pool with %s free"
-                                    " (replicas-on-same=%s, replicas-on-different=%s)",
-                                    need, rd_name, n_cands,
-                                    size_format_kib(rd_requested_kib(rd), need_s, sizeof need_s), same ? same : "[]",
-                                    diff ? diff : "[]");
-                }
-                if (r < 0)
-                        return r;
-                for (unsigned k = 0; k < need; k++) {
-                        add[n_add++] = (NewReplica) { .node = cands[chosen[k]].node, .pool = cands[chosen[k]].pool };
-                        json_array_foreach(nodes, j, p)
-                                if (streq(json_get_str(p, "name", ""), cands[chosen[k]].node) &&
-                                    node_dialect(p) == DRBD_DIALECT_84)
-                                        any84 = true;
-                }
-                if (any84 && diskful + diskless + n_add > 2)
-                        return msgf(ret_msg, -EINVAL, "'%s' involves a DRBD 8.4 node, which supports at most 2 replicas",
-                                    rd_name);
-
-                /* Diskless replicas: on all remaining nodes, or one tie-breaker. */
-                bool dor = json_get_bool(rg, "diskless-on-remaining", false);
-                if (!any84 && (dor || (diskful + n_add == 2 && diskless == 0))) {
-                        json_array_foreach(nodes, j, p) {
-                                const char *node = json_get_str(p, "name", "");
-                                bool taken = replica_on(replicas, node);
-                                for (size_t k = 0; k < n_add && !taken; k++)
-                                        taken = streq(add[k].node, node);
-                                /* A tie-breaker only where it can vote: a live node whose kernel
-                                 * runs DRBD 9 (a defined node that never started has neither). */
-                                if (taken || node_dialect(p) != DRBD_DIALECT_9 || name_in(excluded, node) ||
-                                    (!dor && !node_runs_drbd9(s, p)))
-                                        continue;
-                                add[n_add++] = (NewReplica) { .node = node, .pool = NULL, .tiebreaker = !dor };
-                                if (!dor)
-                                        break;
-                        }
-                }
-                if (n_add == 0)
-                        return 0;
-                r = replicas_commit(s, rd_name, rd, rev, false, replicas, add, n_add, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
+/* Definition, volume and placement in one transaction: a crash or a failed
+ * step leaves nothing, a commit everything. */
+static int spawn_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        const Spawn *c = userdata;
+        _cleanup_(rd_draft_done) RdDraft d = {};
+        _cleanup_(json_decrefp) json_t *o = json_pack("{s:s}", "resource-group", c->rg);
+        int r;
+        if (!o)
+                return -ENOMEM;
+        if ((r = rd_create_step(s, t, c->rd, o, &d, ret_msg)) < 0 ||
+            (r = vd_create_step(s, t, &d, c->size_kib, 0, NULL, ret_msg)) < 0 ||
+            (r = autoplace_step(s, t, &d, c->options, NULL, ret_msg)) < 0 || (r = rd_draft_put(t, &d)) < 0)
                 return r;
-        }
-        return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd_name);
+        fault_point("spawn:before-commit");
+        return TXN_COMMIT;
 }
 
 int service_spawn(Service *s, const char *rg, const char *rd, uint64_t size_kib, json_t *options, char **ret_msg) {
@@ -1028,24 +1088,15 @@ int service_spawn(Service *s, const char *rg, const char *rd, uint64_t size_kib,
         char *m = NULL;
         int r;
 
-        /* Validate everything autoplace will look at before creating anything. */
         if ((r = check_name(NAME_RESOURCE, rg, ret_msg)) < 0 || (r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 ||
             (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
             (r = opt_uint(options, "place-count", 1, 16, &count, ret_msg)) < 0)
                 return r;
         if (size_check_bounds(size_kib, &m) < 0)
                 return msg_take(ret_msg, -EINVAL, m);
-        _cleanup_(json_decrefp) json_t *o = json_pack("{s:s}", "resource-group", rg);
-        if (!o)
-                return -ENOMEM;
-        if ((r = service_rd_create(s, rd, o, ret_msg)) < 0)
+        if ((r = txn_run(s, spawn_build, &(Spawn) { rg, rd, size_kib, options }, ret_msg, "'%s'", rd)) < 0)
                 return r;
-        if ((r = service_vd_create(s, rd, size_kib, NULL, NULL, ret_msg)) < 0 ||
-            (r = service_autoplace(s, rd, options, ret_msg)) < 0) {
-                if (service_rd_delete(s, rd, NULL) < 0)
-                        log_error("Failed to undo the partial spawn of '%s'", rd);
-                return r;
-        }
+        fault_point("spawn:after-commit");
         return 0;
 }
 

@@ -191,29 +191,30 @@ int replicas_load(Service *s, const char *rd, json_t **ret, char **ret_msg) {
         return r < 0 ? read_failed(ret_msg, r) : 0;
 }
 
+typedef struct ObjModify {
+        const char *key, *what;
+        ObjModifyFn modify;
+        void *userdata;
+} ObjModify;
+
+static int obj_modify_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        const ObjModify *m = userdata;
+        _cleanup_(json_decrefp) json_t *obj = NULL;
+        int64_t rev;
+        int r = obj_get(s, m->key, &obj, &rev);
+        if (r == -ENOENT)
+                return msgf(ret_msg, r, "%s not found", m->what);
+        if (r < 0)
+                return read_failed(ret_msg, r);
+        if ((r = m->modify(obj, m->userdata, ret_msg)) <= 0)
+                return r;
+        if ((r = txn_require_rev(t, m->key, rev)) < 0 || (r = txn_put_json(t, m->key, obj)) < 0)
+                return r;
+        return 1;
+}
+
 int obj_modify(Service *s, const char *key, const char *what, ObjModifyFn modify, void *userdata, char **ret_msg) {
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *obj = NULL;
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev;
-                int r = obj_get(s, key, &obj, &rev);
-                if (r == -ENOENT)
-                        return msgf(ret_msg, r, "%s not found", what);
-                if (r < 0)
-                        return read_failed(ret_msg, r);
-                if ((r = modify(obj, userdata, ret_msg)) <= 0)
-                        return r;
-                if ((r = txn_require_rev(&t, key, rev)) < 0 || (r = txn_put_json(&t, key, obj)) < 0)
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r != -EAGAIN)
-                        return r;
-                if (ret_msg) {
-                        free(*ret_msg);
-                        *ret_msg = NULL;
-                }
-        }
-        return msgf(ret_msg, -EBUSY, "%s is being changed concurrently; try again", what);
+        return txn_run(s, obj_modify_build, &(ObjModify) { key, what, modify, userdata }, ret_msg, "%s", what);
 }
 
 /* ---- transactions --------------------------------------------------------- */
@@ -224,6 +225,7 @@ void txn_done(Txn *t) {
         free(t->owned);
         free(t->cmp);
         free(t->ops);
+        free(t->notes);
         *t = (Txn) {};
 }
 
@@ -281,6 +283,56 @@ int txn_commit(Service *s, Txn *t, char **ret_msg) {
         if (r == -ENOSPC)
                 return msgf(ret_msg, r, "cluster store is full");
         return msgf(ret_msg, -EIO, "cluster store write failed: %s", strerror(-r));
+}
+
+bool txn_has_key(const Txn *t, const char *key) {
+        for (size_t i = 0; i < t->n_cmp; i++)
+                if (streq(t->cmp[i].key, key))
+                        return true;
+        for (size_t i = 0; i < t->n_ops; i++)
+                if (streq(t->ops[i].key, key))
+                        return true;
+        return false;
+}
+
+int txn_notify(Txn *t, const char *kind, const char *name, const char *action) {
+        const char *n = txn_own(t, name);
+        TxnNote *a = n ? realloc(t->notes, (t->n_notes + 1) * sizeof *a) : NULL;
+        if (!a)
+                return -ENOMEM;
+        t->notes = a;
+        t->notes[t->n_notes++] = (TxnNote) { kind, n, action };
+        return 0;
+}
+
+int txn_run(Service *s, TxnBuildFn build, void *userdata, char **ret_msg, const char *what_fmt, ...) {
+        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
+                _cleanup_(txn_done) Txn t = {};
+                int r = build(s, &t, userdata, ret_msg);
+                if (r >= 0 && r != TXN_NOTHING)
+                        r = txn_commit(s, &t, ret_msg);
+                if (r == -EAGAIN) {
+                        if (ret_msg) {
+                                free(*ret_msg);
+                                *ret_msg = NULL;
+                        }
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < t.n_notes; i++)
+                        service_notify(s, t.notes[i].kind, t.notes[i].name, t.notes[i].action);
+                return 0;
+        }
+        _cleanup_free_ char *what = NULL;
+        va_list ap;
+        va_start(ap, what_fmt);
+        if (vasprintf(&what, what_fmt, ap) < 0)
+                what = NULL;
+        va_end(ap);
+        if (!what)
+                return -ENOMEM;
+        return msgf(ret_msg, -EBUSY, "%s is being changed concurrently; try again", what);
 }
 
 /* ---- options -------------------------------------------------------------- */
