@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "drbdd/model/names.h"
+#include "fault.h"
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
@@ -267,73 +268,65 @@ static int snapshot_load(Service *s, const char *rd, const char *snap, json_t **
 
 /* ---- restore and clone ------------------------------------------------------ */
 
-/* Sets "source" on a new, still volume-less rd (the agents read it when they
- * create the backing volumes). */
-static int rd_set_source(Service *s, const char *rd, json_t *source, char **ret_msg) {
-        _cleanup_free_ char *rk = key_rd(rd);
-        if (!rk)
-                return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *o = NULL;
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev;
-                int r;
-                if ((r = rd_load(s, rd, &o, &rev, ret_msg)) < 0)
-                        return r;
-                json_object_set(o, "source", source);
-                if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_put_json(&t, rk, o)) < 0)
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r != -EAGAIN)
-                        return r;
-        }
-        return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd);
-}
+typedef struct RdFrom {
+        const char *new_rd, *fault; /* fault: "<restore|clone>:before-commit" */
+        json_t *src_rdo, *vols, *nodes, *source, *options;
+} RdFrom;
 
 /* New rd with volumes of the given sizes and diskful replicas on nodes
  * ([{node, storage-pool}]), created from source; more replicas by
- * autoplace when place-count asks for more. Undone on failure. */
-static int rd_from(Service *s, const char *src_rd, json_t *src_rdo, const char *new_rd, json_t *vols, json_t *nodes,
-                   json_t *source, json_t *options, char **ret_msg) {
+ * autoplace when place-count asks for more. One transaction. */
+static int rd_from_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         static const char *const allowed[] = { "resource-group", "place-count", NULL };
-        const char *group = json_get_str(src_rdo, "resource-group", DEFAULT_RG);
+        const RdFrom *c = userdata;
+        const char *group = json_get_str(c->src_rdo, "resource-group", DEFAULT_RG);
+        _cleanup_(rd_draft_done) RdDraft d = {};
         uint64_t count = 0;
         json_t *v, *n;
         size_t i;
         int r;
-        if ((r = check_name(NAME_RESOURCE, new_rd, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
-            (r = opt_string(options, "resource-group", &group, ret_msg)) < 0 ||
+        if ((r = check_name(NAME_RESOURCE, c->new_rd, ret_msg)) < 0 || (r = opts_check_keys(c->options, allowed, ret_msg)) < 0 ||
+            (r = opt_string(c->options, "resource-group", &group, ret_msg)) < 0 ||
             (r = check_name(NAME_RESOURCE, group, ret_msg)) < 0 ||
-            (r = opt_uint(options, "place-count", 1, 16, &count, ret_msg)) < 0)
+            (r = opt_uint(c->options, "place-count", 1, 16, &count, ret_msg)) < 0)
                 return r;
         _cleanup_(json_decrefp) json_t *o = json_pack("{s:s, s:I}", "resource-group", group, "peer-slots",
-                                                      json_get_int(src_rdo, "peer-slots", 7));
+                                                      json_get_int(c->src_rdo, "peer-slots", 7));
         _cleanup_(json_decrefp) json_t *ao = count ? json_pack("{s:I}", "place-count", (json_int_t) count) : json_object();
         if (!o || !ao)
                 return -ENOMEM;
-        if ((r = service_rd_create(s, new_rd, o, ret_msg)) < 0)
+        if ((r = rd_create_step(s, t, c->new_rd, o, &d, ret_msg)) < 0)
                 return r;
-        if ((r = rd_set_source(s, new_rd, source, ret_msg)) < 0)
-                goto undo;
-        json_array_foreach(vols, i, v)
-                if ((r = service_vd_create(s, new_rd, (uint64_t) json_get_int(v, "size-kib", 0), NULL, NULL, ret_msg)) < 0)
-                        goto undo;
-        json_array_foreach(nodes, i, n) {
+        /* The agents read it when they create the backing volumes. */
+        if (json_object_set(d.rd, "source", c->source) < 0)
+                return -ENOMEM;
+        json_array_foreach(c->vols, i, v)
+                if ((r = vd_create_step(s, t, &d, (uint64_t) json_get_int(v, "size-kib", 0), 0, NULL, ret_msg)) < 0)
+                        return r;
+        json_array_foreach(c->nodes, i, n) {
                 if (count && i >= count)
                         break;
-                _cleanup_(json_decrefp) json_t *ro = json_pack("{s:s}", "storage-pool", json_get_str(n, "storage-pool", ""));
-                if ((r = service_resource_create(s, new_rd, json_get_str(n, "node", ""), ro, ret_msg)) < 0)
-                        goto undo;
+                if ((r = resource_create_step(s, t, &d, json_get_str(n, "node", ""), json_get_str(n, "storage-pool", ""),
+                                              false, ret_msg)) < 0)
+                        return r;
         }
         /* Tie-breaker, and more replicas if asked for (they sync from the others). */
-        if ((r = service_autoplace(s, new_rd, ao, ret_msg)) < 0)
-                goto undo;
-        (void) src_rd;
+        if ((r = autoplace_step(s, t, &d, ao, NULL, ret_msg)) < 0 || (r = rd_draft_put(t, &d)) < 0)
+                return r;
+        fault_point(c->fault);
+        return TXN_COMMIT;
+}
+
+static int rd_from(Service *s, RdFrom *c, const char *kind, char **ret_msg) {
+        char before[64], after[64];
+        int r;
+        snprintf(before, sizeof before, "%s:before-commit", kind);
+        snprintf(after, sizeof after, "%s:after-commit", kind);
+        c->fault = before;
+        if ((r = txn_run(s, rd_from_build, c, ret_msg, "'%s'", c->new_rd)) < 0)
+                return r;
+        fault_point(after);
         return 0;
-undo:
-        if (service_rd_delete(s, new_rd, NULL) < 0)
-                log_error("Failed to undo the partial creation of '%s'", new_rd);
-        return r;
 }
 
 int service_snapshot_restore(Service *s, const char *rd, const char *snap, const char *new_rd, json_t *options,
@@ -351,8 +344,9 @@ int service_snapshot_restore(Service *s, const char *rd, const char *snap, const
         if (!(src = json_pack("{s:s, s:s, s:s, s:O}", "kind", "snapshot", "resource", rd, "snapshot", snap, "nodes",
                               json_object_get(so, "nodes"))))
                 return -ENOMEM;
-        return rd_from(s, rd, rdo, new_rd, json_object_get(so, "volumes"), json_object_get(so, "nodes"), src, options,
-                       ret_msg);
+        RdFrom c = { .new_rd = new_rd, .src_rdo = rdo, .vols = json_object_get(so, "volumes"),
+                     .nodes = json_object_get(so, "nodes"), .source = src, .options = options };
+        return rd_from(s, &c, "restore", ret_msg);
 }
 
 int service_rd_clone(Service *s, const char *rd, const char *new_rd, json_t *options, char **ret_msg) {
@@ -367,7 +361,9 @@ int service_rd_clone(Service *s, const char *rd, const char *new_rd, json_t *opt
                 return r;
         if (!(src = json_pack("{s:s, s:s, s:O}", "kind", "clone", "resource", rd, "nodes", nodes)))
                 return -ENOMEM;
-        return rd_from(s, rd, rdo, new_rd, json_object_get(rdo, "volumes"), nodes, src, options, ret_msg);
+        RdFrom c = { .new_rd = new_rd, .src_rdo = rdo, .vols = json_object_get(rdo, "volumes"), .nodes = nodes,
+                     .source = src, .options = options };
+        return rd_from(s, &c, "clone", ret_msg);
 }
 
 /* ---- revert ----------------------------------------------------------------- */
