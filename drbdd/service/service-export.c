@@ -49,8 +49,100 @@ static int check_portal(const char *p, char **ret_msg) {
         return 0;
 }
 
+typedef struct ExportChange {
+        const char *rd, *ini, *user, *pw, *want_node;
+        json_t *portals;
+        json_t *ret; /* the export's target, from the last build */
+} ExportChange;
+
 /* Export of rd: {"resource-definition", "node", "iqn", "portals" [], "acls"
  * {initiator: {userid, password}}, "set-primary" (bool)}. */
+static int export_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        ExportChange *c = userdata;
+        const char *rd = c->rd, *ini = c->ini, *user = c->user, *pw = c->pw, *want_node = c->want_node;
+        json_t *portals = c->portals, *e;
+        _cleanup_free_ char *ek = key_under(KEY_EXPORT, rd, NULL), *rk = key_rd(rd);
+        size_t i;
+        int r;
+        if (!ek || !rk)
+                return -ENOMEM;
+        _cleanup_(json_decrefp) json_t *rdo = NULL, *reps = NULL, *cur = NULL, *nodeo = NULL;
+        int64_t rev, cur_rev = 0;
+        const char *node = NULL;
+        if ((r = rd_load(s, rd, &rdo, &rev, ret_msg)) < 0 || (r = replicas_load(s, rd, &reps, ret_msg)) < 0)
+                return r;
+        if (json_array_size(json_object_get(rdo, "volumes")) != 1)
+                return msgf(ret_msg, -EINVAL, "iSCSI export needs exactly one volume ('%s' has %zu)", rd,
+                            json_array_size(json_object_get(rdo, "volumes")));
+        r = obj_get(s, ek, &cur, &cur_rev);
+        if (r < 0 && r != -ENOENT)
+                return read_failed(ret_msg, r);
+        if (cur)
+                node = json_get_str(cur, "node", "");
+        else {
+                /* The wanted node, else the Primary, else the first diskful replica. */
+                const char *prim = json_get_str(rdo, "primary", NULL);
+                json_array_foreach(reps, i, e) {
+                        const char *n = json_get_str(e, "node", "");
+                        if (json_get_bool(e, "diskless", false))
+                                continue;
+                        if (want_node ? streq(n, want_node) : (prim ? streq(n, prim) : !node))
+                                node = n;
+                }
+                if (!node && want_node)
+                        return msgf(ret_msg, -EINVAL, "'%s' has no diskful replica on node '%s'", rd, want_node);
+                if (!node)
+                        return msgf(ret_msg, -EINVAL, "'%s' has no diskful replica to export from", rd);
+        }
+        if (want_node && !streq(want_node, node))
+                return msgf(ret_msg, -EBUSY, "'%s' is already exported from node '%s'", rd, node);
+        const char *prim = json_get_str(rdo, "primary", NULL);
+        if (prim && !streq(prim, node))
+                return msgf(ret_msg, -EBUSY, "'%s' is asked to be Primary on node '%s', not on the export node '%s'",
+                            rd, prim, node);
+        _cleanup_free_ char *nk = key_node(node);
+        if (!nk)
+                return -ENOMEM;
+        if ((r = obj_get(s, nk, &nodeo, NULL)) < 0)
+                return read_failed(ret_msg, r);
+        _cleanup_(json_decrefp) json_t *o = cur ? json_deep_copy(cur) : json_object();
+        if (!o)
+                return -ENOMEM;
+        if (!cur) {
+                char iqn[300], vol[64];
+                iscsi_volume_name(rd, vol, sizeof vol);
+                snprintf(iqn, sizeof iqn, "%s:%s", ISCSI_IQN_PREFIX, vol);
+                if ((r = iqn_taken(s, rd, iqn, ret_msg)) < 0)
+                        return r;
+                json_object_set_new(o, "lio-volume", json_string(vol));
+                json_object_set_new(o, "resource-definition", json_string(rd));
+                json_object_set_new(o, "node", json_string(node));
+                json_object_set_new(o, "iqn", json_string(iqn));
+                json_object_set_new(o, "iqn-prefix", json_string(ISCSI_IQN_PREFIX));
+                json_object_set_new(o, "acls", json_object());
+                json_object_set_new(o, "set-primary", json_boolean(!prim));
+        }
+        if (portals && json_array_size(portals))
+                json_object_set(o, "portals", portals);
+        else if (!json_object_get(o, "portals")) {
+                char p[128];
+                snprintf(p, sizeof p, "%s:%d", json_get_str(nodeo, "address", "0.0.0.0"), ISCSI_PORT);
+                json_object_set_new(o, "portals", json_pack("[s]", p));
+        }
+        json_object_set_new(json_object_get(o, "acls"), ini, json_pack("{s:s, s:s}", "userid", user, "password", pw));
+        if (json_get_bool(o, "set-primary", false))
+                json_object_set_new(rdo, "primary", json_string(node));
+        if ((r = txn_require_rev(t, rk, rev)) < 0 || (r = txn_require_rev(t, ek, cur_rev)) < 0 ||
+            (r = txn_put_json(t, ek, o)) < 0 || (r = txn_put_json(t, rk, rdo)) < 0)
+                return r;
+        if ((r = txn_notify(t, "export", rd, cur ? "modified" : "created")) < 0)
+                return r;
+        json_decref(c->ret);
+        c->ret = json_pack("{s:s, s:O, s:i, s:s}", "target-iqn", json_get_str(o, "iqn", ""), "target-portals",
+                           json_object_get(o, "portals"), "target-lun", 0, "node", node);
+        return c->ret ? TXN_COMMIT : -ENOMEM;
+}
+
 int service_export_iscsi(Service *s, const char *rd, json_t *options, json_t **ret, char **ret_msg) {
         static const char *const allowed[] = { "initiator", "chap-username", "chap-password", "portals", "node", NULL };
         const char *ini = NULL, *user = NULL, *pw = NULL, *want_node = NULL;
@@ -81,91 +173,53 @@ int service_export_iscsi(Service *s, const char *rd, json_t *options, json_t **r
         if (want_node && (r = check_name(NAME_NODE, want_node, ret_msg)) < 0)
                 return r;
 
+        ExportChange c = { .rd = rd, .ini = ini, .user = user, .pw = pw, .want_node = want_node, .portals = portals };
+        if ((r = txn_run(s, export_build, &c, ret_msg, "'%s'", rd)) < 0) {
+                json_decref(c.ret);
+                return r;
+        }
+        *ret = c.ret;
+        return 0;
+}
+
+typedef struct UnexportChange {
+        const char *rd, *ini;
+} UnexportChange;
+
+static int unexport_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        const UnexportChange *c = userdata;
+        const char *rd = c->rd, *ini = c->ini;
         _cleanup_free_ char *ek = key_under(KEY_EXPORT, rd, NULL), *rk = key_rd(rd);
+        int r;
         if (!ek || !rk)
                 return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *rdo = NULL, *reps = NULL, *cur = NULL, *nodeo = NULL;
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev, cur_rev = 0;
-                const char *node = NULL;
-                if ((r = rd_load(s, rd, &rdo, &rev, ret_msg)) < 0 || (r = replicas_load(s, rd, &reps, ret_msg)) < 0)
-                        return r;
-                if (json_array_size(json_object_get(rdo, "volumes")) != 1)
-                        return msgf(ret_msg, -EINVAL, "iSCSI export needs exactly one volume ('%s' has %zu)", rd,
-                                    json_array_size(json_object_get(rdo, "volumes")));
-                r = obj_get(s, ek, &cur, &cur_rev);
-                if (r < 0 && r != -ENOENT)
-                        return read_failed(ret_msg, r);
-                if (cur)
-                        node = json_get_str(cur, "node", "");
-                else {
-                        /* The wanted node, else the Primary, else the first diskful replica. */
-                        const char *prim = json_get_str(rdo, "primary", NULL);
-                        json_array_foreach(reps, i, e) {
-                                const char *n = json_get_str(e, "node", "");
-                                if (json_get_bool(e, "diskless", false))
-                                        continue;
-                                if (want_node ? streq(n, want_node) : (prim ? streq(n, prim) : !node))
-                                        node = n;
-                        }
-                        if (!node && want_node)
-                                return msgf(ret_msg, -EINVAL, "'%s' has no diskful replica on node '%s'", rd, want_node);
-                        if (!node)
-                                return msgf(ret_msg, -EINVAL, "'%s' has no diskful replica to export from", rd);
+        _cleanup_(json_decrefp) json_t *cur = NULL, *rdo = NULL;
+        int64_t rev, rd_rev = 0;
+        r = obj_get(s, ek, &cur, &rev);
+        if (r == -ENOENT)
+                return msgf(ret_msg, r, "'%s' is not exported", rd);
+        if (r < 0)
+                return read_failed(ret_msg, r);
+        if (ini) {
+                if (!json_object_get(json_object_get(cur, "acls"), ini))
+                        return msgf(ret_msg, -ENOENT, "'%s' is not exported to '%s'", rd, ini);
+                json_object_del(json_object_get(cur, "acls"), ini);
+                r = txn_put_json(t, ek, cur);
+        } else {
+                r = txn_delete(t, ek);
+                /* Give the Primary role back if the export took it. */
+                if (r >= 0 && json_get_bool(cur, "set-primary", false) && obj_get(s, rk, &rdo, &rd_rev) >= 0 &&
+                    streq(json_get_str(rdo, "primary", ""), json_get_str(cur, "node", ""))) {
+                        json_object_del(rdo, "primary");
+                        if ((r = txn_require_rev(t, rk, rd_rev)) >= 0)
+                                r = txn_put_json(t, rk, rdo);
                 }
-                if (want_node && !streq(want_node, node))
-                        return msgf(ret_msg, -EBUSY, "'%s' is already exported from node '%s'", rd, node);
-                const char *prim = json_get_str(rdo, "primary", NULL);
-                if (prim && !streq(prim, node))
-                        return msgf(ret_msg, -EBUSY, "'%s' is asked to be Primary on node '%s', not on the export node '%s'",
-                                    rd, prim, node);
-                _cleanup_free_ char *nk = key_node(node);
-                if (!nk)
-                        return -ENOMEM;
-                if ((r = obj_get(s, nk, &nodeo, NULL)) < 0)
-                        return read_failed(ret_msg, r);
-                _cleanup_(json_decrefp) json_t *o = cur ? json_deep_copy(cur) : json_object();
-                if (!o)
-                        return -ENOMEM;
-                if (!cur) {
-                        char iqn[300], vol[64];
-                        iscsi_volume_name(rd, vol, sizeof vol);
-                        snprintf(iqn, sizeof iqn, "%s:%s", ISCSI_IQN_PREFIX, vol);
-                        if ((r = iqn_taken(s, rd, iqn, ret_msg)) < 0)
-                                return r;
-                        json_object_set_new(o, "lio-volume", json_string(vol));
-                        json_object_set_new(o, "resource-definition", json_string(rd));
-                        json_object_set_new(o, "node", json_string(node));
-                        json_object_set_new(o, "iqn", json_string(iqn));
-                        json_object_set_new(o, "iqn-prefix", json_string(ISCSI_IQN_PREFIX));
-                        json_object_set_new(o, "acls", json_object());
-                        json_object_set_new(o, "set-primary", json_boolean(!prim));
-                }
-                if (portals && json_array_size(portals))
-                        json_object_set(o, "portals", portals);
-                else if (!json_object_get(o, "portals")) {
-                        char p[128];
-                        snprintf(p, sizeof p, "%s:%d", json_get_str(nodeo, "address", "0.0.0.0"), ISCSI_PORT);
-                        json_object_set_new(o, "portals", json_pack("[s]", p));
-                }
-                json_object_set_new(json_object_get(o, "acls"), ini, json_pack("{s:s, s:s}", "userid", user, "password", pw));
-                if (json_get_bool(o, "set-primary", false))
-                        json_object_set_new(rdo, "primary", json_string(node));
-                if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_require_rev(&t, ek, cur_rev)) < 0 ||
-                    (r = txn_put_json(&t, ek, o)) < 0 || (r = txn_put_json(&t, rk, rdo)) < 0)
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
-                if (r < 0)
-                        return r;
-                service_notify(s, "export", rd, cur ? "modified" : "created");
-                *ret = json_pack("{s:s, s:O, s:i, s:s}", "target-iqn", json_get_str(o, "iqn", ""), "target-portals",
-                                 json_object_get(o, "portals"), "target-lun", 0, "node", node);
-                return *ret ? 0 : -ENOMEM;
         }
-        return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd);
+        if (r < 0 || (r = txn_require_rev(t, ek, rev)) < 0)
+                return r;
+        if ((r = txn_notify(t, "export", rd, ini ? "modified" : "deleted")) < 0)
+                return r;
+        return TXN_COMMIT;
 }
 
 int service_unexport_iscsi(Service *s, const char *rd, json_t *options, char **ret_msg) {
@@ -175,44 +229,7 @@ int service_unexport_iscsi(Service *s, const char *rd, json_t *options, char **r
         if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
             (r = opt_string(options, "initiator", &ini, ret_msg)) < 0 || (ini && (r = check_initiator(ini, ret_msg)) < 0))
                 return r;
-        _cleanup_free_ char *ek = key_under(KEY_EXPORT, rd, NULL), *rk = key_rd(rd);
-        if (!ek || !rk)
-                return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *cur = NULL, *rdo = NULL;
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev, rd_rev = 0;
-                r = obj_get(s, ek, &cur, &rev);
-                if (r == -ENOENT)
-                        return msgf(ret_msg, r, "'%s' is not exported", rd);
-                if (r < 0)
-                        return read_failed(ret_msg, r);
-                if (ini) {
-                        if (!json_object_get(json_object_get(cur, "acls"), ini))
-                                return msgf(ret_msg, -ENOENT, "'%s' is not exported to '%s'", rd, ini);
-                        json_object_del(json_object_get(cur, "acls"), ini);
-                        r = txn_put_json(&t, ek, cur);
-                } else {
-                        r = txn_delete(&t, ek);
-                        /* Give the Primary role back if the export took it. */
-                        if (r >= 0 && json_get_bool(cur, "set-primary", false) && obj_get(s, rk, &rdo, &rd_rev) >= 0 &&
-                            streq(json_get_str(rdo, "primary", ""), json_get_str(cur, "node", ""))) {
-                                json_object_del(rdo, "primary");
-                                if ((r = txn_require_rev(&t, rk, rd_rev)) >= 0)
-                                        r = txn_put_json(&t, rk, rdo);
-                        }
-                }
-                if (r < 0 || (r = txn_require_rev(&t, ek, rev)) < 0)
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
-                if (r < 0)
-                        return r;
-                service_notify(s, "export", rd, ini ? "modified" : "deleted");
-                return 0;
-        }
-        return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd);
+        return txn_run(s, unexport_build, &(UnexportChange) { rd, ini }, ret_msg, "'%s'", rd);
 }
 
 int service_export_list(Service *s, const char *rd, json_t **ret, char **ret_msg) {

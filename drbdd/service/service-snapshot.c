@@ -111,100 +111,97 @@ static int readers_pending(Service *s, const char *rd, const char *snap, char **
 
 /* ---- snapshots ------------------------------------------------------------ */
 
+typedef struct SnapChange {
+        const char *rd, *snap;
+} SnapChange;
+
+static int snapshot_create_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        const SnapChange *c = userdata;
+        const char *rd = c->rd, *snap = c->snap;
+        _cleanup_free_ char *sk = key_snap(rd, snap), *rk = key_rd(rd), *name = NULL;
+        _cleanup_(json_decrefp) json_t *x = NULL;
+        int r;
+        if (!sk || !rk || asprintf(&name, "%s/%s", rd, snap) < 0)
+                return -ENOMEM;
+        if (obj_get(s, sk, &x, NULL) >= 0)
+                return msgf(ret_msg, -EEXIST, "snapshot '%s' of '%s' already exists", snap, rd);
+        _cleanup_(json_decrefp) json_t *rdo = NULL, *reps = NULL, *nodes = NULL, *vols = json_array();
+        int64_t rev;
+        json_t *v;
+        size_t i;
+        char when[32];
+        if (!vols)
+                return -ENOMEM;
+        if ((r = rd_load(s, rd, &rdo, &rev, ret_msg)) < 0 || (r = replicas_load(s, rd, &reps, ret_msg)) < 0)
+                return r;
+        if (json_array_size(json_object_get(rdo, "volumes")) == 0)
+                return msgf(ret_msg, -EINVAL, "'%s' has no volumes to snapshot", rd);
+        if ((r = diskful_on_thin(s, rd, reps, &nodes, ret_msg)) < 0)
+                return r;
+        json_array_foreach(json_object_get(rdo, "volumes"), i, v)
+                json_array_append_new(vols, json_pack("{s:I, s:I}", "volume", json_get_int(v, "volume", 0),
+                                                      "size-kib", json_get_int(v, "size-kib", 0)));
+        iso_now(when, sizeof when);
+        _cleanup_(json_decrefp) json_t *o = json_pack("{s:s, s:s, s:O, s:O, s:s}", "name", snap,
+                                                      "resource-definition", rd, "nodes", nodes, "volumes",
+                                                      vols, "created", when);
+        if (!o)
+                return -ENOMEM;
+        /* Guarded by rd's revision: no replica or volume changes under us. */
+        if ((r = txn_require_rev(t, rk, rev)) < 0 || (r = txn_require_rev(t, sk, 0)) < 0 ||
+            (r = txn_put_json(t, sk, o)) < 0)
+                return r;
+        if ((r = txn_notify(t, "snapshot", name, "created")) < 0)
+                return r;
+        return TXN_COMMIT;
+}
+
 int service_snapshot_create(Service *s, const char *rd, const char *snap, json_t *options, char **ret_msg) {
         static const char *const allowed[] = { NULL };
         int r;
         if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check_snap_name(snap, ret_msg)) < 0 ||
             (r = opts_check_keys(options, allowed, ret_msg)) < 0)
                 return r;
-        _cleanup_free_ char *sk = key_snap(rd, snap), *rk = key_rd(rd);
-        if (!sk || !rk)
+        return txn_run(s, snapshot_create_build, &(SnapChange) { rd, snap }, ret_msg, "'%s'", rd);
+}
+
+static int snapshot_delete_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        const SnapChange *c = userdata;
+        const char *rd = c->rd, *snap = c->snap;
+        _cleanup_free_ char *sk = key_snap(rd, snap), *reader = NULL, *name = NULL;
+        int r;
+        if (!sk || asprintf(&name, "%s/%s", rd, snap) < 0)
                 return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *rdo = NULL, *reps = NULL, *nodes = NULL, *vols = json_array();
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev;
-                json_t *v;
-                size_t i;
-                char when[32];
-                if (!vols)
-                        return -ENOMEM;
-                if ((r = rd_load(s, rd, &rdo, &rev, ret_msg)) < 0 || (r = replicas_load(s, rd, &reps, ret_msg)) < 0)
-                        return r;
-                if (json_array_size(json_object_get(rdo, "volumes")) == 0)
-                        return msgf(ret_msg, -EINVAL, "'%s' has no volumes to snapshot", rd);
-                if ((r = diskful_on_thin(s, rd, reps, &nodes, ret_msg)) < 0)
-                        return r;
-                json_array_foreach(json_object_get(rdo, "volumes"), i, v)
-                        json_array_append_new(vols, json_pack("{s:I, s:I}", "volume", json_get_int(v, "volume", 0),
-                                                              "size-kib", json_get_int(v, "size-kib", 0)));
-                iso_now(when, sizeof when);
-                _cleanup_(json_decrefp) json_t *o = json_pack("{s:s, s:s, s:O, s:O, s:s}", "name", snap,
-                                                              "resource-definition", rd, "nodes", nodes, "volumes",
-                                                              vols, "created", when);
-                if (!o)
-                        return -ENOMEM;
-                /* Guarded by rd's revision: no replica or volume changes under us. */
-                if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_require_rev(&t, sk, 0)) < 0 ||
-                    (r = txn_put_json(&t, sk, o)) < 0)
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN) {
-                        _cleanup_(json_decrefp) json_t *x = NULL;
-                        if (obj_get(s, sk, &x, NULL) >= 0)
-                                return msgf(ret_msg, -EEXIST, "snapshot '%s' of '%s' already exists", snap, rd);
-                        continue;
-                }
-                if (r < 0)
-                        return r;
-                char name[300];
-                snprintf(name, sizeof name, "%s/%s", rd, snap);
-                service_notify(s, "snapshot", name, "created");
-                return 0;
-        }
-        return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd);
+        _cleanup_(json_decrefp) json_t *o = NULL, *rev_o = NULL;
+        _cleanup_free_ char *rvk = key_under(KEY_REVERT, rd, NULL);
+        int64_t rev;
+        if (!rvk)
+                return -ENOMEM;
+        r = obj_get(s, sk, &o, &rev);
+        if (r == -ENOENT)
+                return msgf(ret_msg, r, "snapshot '%s' of '%s' not found", snap, rd);
+        if (r < 0)
+                return read_failed(ret_msg, r);
+        if ((r = readers_pending(s, rd, snap, &reader)) < 0)
+                return read_failed(ret_msg, r);
+        if (r > 0)
+                return msgf(ret_msg, -EBUSY, "snapshot '%s' of '%s' is being restored into '%s'; try again later",
+                            snap, rd, reader);
+        if (obj_get(s, rvk, &rev_o, NULL) >= 0 && streq(json_get_str(rev_o, "snapshot", ""), snap) &&
+            revert_running(s, rev_o))
+                return msgf(ret_msg, -EBUSY, "'%s' is being reverted to snapshot '%s'; try again later", rd, snap);
+        if ((r = txn_require_rev(t, sk, rev)) < 0 || (r = txn_delete(t, sk)) < 0)
+                return r;
+        if ((r = txn_notify(t, "snapshot", name, "deleted")) < 0)
+                return r;
+        return TXN_COMMIT;
 }
 
 int service_snapshot_delete(Service *s, const char *rd, const char *snap, char **ret_msg) {
         int r;
         if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check_name(NAME_RESOURCE, snap, ret_msg)) < 0)
                 return r;
-        _cleanup_free_ char *sk = key_snap(rd, snap), *reader = NULL;
-        if (!sk)
-                return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *o = NULL, *rev_o = NULL;
-                _cleanup_(txn_done) Txn t = {};
-                _cleanup_free_ char *rvk = key_under(KEY_REVERT, rd, NULL);
-                int64_t rev;
-                if (!rvk)
-                        return -ENOMEM;
-                r = obj_get(s, sk, &o, &rev);
-                if (r == -ENOENT)
-                        return msgf(ret_msg, r, "snapshot '%s' of '%s' not found", snap, rd);
-                if (r < 0)
-                        return read_failed(ret_msg, r);
-                if ((r = readers_pending(s, rd, snap, &reader)) < 0)
-                        return read_failed(ret_msg, r);
-                if (r > 0)
-                        return msgf(ret_msg, -EBUSY, "snapshot '%s' of '%s' is being restored into '%s'; try again later",
-                                    snap, rd, reader);
-                if (obj_get(s, rvk, &rev_o, NULL) >= 0 && streq(json_get_str(rev_o, "snapshot", ""), snap) &&
-                    revert_running(s, rev_o))
-                        return msgf(ret_msg, -EBUSY, "'%s' is being reverted to snapshot '%s'; try again later", rd, snap);
-                if ((r = txn_require_rev(&t, sk, rev)) < 0 || (r = txn_delete(&t, sk)) < 0)
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
-                if (r < 0)
-                        return r;
-                char name[300];
-                snprintf(name, sizeof name, "%s/%s", rd, snap);
-                service_notify(s, "snapshot", name, "deleted");
-                return 0;
-        }
-        return msgf(ret_msg, -EBUSY, "snapshot '%s' of '%s' is being changed concurrently; try again", snap, rd);
+        return txn_run(s, snapshot_delete_build, &(SnapChange) { rd, snap }, ret_msg, "snapshot '%s' of '%s'", snap, rd);
 }
 
 /* Adds "state" ("ready" when every node reports it, "failed" when one
@@ -394,84 +391,83 @@ static bool obs_in_use(json_t *ob) {
         return false;
 }
 
+static int snapshot_revert_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        const SnapChange *c = userdata;
+        const char *rd = c->rd, *snap = c->snap;
+        _cleanup_free_ char *rvk = key_under(KEY_REVERT, rd, NULL), *rk = key_rd(rd);
+        int r;
+        if (!rvk || !rk)
+                return -ENOMEM;
+        _cleanup_(json_decrefp) json_t *rdo = NULL, *so = NULL, *reps = NULL, *cur = NULL, *nodes = json_array();
+        int64_t rev, cur_rev = 0;
+        json_t *e;
+        size_t i;
+        if (!nodes)
+                return -ENOMEM;
+        if ((r = rd_load(s, rd, &rdo, &rev, ret_msg)) < 0 || (r = snapshot_load(s, rd, snap, &so, ret_msg)) < 0 ||
+            (r = replicas_load(s, rd, &reps, ret_msg)) < 0)
+                return r;
+        snapshot_decorate(s, so);
+        if (!streq(json_get_str(so, "state", ""), "ready"))
+                return msgf(ret_msg, -EBUSY, "snapshot '%s' of '%s' is not ready yet", snap, rd);
+        if (json_object_get(rdo, "primary"))
+                return msgf(ret_msg, -EBUSY, "'%s' is asked to be Primary on node '%s'; clear that first", rd,
+                            json_get_str(rdo, "primary", ""));
+        r = obj_get(s, rvk, &cur, &cur_rev);
+        if (r < 0 && r != -ENOENT)
+                return read_failed(ret_msg, r);
+        if (revert_running(s, cur))
+                return msgf(ret_msg, -EBUSY, "'%s' is still being reverted to snapshot '%s'", rd,
+                            json_get_str(cur, "snapshot", "?"));
+        /* Every diskful replica of the snapshot must still be there. */
+        json_array_foreach(json_object_get(so, "nodes"), i, e) {
+                bool found = false;
+                json_t *x;
+                size_t j;
+                json_array_foreach(reps, j, x)
+                        found = found || (streq(json_get_str(x, "node", ""), json_get_str(e, "node", "")) &&
+                                          !json_get_bool(x, "diskless", false));
+                if (!found)
+                        return msgf(ret_msg, -EINVAL, "snapshot '%s' has no data for a replica any more: node '%s' "
+                                    "no longer holds '%s'", snap, json_get_str(e, "node", ""), rd);
+        }
+        json_array_foreach(reps, i, e) {
+                const char *node = json_get_str(e, "node", "");
+                _cleanup_(json_decrefp) json_t *ob = observed_get(s, SERVICE_KEY_OBSERVED, node, rd);
+                if (obs_in_use(ob))
+                        return msgf(ret_msg, -EBUSY, "'%s' is in use (Primary) on node '%s' or its peers; "
+                                    "detach it before reverting", rd, node);
+                if (!json_get_bool(e, "diskless", false)) {
+                        bool in_snap = false;
+                        json_t *x;
+                        size_t j;
+                        json_array_foreach(json_object_get(so, "nodes"), j, x)
+                                in_snap = in_snap || streq(json_get_str(x, "node", ""), node);
+                        if (!in_snap)
+                                return msgf(ret_msg, -EINVAL, "the replica of '%s' on node '%s' is newer than "
+                                            "snapshot '%s'; delete it first", rd, node, snap);
+                }
+                json_array_append_new(nodes, json_string(node));
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        _cleanup_(json_decrefp) json_t *o = json_pack("{s:s, s:s, s:I, s:O}", "resource-definition", rd,
+                "snapshot", snap, "id", (json_int_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000, "nodes", nodes);
+        if (!o)
+                return -ENOMEM;
+        if ((r = txn_require_rev(t, rk, rev)) < 0 || (r = txn_require_rev(t, rvk, cur_rev)) < 0 ||
+            (r = txn_put_json(t, rvk, o)) < 0)
+                return r;
+        if ((r = txn_notify(t, "resource-definition", rd, "reverting")) < 0)
+                return r;
+        return TXN_COMMIT;
+}
+
 int service_snapshot_revert(Service *s, const char *rd, const char *snap, char **ret_msg) {
         int r;
         if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check_name(NAME_RESOURCE, snap, ret_msg)) < 0)
                 return r;
-        _cleanup_free_ char *rvk = key_under(KEY_REVERT, rd, NULL), *rk = key_rd(rd);
-        if (!rvk || !rk)
-                return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *rdo = NULL, *so = NULL, *reps = NULL, *cur = NULL, *nodes = json_array();
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev, cur_rev = 0;
-                json_t *e;
-                size_t i;
-                if (!nodes)
-                        return -ENOMEM;
-                if ((r = rd_load(s, rd, &rdo, &rev, ret_msg)) < 0 || (r = snapshot_load(s, rd, snap, &so, ret_msg)) < 0 ||
-                    (r = replicas_load(s, rd, &reps, ret_msg)) < 0)
-                        return r;
-                snapshot_decorate(s, so);
-                if (!streq(json_get_str(so, "state", ""), "ready"))
-                        return msgf(ret_msg, -EBUSY, "snapshot '%s' of '%s' is not ready yet", snap, rd);
-                if (json_object_get(rdo, "primary"))
-                        return msgf(ret_msg, -EBUSY, "'%s' is asked to be Primary on node '%s'; clear that first", rd,
-                                    json_get_str(rdo, "primary", ""));
-                r = obj_get(s, rvk, &cur, &cur_rev);
-                if (r < 0 && r != -ENOENT)
-                        return read_failed(ret_msg, r);
-                if (revert_running(s, cur))
-                        return msgf(ret_msg, -EBUSY, "'%s' is still being reverted to snapshot '%s'", rd,
-                                    json_get_str(cur, "snapshot", "?"));
-                /* Every diskful replica of the snapshot must still be there. */
-                json_array_foreach(json_object_get(so, "nodes"), i, e) {
-                        bool found = false;
-                        json_t *x;
-                        size_t j;
-                        json_array_foreach(reps, j, x)
-                                found = found || (streq(json_get_str(x, "node", ""), json_get_str(e, "node", "")) &&
-                                                  !json_get_bool(x, "diskless", false));
-                        if (!found)
-                                return msgf(ret_msg, -EINVAL, "snapshot '%s' has no data for a replica any more: node '%s' "
-                                            "no longer holds '%s'", snap, json_get_str(e, "node", ""), rd);
-                }
-                json_array_foreach(reps, i, e) {
-                        const char *node = json_get_str(e, "node", "");
-                        _cleanup_(json_decrefp) json_t *ob = observed_get(s, SERVICE_KEY_OBSERVED, node, rd);
-                        if (obs_in_use(ob))
-                                return msgf(ret_msg, -EBUSY, "'%s' is in use (Primary) on node '%s' or its peers; "
-                                            "detach it before reverting", rd, node);
-                        if (!json_get_bool(e, "diskless", false)) {
-                                bool in_snap = false;
-                                json_t *x;
-                                size_t j;
-                                json_array_foreach(json_object_get(so, "nodes"), j, x)
-                                        in_snap = in_snap || streq(json_get_str(x, "node", ""), node);
-                                if (!in_snap)
-                                        return msgf(ret_msg, -EINVAL, "the replica of '%s' on node '%s' is newer than "
-                                                    "snapshot '%s'; delete it first", rd, node, snap);
-                        }
-                        json_array_append_new(nodes, json_string(node));
-                }
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                _cleanup_(json_decrefp) json_t *o = json_pack("{s:s, s:s, s:I, s:O}", "resource-definition", rd,
-                        "snapshot", snap, "id", (json_int_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000, "nodes", nodes);
-                if (!o)
-                        return -ENOMEM;
-                if ((r = txn_require_rev(&t, rk, rev)) < 0 || (r = txn_require_rev(&t, rvk, cur_rev)) < 0 ||
-                    (r = txn_put_json(&t, rvk, o)) < 0)
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
-                if (r < 0)
-                        return r;
-                service_notify(s, "resource-definition", rd, "reverting");
-                return 0;
-        }
-        return msgf(ret_msg, -EBUSY, "'%s' is being changed concurrently; try again", rd);
+        return txn_run(s, snapshot_revert_build, &(SnapChange) { rd, snap }, ret_msg, "'%s'", rd);
 }
 
 /* ---- deleting a resource definition ------------------------------------------ */

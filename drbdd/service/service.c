@@ -577,48 +577,36 @@ int service_node_create(Service *s, const char *name, const char *address, json_
 }
 
 
-int service_node_delete(Service *s, const char *name, char **ret_msg) {
+static int node_delete_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        const char *name = userdata;
         _cleanup_(json_decrefp) json_t *node = NULL, *res = NULL;
-        _cleanup_free_ char *key = NULL;
+        _cleanup_free_ char *key = key_node(name), *pools = NULL;
         int64_t rev;
         json_t *e;
         size_t i;
         int r;
+        if (!key || asprintf(&pools, KEY_POOLS "%s/", name) < 0)
+                return -ENOMEM;
+        r = obj_get(s, key, &node, &rev);
+        if (r == -ENOENT)
+                return msgf(ret_msg, r, "node '%s' not found", name);
+        if (r < 0 || (r = obj_range(s, KEY_RES, &res)) < 0)
+                return read_failed(ret_msg, r);
+        json_array_foreach(res, i, e)
+                if (streq(json_get_str(e, "node", ""), name))
+                        return msgf(ret_msg, -EBUSY, "node '%s' still holds a replica of '%s'; delete it first",
+                                    name, json_get_str(e, "resource-definition", "?"));
+        if ((r = txn_require_rev(t, key, rev)) < 0 || (r = txn_delete(t, key)) < 0 ||
+            (r = txn_delete_prefix(t, pools)) < 0 || (r = txn_notify(t, "node", name, "deleted")) < 0)
+                return r;
+        return TXN_COMMIT;
+}
 
+int service_node_delete(Service *s, const char *name, char **ret_msg) {
+        int r;
         if ((r = check_name(NAME_NODE, name, ret_msg)) < 0)
                 return r;
-        if (!(key = key_node(name)))
-                return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                json_decref(node);
-                node = NULL;
-                json_decref(res);
-                res = NULL;
-                r = obj_get(s, key, &node, &rev);
-                if (r == -ENOENT)
-                        return msgf(ret_msg, r, "node '%s' not found", name);
-                if (r < 0 || (r = obj_range(s, KEY_RES, &res)) < 0)
-                        return read_failed(ret_msg, r);
-                json_array_foreach(res, i, e)
-                        if (streq(json_get_str(e, "node", ""), name))
-                                return msgf(ret_msg, -EBUSY, "node '%s' still holds a replica of '%s'; delete it first",
-                                            name, json_get_str(e, "resource-definition", "?"));
-                _cleanup_(txn_done) Txn t = {};
-                _cleanup_free_ char *pools = NULL;
-                if (asprintf(&pools, KEY_POOLS "%s/", name) < 0)
-                        return -ENOMEM;
-                if ((r = txn_require_rev(&t, key, rev)) < 0 || (r = txn_delete(&t, key)) < 0 ||
-                    (r = txn_delete_prefix(&t, pools)) < 0)
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
-                if (r < 0)
-                        return r;
-                service_notify(s, "node", name, "deleted");
-                return 0;
-        }
-        return msgf(ret_msg, -EBUSY, "node '%s' is being changed concurrently; try again", name);
+        return txn_run(s, node_delete_build, (void *) name, ret_msg, "node '%s'", name);
 }
 
 typedef struct PropertyChange {
@@ -667,6 +655,35 @@ static bool is_safe_path(const char *p) {
         return true;
 }
 
+typedef struct PoolChange {
+        const char *node, *pool;
+        json_t *obj;
+} PoolChange;
+
+static int pool_create_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        const PoolChange *c = userdata;
+        _cleanup_free_ char *nk = key_node(c->node), *pk = key_pool(c->node, c->pool), *nm = NULL;
+        _cleanup_(json_decrefp) json_t *n = NULL;
+        int64_t nrev;
+        StoreKV kv;
+        int r;
+        if (!nk || !pk || asprintf(&nm, "%s/%s", c->node, c->pool) < 0)
+                return -ENOMEM;
+        r = obj_get(s, nk, &n, &nrev);
+        if (r == -ENOENT)
+                return msgf(ret_msg, r, "node '%s' not found", c->node);
+        if (r < 0)
+                return read_failed(ret_msg, r);
+        if (store_get(s->store, pk, &kv) >= 0) {
+                store_kv_done(&kv);
+                return msgf(ret_msg, -EEXIST, "storage pool '%s' already exists on node '%s'", c->pool, c->node);
+        }
+        if ((r = txn_require_rev(t, nk, nrev)) < 0 || (r = txn_require_rev(t, pk, 0)) < 0 ||
+            (r = txn_put_json(t, pk, c->obj)) < 0 || (r = txn_notify(t, "storage-pool", nm, "created")) < 0)
+                return r;
+        return TXN_COMMIT;
+}
+
 int service_pool_create(Service *s, const char *node, const char *pool, const char *driver, json_t *options,
                         char **ret_msg) {
         static const char *const allowed[] = { "volume-group", "thin-pool", "directory", "capacity", NULL };
@@ -695,17 +712,6 @@ int service_pool_create(Service *s, const char *node, const char *pool, const ch
                         return msgf(ret_msg, -EINVAL, "lvm-thin pools need option 'thin-pool' (a valid LVM name)");
         }
 
-        _cleanup_free_ char *nk = key_node(node), *pk = key_pool(node, pool);
-        _cleanup_(json_decrefp) json_t *n = NULL;
-        int64_t nrev;
-        if (!nk || !pk)
-                return -ENOMEM;
-        r = obj_get(s, nk, &n, &nrev);
-        if (r == -ENOENT)
-                return msgf(ret_msg, r, "node '%s' not found", node);
-        if (r < 0)
-                return read_failed(ret_msg, r);
-
         _cleanup_(json_decrefp) json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "node", node, "name", pool, "driver",
                                                       driver, "capacity-kib", (json_int_t) (capacity / 1024));
         if (!o)
@@ -716,60 +722,39 @@ int service_pool_create(Service *s, const char *node, const char *pool, const ch
                 json_object_set_new(o, "thin-pool", json_string(thin));
         if (dir)
                 json_object_set_new(o, "directory", json_string(dir));
-        _cleanup_(txn_done) Txn t = {};
-        if ((r = txn_require_rev(&t, nk, nrev)) < 0 || (r = txn_require_rev(&t, pk, 0)) < 0 ||
-            (r = txn_put_json(&t, pk, o)) < 0)
-                return r;
-        r = txn_commit(s, &t, ret_msg);
-        if (r == -EAGAIN) {
-                StoreKV kv;
-                if (store_get(s->store, pk, &kv) >= 0) {
-                        store_kv_done(&kv);
-                        return msgf(ret_msg, -EEXIST, "storage pool '%s' already exists on node '%s'", pool, node);
-                }
-                return msgf(ret_msg, -EBUSY, "node '%s' changed concurrently; try again", node);
-        }
-        if (r < 0)
-                return r;
-        _cleanup_free_ char *nm = NULL;
-        if (asprintf(&nm, "%s/%s", node, pool) >= 0)
-                service_notify(s, "storage-pool", nm, "created");
-        return 0;
+        return txn_run(s, pool_create_build, &(PoolChange) { node, pool, o }, ret_msg, "node '%s'", node);
 }
 
-int service_pool_delete(Service *s, const char *node, const char *pool, char **ret_msg) {
+static int pool_delete_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        const PoolChange *c = userdata;
         _cleanup_(json_decrefp) json_t *res = NULL, *p = NULL;
-        _cleanup_free_ char *pk = NULL;
+        _cleanup_free_ char *pk = key_pool(c->node, c->pool), *nm = NULL;
         int64_t rev;
         json_t *e;
         size_t i;
         int r;
-
-        if ((r = check_name(NAME_NODE, node, ret_msg)) < 0 || (r = check_name(NAME_POOL, pool, ret_msg)) < 0)
-                return r;
-        if (!(pk = key_pool(node, pool)))
+        if (!pk || asprintf(&nm, "%s/%s", c->node, c->pool) < 0)
                 return -ENOMEM;
         r = obj_get(s, pk, &p, &rev);
         if (r == -ENOENT)
-                return msgf(ret_msg, r, "storage pool '%s' not found on node '%s'", pool, node);
+                return msgf(ret_msg, r, "storage pool '%s' not found on node '%s'", c->pool, c->node);
         if (r < 0 || (r = obj_range(s, KEY_RES, &res)) < 0)
                 return read_failed(ret_msg, r);
         json_array_foreach(res, i, e)
-                if (streq(json_get_str(e, "node", ""), node) && streq(json_get_str(e, "storage-pool", ""), pool))
-                        return msgf(ret_msg, -EBUSY, "storage pool '%s' on '%s' still holds '%s'", pool, node,
+                if (streq(json_get_str(e, "node", ""), c->node) && streq(json_get_str(e, "storage-pool", ""), c->pool))
+                        return msgf(ret_msg, -EBUSY, "storage pool '%s' on '%s' still holds '%s'", c->pool, c->node,
                                     json_get_str(e, "resource-definition", "?"));
-        _cleanup_(txn_done) Txn t = {};
-        if ((r = txn_require_rev(&t, pk, rev)) < 0 || (r = txn_delete(&t, pk)) < 0)
+        if ((r = txn_require_rev(t, pk, rev)) < 0 || (r = txn_delete(t, pk)) < 0 ||
+            (r = txn_notify(t, "storage-pool", nm, "deleted")) < 0)
                 return r;
-        r = txn_commit(s, &t, ret_msg);
-        if (r == -EAGAIN)
-                return msgf(ret_msg, -EBUSY, "storage pool '%s' changed concurrently; try again", pool);
-        if (r < 0)
+        return TXN_COMMIT;
+}
+
+int service_pool_delete(Service *s, const char *node, const char *pool, char **ret_msg) {
+        int r;
+        if ((r = check_name(NAME_NODE, node, ret_msg)) < 0 || (r = check_name(NAME_POOL, pool, ret_msg)) < 0)
                 return r;
-        _cleanup_free_ char *nm = NULL;
-        if (asprintf(&nm, "%s/%s", node, pool) >= 0)
-                service_notify(s, "storage-pool", nm, "deleted");
-        return 0;
+        return txn_run(s, pool_delete_build, &(PoolChange) { node, pool, NULL }, ret_msg, "storage pool '%s'", pool);
 }
 
 /* ---- resource groups ------------------------------------------------------ */
@@ -863,73 +848,73 @@ int service_rg_create(Service *s, const char *name, json_t *options, char **ret_
         return 0;
 }
 
-int service_rg_modify(Service *s, const char *name, json_t *options, char **ret_msg) {
-        _cleanup_free_ char *k = NULL;
-        int r;
+typedef struct RgChange {
+        const char *name;
+        json_t *options;
+} RgChange;
 
-        if ((r = check_name(NAME_RESOURCE, name, ret_msg)) < 0)
-                return r;
-        if (!(k = key_rg(name)))
+static int rg_modify_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        const RgChange *c = userdata;
+        _cleanup_(json_decrefp) json_t *rg = NULL;
+        _cleanup_free_ char *k = key_rg(c->name);
+        int64_t rev;
+        int r;
+        if (!k)
                 return -ENOMEM;
-        for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(json_decrefp) json_t *rg = NULL;
-                _cleanup_(txn_done) Txn t = {};
-                int64_t rev;
-                r = obj_get(s, k, &rg, &rev);
-                if (r == -ENOENT && streq(name, DEFAULT_RG)) {
-                        if (!(rg = json_pack("{s:s}", "name", name)))
-                                return -ENOMEM;
-                        rev = 0;
-                } else if (r == -ENOENT)
-                        return msgf(ret_msg, r, "resource group '%s' not found", name);
-                else if (r < 0)
-                        return read_failed(ret_msg, r);
-                if ((r = rg_apply(rg, options, ret_msg)) < 0)
-                        return r;
-                if ((r = txn_require_rev(&t, k, rev)) < 0 || (r = txn_put_json(&t, k, rg)) < 0)
-                        return r;
-                r = txn_commit(s, &t, ret_msg);
-                if (r == -EAGAIN)
-                        continue;
-                if (r < 0)
-                        return r;
-                service_notify(s, "resource-group", name, "modified");
-                return 0;
-        }
-        return msgf(ret_msg, -EBUSY, "resource group '%s' is being changed concurrently; try again", name);
+        r = obj_get(s, k, &rg, &rev);
+        if (r == -ENOENT && streq(c->name, DEFAULT_RG)) {
+                if (!(rg = json_pack("{s:s}", "name", c->name)))
+                        return -ENOMEM;
+                rev = 0;
+        } else if (r == -ENOENT)
+                return msgf(ret_msg, r, "resource group '%s' not found", c->name);
+        else if (r < 0)
+                return read_failed(ret_msg, r);
+        if ((r = rg_apply(rg, c->options, ret_msg)) < 0)
+                return r;
+        if ((r = txn_require_rev(t, k, rev)) < 0 || (r = txn_put_json(t, k, rg)) < 0 ||
+            (r = txn_notify(t, "resource-group", c->name, "modified")) < 0)
+                return r;
+        return TXN_COMMIT;
 }
 
-int service_rg_delete(Service *s, const char *name, char **ret_msg) {
+int service_rg_modify(Service *s, const char *name, json_t *options, char **ret_msg) {
+        int r;
+        if ((r = check_name(NAME_RESOURCE, name, ret_msg)) < 0)
+                return r;
+        return txn_run(s, rg_modify_build, &(RgChange) { name, options }, ret_msg, "resource group '%s'", name);
+}
+
+static int rg_delete_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        const RgChange *c = userdata;
         _cleanup_(json_decrefp) json_t *rg = NULL, *rds = NULL;
-        _cleanup_free_ char *k = NULL;
-        _cleanup_(txn_done) Txn t = {};
+        _cleanup_free_ char *k = key_rg(c->name);
         int64_t rev;
         json_t *e;
         size_t i;
         int r;
-
-        if ((r = check_name(NAME_RESOURCE, name, ret_msg)) < 0)
-                return r;
-        if (!(k = key_rg(name)))
+        if (!k)
                 return -ENOMEM;
         r = obj_get(s, k, &rg, &rev);
         if (r == -ENOENT)
-                return msgf(ret_msg, r, "resource group '%s' not found", name);
+                return msgf(ret_msg, r, "resource group '%s' not found", c->name);
         if (r < 0 || (r = obj_range(s, KEY_RDS, &rds)) < 0)
                 return read_failed(ret_msg, r);
         json_array_foreach(rds, i, e)
-                if (streq(json_get_str(e, "resource-group", ""), name))
-                        return msgf(ret_msg, -EBUSY, "resource group '%s' is used by '%s'", name,
+                if (streq(json_get_str(e, "resource-group", ""), c->name))
+                        return msgf(ret_msg, -EBUSY, "resource group '%s' is used by '%s'", c->name,
                                     json_get_str(e, "name", "?"));
-        if ((r = txn_require_rev(&t, k, rev)) < 0 || (r = txn_delete(&t, k)) < 0)
+        if ((r = txn_require_rev(t, k, rev)) < 0 || (r = txn_delete(t, k)) < 0 ||
+            (r = txn_notify(t, "resource-group", c->name, "deleted")) < 0)
                 return r;
-        r = txn_commit(s, &t, ret_msg);
-        if (r == -EAGAIN)
-                return msgf(ret_msg, -EBUSY, "resource group '%s' changed concurrently; try again", name);
-        if (r < 0)
+        return TXN_COMMIT;
+}
+
+int service_rg_delete(Service *s, const char *name, char **ret_msg) {
+        int r;
+        if ((r = check_name(NAME_RESOURCE, name, ret_msg)) < 0)
                 return r;
-        service_notify(s, "resource-group", name, "deleted");
-        return 0;
+        return txn_run(s, rg_delete_build, &(RgChange) { name, NULL }, ret_msg, "resource group '%s'", name);
 }
 
 static int kernel_apply(json_t *node, void *userdata, char **ret_msg) {
