@@ -542,6 +542,28 @@ static int validate_properties(json_t *props, char **ret_msg) {
         return 0;
 }
 
+typedef struct ObjCreate {
+        const char *key;
+        json_t *obj;
+        const char *kind, *name;
+        const char *what; /* "node", "resource group": "<what> '<name>' already exists" */
+} ObjCreate;
+
+/* A new object at key, which must not exist. */
+static int obj_create_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        const ObjCreate *c = userdata;
+        StoreKV kv;
+        int r;
+        if (store_get(s->store, c->key, &kv) >= 0) {
+                store_kv_done(&kv);
+                return msgf(ret_msg, -EEXIST, "%s '%s' already exists", c->what, c->name);
+        }
+        if ((r = txn_require_rev(t, c->key, 0)) < 0 || (r = txn_put_json(t, c->key, c->obj)) < 0 ||
+            (r = txn_notify(t, c->kind, c->name, "created")) < 0)
+                return r;
+        return TXN_COMMIT;
+}
+
 int service_node_create(Service *s, const char *name, const char *address, json_t *options, char **ret_msg) {
         static const char *const allowed[] = { "properties", "drbd-version", NULL };
         const char *version = "9";
@@ -562,18 +584,10 @@ int service_node_create(Service *s, const char *name, const char *address, json_
         _cleanup_(json_decrefp) json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "name", name, "address", address,
                                                       "drbd-version", version, "properties",
                                                       props ? json_incref(props) : json_object());
-        _cleanup_(txn_done) Txn t = {};
         if (!key || !o)
                 return -ENOMEM;
-        if ((r = txn_require_rev(&t, key, 0)) < 0 || (r = txn_put_json(&t, key, o)) < 0)
-                return r;
-        r = txn_commit(s, &t, ret_msg);
-        if (r == -EAGAIN)
-                return msgf(ret_msg, -EEXIST, "node '%s' already exists", name);
-        if (r < 0)
-                return r;
-        service_notify(s, "node", name, "created");
-        return 0;
+        return txn_run(s, obj_create_build, &(ObjCreate) { key, o, "node", name, "node" }, ret_msg,
+                       "node '%s'", name);
 }
 
 
@@ -828,7 +842,6 @@ static int rg_apply(json_t *rg, json_t *options, char **ret_msg) {
 int service_rg_create(Service *s, const char *name, json_t *options, char **ret_msg) {
         _cleanup_(json_decrefp) json_t *rg = NULL;
         _cleanup_free_ char *k = NULL;
-        _cleanup_(txn_done) Txn t = {};
         int r;
 
         if ((r = check_name(NAME_RESOURCE, name, ret_msg)) < 0)
@@ -837,15 +850,9 @@ int service_rg_create(Service *s, const char *name, json_t *options, char **ret_
                 return -ENOMEM;
         if ((r = rg_apply(rg, options, ret_msg)) < 0)
                 return r;
-        if ((r = txn_require_rev(&t, k, 0)) < 0 || (r = txn_put_json(&t, k, rg)) < 0)
-                return r;
-        r = txn_commit(s, &t, ret_msg);
-        if (r == -EAGAIN)
-                return msgf(ret_msg, -EEXIST, "resource group '%s' already exists", name);
-        if (r < 0)
-                return r;
-        service_notify(s, "resource-group", name, "created");
-        return 0;
+        return txn_run(s, obj_create_build,
+                       &(ObjCreate) { k, rg, "resource-group", name, "resource group" }, ret_msg,
+                       "resource group '%s'", name);
 }
 
 typedef struct RgChange {
