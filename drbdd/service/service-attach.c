@@ -98,17 +98,14 @@ static int attach_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         const Attach *a = userdata;
         _cleanup_(rd_draft_done) RdDraft d = {};
         _cleanup_(json_decrefp) json_t *n = NULL;
-        _cleanup_free_ char *nk = key_node(a->node), *what = NULL;
+        _cleanup_free_ char *what = NULL;
         int r;
-        if (!nk || asprintf(&what, "%s/%s", a->rd, a->node) < 0)
+        if (asprintf(&what, "%s/%s", a->rd, a->node) < 0)
                 return -ENOMEM;
         if ((r = rd_draft_load(s, t, a->rd, &d, ret_msg)) < 0)
                 return r;
-        r = obj_get(s, nk, &n, NULL);
-        if (r == -ENOENT)
-                return msgf(ret_msg, r, "node '%s' not found", a->node);
-        if (r < 0)
-                return read_failed(ret_msg, r);
+        if ((r = node_load(s, a->node, &n, NULL, ret_msg)) < 0)
+                return r;
         if (rd_attached(d.rd, a->node))
                 return TXN_NOTHING;
         if (json_array_size(json_object_get(d.rd, "volumes")) == 0)
@@ -235,16 +232,13 @@ int service_usage_report(Service *s, const char *node, json_t *resources, char *
                                 return msgf(ret_msg, -EINVAL, "'%s': invalid domain name '%s'", rd, q ?: "");
                         }
         }
-        _cleanup_free_ char *nk = key_node(node), *k = NULL;
+        _cleanup_free_ char *k = NULL;
         _cleanup_(json_decrefp) json_t *n = NULL, *o = NULL;
         _cleanup_(txn_done) Txn t = {};
-        if (!nk || asprintf(&k, SERVICE_KEY_USAGE "%s", node) < 0)
+        if (asprintf(&k, SERVICE_KEY_USAGE "%s", node) < 0)
                 return -ENOMEM;
-        r = obj_get(s, nk, &n, NULL);
-        if (r == -ENOENT)
-                return msgf(ret_msg, r, "node '%s' not found", node);
-        if (r < 0)
-                return read_failed(ret_msg, r);
+        if ((r = node_load(s, node, &n, NULL, ret_msg)) < 0)
+                return r;
         if (!(o = json_pack("{s:s, s:O, s:I}", "node", node, "resources", resources, "reported", (json_int_t) time(NULL))))
                 return -ENOMEM;
         if ((r = txn_put_json(&t, k, o)) < 0 || (r = txn_commit(s, &t, ret_msg)) < 0)

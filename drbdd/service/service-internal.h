@@ -51,6 +51,8 @@ int check_name(int name_kind, const char *name, char **ret_msg);
 int read_failed(char **ret_msg, int r);
 /* The resource definition object (-ENOENT with "not found" message). */
 int rd_load(Service *s, const char *rd, json_t **ret, int64_t *ret_rev, char **ret_msg);
+/* The node object (-ENOENT with "node '<node>' not found"). */
+int node_load(Service *s, const char *node, json_t **ret, int64_t *ret_rev, char **ret_msg);
 /* All replica objects of rd. */
 int replicas_load(Service *s, const char *rd, json_t **ret, char **ret_msg);
 

@@ -12,27 +12,31 @@ typedef struct ManageChange {
         const char *rd, *owner, *vid;
 } ManageChange;
 
+/* Sets the owner (owner != NULL) or clears it. */
 static int manage_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         const ManageChange *c = userdata;
-        const char *rd = c->rd, *owner = c->owner, *vid = c->vid;
-        _cleanup_free_ char *rk = key_rd(rd);
+        _cleanup_free_ char *rk = key_rd(c->rd);
+        _cleanup_(json_decrefp) json_t *rdo = NULL;
+        int64_t rev;
         int r;
         if (!rk)
                 return -ENOMEM;
-        _cleanup_(json_decrefp) json_t *rdo = NULL;
-        int64_t rev;
-        if ((r = rd_load(s, rd, &rdo, &rev, ret_msg)) < 0)
+        if ((r = rd_load(s, c->rd, &rdo, &rev, ret_msg)) < 0)
                 return r;
         json_t *cur = json_object_get(rdo, "owner");
-        if (cur)
-                return msgf(ret_msg, -EEXIST, "'%s' is already managed by '%s'%s%s", rd, json_get_str(cur, "owner", "?"),
-                            json_object_get(cur, "volume-id") ? " as volume " : "",
+        if (!c->owner) {
+                if (!cur)
+                        return TXN_NOTHING; /* not owned: nothing to clear */
+                json_object_del(rdo, "owner");
+        } else if (cur)
+                return msgf(ret_msg, -EEXIST, "'%s' is already managed by '%s'%s%s", c->rd,
+                            json_get_str(cur, "owner", "?"), json_object_get(cur, "volume-id") ? " as volume " : "",
                             json_get_str(cur, "volume-id", ""));
-        json_object_set_new(rdo, "owner", vid ? json_pack("{s:s, s:s}", "owner", owner, "volume-id", vid)
-                                              : json_pack("{s:s}", "owner", owner));
-        if ((r = txn_require_rev(t, rk, rev)) < 0 || (r = txn_put_json(t, rk, rdo)) < 0)
-                return r;
-        if ((r = txn_notify(t, "resource-definition", rd, "modified")) < 0)
+        else
+                json_object_set_new(rdo, "owner", c->vid ? json_pack("{s:s, s:s}", "owner", c->owner, "volume-id", c->vid)
+                                                         : json_pack("{s:s}", "owner", c->owner));
+        if ((r = txn_require_rev(t, rk, rev)) < 0 || (r = txn_put_json(t, rk, rdo)) < 0 ||
+            (r = txn_notify(t, "resource-definition", c->rd, "modified")) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -51,31 +55,10 @@ int service_rd_manage(Service *s, const char *rd, json_t *options, char **ret_ms
         return txn_run(s, manage_build, &(ManageChange) { rd, owner, vid }, ret_msg, "'%s'", rd);
 }
 
-static int unmanage_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
-        const ManageChange *c = userdata;
-        const char *rd = c->rd;
-        _cleanup_free_ char *rk = key_rd(rd);
-        int r;
-        if (!rk)
-                return -ENOMEM;
-        _cleanup_(json_decrefp) json_t *rdo = NULL;
-        int64_t rev;
-        if ((r = rd_load(s, rd, &rdo, &rev, ret_msg)) < 0)
-                return r;
-        if (!json_object_get(rdo, "owner"))
-                return 0; /* not owned: nothing to clear */
-        json_object_del(rdo, "owner");
-        if ((r = txn_require_rev(t, rk, rev)) < 0 || (r = txn_put_json(t, rk, rdo)) < 0)
-                return r;
-        if ((r = txn_notify(t, "resource-definition", rd, "modified")) < 0)
-                return r;
-        return TXN_COMMIT;
-}
-
 int service_rd_unmanage(Service *s, const char *rd, json_t *options, char **ret_msg) {
         static const char *const allowed[] = { NULL };
         int r;
         if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0)
                 return r;
-        return txn_run(s, unmanage_build, &(ManageChange) { rd, NULL, NULL }, ret_msg, "'%s'", rd);
+        return txn_run(s, manage_build, &(ManageChange) { rd, NULL, NULL }, ret_msg, "'%s'", rd);
 }

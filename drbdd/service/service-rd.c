@@ -668,15 +668,10 @@ int tiebreaker_to_client(Service *s, const char *rd_name, const char *node, bool
 int resource_create_step(Service *s, Txn *t, RdDraft *d, const char *node, const char *want_pool, bool diskless,
                          char **ret_msg) {
         _cleanup_(json_decrefp) json_t *rg = NULL, *n = NULL;
-        _cleanup_free_ char *nk = key_node(node), *pool = NULL;
+        _cleanup_free_ char *pool = NULL;
         int r;
-        if (!nk)
-                return -ENOMEM;
-        r = obj_get(s, nk, &n, NULL);
-        if (r == -ENOENT)
-                return msgf(ret_msg, r, "node '%s' not found", node);
-        if (r < 0)
-                return read_failed(ret_msg, r);
+        if ((r = node_load(s, node, &n, NULL, ret_msg)) < 0)
+                return r;
         json_t *have = replica_of(d->replicas, node);
         if (have)
                 return msgf(ret_msg, -EEXIST, "'%s' already has a replica on node '%s'%s", d->name, node,

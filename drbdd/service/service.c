@@ -183,6 +183,16 @@ int rd_load(Service *s, const char *rd, json_t **ret, int64_t *ret_rev, char **r
         return r < 0 ? read_failed(ret_msg, r) : 0;
 }
 
+int node_load(Service *s, const char *node, json_t **ret, int64_t *ret_rev, char **ret_msg) {
+        _cleanup_free_ char *k = key_node(node);
+        if (!k)
+                return -ENOMEM;
+        int r = obj_get(s, k, ret, ret_rev);
+        if (r == -ENOENT)
+                return msgf(ret_msg, r, "node '%s' not found", node);
+        return r < 0 ? read_failed(ret_msg, r) : 0;
+}
+
 int replicas_load(Service *s, const char *rd, json_t **ret, char **ret_msg) {
         _cleanup_free_ char *p = NULL;
         if (asprintf(&p, KEY_RES "%s/", rd) < 0)
@@ -683,11 +693,8 @@ static int pool_create_build(Service *s, Txn *t, void *userdata, char **ret_msg)
         int r;
         if (!nk || !pk || asprintf(&nm, "%s/%s", c->node, c->pool) < 0)
                 return -ENOMEM;
-        r = obj_get(s, nk, &n, &nrev);
-        if (r == -ENOENT)
-                return msgf(ret_msg, r, "node '%s' not found", c->node);
-        if (r < 0)
-                return read_failed(ret_msg, r);
+        if ((r = node_load(s, c->node, &n, &nrev, ret_msg)) < 0)
+                return r;
         if (store_get(s->store, pk, &kv) >= 0) {
                 store_kv_done(&kv);
                 return msgf(ret_msg, -EEXIST, "storage pool '%s' already exists on node '%s'", c->pool, c->node);
