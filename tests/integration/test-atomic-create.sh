@@ -2,14 +2,37 @@
 # the fault point before the commit leaves nothing of the new resource (no
 # definition, replica or port/minor/node-id allocation), killed right after
 # it leaves all of it (definition, volumes, replicas placed). The real daemon
-# on SQLite; no DRBD on the host, so no agent acts.
+# on SQLite, then (ATOMIC_STORE=etcd, run by the first pass) on a real etcd;
+# no DRBD on the host, so no agent acts.
 . "$(dirname "$0")/lib.sh"
-t_need sqlite3 sqlite3
 t_need jq jq
+MODE=${ATOMIC_STORE:-sqlite}
+echo "  (store: $MODE)"
+if [ "$MODE" = etcd ]; then
+	t_need etcd etcd-server
+	t_need etcdctl etcd-client
+	port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+	EP=$(port); PP=$(port)
+	etcd --name t --data-dir "$T_DIR/etcd" --listen-client-urls http://127.0.0.1:$EP --advertise-client-urls http://127.0.0.1:$EP \
+		--listen-peer-urls http://127.0.0.1:$PP --initial-advertise-peer-urls http://127.0.0.1:$PP \
+		--initial-cluster t=http://127.0.0.1:$PP >>"$T_DIR/etcd.log" 2>&1 &
+	ETCD_PID=$!
+	trap 'kill $ETCD_PID 2>/dev/null; wait $ETCD_PID 2>/dev/null; t_cleanup' EXIT
+	for _ in $(seq 100); do ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:$EP endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
+	START_ARGS=(--agent=no --store "etcd:http://127.0.0.1:$EP" --lease-ttl=2 --grace-period=3)
+	# store_kv: "key value" a line, every key of drbdd's.
+	store_kv() {
+		ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:$EP get --prefix /drbdd/ -w json |
+			jq -r '.kvs[]? | (.key | @base64d) + " " + ((.value // "") | @base64d)'
+	}
+else
+	t_need sqlite3 sqlite3
+	START_ARGS=(--agent=no)
+	store_kv() { sqlite3 -readonly "$T_DIR/state/store.db" "select key || ' ' || cast(value as text) from kv"; }
+fi
 t_start_bus
-t_start_drbdd
+t_start_drbdd "${START_ARGS[@]}"
 C=$DRBDCTL
-DB=$T_DIR/state/store.db
 
 expect_rc 0 "node alpha" -- $C n c alpha 10.0.0.1
 expect_rc 0 "node beta" -- $C n c beta 10.0.0.2
@@ -22,22 +45,24 @@ expect_rc 0 "snapshot t1 s1" -- $C s c t1 s1
 # keys_of NAME: the store keys that belong to resource NAME: its definition,
 # its replicas and node-ids, and the port and minor keys it holds.
 keys_of() {
-	sqlite3 -readonly "$DB" "select key from kv where key = '/drbdd/rd/$1' or key like '/drbdd/res/$1/%'
-		or key like '/drbdd/alloc/node-id/$1/%' or ((key like '/drbdd/alloc/port/%'
-		or key like '/drbdd/alloc/minor/%') and cast(value as text) = '$1') order by key"
+	store_kv | awk -v n="$1" '$1 == "/drbdd/rd/" n || index($1, "/drbdd/res/" n "/") == 1 ||
+		index($1, "/drbdd/alloc/node-id/" n "/") == 1 || ($1 ~ "^/drbdd/alloc/(port|minor)/" && $2 == n) { print $1 }' | sort
 }
+
+# desired_keys: every key but liveness and leadership.
+desired_keys() { store_kv | awk '$1 !~ "^/drbdd/alive/" && $1 != "/drbdd/leader" { print $1 }' | sort; }
 
 # crash_at POINT CMD...: runs CMD against a drbdd that dies (SIGKILL) at
 # POINT, then starts drbdd again without faults.
 crash_at() {
 	local point=$1; shift
 	t_stop_drbdd
-	DRBDD_FAULT=$point t_start_drbdd
+	DRBDD_FAULT=$point t_start_drbdd "${START_ARGS[@]}"
 	"$@" >"$T_DIR/crash.out" 2>&1 && fail "$point: the call was answered: $(head -3 "$T_DIR/crash.out")"
 	for _ in $(seq 100); do t_drbdd_alive || break; sleep 0.05; done
 	if t_drbdd_alive; then fail "$point: drbdd still alive"; t_stop_drbdd KILL; else wait "$T_DRBDD_PID" 2>/dev/null; fi
 	T_DRBDD_PID=
-	t_start_drbdd
+	t_start_drbdd "${START_ARGS[@]}"
 }
 
 # nothing_of POINT NAME: no trace of NAME in the store or the API.
@@ -94,8 +119,12 @@ expect_rc 0 "restore rs1 after its crash" -- $C s restore t1 s1 rs1
 expect_rc 0 "clone cl1 after its crash" -- $C rd clone t1 cl1
 
 # A failing step leaves nothing either: placement refused for lack of room.
-before=$(sqlite3 -readonly "$DB" "select key from kv where key not like '/drbdd/alive/%' and key <> '/drbdd/leader' order by key" | sha256sum)
+before=$(desired_keys | sha256sum)
 expect_rc 6 "spawn too large -> NoSpace" -- $C rg spawn thin big 500G
-after=$(sqlite3 -readonly "$DB" "select key from kv where key not like '/drbdd/alive/%' and key <> '/drbdd/leader' order by key" | sha256sum)
+after=$(desired_keys | sha256sum)
 [ "$before" = "$after" ] && pass "a refused spawn wrote nothing" || fail "a refused spawn changed the store"
+
+if [ "$MODE" = sqlite ]; then
+	if ATOMIC_STORE=etcd bash "$0"; then pass "the same on etcd"; else fail "the same on etcd"; fi
+fi
 t_done
