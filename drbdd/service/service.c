@@ -319,7 +319,9 @@ int txn_run(Service *s, TxnBuildFn build, void *userdata, char **ret_msg, const 
         for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
                 _cleanup_(txn_done) Txn t = {};
                 int r = build(s, &t, userdata, ret_msg);
-                if (r >= 0 && r != TXN_NOTHING)
+                if (r == TXN_NOTHING)
+                        return 0;
+                if (r >= 0)
                         r = txn_commit(s, &t, ret_msg);
                 if (r == -EAGAIN) {
                         if (ret_msg) {

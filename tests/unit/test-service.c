@@ -1044,6 +1044,113 @@ static void test_spawn(void **state) {
         assert_int_equal(alloc_keys(f, "/drbdd/alloc/"), allocs);
 }
 
+/* ---- one transaction per call ---- */
+
+typedef struct Conflicts {
+        int64_t rev;     /* the revision of the key the build compares */
+        int fail_first;  /* attempts that compare a wrong revision (conflict) */
+        int attempts;
+} Conflicts;
+
+static int conflicting_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        Conflicts *c = userdata;
+        int r;
+        c->attempts++;
+        if ((r = txn_require_rev(t, "/drbdd/test/k", c->attempts <= c->fail_first ? c->rev + 1000 : c->rev)) < 0 ||
+            (r = txn_put(t, "/drbdd/test/k", "v")) < 0 || (r = txn_notify(t, "test", "k", "modified")) < 0)
+                return r;
+        return TXN_COMMIT;
+}
+
+static int nothing_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
+        int *attempts = userdata;
+        (*attempts)++;
+        return txn_notify(t, "test", "k", "modified") < 0 ? -ENOMEM : TXN_NOTHING;
+}
+
+/* txn_run: a conflict builds again from fresh reads; only the committed
+ * attempt's notes are announced; endless conflicts end in -EBUSY with the
+ * one message; TXN_NOTHING writes and announces nothing. */
+static void test_txn_run(void **state) {
+        Fixture *f = *state;
+        Conflicts c = { .rev = 0, .fail_first = 3 };
+        unsigned changes = f->changes;
+        int64_t rev = revision(f);
+        OK(txn_run(f->s, conflicting_build, &c, ret_msg, "key '%s'", "k"));
+        assert_int_equal(c.attempts, 4);
+        assert_int_equal(f->changes, changes + 1);
+        assert_int_equal(revision(f), rev + 1);
+
+        StoreKV kv;
+        assert_int_equal(store_get(f->st, "/drbdd/test/k", &kv), 0);
+        c = (Conflicts) { .rev = kv.mod_rev, .fail_first = 1000 };
+        store_kv_done(&kv);
+        char *m = NULL;
+        assert_int_equal(txn_run(f->s, conflicting_build, &c, &m, "key '%s'", "k"), -EBUSY);
+        assert_string_equal(m, "key 'k' is being changed concurrently; try again");
+        free(m);
+        assert_int_equal(c.attempts, TXN_RETRIES);
+        assert_int_equal(f->changes, changes + 1);
+        assert_int_equal(revision(f), rev + 1);
+
+        int attempts = 0;
+        OK(txn_run(f->s, nothing_build, &attempts, ret_msg, "key '%s'", "k"));
+        assert_int_equal(attempts, 1);
+        assert_int_equal(f->changes, changes + 1);
+        assert_int_equal(revision(f), rev + 1);
+}
+
+/* Spawn, restore and clone each commit once: one store revision for the
+ * definition, its volume, its replicas and all their allocation keys. */
+static void test_create_one_revision(void **state) {
+        Fixture *f = *state;
+        node(f, "alpha", "10.0.0.1", NULL, NULL);
+        node(f, "beta", "10.0.0.2", NULL, NULL);
+        node(f, "gamma", "10.0.0.3", NULL, NULL);
+        for (const char *const *n = (const char *const[]) { "alpha", "beta", "gamma", NULL }; *n; n++) {
+                json_t *o = json_pack("{s:s, s:s, s:I}", "volume-group", "vg", "thin-pool", "tp", "capacity", CAP(100));
+                OK(service_pool_create(f->s, *n, "thin", "lvm-thin", o, ret_msg));
+                json_decref(o);
+        }
+        OK(service_rg_create(f->s, "gold", NULL, ret_msg));
+
+        int64_t rev = revision(f);
+        OK(service_spawn(f->s, "gold", "r1", GIB, NULL, ret_msg));
+        assert_int_equal(revision(f), rev + 1);
+        assert_int_equal(kinds(f, "r1").diskful, 2);
+        assert_int_equal(kinds(f, "r1").tiebreaker, 1);
+        assert_int_equal(alloc_keys(f, "/drbdd/alloc/node-id/r1/"), 3);
+
+        OK(service_snapshot_create(f->s, "r1", "s1", NULL, ret_msg));
+        rev = revision(f);
+        OK(service_snapshot_restore(f->s, "r1", "s1", "r2", NULL, ret_msg));
+        assert_int_equal(revision(f), rev + 1);
+        assert_int_equal(kinds(f, "r2").diskful, 2);
+        assert_int_equal(kinds(f, "r2").tiebreaker, 1);
+        rev = revision(f);
+        OK(service_rd_clone(f->s, "r1", "r3", NULL, ret_msg));
+        assert_int_equal(revision(f), rev + 1);
+        assert_int_equal(kinds(f, "r3").diskful, 2);
+        assert_int_equal(alloc_keys(f, "/drbdd/alloc/node-id/r3/"), 3);
+
+        /* The last step failing (autoplace finds no pool its group allows)
+         * leaves nothing: the port, minor, replicas and node-ids of the
+         * earlier steps were only in the transaction. */
+        json_t *o = json_pack("{s:[s]}", "storage-pools", "nopool");
+        OK(service_rg_create(f->s, "narrow", o, ret_msg));
+        json_decref(o);
+        size_t allocs = alloc_keys(f, "/drbdd/alloc/");
+        rev = revision(f);
+        FAILS(-EEXIST, service_rd_clone(f->s, "r1", "r2", NULL, ret_msg));
+        o = json_pack("{s:s, s:i}", "resource-group", "narrow", "place-count", 3);
+        FAILS(-ENOSPC, service_snapshot_restore(f->s, "r1", "s1", "r4", o, ret_msg));
+        FAILS(-ENOSPC, service_rd_clone(f->s, "r1", "r4", o, ret_msg));
+        json_decref(o);
+        assert_int_equal(revision(f), rev);
+        assert_int_equal(alloc_keys(f, "/drbdd/alloc/"), allocs);
+        assert_int_equal(count(f, "resource-definition", NULL), 3);
+}
+
 /* ---- validation and faults ---- */
 
 static void test_validation_leaves_store_unchanged(void **state) {
@@ -1735,6 +1842,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_autoplace_failure_domains, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_autoplace_capacity, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_spawn, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_txn_run, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_create_one_revision, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_validation_leaves_store_unchanged, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_commit_fault, setup, teardown),
                 cmocka_unit_test(test_read_failed),
