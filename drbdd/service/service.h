@@ -113,7 +113,8 @@ int service_resource_toggle_disk(Service *s, const char *rd, const char *node, j
  * it); adds a diskless tie-breaker when exactly two diskful replicas result
  * on DRBD 9 nodes. -ENOSPC with a message when it cannot be satisfied. */
 int service_autoplace(Service *s, const char *rd, json_t *options, char **ret_msg);
-/* Resource definition + one volume + autoplace, undone if placement fails. */
+/* Resource definition + one volume + autoplace in one store transaction:
+ * all of it or, on any error or a crash, nothing. */
 int service_spawn(Service *s, const char *rg, const char *rd, uint64_t size_kib, json_t *options, char **ret_msg);
 
 /* Listing: kind is one of "node", "storage-pool", "resource-group",
@@ -196,8 +197,10 @@ LeaderPass *service_leader_pass_free(LeaderPass *p);
  * resource's group}. */
 json_t *service_leader_pass_alarms(LeaderPass *p);
 
-/* ---- snapshots, restore, clone, revert, readiness, exports, ownership ------
- * (service-snapshot.c; docs/snapshots.md). Same conventions as above. */
+/* ---- snapshots, restore, clone, revert (service-snapshot.c), readiness
+ * (service-ready.c), exports (service-export.c), ownership (service-manage.c),
+ * the agents' extras (service-extras.c); docs/snapshots.md. Same conventions
+ * as above. */
 
 /* Observed state written by the agents next to SERVICE_KEY_OBSERVED:
  * "<node>/<rd>/<snapshot>" {"state": "ready"|"failed", "error"};
@@ -218,10 +221,12 @@ int service_snapshot_delete(Service *s, const char *rd, const char *snap, char *
 int service_snapshot_list(Service *s, const char *rd, json_t **ret, char **ret_msg);
 /* New rd with the snapshot's volumes and content, replicas on the snapshot's
  * nodes and pools. options: "resource-group", "place-count". A snapshot still
- * pending is fine (the agents wait for it); a failed one gives -EIO. */
+ * pending is fine (the agents wait for it); a failed one gives -EIO. One
+ * store transaction, as spawn. */
 int service_snapshot_restore(Service *s, const char *rd, const char *snap, const char *new_rd, json_t *options,
                              char **ret_msg);
-/* New rd with rd's current content (thin clone per node); same options. */
+/* New rd with rd's current content (thin clone per node); same options.
+ * One store transaction, as spawn. */
 int service_rd_clone(Service *s, const char *rd, const char *new_rd, json_t *options, char **ret_msg);
 /* Rolls every replica of rd back to snap: -EBUSY while rd is Primary
  * anywhere, asked to be, or a revert runs. */
