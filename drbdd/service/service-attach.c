@@ -96,15 +96,15 @@ typedef struct Attach {
 
 static int attach_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         const Attach *a = userdata;
-        _cleanup_(rd_draft_done) RdDraft d = {};
+        _cleanup_(service_rd_draft_done) RdDraft d = {};
         _cleanup_(json_decrefp) json_t *n = NULL;
         _cleanup_free_ char *what = NULL;
         int r;
         if (asprintf(&what, "%s/%s", a->rd, a->node) < 0)
                 return -ENOMEM;
-        if ((r = rd_draft_load(s, t, a->rd, &d, ret_msg)) < 0)
+        if ((r = service_rd_draft_load(s, t, a->rd, &d, ret_msg)) < 0)
                 return r;
-        if ((r = node_load(s, a->node, &n, NULL, ret_msg)) < 0)
+        if ((r = service_node_load(s, a->node, &n, NULL, ret_msg)) < 0)
                 return r;
         if (rd_attached(d.rd, a->node))
                 return TXN_NOTHING;
@@ -124,10 +124,10 @@ static int attach_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         if (!replica_of(d.replicas, a->node)) {
                 NewReplica add = { .node = a->node, .attach_created = true };
                 if ((r = check_dialect_limits(s, d.replicas, a->node, 1, true, ret_msg)) < 0 ||
-                    (r = replicas_add_step(s, t, &d, &add, 1, ret_msg)) < 0)
+                    (r = service_replicas_add_step(s, t, &d, &add, 1, ret_msg)) < 0)
                         return r;
         }
-        if ((r = rd_draft_put(t, &d)) < 0 || (r = txn_notify(t, "resource", what, "attached")) < 0)
+        if ((r = service_rd_draft_put(t, &d)) < 0 || (r = service_txn_notify(t, "resource", what, "attached")) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -138,7 +138,7 @@ int service_resource_attach(Service *s, const char *rd_name, const char *node, j
         if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = check_name(NAME_NODE, node, ret_msg)) < 0 ||
             (r = opts_check_keys(options, allowed, ret_msg)) < 0)
                 return r;
-        return txn_run(s, attach_build, &(Attach) { rd_name, node }, ret_msg, "'%s'", rd_name);
+        return service_txn_run(s, attach_build, &(Attach) { rd_name, node }, ret_msg, "'%s'", rd_name);
 }
 
 static int detach_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
@@ -168,7 +168,7 @@ static int detach_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         bool remove = r >= 0 && json_get_bool(res, "attach-created", false) && json_get_bool(res, "diskless", false);
         if ((r = txn_require_rev(t, rk, rev)) < 0 || (r = txn_put_json(t, rk, rd)) < 0 ||
             (remove && (r = replica_delete_ops(t, a->rd, res, res_rev)) < 0) ||
-            (r = txn_notify(t, "resource", what, remove ? "deleted" : "detached")) < 0)
+            (r = service_txn_notify(t, "resource", what, remove ? "deleted" : "detached")) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -179,7 +179,7 @@ int service_resource_detach(Service *s, const char *rd_name, const char *node, j
         if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = check_name(NAME_NODE, node, ret_msg)) < 0 ||
             (r = opts_check_keys(options, allowed, ret_msg)) < 0)
                 return r;
-        return txn_run(s, detach_build, &(Attach) { rd_name, node }, ret_msg, "'%s'", rd_name);
+        return service_txn_run(s, detach_build, &(Attach) { rd_name, node }, ret_msg, "'%s'", rd_name);
 }
 
 /* ---- domains using replicas (reported by the compute helper) ---- */
@@ -237,7 +237,7 @@ int service_usage_report(Service *s, const char *node, json_t *resources, char *
         _cleanup_(txn_done) Txn t = {};
         if (asprintf(&k, SERVICE_KEY_USAGE "%s", node) < 0)
                 return -ENOMEM;
-        if ((r = node_load(s, node, &n, NULL, ret_msg)) < 0)
+        if ((r = service_node_load(s, node, &n, NULL, ret_msg)) < 0)
                 return r;
         if (!(o = json_pack("{s:s, s:O, s:I}", "node", node, "resources", resources, "reported", (json_int_t) time(NULL))))
                 return -ENOMEM;

@@ -38,13 +38,13 @@ static int iqn_taken(Service *s, const char *rd, const char *iqn, char **ret_msg
 
 static int check_initiator(const char *ini, char **ret_msg) {
         if (!ini || !(startswith(ini, "iqn.") || startswith(ini, "eui.") || startswith(ini, "naa.")) ||
-            !chars_ok(ini, ".-:", 5, 223))
+            !service_chars_ok(ini, ".-:", 5, 223))
                 return msgf(ret_msg, -EINVAL, "invalid initiator name: expected iqn./eui./naa. form (RFC 3720)");
         return 0;
 }
 
 static int check_portal(const char *p, char **ret_msg) {
-        if (!chars_ok(p, ".:[]", 1, 64))
+        if (!service_chars_ok(p, ".:[]", 1, 64))
                 return msgf(ret_msg, -EINVAL, "invalid portal: expected ADDRESS[:PORT]");
         return 0;
 }
@@ -61,7 +61,7 @@ static int export_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         ExportChange *c = userdata;
         const char *rd = c->rd, *ini = c->ini, *user = c->user, *pw = c->pw, *want_node = c->want_node;
         json_t *portals = c->portals, *e;
-        _cleanup_free_ char *ek = key_under(KEY_EXPORT, rd, NULL), *rk = key_rd(rd);
+        _cleanup_free_ char *ek = service_key_under(KEY_EXPORT, rd, NULL), *rk = key_rd(rd);
         size_t i;
         int r;
         if (!ek || !rk)
@@ -135,7 +135,7 @@ static int export_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         if ((r = txn_require_rev(t, rk, rev)) < 0 || (r = txn_require_rev(t, ek, cur_rev)) < 0 ||
             (r = txn_put_json(t, ek, o)) < 0 || (r = txn_put_json(t, rk, rdo)) < 0)
                 return r;
-        if ((r = txn_notify(t, "export", rd, cur ? "modified" : "created")) < 0)
+        if ((r = service_txn_notify(t, "export", rd, cur ? "modified" : "created")) < 0)
                 return r;
         json_decref(c->ret);
         c->ret = json_pack("{s:s, s:O, s:i, s:s}", "target-iqn", json_get_str(o, "iqn", ""), "target-portals",
@@ -161,9 +161,9 @@ int service_export_iscsi(Service *s, const char *rd, json_t *options, json_t **r
                 return r;
         if (!user || !pw)
                 return msgf(ret_msg, -EINVAL, "CHAP is required: give 'chap-username' and 'chap-password'");
-        if (!chars_ok(user, "-_.:@", 1, 255) || streq(user, "NULL"))
+        if (!service_chars_ok(user, "-_.:@", 1, 255) || streq(user, "NULL"))
                 return msgf(ret_msg, -EINVAL, "invalid CHAP user name (1-255 of A-Z a-z 0-9 - _ . : @)");
-        if (!chars_ok(pw, "-_.+=~!#^*,", 12, 255) || startswith(pw, "NULL"))
+        if (!service_chars_ok(pw, "-_.+=~!#^*,", 12, 255) || startswith(pw, "NULL"))
                 return msgf(ret_msg, -EINVAL, "invalid CHAP secret: 12-255 of A-Z a-z 0-9 - _ . + = ~ ! # ^ * ,");
         if (portals && !json_is_array(portals))
                 return msgf(ret_msg, -EINVAL, "option 'portals' must be an array of strings");
@@ -174,7 +174,7 @@ int service_export_iscsi(Service *s, const char *rd, json_t *options, json_t **r
                 return r;
 
         ExportChange c = { .rd = rd, .ini = ini, .user = user, .pw = pw, .want_node = want_node, .portals = portals };
-        if ((r = txn_run(s, export_build, &c, ret_msg, "'%s'", rd)) < 0) {
+        if ((r = service_txn_run(s, export_build, &c, ret_msg, "'%s'", rd)) < 0) {
                 json_decref(c.ret);
                 return r;
         }
@@ -189,7 +189,7 @@ typedef struct UnexportChange {
 static int unexport_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         const UnexportChange *c = userdata;
         const char *rd = c->rd, *ini = c->ini;
-        _cleanup_free_ char *ek = key_under(KEY_EXPORT, rd, NULL), *rk = key_rd(rd);
+        _cleanup_free_ char *ek = service_key_under(KEY_EXPORT, rd, NULL), *rk = key_rd(rd);
         int r;
         if (!ek || !rk)
                 return -ENOMEM;
@@ -217,7 +217,7 @@ static int unexport_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         }
         if (r < 0 || (r = txn_require_rev(t, ek, rev)) < 0)
                 return r;
-        if ((r = txn_notify(t, "export", rd, ini ? "modified" : "deleted")) < 0)
+        if ((r = service_txn_notify(t, "export", rd, ini ? "modified" : "deleted")) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -229,7 +229,7 @@ int service_unexport_iscsi(Service *s, const char *rd, json_t *options, char **r
         if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
             (r = opt_string(options, "initiator", &ini, ret_msg)) < 0 || (ini && (r = check_initiator(ini, ret_msg)) < 0))
                 return r;
-        return txn_run(s, unexport_build, &(UnexportChange) { rd, ini }, ret_msg, "'%s'", rd);
+        return service_txn_run(s, unexport_build, &(UnexportChange) { rd, ini }, ret_msg, "'%s'", rd);
 }
 
 int service_export_list(Service *s, const char *rd, json_t **ret, char **ret_msg) {
@@ -248,8 +248,9 @@ int service_export_list(Service *s, const char *rd, json_t **ret, char **ret_msg
                 const char *ini;
                 json_object_foreach(json_object_get(o, "acls"), ini, acl)
                         json_object_del(acl, "password"); /* secrets stay in the store */
-                _cleanup_(json_decrefp) json_t *ob = observed_get(s, SERVICE_KEY_OBSERVED_EXPORT, json_get_str(e, "node", ""),
-                                                              json_get_str(e, "resource-definition", ""));
+                _cleanup_(json_decrefp) json_t *ob =
+                        service_observed_get(s, SERVICE_KEY_OBSERVED_EXPORT, json_get_str(e, "node", ""),
+                                             json_get_str(e, "resource-definition", ""));
                 json_object_set_new(o, "state", json_string(json_get_str(ob, "state", "pending")));
                 if (json_object_get(ob, "error"))
                         json_object_set(o, "error", json_object_get(ob, "error"));

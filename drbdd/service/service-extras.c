@@ -34,7 +34,7 @@ int service_node_extras(Service *s, const char *node, json_t **ret, char **ret_m
                 /* Progress of every node, for the barrier. */
                 json_t *prog = json_object();
                 json_array_foreach(json_object_get(e, "nodes"), j, n) {
-                        json_t *ob = observed_get(s, SERVICE_KEY_OBSERVED_REVERT, json_string_value(n) ?: "",
+                        json_t *ob = service_observed_get(s, SERVICE_KEY_OBSERVED_REVERT, json_string_value(n) ?: "",
                                               json_get_str(e, "resource-definition", ""));
                         json_object_set_new(prog, json_string_value(n) ?: "", ob ? ob : json_object());
                 }
@@ -53,7 +53,7 @@ int service_node_extras(Service *s, const char *node, json_t **ret, char **ret_m
 
 int service_observed_aux_put(Service *s, const char *prefix, const char *node, const char *name, json_t *state,
                              char **ret_msg) {
-        _cleanup_free_ char *k = key_under(prefix, node, name);
+        _cleanup_free_ char *k = service_key_under(prefix, node, name);
         _cleanup_(txn_done) Txn t = {};
         int r;
         if (!k)

@@ -52,7 +52,7 @@ int read_failed(char **ret_msg, int r);
 /* The resource definition object (-ENOENT with "not found" message). */
 int rd_load(Service *s, const char *rd, json_t **ret, int64_t *ret_rev, char **ret_msg);
 /* The node object (-ENOENT with "node '<node>' not found"). */
-int node_load(Service *s, const char *node, json_t **ret, int64_t *ret_rev, char **ret_msg);
+int service_node_load(Service *s, const char *node, json_t **ret, int64_t *ret_rev, char **ret_msg);
 /* All replica objects of rd. */
 int replicas_load(Service *s, const char *rd, json_t **ret, char **ret_msg);
 
@@ -70,9 +70,9 @@ char *key_rg(const char *rg);
 char *key_rd(const char *rd);
 char *key_res(const char *rd, const char *node);
 /* prefix<a>/<b>, or prefix<a> when b is NULL. */
-char *key_under(const char *prefix, const char *a, const char *b);
+char *service_key_under(const char *prefix, const char *a, const char *b);
 /* The observed object at prefix<node>/<name> (new reference); NULL when absent. */
-json_t *observed_get(Service *s, const char *prefix, const char *node, const char *name);
+json_t *service_observed_get(Service *s, const char *prefix, const char *node, const char *name);
 
 /* Reads a JSON object at key. -ENOENT if absent, -EIO if not an object. */
 int obj_get(Service *s, const char *key, json_t **ret, int64_t *ret_rev);
@@ -103,9 +103,9 @@ int txn_put(Txn *t, const char *key, const char *value);
 int txn_delete(Txn *t, const char *key);
 int txn_delete_prefix(Txn *t, const char *prefix);
 /* t already compares or writes key (an allocation taken by an earlier step). */
-bool txn_has_key(const Txn *t, const char *key);
+bool service_txn_has_key(const Txn *t, const char *key);
 /* Announces the change once t is committed (name is copied). */
-int txn_notify(Txn *t, const char *kind, const char *name, const char *action);
+int service_txn_notify(Txn *t, const char *kind, const char *name, const char *action);
 /* Commits; -EAGAIN on conflict. Translates store errors into messages. */
 int txn_commit(Service *s, Txn *t, char **ret_msg);
 
@@ -120,13 +120,13 @@ typedef int (*TxnBuildFn)(Service *s, Txn *t, void *userdata, char **ret_msg);
  * on a conflict builds again from fresh reads, up to TXN_RETRIES times, then
  * -EBUSY "<what> is being changed concurrently; try again" (what from
  * what_fmt). Returns 0 or build's / the commit's error. */
-int txn_run(Service *s, TxnBuildFn build, void *userdata, char **ret_msg, const char *what_fmt, ...)
+int service_txn_run(Service *s, TxnBuildFn build, void *userdata, char **ret_msg, const char *what_fmt, ...)
         __attribute__((format(printf, 5, 6)));
 
 void service_notify(Service *s, const char *kind, const char *name, const char *action);
 
 /* v has min..max characters, each a letter, a digit or one of extra. */
-bool chars_ok(const char *v, const char *extra, size_t min, size_t max);
+bool service_chars_ok(const char *v, const char *extra, size_t min, size_t max);
 
 /* Option helpers: all return 0 when the key is absent (leaving *ret alone). */
 int opts_check_keys(json_t *opts, const char *const *allowed, char **ret_msg);
@@ -155,7 +155,7 @@ unsigned rd_peer_slots(json_t *rd, DrbdDialect d);
 /* ---- steps of one transaction (service-rd.c) ---- */
 /* A resource definition as the steps of one transaction read and change it.
  * Each step validates, reads what it needs, changes rd and replicas here
- * and adds its compares, writes and notes to the Txn; rd_draft_put() adds
+ * and adds its compares, writes and notes to the Txn; service_rd_draft_put() adds
  * the definition's own write last. All owned by the draft. */
 typedef struct RdDraft {
         const char *name; /* borrowed */
@@ -164,19 +164,19 @@ typedef struct RdDraft {
         json_t *replicas; /* its replicas, those added by earlier steps included */
         int64_t rev;      /* rd's revision as read; 0 for a new one */
 } RdDraft;
-void rd_draft_done(RdDraft *d);
+void service_rd_draft_done(RdDraft *d);
 /* Reads rd and its replicas; t requires rd's revision. */
-int rd_draft_load(Service *s, Txn *t, const char *name, RdDraft *d, char **ret_msg);
+int service_rd_draft_load(Service *s, Txn *t, const char *name, RdDraft *d, char **ret_msg);
 /* Adds the write of d's definition to t, unless it is unchanged. */
-int rd_draft_put(Txn *t, const RdDraft *d);
+int service_rd_draft_put(Txn *t, const RdDraft *d);
 
 /* A new definition (options as service_rd_create: validated here) with its
  * port allocated: requires the name and the port key to be absent and the
  * group unchanged. -EEXIST when the name or an explicit port is taken. */
-int rd_create_step(Service *s, Txn *t, const char *name, json_t *options, RdDraft *d, char **ret_msg);
+int service_rd_create_step(Service *s, Txn *t, const char *name, json_t *options, RdDraft *d, char **ret_msg);
 /* A volume of size_kib (already validated) with its minor allocated (the
  * given one when minor_opt != 0): requires the minor key to be absent. */
-int vd_create_step(Service *s, Txn *t, RdDraft *d, uint64_t size_kib, unsigned minor_opt, unsigned *ret_vnr,
+int service_vd_create_step(Service *s, Txn *t, RdDraft *d, uint64_t size_kib, unsigned minor_opt, unsigned *ret_vnr,
                    char **ret_msg);
 
 typedef struct NewReplica {
@@ -187,15 +187,15 @@ typedef struct NewReplica {
 } NewReplica;
 /* New replicas of d, allocating node-ids (each key compared); may set rd's
  * sync-source-id. The replicas join d->replicas. */
-int replicas_add_step(Service *s, Txn *t, RdDraft *d, const NewReplica *add, size_t n_add, char **ret_msg);
+int service_replicas_add_step(Service *s, Txn *t, RdDraft *d, const NewReplica *add, size_t n_add, char **ret_msg);
 /* A replica of d on node (want_pool or the group's choice; diskless: none),
  * after the node, dialect, peer-slot and capacity checks. */
-int resource_create_step(Service *s, Txn *t, RdDraft *d, const char *node, const char *want_pool, bool diskless,
+int service_resource_create_step(Service *s, Txn *t, RdDraft *d, const char *node, const char *want_pool, bool diskless,
                          char **ret_msg);
 /* Places replicas of d as the group (options: place-count) asks, none on the
  * nodes in excluded (may be NULL); a tie-breaker where it votes. Returns 1
  * when it added replicas, 0 when none were needed. */
-int autoplace_step(Service *s, Txn *t, RdDraft *d, json_t *options, json_t *excluded, char **ret_msg);
+int service_autoplace_step(Service *s, Txn *t, RdDraft *d, json_t *options, json_t *excluded, char **ret_msg);
 /* Adds the removal of replica res (read at res_rev) to t; its node-id stays held. */
 int replica_delete_ops(Txn *t, const char *rd_name, json_t *res, int64_t res_rev);
 /* The replica of replicas on node (borrowed), or NULL. */
@@ -209,7 +209,7 @@ int check_dialect_limits(Service *s, json_t *replicas, const char *new_node, siz
  * host uses it): same replica, same node-id, one modify. The step returns
  * -ENOENT (no message) when the replica is gone meanwhile; the call is
  * one transaction of its own. */
-int tiebreaker_to_client_step(Service *s, Txn *t, const char *rd_name, const char *node, bool attach_created,
+int service_tiebreaker_to_client_step(Service *s, Txn *t, const char *rd_name, const char *node, bool attach_created,
                               char **ret_msg);
 int tiebreaker_to_client(Service *s, const char *rd_name, const char *node, bool attach_created, char **ret_msg);
 
@@ -228,4 +228,4 @@ json_t *usage_domains(json_t *usage, const char *node, const char *rd);
 int rd_delete_extras(Service *s, const char *rd, Txn *t, char **ret_msg);
 /* A revert of rd (its revert object cur) has not finished on every node
  * (service-snapshot.c). */
-bool revert_running(Service *s, json_t *cur);
+bool service_revert_running(Service *s, json_t *cur);

@@ -36,7 +36,7 @@ static int manage_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
                 json_object_set_new(rdo, "owner", c->vid ? json_pack("{s:s, s:s}", "owner", c->owner, "volume-id", c->vid)
                                                          : json_pack("{s:s}", "owner", c->owner));
         if ((r = txn_require_rev(t, rk, rev)) < 0 || (r = txn_put_json(t, rk, rdo)) < 0 ||
-            (r = txn_notify(t, "resource-definition", c->rd, "modified")) < 0)
+            (r = service_txn_notify(t, "resource-definition", c->rd, "modified")) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -48,11 +48,11 @@ int service_rd_manage(Service *s, const char *rd, json_t *options, char **ret_ms
         if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
             (r = opt_string(options, "owner", &owner, ret_msg)) < 0 || (r = opt_string(options, "volume-id", &vid, ret_msg)) < 0)
                 return r;
-        if (!owner || !chars_ok(owner, "-_.", 1, 64))
+        if (!owner || !service_chars_ok(owner, "-_.", 1, 64))
                 return msgf(ret_msg, -EINVAL, "option 'owner' is required (1-64 of A-Z a-z 0-9 - _ .)");
-        if (vid && !chars_ok(vid, "-_.", 1, 128))
+        if (vid && !service_chars_ok(vid, "-_.", 1, 128))
                 return msgf(ret_msg, -EINVAL, "invalid 'volume-id' (1-128 of A-Z a-z 0-9 - _ .)");
-        return txn_run(s, manage_build, &(ManageChange) { rd, owner, vid }, ret_msg, "'%s'", rd);
+        return service_txn_run(s, manage_build, &(ManageChange) { rd, owner, vid }, ret_msg, "'%s'", rd);
 }
 
 int service_rd_unmanage(Service *s, const char *rd, json_t *options, char **ret_msg) {
@@ -60,5 +60,5 @@ int service_rd_unmanage(Service *s, const char *rd, json_t *options, char **ret_
         int r;
         if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0)
                 return r;
-        return txn_run(s, manage_build, &(ManageChange) { rd, NULL, NULL }, ret_msg, "'%s'", rd);
+        return service_txn_run(s, manage_build, &(ManageChange) { rd, NULL, NULL }, ret_msg, "'%s'", rd);
 }

@@ -54,7 +54,7 @@ static int alloc_find(Service *s, const Txn *t, const char *prefix, unsigned min
                 char *k;
                 if (asprintf(&k, "%s%06u", prefix, v) < 0)
                         return -ENOMEM;
-                if (!txn_has_key(t, k) && !key_exists(s, k)) {
+                if (!service_txn_has_key(t, k) && !key_exists(s, k)) {
                         *hint = v == max ? min : v + 1;
                         *ret = v;
                         *ret_key = k;
@@ -91,14 +91,14 @@ static int rg_load(Service *s, const char *name, json_t **ret, int64_t *ret_rev,
 
 /* ---- drafts: a definition changed by steps of one transaction ------------- */
 
-void rd_draft_done(RdDraft *d) {
+void service_rd_draft_done(RdDraft *d) {
         json_decref(d->rd);
         json_decref(d->orig);
         json_decref(d->replicas);
         *d = (RdDraft) {};
 }
 
-int rd_draft_load(Service *s, Txn *t, const char *name, RdDraft *d, char **ret_msg) {
+int service_rd_draft_load(Service *s, Txn *t, const char *name, RdDraft *d, char **ret_msg) {
         _cleanup_free_ char *rk = key_rd(name);
         int r;
         *d = (RdDraft) { .name = name };
@@ -112,7 +112,7 @@ int rd_draft_load(Service *s, Txn *t, const char *name, RdDraft *d, char **ret_m
         return txn_require_rev(t, rk, d->rev);
 }
 
-int rd_draft_put(Txn *t, const RdDraft *d) {
+int service_rd_draft_put(Txn *t, const RdDraft *d) {
         _cleanup_free_ char *rk = key_rd(d->name);
         if (!rk)
                 return -ENOMEM;
@@ -121,7 +121,7 @@ int rd_draft_put(Txn *t, const RdDraft *d) {
         return txn_put_json(t, rk, d->rd);
 }
 
-int rd_create_step(Service *s, Txn *t, const char *name, json_t *options, RdDraft *d, char **ret_msg) {
+int service_rd_create_step(Service *s, Txn *t, const char *name, json_t *options, RdDraft *d, char **ret_msg) {
         static const char *const allowed[] = { "resource-group", "port", "peer-slots", "drbd-options", NULL };
         const char *group = DEFAULT_RG;
         uint64_t port = 0, slots = 0;
@@ -159,7 +159,7 @@ int rd_create_step(Service *s, Txn *t, const char *name, json_t *options, RdDraf
                 p = (unsigned) port;
                 if (asprintf(&pk, KEY_ALLOC_PORT "%06u", p) < 0)
                         return -ENOMEM;
-                if (txn_has_key(t, pk) || key_exists(s, pk))
+                if (service_txn_has_key(t, pk) || key_exists(s, pk))
                         return msgf(ret_msg, -EEXIST, "port %u is already in use", p);
         } else {
                 r = alloc_find(s, t, KEY_ALLOC_PORT, s->cfg.port_min, s->cfg.port_max, &s->next_port, &p, &pk);
@@ -178,7 +178,7 @@ int rd_create_step(Service *s, Txn *t, const char *name, json_t *options, RdDraf
                 return -ENOMEM;
         if ((r = txn_require_rev(t, rk, 0)) < 0 || (r = txn_require_rev(t, pk, 0)) < 0 ||
             (rg_rev && (r = txn_require_rev(t, rgk, rg_rev)) < 0) || (r = txn_put(t, pk, name)) < 0 ||
-            (r = txn_notify(t, "resource-definition", name, "created")) < 0)
+            (r = service_txn_notify(t, "resource-definition", name, "created")) < 0)
                 return r;
         return 0;
 }
@@ -190,15 +190,17 @@ typedef struct RdCreate {
 
 static int rd_create_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         const RdCreate *c = userdata;
-        _cleanup_(rd_draft_done) RdDraft d = {};
+        _cleanup_(service_rd_draft_done) RdDraft d = {};
         int r;
-        if ((r = rd_create_step(s, t, c->name, c->options, &d, ret_msg)) < 0 || (r = rd_draft_put(t, &d)) < 0)
+        if ((r = service_rd_create_step(s, t, c->name, c->options, &d, ret_msg)) < 0 ||
+            (r = service_rd_draft_put(t, &d)) < 0)
                 return r;
         return TXN_COMMIT;
 }
 
 int service_rd_create(Service *s, const char *name, json_t *options, char **ret_msg) {
-        return txn_run(s, rd_create_build, &(RdCreate) { name, options }, ret_msg, "resource definition '%s'", name);
+        return service_txn_run(s, rd_create_build, &(RdCreate){name, options}, ret_msg, "resource definition '%s'",
+                               name);
 }
 
 static int rd_options_apply(json_t *rd, void *userdata, char **ret_msg) {
@@ -263,7 +265,7 @@ static int rd_delete_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
                 if ((r = txn_delete(t, mk)) < 0)
                         return r;
         }
-        if ((r = txn_notify(t, "resource-definition", name, "deleted")) < 0)
+        if ((r = service_txn_notify(t, "resource-definition", name, "deleted")) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -272,7 +274,7 @@ int service_rd_delete(Service *s, const char *name, char **ret_msg) {
         int r;
         if ((r = check_name(NAME_RESOURCE, name, ret_msg)) < 0)
                 return r;
-        return txn_run(s, rd_delete_build, (void *) name, ret_msg, "resource definition '%s'", name);
+        return service_txn_run(s, rd_delete_build, (void *) name, ret_msg, "resource definition '%s'", name);
 }
 
 /* ---- capacity ------------------------------------------------------------- */
@@ -316,7 +318,7 @@ static int check_capacity(Service *s, json_t *rd, json_t *replicas, uint64_t ext
 
 /* ---- volume definitions --------------------------------------------------- */
 
-int vd_create_step(Service *s, Txn *t, RdDraft *d, uint64_t size_kib, unsigned minor_opt, unsigned *ret_vnr,
+int service_vd_create_step(Service *s, Txn *t, RdDraft *d, uint64_t size_kib, unsigned minor_opt, unsigned *ret_vnr,
                    char **ret_msg) {
         _cleanup_free_ char *mk = NULL;
         unsigned minor, vnr = 0;
@@ -335,7 +337,7 @@ int vd_create_step(Service *s, Txn *t, RdDraft *d, uint64_t size_kib, unsigned m
                 minor = minor_opt;
                 if (asprintf(&mk, KEY_ALLOC_MINOR "%06u", minor) < 0)
                         return -ENOMEM;
-                if (txn_has_key(t, mk) || key_exists(s, mk))
+                if (service_txn_has_key(t, mk) || key_exists(s, mk))
                         return msgf(ret_msg, -EEXIST, "minor %u is already in use", minor);
         } else {
                 r = alloc_find(s, t, KEY_ALLOC_MINOR, s->cfg.minor_min, s->cfg.minor_max, &s->next_minor, &minor, &mk);
@@ -351,7 +353,7 @@ int vd_create_step(Service *s, Txn *t, RdDraft *d, uint64_t size_kib, unsigned m
         char name[80];
         snprintf(name, sizeof name, "%s/%u", d->name, vnr);
         if ((r = txn_require_rev(t, mk, 0)) < 0 || (r = txn_put(t, mk, d->name)) < 0 ||
-            (r = txn_notify(t, "volume-definition", name, "created")) < 0)
+            (r = service_txn_notify(t, "volume-definition", name, "created")) < 0)
                 return r;
         if (ret_vnr)
                 *ret_vnr = vnr;
@@ -367,11 +369,11 @@ typedef struct VdChange {
 
 static int vd_create_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         VdChange *c = userdata;
-        _cleanup_(rd_draft_done) RdDraft d = {};
+        _cleanup_(service_rd_draft_done) RdDraft d = {};
         int r;
-        if ((r = rd_draft_load(s, t, c->rd, &d, ret_msg)) < 0 ||
-            (r = vd_create_step(s, t, &d, c->size_kib, c->minor, &c->vnr, ret_msg)) < 0 ||
-            (r = rd_draft_put(t, &d)) < 0)
+        if ((r = service_rd_draft_load(s, t, c->rd, &d, ret_msg)) < 0 ||
+            (r = service_vd_create_step(s, t, &d, c->size_kib, c->minor, &c->vnr, ret_msg)) < 0 ||
+            (r = service_rd_draft_put(t, &d)) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -389,7 +391,7 @@ int service_vd_create(Service *s, const char *rd_name, uint64_t size_kib, json_t
         if (size_check_bounds(size_kib, &m) < 0)
                 return msg_take(ret_msg, -EINVAL, m);
         VdChange c = { .rd = rd_name, .minor = (unsigned) minor_opt, .size_kib = size_kib };
-        if ((r = txn_run(s, vd_create_build, &c, ret_msg, "resource definition '%s'", rd_name)) < 0)
+        if ((r = service_txn_run(s, vd_create_build, &c, ret_msg, "resource definition '%s'", rd_name)) < 0)
                 return r;
         if (ret_vnr)
                 *ret_vnr = c.vnr;
@@ -410,9 +412,9 @@ static json_t *find_volume(json_t *rd, unsigned vnr, size_t *ret_index) {
 
 static int vd_resize_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         const VdChange *c = userdata;
-        _cleanup_(rd_draft_done) RdDraft d = {};
+        _cleanup_(service_rd_draft_done) RdDraft d = {};
         int r;
-        if ((r = rd_draft_load(s, t, c->rd, &d, ret_msg)) < 0)
+        if ((r = service_rd_draft_load(s, t, c->rd, &d, ret_msg)) < 0)
                 return r;
         json_t *v = find_volume(d.rd, c->vnr, NULL);
         if (!v)
@@ -427,7 +429,8 @@ static int vd_resize_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         json_object_set_new(v, "size-kib", json_integer((json_int_t) c->size_kib));
         char name[80];
         snprintf(name, sizeof name, "%s/%u", c->rd, c->vnr);
-        if ((r = rd_draft_put(t, &d)) < 0 || (r = txn_notify(t, "volume-definition", name, "modified")) < 0)
+        if ((r = service_rd_draft_put(t, &d)) < 0 ||
+            (r = service_txn_notify(t, "volume-definition", name, "modified")) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -439,16 +442,16 @@ int service_vd_resize(Service *s, const char *rd_name, unsigned vnr, uint64_t si
                 return r;
         if (size_check_bounds(size_kib, &m) < 0)
                 return msg_take(ret_msg, -EINVAL, m);
-        return txn_run(s, vd_resize_build, &(VdChange) { .rd = rd_name, .vnr = vnr, .size_kib = size_kib }, ret_msg,
-                       "resource definition '%s'", rd_name);
+        return service_txn_run(s, vd_resize_build, &(VdChange){.rd = rd_name, .vnr = vnr, .size_kib = size_kib},
+                               ret_msg, "resource definition '%s'", rd_name);
 }
 
 static int vd_delete_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         const VdChange *c = userdata;
-        _cleanup_(rd_draft_done) RdDraft d = {};
+        _cleanup_(service_rd_draft_done) RdDraft d = {};
         size_t idx;
         int r;
-        if ((r = rd_draft_load(s, t, c->rd, &d, ret_msg)) < 0)
+        if ((r = service_rd_draft_load(s, t, c->rd, &d, ret_msg)) < 0)
                 return r;
         json_t *v = find_volume(d.rd, c->vnr, &idx);
         if (!v)
@@ -457,8 +460,8 @@ static int vd_delete_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         snprintf(mk, sizeof mk, KEY_ALLOC_MINOR "%06d", (int) json_get_int(v, "minor", 0));
         snprintf(name, sizeof name, "%s/%u", c->rd, c->vnr);
         json_array_remove(json_object_get(d.rd, "volumes"), idx);
-        if ((r = rd_draft_put(t, &d)) < 0 || (r = txn_delete(t, mk)) < 0 ||
-            (r = txn_notify(t, "volume-definition", name, "deleted")) < 0)
+        if ((r = service_rd_draft_put(t, &d)) < 0 || (r = txn_delete(t, mk)) < 0 ||
+            (r = service_txn_notify(t, "volume-definition", name, "deleted")) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -467,7 +470,7 @@ int service_vd_delete(Service *s, const char *rd_name, unsigned vnr, char **ret_
         int r;
         if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0)
                 return r;
-        return txn_run(s, vd_delete_build, &(VdChange) { .rd = rd_name, .vnr = vnr }, ret_msg,
+        return service_txn_run(s, vd_delete_build, &(VdChange) { .rd = rd_name, .vnr = vnr }, ret_msg,
                        "resource definition '%s'", rd_name);
 }
 
@@ -480,7 +483,7 @@ int service_vd_delete(Service *s, const char *rd_name, unsigned vnr, char **ret_
  * rd fix its initial-sync source (the lowest of their node-ids) in rd
  * itself, so that a replica added later never counts as one (it would
  * overwrite the data). */
-int replicas_add_step(Service *s, Txn *t, RdDraft *d, const NewReplica *add, size_t n_add, char **ret_msg) {
+int service_replicas_add_step(Service *s, Txn *t, RdDraft *d, const NewReplica *add, size_t n_add, char **ret_msg) {
         _cleanup_free_ char *idp = NULL;
         bool used[DRBD_MAX_PEERS + 1] = {}, had_diskful = false;
         int64_t held_rev[DRBD_MAX_PEERS + 1] = {}, source = -1;
@@ -534,7 +537,7 @@ int replicas_add_step(Service *s, Txn *t, RdDraft *d, const NewReplica *add, siz
                         return -ENOMEM;
                 if ((r = txn_require_rev(t, k_res, 0)) < 0 || (r = txn_require_rev(t, k_id, held_rev[id])) < 0 ||
                     (r = txn_put_json(t, k_res, o)) < 0 || (r = txn_put(t, k_id, add[k].node)) < 0 ||
-                    (r = txn_notify(t, "resource", what, "created")) < 0)
+                    (r = service_txn_notify(t, "resource", what, "created")) < 0)
                         return r;
         }
         if ((source >= 0 || clear_source) && json_object_set_new(d->rd, "sync-source-id", json_integer(source)) < 0)
@@ -630,7 +633,7 @@ static int check_peer_slots(json_t *rd, const char *rd_name, unsigned diskful_af
 
 static uint64_t rd_requested_kib(json_t *rd);
 
-int tiebreaker_to_client_step(Service *s, Txn *t, const char *rd_name, const char *node, bool attach_created,
+int service_tiebreaker_to_client_step(Service *s, Txn *t, const char *rd_name, const char *node, bool attach_created,
                                char **ret_msg) {
         _cleanup_free_ char *k = key_res(rd_name, node), *what = NULL;
         _cleanup_(json_decrefp) json_t *res = NULL;
@@ -644,7 +647,7 @@ int tiebreaker_to_client_step(Service *s, Txn *t, const char *rd_name, const cha
         if (attach_created)
                 json_object_set_new(res, "attach-created", json_true());
         if ((r = txn_require_rev(t, k, rev)) < 0 || (r = txn_put_json(t, k, res)) < 0 ||
-            (r = txn_notify(t, "resource", what, "modified")) < 0)
+            (r = service_txn_notify(t, "resource", what, "modified")) < 0)
                 return r;
         return 0;
 }
@@ -656,21 +659,21 @@ typedef struct ResourceChange {
 
 static int tiebreaker_to_client_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         const ResourceChange *c = userdata;
-        int r = tiebreaker_to_client_step(s, t, c->rd, c->node, c->attach_created, ret_msg);
+        int r = service_tiebreaker_to_client_step(s, t, c->rd, c->node, c->attach_created, ret_msg);
         return r < 0 ? r : TXN_COMMIT;
 }
 
 int tiebreaker_to_client(Service *s, const char *rd_name, const char *node, bool attach_created, char **ret_msg) {
         ResourceChange c = { .rd = rd_name, .node = node, .attach_created = attach_created };
-        return txn_run(s, tiebreaker_to_client_build, &c, ret_msg, "'%s'", rd_name);
+        return service_txn_run(s, tiebreaker_to_client_build, &c, ret_msg, "'%s'", rd_name);
 }
 
-int resource_create_step(Service *s, Txn *t, RdDraft *d, const char *node, const char *want_pool, bool diskless,
+int service_resource_create_step(Service *s, Txn *t, RdDraft *d, const char *node, const char *want_pool, bool diskless,
                          char **ret_msg) {
         _cleanup_(json_decrefp) json_t *rg = NULL, *n = NULL;
         _cleanup_free_ char *pool = NULL;
         int r;
-        if ((r = node_load(s, node, &n, NULL, ret_msg)) < 0)
+        if ((r = service_node_load(s, node, &n, NULL, ret_msg)) < 0)
                 return r;
         json_t *have = replica_of(d->replicas, node);
         if (have)
@@ -692,21 +695,21 @@ int resource_create_step(Service *s, Txn *t, RdDraft *d, const char *node, const
                         return r;
         }
         NewReplica add = { .node = node, .pool = pool };
-        return replicas_add_step(s, t, d, &add, 1, ret_msg);
+        return service_replicas_add_step(s, t, d, &add, 1, ret_msg);
 }
 
 static int resource_create_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         const ResourceChange *c = userdata;
-        _cleanup_(rd_draft_done) RdDraft d = {};
+        _cleanup_(service_rd_draft_done) RdDraft d = {};
         int r;
-        if ((r = rd_draft_load(s, t, c->rd, &d, ret_msg)) < 0)
+        if ((r = service_rd_draft_load(s, t, c->rd, &d, ret_msg)) < 0)
                 return r;
         json_t *have = replica_of(d.replicas, c->node);
         if (have && json_get_bool(have, "tie-breaker", false)) {
                 /* A client where the tie-breaker is: it becomes that client, in a
                  * transaction of its own. A diskful replica: it becomes that replica. */
                 if (c->diskless) {
-                        r = tiebreaker_to_client_step(s, t, c->rd, c->node, false, ret_msg);
+                        r = service_tiebreaker_to_client_step(s, t, c->rd, c->node, false, ret_msg);
                         return r == -ENOENT ? -EAGAIN : r < 0 ? r : TXN_COMMIT;
                 }
                 _cleanup_(json_decrefp) json_t *o = c->want_pool ? json_pack("{s:s}", "storage-pool", c->want_pool)
@@ -716,8 +719,8 @@ static int resource_create_build(Service *s, Txn *t, void *userdata, char **ret_
                 r = service_resource_toggle_disk(s, c->rd, c->node, o, ret_msg);
                 return r < 0 ? r : TXN_NOTHING;
         }
-        if ((r = resource_create_step(s, t, &d, c->node, c->want_pool, c->diskless, ret_msg)) < 0 ||
-            (r = rd_draft_put(t, &d)) < 0)
+        if ((r = service_resource_create_step(s, t, &d, c->node, c->want_pool, c->diskless, ret_msg)) < 0 ||
+            (r = service_rd_draft_put(t, &d)) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -734,7 +737,7 @@ int service_resource_create(Service *s, const char *rd_name, const char *node, j
                 return r;
         if (c.diskless && c.want_pool)
                 return msgf(ret_msg, -EINVAL, "a diskless replica takes no storage pool");
-        return txn_run(s, resource_create_build, &c, ret_msg, "'%s'", rd_name);
+        return service_txn_run(s, resource_create_build, &c, ret_msg, "'%s'", rd_name);
 }
 
 int replica_delete_ops(Txn *t, const char *rd_name, json_t *res, int64_t res_rev) {
@@ -771,7 +774,7 @@ static int resource_delete_build(Service *s, Txn *t, void *userdata, char **ret_
                             "(drbdctl resource detach %s %s)", c->rd, c->node, c->node, c->rd);
         /* Guarded by rd's revision too: an attach commits through rd. */
         if ((r = txn_require_rev(t, k_rd, rd_rev)) < 0 || (r = replica_delete_ops(t, c->rd, res, rev)) < 0 ||
-            (r = txn_notify(t, "resource", what, "deleted")) < 0)
+            (r = service_txn_notify(t, "resource", what, "deleted")) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -780,20 +783,20 @@ int service_resource_delete(Service *s, const char *rd_name, const char *node, c
         int r;
         if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = check_name(NAME_NODE, node, ret_msg)) < 0)
                 return r;
-        return txn_run(s, resource_delete_build, &(ResourceChange) { .rd = rd_name, .node = node }, ret_msg, "'%s'",
-                       rd_name);
+        return service_txn_run(s, resource_delete_build, &(ResourceChange){.rd = rd_name, .node = node}, ret_msg,
+                               "'%s'", rd_name);
 }
 
 static int toggle_disk_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         const ResourceChange *c = userdata;
-        _cleanup_(rd_draft_done) RdDraft d = {};
+        _cleanup_(service_rd_draft_done) RdDraft d = {};
         _cleanup_(json_decrefp) json_t *rg = NULL, *res = NULL;
         _cleanup_free_ char *pool = NULL, *k = key_res(c->rd, c->node), *what = NULL;
         int64_t res_rev;
         int r;
         if (!k || asprintf(&what, "%s/%s", c->rd, c->node) < 0)
                 return -ENOMEM;
-        if ((r = rd_draft_load(s, t, c->rd, &d, ret_msg)) < 0)
+        if ((r = service_rd_draft_load(s, t, c->rd, &d, ret_msg)) < 0)
                 return r;
         r = obj_get(s, k, &res, &res_rev);
         if (r == -ENOENT)
@@ -841,7 +844,7 @@ static int toggle_disk_build(Service *s, Txn *t, void *userdata, char **ret_msg)
         if (!rk)
                 return -ENOMEM;
         if ((r = txn_put_json(t, rk, d.rd)) < 0 || (r = txn_require_rev(t, k, res_rev)) < 0 ||
-            (r = txn_put_json(t, k, res)) < 0 || (r = txn_notify(t, "resource", what, "modified")) < 0)
+            (r = txn_put_json(t, k, res)) < 0 || (r = service_txn_notify(t, "resource", what, "modified")) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -861,7 +864,7 @@ int service_resource_toggle_disk(Service *s, const char *rd_name, const char *no
         if (c.diskless && c.want_pool)
                 return msgf(ret_msg, -EINVAL, "a diskless replica takes no storage pool");
         c.explicit = json_object_get(options, "diskless") || c.want_pool;
-        return txn_run(s, toggle_disk_build, &c, ret_msg, "'%s'", rd_name);
+        return service_txn_run(s, toggle_disk_build, &c, ret_msg, "'%s'", rd_name);
 }
 
 /* ---- autoplace ------------------------------------------------------------ */
@@ -908,7 +911,7 @@ static bool name_in(json_t *names, const char *name) {
         return false;
 }
 
-int autoplace_step(Service *s, Txn *t, RdDraft *d, json_t *options, json_t *excluded, char **ret_msg) {
+int service_autoplace_step(Service *s, Txn *t, RdDraft *d, json_t *options, json_t *excluded, char **ret_msg) {
         _cleanup_(json_decrefp) json_t *rg = NULL, *nodes = NULL, *pools = NULL, *fixed = json_array();
         json_t *rd = d->rd, *replicas = d->replicas;
         const char *rd_name = d->name;
@@ -1021,7 +1024,7 @@ int autoplace_step(Service *s, Txn *t, RdDraft *d, json_t *options, json_t *excl
         }
         if (n_add == 0)
                 return 0;
-        if ((r = replicas_add_step(s, t, d, add, n_add, ret_msg)) < 0)
+        if ((r = service_replicas_add_step(s, t, d, add, n_add, ret_msg)) < 0)
                 return r;
         return 1;
 }
@@ -1033,12 +1036,12 @@ typedef struct Autoplace {
 
 static int autoplace_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         const Autoplace *a = userdata;
-        _cleanup_(rd_draft_done) RdDraft d = {};
+        _cleanup_(service_rd_draft_done) RdDraft d = {};
         int r;
-        if ((r = rd_draft_load(s, t, a->rd, &d, ret_msg)) < 0 ||
-            (r = autoplace_step(s, t, &d, a->options, a->excluded, ret_msg)) <= 0)
+        if ((r = service_rd_draft_load(s, t, a->rd, &d, ret_msg)) < 0 ||
+            (r = service_autoplace_step(s, t, &d, a->options, a->excluded, ret_msg)) <= 0)
                 return r;
-        if ((r = rd_draft_put(t, &d)) < 0)
+        if ((r = service_rd_draft_put(t, &d)) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -1051,7 +1054,7 @@ int service_autoplace(Service *s, const char *rd_name, json_t *options, char **r
         if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
             (r = opt_names(options, "exclude-nodes", NAME_NODE, &excluded, ret_msg)) < 0)
                 return r;
-        return txn_run(s, autoplace_build, &(Autoplace) { rd_name, options, excluded }, ret_msg, "'%s'", rd_name);
+        return service_txn_run(s, autoplace_build, &(Autoplace){rd_name, options, excluded}, ret_msg, "'%s'", rd_name);
 }
 
 typedef struct Spawn {
@@ -1064,14 +1067,15 @@ typedef struct Spawn {
  * step leaves nothing, a commit everything. */
 static int spawn_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         const Spawn *c = userdata;
-        _cleanup_(rd_draft_done) RdDraft d = {};
+        _cleanup_(service_rd_draft_done) RdDraft d = {};
         _cleanup_(json_decrefp) json_t *o = json_pack("{s:s}", "resource-group", c->rg);
         int r;
         if (!o)
                 return -ENOMEM;
-        if ((r = rd_create_step(s, t, c->rd, o, &d, ret_msg)) < 0 ||
-            (r = vd_create_step(s, t, &d, c->size_kib, 0, NULL, ret_msg)) < 0 ||
-            (r = autoplace_step(s, t, &d, c->options, NULL, ret_msg)) < 0 || (r = rd_draft_put(t, &d)) < 0)
+        if ((r = service_rd_create_step(s, t, c->rd, o, &d, ret_msg)) < 0 ||
+            (r = service_vd_create_step(s, t, &d, c->size_kib, 0, NULL, ret_msg)) < 0 ||
+            (r = service_autoplace_step(s, t, &d, c->options, NULL, ret_msg)) < 0 ||
+            (r = service_rd_draft_put(t, &d)) < 0)
                 return r;
         fault_point("spawn:before-commit");
         return TXN_COMMIT;
@@ -1089,7 +1093,7 @@ int service_spawn(Service *s, const char *rg, const char *rd, uint64_t size_kib,
                 return r;
         if (size_check_bounds(size_kib, &m) < 0)
                 return msg_take(ret_msg, -EINVAL, m);
-        if ((r = txn_run(s, spawn_build, &(Spawn) { rg, rd, size_kib, options }, ret_msg, "'%s'", rd)) < 0)
+        if ((r = service_txn_run(s, spawn_build, &(Spawn) { rg, rd, size_kib, options }, ret_msg, "'%s'", rd)) < 0)
                 return r;
         fault_point("spawn:after-commit");
         return 0;

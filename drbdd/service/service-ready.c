@@ -44,11 +44,11 @@ int service_resource_ready(Service *s, const char *rd, const char *node, json_t 
                 return msgf(ret_msg, -ENOENT, "'%s' has no replica on node '%s'", rd, node);
         /* Until every node brought its reverted replica up again, the
          * observed state may still be the one from before the revert. */
-        _cleanup_free_ char *rvk = key_under(KEY_REVERT, rd, NULL);
+        _cleanup_free_ char *rvk = service_key_under(KEY_REVERT, rd, NULL);
         _cleanup_(json_decrefp) json_t *rev_o = NULL;
         if (!rvk)
                 return -ENOMEM;
-        if (obj_get(s, rvk, &rev_o, NULL) >= 0 && revert_running(s, rev_o))
+        if (obj_get(s, rvk, &rev_o, NULL) >= 0 && service_revert_running(s, rev_o))
                 return msgf(ret_msg, 0, "'%s' is being reverted to snapshot '%s'", rd, json_get_str(rev_o, "snapshot", ""));
         json_t *ob = json_object_get(row, "observed"), *k = json_object_get(ob, "kernel");
         const char *st = json_get_str(row, "state", "planned");

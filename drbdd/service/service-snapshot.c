@@ -94,7 +94,8 @@ static int readers_pending(Service *s, const char *rd, const char *snap, char **
                 json_array_foreach(reps, j, x) {
                         if (json_get_bool(x, "diskless", false))
                                 continue;
-                        _cleanup_(json_decrefp) json_t *o = observed_get(s, SERVICE_KEY_OBSERVED, json_get_str(x, "node", ""), name);
+                        _cleanup_(json_decrefp) json_t *o =
+                                service_observed_get(s, SERVICE_KEY_OBSERVED, json_get_str(x, "node", ""), name);
                         json_t *md = json_object_get(o, "md"), *v;
                         const char *k;
                         bool done = json_object_size(md) == json_array_size(json_object_get(e, "volumes"));
@@ -151,7 +152,7 @@ static int snapshot_create_build(Service *s, Txn *t, void *userdata, char **ret_
         if ((r = txn_require_rev(t, rk, rev)) < 0 || (r = txn_require_rev(t, sk, 0)) < 0 ||
             (r = txn_put_json(t, sk, o)) < 0)
                 return r;
-        if ((r = txn_notify(t, "snapshot", name, "created")) < 0)
+        if ((r = service_txn_notify(t, "snapshot", name, "created")) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -162,7 +163,7 @@ int service_snapshot_create(Service *s, const char *rd, const char *snap, json_t
         if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check_snap_name(snap, ret_msg)) < 0 ||
             (r = opts_check_keys(options, allowed, ret_msg)) < 0)
                 return r;
-        return txn_run(s, snapshot_create_build, &(SnapChange) { rd, snap }, ret_msg, "'%s'", rd);
+        return service_txn_run(s, snapshot_create_build, &(SnapChange) { rd, snap }, ret_msg, "'%s'", rd);
 }
 
 static int snapshot_delete_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
@@ -173,7 +174,7 @@ static int snapshot_delete_build(Service *s, Txn *t, void *userdata, char **ret_
         if (!sk || asprintf(&name, "%s/%s", rd, snap) < 0)
                 return -ENOMEM;
         _cleanup_(json_decrefp) json_t *o = NULL, *rev_o = NULL;
-        _cleanup_free_ char *rvk = key_under(KEY_REVERT, rd, NULL);
+        _cleanup_free_ char *rvk = service_key_under(KEY_REVERT, rd, NULL);
         int64_t rev;
         if (!rvk)
                 return -ENOMEM;
@@ -188,11 +189,11 @@ static int snapshot_delete_build(Service *s, Txn *t, void *userdata, char **ret_
                 return msgf(ret_msg, -EBUSY, "snapshot '%s' of '%s' is being restored into '%s'; try again later",
                             snap, rd, reader);
         if (obj_get(s, rvk, &rev_o, NULL) >= 0 && streq(json_get_str(rev_o, "snapshot", ""), snap) &&
-            revert_running(s, rev_o))
+            service_revert_running(s, rev_o))
                 return msgf(ret_msg, -EBUSY, "'%s' is being reverted to snapshot '%s'; try again later", rd, snap);
         if ((r = txn_require_rev(t, sk, rev)) < 0 || (r = txn_delete(t, sk)) < 0)
                 return r;
-        if ((r = txn_notify(t, "snapshot", name, "deleted")) < 0)
+        if ((r = service_txn_notify(t, "snapshot", name, "deleted")) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -201,7 +202,8 @@ int service_snapshot_delete(Service *s, const char *rd, const char *snap, char *
         int r;
         if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check_name(NAME_RESOURCE, snap, ret_msg)) < 0)
                 return r;
-        return txn_run(s, snapshot_delete_build, &(SnapChange) { rd, snap }, ret_msg, "snapshot '%s' of '%s'", snap, rd);
+        return service_txn_run(s, snapshot_delete_build, &(SnapChange){rd, snap}, ret_msg, "snapshot '%s' of '%s'",
+                               snap, rd);
 }
 
 /* Adds "state" ("ready" when every node reports it, "failed" when one
@@ -216,7 +218,8 @@ static void snapshot_decorate(Service *s, json_t *o) {
                 name = NULL;
         json_array_foreach(json_object_get(o, "nodes"), i, n) {
                 const char *node = json_get_str(n, "node", "");
-                _cleanup_(json_decrefp) json_t *ob = name ? observed_get(s, SERVICE_KEY_OBSERVED_SNAP, node, name) : NULL;
+                _cleanup_(json_decrefp) json_t *ob =
+                        name ? service_observed_get(s, SERVICE_KEY_OBSERVED_SNAP, node, name) : NULL;
                 const char *st = json_get_str(ob, "state", "pending");
                 json_object_set_new(per, node, json_string(st));
                 if (streq(st, "ready"))
@@ -277,7 +280,7 @@ static int rd_from_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         static const char *const allowed[] = { "resource-group", "place-count", NULL };
         const RdFrom *c = userdata;
         const char *group = json_get_str(c->src_rdo, "resource-group", DEFAULT_RG);
-        _cleanup_(rd_draft_done) RdDraft d = {};
+        _cleanup_(service_rd_draft_done) RdDraft d = {};
         uint64_t count = 0;
         json_t *v, *n;
         size_t i;
@@ -292,23 +295,24 @@ static int rd_from_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         _cleanup_(json_decrefp) json_t *ao = count ? json_pack("{s:I}", "place-count", (json_int_t) count) : json_object();
         if (!o || !ao)
                 return -ENOMEM;
-        if ((r = rd_create_step(s, t, c->new_rd, o, &d, ret_msg)) < 0)
+        if ((r = service_rd_create_step(s, t, c->new_rd, o, &d, ret_msg)) < 0)
                 return r;
         /* The agents read it when they create the backing volumes. */
         if (json_object_set(d.rd, "source", c->source) < 0)
                 return -ENOMEM;
-        json_array_foreach(c->vols, i, v)
-                if ((r = vd_create_step(s, t, &d, (uint64_t) json_get_int(v, "size-kib", 0), 0, NULL, ret_msg)) < 0)
+        json_array_foreach (c->vols, i, v)
+                if ((r = service_vd_create_step(s, t, &d, (uint64_t) json_get_int(v, "size-kib", 0), 0, NULL,
+                                                ret_msg)) < 0)
                         return r;
         json_array_foreach(c->nodes, i, n) {
                 if (count && i >= count)
                         break;
-                if ((r = resource_create_step(s, t, &d, json_get_str(n, "node", ""), json_get_str(n, "storage-pool", ""),
-                                              false, ret_msg)) < 0)
+                if ((r = service_resource_create_step(s, t, &d, json_get_str(n, "node", ""),
+                                                      json_get_str(n, "storage-pool", ""), false, ret_msg)) < 0)
                         return r;
         }
         /* Tie-breaker, and more replicas if asked for (they sync from the others). */
-        if ((r = autoplace_step(s, t, &d, ao, NULL, ret_msg)) < 0 || (r = rd_draft_put(t, &d)) < 0)
+        if ((r = service_autoplace_step(s, t, &d, ao, NULL, ret_msg)) < 0 || (r = service_rd_draft_put(t, &d)) < 0)
                 return r;
         fault_point(c->fault);
         return TXN_COMMIT;
@@ -320,7 +324,7 @@ static int rd_from(Service *s, RdFrom *c, const char *kind, char **ret_msg) {
         snprintf(before, sizeof before, "%s:before-commit", kind);
         snprintf(after, sizeof after, "%s:after-commit", kind);
         c->fault = before;
-        if ((r = txn_run(s, rd_from_build, c, ret_msg, "'%s'", c->new_rd)) < 0)
+        if ((r = service_txn_run(s, rd_from_build, c, ret_msg, "'%s'", c->new_rd)) < 0)
                 return r;
         fault_point(after);
         return 0;
@@ -366,14 +370,15 @@ int service_rd_clone(Service *s, const char *rd, const char *new_rd, json_t *opt
 /* ---- revert ----------------------------------------------------------------- */
 
 /* A revert is finished when every node reports phase "up" for its id. */
-bool revert_running(Service *s, json_t *cur) {
+bool service_revert_running(Service *s, json_t *cur) {
         const char *rd = json_get_str(cur, "resource-definition", "");
         json_t *e;
         size_t i;
         if (!cur)
                 return false;
-        json_array_foreach(json_object_get(cur, "nodes"), i, e) {
-                _cleanup_(json_decrefp) json_t *ob = observed_get(s, SERVICE_KEY_OBSERVED_REVERT, json_string_value(e) ?: "", rd);
+        json_array_foreach (json_object_get(cur, "nodes"), i, e) {
+                _cleanup_(json_decrefp) json_t *ob =
+                        service_observed_get(s, SERVICE_KEY_OBSERVED_REVERT, json_string_value(e) ?: "", rd);
                 if (json_get_int(ob, "id", -1) != json_get_int(cur, "id", 0) || !streq(json_get_str(ob, "phase", ""), "up"))
                         return true;
         }
@@ -394,7 +399,7 @@ static bool obs_in_use(json_t *ob) {
 static int snapshot_revert_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         const SnapChange *c = userdata;
         const char *rd = c->rd, *snap = c->snap;
-        _cleanup_free_ char *rvk = key_under(KEY_REVERT, rd, NULL), *rk = key_rd(rd);
+        _cleanup_free_ char *rvk = service_key_under(KEY_REVERT, rd, NULL), *rk = key_rd(rd);
         int r;
         if (!rvk || !rk)
                 return -ENOMEM;
@@ -416,7 +421,7 @@ static int snapshot_revert_build(Service *s, Txn *t, void *userdata, char **ret_
         r = obj_get(s, rvk, &cur, &cur_rev);
         if (r < 0 && r != -ENOENT)
                 return read_failed(ret_msg, r);
-        if (revert_running(s, cur))
+        if (service_revert_running(s, cur))
                 return msgf(ret_msg, -EBUSY, "'%s' is still being reverted to snapshot '%s'", rd,
                             json_get_str(cur, "snapshot", "?"));
         /* Every diskful replica of the snapshot must still be there. */
@@ -433,7 +438,7 @@ static int snapshot_revert_build(Service *s, Txn *t, void *userdata, char **ret_
         }
         json_array_foreach(reps, i, e) {
                 const char *node = json_get_str(e, "node", "");
-                _cleanup_(json_decrefp) json_t *ob = observed_get(s, SERVICE_KEY_OBSERVED, node, rd);
+                _cleanup_(json_decrefp) json_t *ob = service_observed_get(s, SERVICE_KEY_OBSERVED, node, rd);
                 if (obs_in_use(ob))
                         return msgf(ret_msg, -EBUSY, "'%s' is in use (Primary) on node '%s' or its peers; "
                                     "detach it before reverting", rd, node);
@@ -458,7 +463,7 @@ static int snapshot_revert_build(Service *s, Txn *t, void *userdata, char **ret_
         if ((r = txn_require_rev(t, rk, rev)) < 0 || (r = txn_require_rev(t, rvk, cur_rev)) < 0 ||
             (r = txn_put_json(t, rvk, o)) < 0)
                 return r;
-        if ((r = txn_notify(t, "resource-definition", rd, "reverting")) < 0)
+        if ((r = service_txn_notify(t, "resource-definition", rd, "reverting")) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -467,15 +472,15 @@ int service_snapshot_revert(Service *s, const char *rd, const char *snap, char *
         int r;
         if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check_name(NAME_RESOURCE, snap, ret_msg)) < 0)
                 return r;
-        return txn_run(s, snapshot_revert_build, &(SnapChange) { rd, snap }, ret_msg, "'%s'", rd);
+        return service_txn_run(s, snapshot_revert_build, &(SnapChange) { rd, snap }, ret_msg, "'%s'", rd);
 }
 
 /* ---- deleting a resource definition ------------------------------------------ */
 
 int rd_delete_extras(Service *s, const char *rd, Txn *t, char **ret_msg) {
         _cleanup_(json_decrefp) json_t *snaps = NULL;
-        _cleanup_free_ char *prefix = NULL, *reader = NULL, *ek = key_under(KEY_EXPORT, rd, NULL),
-                            *rvk = key_under(KEY_REVERT, rd, NULL);
+        _cleanup_free_ char *prefix = NULL, *reader = NULL, *ek = service_key_under(KEY_EXPORT, rd, NULL),
+                            *rvk = service_key_under(KEY_REVERT, rd, NULL);
         int r;
         if (!ek || !rvk || asprintf(&prefix, KEY_SNAPS "%s/", rd) < 0)
                 return -ENOMEM;

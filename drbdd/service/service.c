@@ -98,11 +98,11 @@ char *key_rg(const char *rg) { return keyf(KEY_RGS "%s", rg); }
 char *key_rd(const char *rd) { return keyf(KEY_RDS "%s", rd); }
 char *key_res(const char *rd, const char *node) { return keyf(KEY_RES "%s/%s", rd, node); }
 
-char *key_under(const char *prefix, const char *a, const char *b) {
+char *service_key_under(const char *prefix, const char *a, const char *b) {
         return b ? keyf("%s%s/%s", prefix, a, b) : keyf("%s%s", prefix, a);
 }
 
-bool chars_ok(const char *v, const char *extra, size_t min, size_t max) {
+bool service_chars_ok(const char *v, const char *extra, size_t min, size_t max) {
         size_t n = v ? strlen(v) : 0;
         if (n < min || n > max)
                 return false;
@@ -112,8 +112,8 @@ bool chars_ok(const char *v, const char *extra, size_t min, size_t max) {
         return true;
 }
 
-json_t *observed_get(Service *s, const char *prefix, const char *node, const char *name) {
-        _cleanup_free_ char *k = key_under(prefix, node, name);
+json_t *service_observed_get(Service *s, const char *prefix, const char *node, const char *name) {
+        _cleanup_free_ char *k = service_key_under(prefix, node, name);
         json_t *o = NULL;
         if (!k || obj_get(s, k, &o, NULL) < 0)
                 return NULL;
@@ -183,7 +183,7 @@ int rd_load(Service *s, const char *rd, json_t **ret, int64_t *ret_rev, char **r
         return r < 0 ? read_failed(ret_msg, r) : 0;
 }
 
-int node_load(Service *s, const char *node, json_t **ret, int64_t *ret_rev, char **ret_msg) {
+int service_node_load(Service *s, const char *node, json_t **ret, int64_t *ret_rev, char **ret_msg) {
         _cleanup_free_ char *k = key_node(node);
         if (!k)
                 return -ENOMEM;
@@ -224,7 +224,7 @@ static int obj_modify_build(Service *s, Txn *t, void *userdata, char **ret_msg) 
 }
 
 int obj_modify(Service *s, const char *key, const char *what, ObjModifyFn modify, void *userdata, char **ret_msg) {
-        return txn_run(s, obj_modify_build, &(ObjModify) { key, what, modify, userdata }, ret_msg, "%s", what);
+        return service_txn_run(s, obj_modify_build, &(ObjModify) { key, what, modify, userdata }, ret_msg, "%s", what);
 }
 
 /* ---- transactions --------------------------------------------------------- */
@@ -295,7 +295,7 @@ int txn_commit(Service *s, Txn *t, char **ret_msg) {
         return msgf(ret_msg, -EIO, "cluster store write failed: %s", strerror(-r));
 }
 
-bool txn_has_key(const Txn *t, const char *key) {
+bool service_txn_has_key(const Txn *t, const char *key) {
         for (size_t i = 0; i < t->n_cmp; i++)
                 if (streq(t->cmp[i].key, key))
                         return true;
@@ -305,7 +305,7 @@ bool txn_has_key(const Txn *t, const char *key) {
         return false;
 }
 
-int txn_notify(Txn *t, const char *kind, const char *name, const char *action) {
+int service_txn_notify(Txn *t, const char *kind, const char *name, const char *action) {
         const char *n = txn_own(t, name);
         TxnNote *a = n ? realloc(t->notes, (t->n_notes + 1) * sizeof *a) : NULL;
         if (!a)
@@ -315,7 +315,7 @@ int txn_notify(Txn *t, const char *kind, const char *name, const char *action) {
         return 0;
 }
 
-int txn_run(Service *s, TxnBuildFn build, void *userdata, char **ret_msg, const char *what_fmt, ...) {
+int service_txn_run(Service *s, TxnBuildFn build, void *userdata, char **ret_msg, const char *what_fmt, ...) {
         for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
                 _cleanup_(txn_done) Txn t = {};
                 int r = build(s, &t, userdata, ret_msg);
@@ -571,7 +571,7 @@ static int obj_create_build(Service *s, Txn *t, void *userdata, char **ret_msg) 
                 return msgf(ret_msg, -EEXIST, "%s '%s' already exists", c->what, c->name);
         }
         if ((r = txn_require_rev(t, c->key, 0)) < 0 || (r = txn_put_json(t, c->key, c->obj)) < 0 ||
-            (r = txn_notify(t, c->kind, c->name, "created")) < 0)
+            (r = service_txn_notify(t, c->kind, c->name, "created")) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -598,7 +598,7 @@ int service_node_create(Service *s, const char *name, const char *address, json_
                                                       props ? json_incref(props) : json_object());
         if (!key || !o)
                 return -ENOMEM;
-        return txn_run(s, obj_create_build, &(ObjCreate) { key, o, "node", name, "node" }, ret_msg,
+        return service_txn_run(s, obj_create_build, &(ObjCreate) { key, o, "node", name, "node" }, ret_msg,
                        "node '%s'", name);
 }
 
@@ -623,7 +623,7 @@ static int node_delete_build(Service *s, Txn *t, void *userdata, char **ret_msg)
                         return msgf(ret_msg, -EBUSY, "node '%s' still holds a replica of '%s'; delete it first",
                                     name, json_get_str(e, "resource-definition", "?"));
         if ((r = txn_require_rev(t, key, rev)) < 0 || (r = txn_delete(t, key)) < 0 ||
-            (r = txn_delete_prefix(t, pools)) < 0 || (r = txn_notify(t, "node", name, "deleted")) < 0)
+            (r = txn_delete_prefix(t, pools)) < 0 || (r = service_txn_notify(t, "node", name, "deleted")) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -632,7 +632,7 @@ int service_node_delete(Service *s, const char *name, char **ret_msg) {
         int r;
         if ((r = check_name(NAME_NODE, name, ret_msg)) < 0)
                 return r;
-        return txn_run(s, node_delete_build, (void *) name, ret_msg, "node '%s'", name);
+        return service_txn_run(s, node_delete_build, (void *) name, ret_msg, "node '%s'", name);
 }
 
 typedef struct PropertyChange {
@@ -695,14 +695,14 @@ static int pool_create_build(Service *s, Txn *t, void *userdata, char **ret_msg)
         int r;
         if (!nk || !pk || asprintf(&nm, "%s/%s", c->node, c->pool) < 0)
                 return -ENOMEM;
-        if ((r = node_load(s, c->node, &n, &nrev, ret_msg)) < 0)
+        if ((r = service_node_load(s, c->node, &n, &nrev, ret_msg)) < 0)
                 return r;
         if (store_get(s->store, pk, &kv) >= 0) {
                 store_kv_done(&kv);
                 return msgf(ret_msg, -EEXIST, "storage pool '%s' already exists on node '%s'", c->pool, c->node);
         }
         if ((r = txn_require_rev(t, nk, nrev)) < 0 || (r = txn_require_rev(t, pk, 0)) < 0 ||
-            (r = txn_put_json(t, pk, c->obj)) < 0 || (r = txn_notify(t, "storage-pool", nm, "created")) < 0)
+            (r = txn_put_json(t, pk, c->obj)) < 0 || (r = service_txn_notify(t, "storage-pool", nm, "created")) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -745,7 +745,7 @@ int service_pool_create(Service *s, const char *node, const char *pool, const ch
                 json_object_set_new(o, "thin-pool", json_string(thin));
         if (dir)
                 json_object_set_new(o, "directory", json_string(dir));
-        return txn_run(s, pool_create_build, &(PoolChange) { node, pool, o }, ret_msg, "node '%s'", node);
+        return service_txn_run(s, pool_create_build, &(PoolChange) { node, pool, o }, ret_msg, "node '%s'", node);
 }
 
 static int pool_delete_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
@@ -768,7 +768,7 @@ static int pool_delete_build(Service *s, Txn *t, void *userdata, char **ret_msg)
                         return msgf(ret_msg, -EBUSY, "storage pool '%s' on '%s' still holds '%s'", c->pool, c->node,
                                     json_get_str(e, "resource-definition", "?"));
         if ((r = txn_require_rev(t, pk, rev)) < 0 || (r = txn_delete(t, pk)) < 0 ||
-            (r = txn_notify(t, "storage-pool", nm, "deleted")) < 0)
+            (r = service_txn_notify(t, "storage-pool", nm, "deleted")) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -777,7 +777,8 @@ int service_pool_delete(Service *s, const char *node, const char *pool, char **r
         int r;
         if ((r = check_name(NAME_NODE, node, ret_msg)) < 0 || (r = check_name(NAME_POOL, pool, ret_msg)) < 0)
                 return r;
-        return txn_run(s, pool_delete_build, &(PoolChange) { node, pool, NULL }, ret_msg, "storage pool '%s'", pool);
+        return service_txn_run(s, pool_delete_build, &(PoolChange){node, pool, NULL}, ret_msg, "storage pool '%s'",
+                               pool);
 }
 
 /* ---- resource groups ------------------------------------------------------ */
@@ -859,7 +860,7 @@ int service_rg_create(Service *s, const char *name, json_t *options, char **ret_
                 return -ENOMEM;
         if ((r = rg_apply(rg, options, ret_msg)) < 0)
                 return r;
-        return txn_run(s, obj_create_build,
+        return service_txn_run(s, obj_create_build,
                        &(ObjCreate) { k, rg, "resource-group", name, "resource group" }, ret_msg,
                        "resource group '%s'", name);
 }
@@ -889,7 +890,7 @@ static int rg_modify_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         if ((r = rg_apply(rg, c->options, ret_msg)) < 0)
                 return r;
         if ((r = txn_require_rev(t, k, rev)) < 0 || (r = txn_put_json(t, k, rg)) < 0 ||
-            (r = txn_notify(t, "resource-group", c->name, "modified")) < 0)
+            (r = service_txn_notify(t, "resource-group", c->name, "modified")) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -898,7 +899,7 @@ int service_rg_modify(Service *s, const char *name, json_t *options, char **ret_
         int r;
         if ((r = check_name(NAME_RESOURCE, name, ret_msg)) < 0)
                 return r;
-        return txn_run(s, rg_modify_build, &(RgChange) { name, options }, ret_msg, "resource group '%s'", name);
+        return service_txn_run(s, rg_modify_build, &(RgChange) { name, options }, ret_msg, "resource group '%s'", name);
 }
 
 static int rg_delete_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
@@ -921,7 +922,7 @@ static int rg_delete_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
                         return msgf(ret_msg, -EBUSY, "resource group '%s' is used by '%s'", c->name,
                                     json_get_str(e, "name", "?"));
         if ((r = txn_require_rev(t, k, rev)) < 0 || (r = txn_delete(t, k)) < 0 ||
-            (r = txn_notify(t, "resource-group", c->name, "deleted")) < 0)
+            (r = service_txn_notify(t, "resource-group", c->name, "deleted")) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -930,7 +931,7 @@ int service_rg_delete(Service *s, const char *name, char **ret_msg) {
         int r;
         if ((r = check_name(NAME_RESOURCE, name, ret_msg)) < 0)
                 return r;
-        return txn_run(s, rg_delete_build, &(RgChange) { name, NULL }, ret_msg, "resource group '%s'", name);
+        return service_txn_run(s, rg_delete_build, &(RgChange) { name, NULL }, ret_msg, "resource group '%s'", name);
 }
 
 static int kernel_apply(json_t *node, void *userdata, char **ret_msg) {

@@ -1057,7 +1057,7 @@ static int conflicting_build(Service *s, Txn *t, void *userdata, char **ret_msg)
         int r;
         c->attempts++;
         if ((r = txn_require_rev(t, "/drbdd/test/k", c->attempts <= c->fail_first ? c->rev + 1000 : c->rev)) < 0 ||
-            (r = txn_put(t, "/drbdd/test/k", "v")) < 0 || (r = txn_notify(t, "test", "k", "modified")) < 0)
+            (r = txn_put(t, "/drbdd/test/k", "v")) < 0 || (r = service_txn_notify(t, "test", "k", "modified")) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -1065,10 +1065,10 @@ static int conflicting_build(Service *s, Txn *t, void *userdata, char **ret_msg)
 static int nothing_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         int *attempts = userdata;
         (*attempts)++;
-        return txn_notify(t, "test", "k", "modified") < 0 ? -ENOMEM : TXN_NOTHING;
+        return service_txn_notify(t, "test", "k", "modified") < 0 ? -ENOMEM : TXN_NOTHING;
 }
 
-/* txn_run: a conflict builds again from fresh reads; only the committed
+/* service_txn_run: a conflict builds again from fresh reads; only the committed
  * attempt's notes are announced; endless conflicts end in -EBUSY with the
  * one message; TXN_NOTHING writes and announces nothing. */
 static void test_txn_run(void **state) {
@@ -1076,7 +1076,7 @@ static void test_txn_run(void **state) {
         Conflicts c = { .rev = 0, .fail_first = 3 };
         unsigned changes = f->changes;
         int64_t rev = revision(f);
-        OK(txn_run(f->s, conflicting_build, &c, ret_msg, "key '%s'", "k"));
+        OK(service_txn_run(f->s, conflicting_build, &c, ret_msg, "key '%s'", "k"));
         assert_int_equal(c.attempts, 4);
         assert_int_equal(f->changes, changes + 1);
         assert_int_equal(revision(f), rev + 1);
@@ -1086,7 +1086,7 @@ static void test_txn_run(void **state) {
         c = (Conflicts) { .rev = kv.mod_rev, .fail_first = 1000 };
         store_kv_done(&kv);
         char *m = NULL;
-        assert_int_equal(txn_run(f->s, conflicting_build, &c, &m, "key '%s'", "k"), -EBUSY);
+        assert_int_equal(service_txn_run(f->s, conflicting_build, &c, &m, "key '%s'", "k"), -EBUSY);
         assert_string_equal(m, "key 'k' is being changed concurrently; try again");
         free(m);
         assert_int_equal(c.attempts, TXN_RETRIES);
@@ -1094,7 +1094,7 @@ static void test_txn_run(void **state) {
         assert_int_equal(revision(f), rev + 1);
 
         int attempts = 0;
-        OK(txn_run(f->s, nothing_build, &attempts, ret_msg, "key '%s'", "k"));
+        OK(service_txn_run(f->s, nothing_build, &attempts, ret_msg, "key '%s'", "k"));
         assert_int_equal(attempts, 1);
         assert_int_equal(f->changes, changes + 1);
         assert_int_equal(revision(f), rev + 1);
