@@ -16,6 +16,7 @@ T_DRBDD_PID=
 
 t_cleanup() {
 	[ -n "$T_DRBDD_PID" ] && kill -TERM "$T_DRBDD_PID" 2>/dev/null && wait "$T_DRBDD_PID" 2>/dev/null
+	[ -n "${T_ETCD_PID:-}" ] && kill -TERM "$T_ETCD_PID" 2>/dev/null && wait "$T_ETCD_PID" 2>/dev/null
 	[ -n "$T_DBUS_PID" ] && kill -TERM "$T_DBUS_PID" 2>/dev/null && wait "$T_DBUS_PID" 2>/dev/null
 	if [ "$T_FAILS" -eq 0 ] && [ -z "${KEEP_TMP:-}" ]; then
 		rm -rf "$T_DIR"
@@ -65,6 +66,24 @@ t_start_drbdd() {
 	done
 	echo "FATAL: drbdd did not come up"; cat "$T_DIR/drbdd.log"; exit 1
 }
+
+# Starts a real etcd on loopback with its data in $T_DIR/etcd; sets
+# T_ETCD_URL and T_ETCD_PID (t_cleanup stops it). t_etcdctl runs etcdctl on it.
+t_start_etcd() {
+	t_need etcd etcd-server
+	t_need etcdctl etcd-client
+	local ep pp
+	ep=$(t_free_port); pp=$(t_free_port)
+	T_ETCD_URL=http://127.0.0.1:$ep
+	etcd --name t --data-dir "$T_DIR/etcd" --listen-client-urls "$T_ETCD_URL" --advertise-client-urls "$T_ETCD_URL" \
+		--listen-peer-urls http://127.0.0.1:$pp --initial-advertise-peer-urls http://127.0.0.1:$pp \
+		--initial-cluster t=http://127.0.0.1:$pp >>"$T_DIR/etcd.log" 2>&1 &
+	T_ETCD_PID=$!
+	for _ in $(seq 100); do t_etcdctl endpoint health >/dev/null 2>&1 && return 0; sleep 0.1; done
+	echo "FATAL: etcd did not start"; tail "$T_DIR/etcd.log"; exit 1
+}
+t_etcdctl() { ETCDCTL_API=3 etcdctl --endpoints "$T_ETCD_URL" "$@"; }
+t_free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 t_stop_drbdd() {
 	kill -${1:-TERM} "$T_DRBDD_PID" 2>/dev/null

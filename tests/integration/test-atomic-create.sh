@@ -9,20 +9,11 @@ t_need jq jq
 MODE=${ATOMIC_STORE:-sqlite}
 echo "  (store: $MODE)"
 if [ "$MODE" = etcd ]; then
-	t_need etcd etcd-server
-	t_need etcdctl etcd-client
-	port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-	EP=$(port); PP=$(port)
-	etcd --name t --data-dir "$T_DIR/etcd" --listen-client-urls http://127.0.0.1:$EP --advertise-client-urls http://127.0.0.1:$EP \
-		--listen-peer-urls http://127.0.0.1:$PP --initial-advertise-peer-urls http://127.0.0.1:$PP \
-		--initial-cluster t=http://127.0.0.1:$PP >>"$T_DIR/etcd.log" 2>&1 &
-	ETCD_PID=$!
-	trap 'kill $ETCD_PID 2>/dev/null; wait $ETCD_PID 2>/dev/null; t_cleanup' EXIT
-	for _ in $(seq 100); do ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:$EP endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
-	START_ARGS=(--agent=no --store "etcd:http://127.0.0.1:$EP" --lease-ttl=2 --grace-period=3)
+	t_start_etcd
+	START_ARGS=(--agent=no --store "etcd:$T_ETCD_URL" --lease-ttl=2 --grace-period=3)
 	# store_kv: "key value" a line, every key of drbdd's.
 	store_kv() {
-		ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:$EP get --prefix /drbdd/ -w json |
+		t_etcdctl get --prefix /drbdd/ -w json |
 			jq -r '.kvs[]? | (.key | @base64d) + " " + ((.value // "") | @base64d)'
 	}
 else
