@@ -65,6 +65,33 @@ static int alloc_find(Service *s, const Txn *t, const char *prefix, unsigned min
         return -ENOSPC;
 }
 
+/* Step: takes number want (0: any free one in [min,max], from *hint) under
+ * prefix for owner: the key must not exist and gets owner as its value.
+ * -EEXIST when want is taken, -ENOSPC when none is free; what names the
+ * number in the messages ("port", "minor"), what_free in the latter. */
+static int alloc_take(Service *s, Txn *t, const char *prefix, unsigned min, unsigned max, unsigned *hint, unsigned want,
+                      const char *what, const char *what_free, const char *owner, unsigned *ret, char **ret_msg) {
+        _cleanup_free_ char *k = NULL;
+        unsigned v = want;
+        int r;
+        if (want) {
+                if (asprintf(&k, "%s%06u", prefix, want) < 0)
+                        return -ENOMEM;
+                if (service_txn_has_key(t, k) || key_exists(s, k))
+                        return msgf(ret_msg, -EEXIST, "%s %u is already in use", what, want);
+        } else {
+                r = alloc_find(s, t, prefix, min, max, hint, &v, &k);
+                if (r == -ENOSPC)
+                        return msgf(ret_msg, r, "no free %s left in the range %u-%u", what_free, min, max);
+                if (r < 0)
+                        return r;
+        }
+        if ((r = txn_require_rev(t, k, 0)) < 0 || (r = txn_put(t, k, owner)) < 0)
+                return r;
+        *ret = v;
+        return 0;
+}
+
 /* Reads the resource group of rd (or the implicit default group). */
 static int rg_load(Service *s, const char *name, json_t **ret, int64_t *ret_rev, char **ret_msg) {
         _cleanup_free_ char *k = key_rg(name);
@@ -147,7 +174,7 @@ int service_rd_create_step(Service *s, Txn *t, const char *name, json_t *options
         if (!slots)
                 slots = (uint64_t) json_get_int(rg, "peer-slots", s->cfg.default_peer_slots);
 
-        _cleanup_free_ char *secret = NULL, *rk = key_rd(name), *rgk = key_rg(group), *pk = NULL;
+        _cleanup_free_ char *secret = NULL, *rk = key_rd(name), *rgk = key_rg(group);
         if (!rk || !rgk)
                 return -ENOMEM;
         if (key_exists(s, rk))
@@ -155,20 +182,9 @@ int service_rd_create_step(Service *s, Txn *t, const char *name, json_t *options
         if ((r = make_secret(&secret)) < 0)
                 return msgf(ret_msg, r, "cannot generate a shared secret: %s", strerror(-r));
         unsigned p;
-        if (port) {
-                p = (unsigned) port;
-                if (asprintf(&pk, KEY_ALLOC_PORT "%06u", p) < 0)
-                        return -ENOMEM;
-                if (service_txn_has_key(t, pk) || key_exists(s, pk))
-                        return msgf(ret_msg, -EEXIST, "port %u is already in use", p);
-        } else {
-                r = alloc_find(s, t, KEY_ALLOC_PORT, s->cfg.port_min, s->cfg.port_max, &s->next_port, &p, &pk);
-                if (r == -ENOSPC)
-                        return msgf(ret_msg, r, "no free TCP port left in the range %u-%u", s->cfg.port_min,
-                                    s->cfg.port_max);
-                if (r < 0)
-                        return r;
-        }
+        if ((r = alloc_take(s, t, KEY_ALLOC_PORT, s->cfg.port_min, s->cfg.port_max, &s->next_port, (unsigned) port,
+                            "port", "TCP port", name, &p, ret_msg)) < 0)
+                return r;
         /* Own DRBD options only; the group's are merged when rendering. */
         d->rd = json_pack("{s:s, s:s, s:i, s:s, s:I, s:[], s:o}", "name", name, "resource-group", group, "port", p,
                           "secret", secret, "peer-slots", (json_int_t) slots, "volumes", "drbd-options",
@@ -176,8 +192,7 @@ int service_rd_create_step(Service *s, Txn *t, const char *name, json_t *options
         d->replicas = json_array();
         if (!d->rd || !d->replicas)
                 return -ENOMEM;
-        if ((r = txn_require_rev(t, rk, 0)) < 0 || (r = txn_require_rev(t, pk, 0)) < 0 ||
-            (rg_rev && (r = txn_require_rev(t, rgk, rg_rev)) < 0) || (r = txn_put(t, pk, name)) < 0 ||
+        if ((r = txn_require_rev(t, rk, 0)) < 0 || (rg_rev && (r = txn_require_rev(t, rgk, rg_rev)) < 0) ||
             (r = service_txn_notify(t, "resource-definition", name, "created")) < 0)
                 return r;
         return 0;
@@ -319,8 +334,7 @@ static int check_capacity(Service *s, json_t *rd, json_t *replicas, uint64_t ext
 /* ---- volume definitions --------------------------------------------------- */
 
 int service_vd_create_step(Service *s, Txn *t, RdDraft *d, uint64_t size_kib, unsigned minor_opt, unsigned *ret_vnr,
-                   char **ret_msg) {
-        _cleanup_free_ char *mk = NULL;
+                           char **ret_msg) {
         unsigned minor, vnr = 0;
         json_t *v;
         size_t i;
@@ -333,27 +347,15 @@ int service_vd_create_step(Service *s, Txn *t, RdDraft *d, uint64_t size_kib, un
                 return msgf(ret_msg, -EINVAL, "resource definition '%s' already has 64 volumes", d->name);
         if ((r = check_capacity(s, d->rd, d->replicas, size_kib, ret_msg)) < 0)
                 return r;
-        if (minor_opt) {
-                minor = minor_opt;
-                if (asprintf(&mk, KEY_ALLOC_MINOR "%06u", minor) < 0)
-                        return -ENOMEM;
-                if (service_txn_has_key(t, mk) || key_exists(s, mk))
-                        return msgf(ret_msg, -EEXIST, "minor %u is already in use", minor);
-        } else {
-                r = alloc_find(s, t, KEY_ALLOC_MINOR, s->cfg.minor_min, s->cfg.minor_max, &s->next_minor, &minor, &mk);
-                if (r == -ENOSPC)
-                        return msgf(ret_msg, r, "no free minor left in the range %u-%u", s->cfg.minor_min,
-                                    s->cfg.minor_max);
-                if (r < 0)
-                        return r;
-        }
+        if ((r = alloc_take(s, t, KEY_ALLOC_MINOR, s->cfg.minor_min, s->cfg.minor_max, &s->next_minor, minor_opt,
+                            "minor", "minor", d->name, &minor, ret_msg)) < 0)
+                return r;
         if (json_array_append_new(vols, json_pack("{s:i, s:I, s:i}", "volume", vnr, "size-kib", (json_int_t) size_kib,
                                                   "minor", minor)) < 0)
                 return -ENOMEM;
         char name[80];
         snprintf(name, sizeof name, "%s/%u", d->name, vnr);
-        if ((r = txn_require_rev(t, mk, 0)) < 0 || (r = txn_put(t, mk, d->name)) < 0 ||
-            (r = service_txn_notify(t, "volume-definition", name, "created")) < 0)
+        if ((r = service_txn_notify(t, "volume-definition", name, "created")) < 0)
                 return r;
         if (ret_vnr)
                 *ret_vnr = vnr;
@@ -634,7 +636,7 @@ static int check_peer_slots(json_t *rd, const char *rd_name, unsigned diskful_af
 static uint64_t rd_requested_kib(json_t *rd);
 
 int service_tiebreaker_to_client_step(Service *s, Txn *t, const char *rd_name, const char *node, bool attach_created,
-                               char **ret_msg) {
+                                      char **ret_msg) {
         _cleanup_free_ char *k = key_res(rd_name, node), *what = NULL;
         _cleanup_(json_decrefp) json_t *res = NULL;
         int64_t rev;
@@ -669,7 +671,7 @@ int tiebreaker_to_client(Service *s, const char *rd_name, const char *node, bool
 }
 
 int service_resource_create_step(Service *s, Txn *t, RdDraft *d, const char *node, const char *want_pool, bool diskless,
-                         char **ret_msg) {
+                                 char **ret_msg) {
         _cleanup_(json_decrefp) json_t *rg = NULL, *n = NULL;
         _cleanup_free_ char *pool = NULL;
         int r;
@@ -849,8 +851,7 @@ static int toggle_disk_build(Service *s, Txn *t, void *userdata, char **ret_msg)
         return TXN_COMMIT;
 }
 
-int service_resource_toggle_disk(Service *s, const char *rd_name, const char *node, json_t *options,
-                                 char **ret_msg) {
+int service_resource_toggle_disk(Service *s, const char *rd_name, const char *node, json_t *options, char **ret_msg) {
         static const char *const allowed[] = { "diskless", "storage-pool", NULL };
         ResourceChange c = { .rd = rd_name, .node = node };
         int r;
