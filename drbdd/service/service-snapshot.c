@@ -300,7 +300,7 @@ static int rd_from_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         /* The agents read it when they create the backing volumes. */
         if (json_object_set(d.rd, "source", c->source) < 0)
                 return -ENOMEM;
-        json_array_foreach (c->vols, i, v)
+        json_array_foreach(c->vols, i, v)
                 if ((r = service_vd_create_step(s, t, &d, (uint64_t) json_get_int(v, "size-kib", 0), 0, NULL,
                                                 ret_msg)) < 0)
                         return r;
@@ -376,7 +376,7 @@ bool service_revert_running(Service *s, json_t *cur) {
         size_t i;
         if (!cur)
                 return false;
-        json_array_foreach (json_object_get(cur, "nodes"), i, e) {
+        json_array_foreach(json_object_get(cur, "nodes"), i, e) {
                 _cleanup_(json_decrefp) json_t *ob =
                         service_observed_get(s, SERVICE_KEY_OBSERVED_REVERT, json_string_value(e) ?: "", rd);
                 if (json_get_int(ob, "id", -1) != json_get_int(cur, "id", 0) || !streq(json_get_str(ob, "phase", ""), "up"))
