@@ -39,7 +39,7 @@ wait_until 120 all_state busy1 UpToDate >/dev/null
 ctl rd d busy1
 node_stop; node_start --store $STORE'
 }
-printf '\nAPI latency on a node with an agent, DRBD in QEMU/TCG (lab, 2 cores):\n'
+printf '\nAPI latency on a node with an agent, DRBD %s in QEMU/TCG (lab, 2 cores):\n' "$LAB_DRBD"
 api_latency || exit 1
 
 measure() { # prints "usec commands-total commands-in-pass | steady: usec commands writes"
