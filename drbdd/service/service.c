@@ -254,8 +254,11 @@ int txn_commit(Service *s, Txn *t, char **ret_msg) {
         int r = store_txn(s->store, t->cmp, t->n_cmp, t->ops, t->n_ops, NULL);
         if (r == -EAGAIN || r >= 0)
                 return r;
-        if (r == -EHOSTUNREACH || r == -ETIMEDOUT || r == -ECONNREFUSED)
-                return msgf(ret_msg, -EHOSTUNREACH, "cluster store unavailable: %s", strerror(-r));
+        if (r == -ETIMEDOUT)
+                return msgf(ret_msg, -EHOSTUNREACH,
+                            "cluster store unavailable: no answer in time (the change may or may not have been made)");
+        if (r == -EHOSTUNREACH || r == -ECONNREFUSED)
+                return msgf(ret_msg, -EHOSTUNREACH, "cluster store unavailable: it cannot be reached; try again later");
         if (r == -ENOSPC)
                 return msgf(ret_msg, r, "cluster store is full");
         return msgf(ret_msg, -EIO, "cluster store write failed: %s", strerror(-r));

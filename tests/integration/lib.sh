@@ -66,6 +66,23 @@ t_start_drbdd() {
 	echo "FATAL: drbdd did not come up"; cat "$T_DIR/drbdd.log"; exit 1
 }
 
+# Starts (or restarts, on the same ports and data) a real etcd in
+# $T_DIR/etcd on free loopback ports; sets T_ETCD_EP (client URL) and
+# T_ETCD_PID. The caller stops it.
+t_start_etcd() {
+	t_need etcd etcd-server
+	t_need etcdctl etcd-client
+	local port='import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	[ -n "${T_ETCD_CP:-}" ] || { T_ETCD_CP=$(/usr/bin/python3 -c "$port"); T_ETCD_PP=$(/usr/bin/python3 -c "$port"); }
+	T_ETCD_EP=http://127.0.0.1:$T_ETCD_CP
+	etcd --name t --data-dir "$T_DIR/etcd" --listen-client-urls $T_ETCD_EP --advertise-client-urls $T_ETCD_EP \
+		--listen-peer-urls http://127.0.0.1:$T_ETCD_PP --initial-advertise-peer-urls http://127.0.0.1:$T_ETCD_PP \
+		--initial-cluster t=http://127.0.0.1:$T_ETCD_PP >>"$T_DIR/etcd.log" 2>&1 &
+	T_ETCD_PID=$!
+	for _ in $(seq 100); do ETCDCTL_API=3 etcdctl --endpoints $T_ETCD_EP endpoint health >/dev/null 2>&1 && return 0; sleep 0.1; done
+	echo "FATAL: etcd did not start"; tail "$T_DIR/etcd.log"; exit 1
+}
+
 t_stop_drbdd() {
 	kill -${1:-TERM} "$T_DRBDD_PID" 2>/dev/null
 	wait "$T_DRBDD_PID" 2>/dev/null
