@@ -302,7 +302,7 @@ int service_list(Service *s, const char *kind, const char *filter, json_t **ret,
 }
 
 static int list_objects(Service *s, const char *kind, const char *filter, json_t *out, char **ret_msg) {
-        _cleanup_(json_decrefp) json_t *all = NULL;
+        _cleanup_(json_decrefp) json_t *all = NULL, *used_all = NULL;
         json_t *e;
         size_t i;
         int r;
@@ -317,12 +317,18 @@ static int list_objects(Service *s, const char *kind, const char *filter, json_t
                 return msgf(ret_msg, -EINVAL, "unknown object kind");
         if ((r = obj_range(s, prefix, &all)) < 0)
                 return read_failed(ret_msg, r);
+        if (streq(kind, "storage-pool")) {
+                _cleanup_(json_decrefp) json_t *nodes = NULL;
+                /* Without them, pools show nothing allocated rather than no list. */
+                if (obj_range(s, KEY_NODES, &nodes) < 0 || pools_used_kib(s, nodes, all, &used_all) < 0)
+                        used_all = NULL;
+        }
         json_array_foreach(all, i, e) {
                 if (streq(kind, "storage-pool")) {
                         if (filter && !streq(json_get_str(e, "node", ""), filter))
                                 continue;
-                        uint64_t used = 0, cap = (uint64_t) json_get_int(e, "capacity-kib", 0);
-                        (void) pool_used_kib(s, json_get_str(e, "node", ""), json_get_str(e, "name", ""), &used);
+                        uint64_t used = pools_used_get(used_all, json_get_str(e, "node", ""), json_get_str(e, "name", "")),
+                                 cap = (uint64_t) json_get_int(e, "capacity-kib", 0);
                         json_object_set_new(e, "allocated-kib", json_integer((json_int_t) used));
                         json_object_set_new(e, "free-kib", json_integer((json_int_t) (cap > used ? cap - used : 0)));
                         json_array_append(out, e);
