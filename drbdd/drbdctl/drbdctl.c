@@ -189,9 +189,17 @@ static char *join_object(json_t *obj) {
  * points into *ret (owned by the caller) for the table. */
 static int list_call(DrbddClient *c, const char *method, const char *sig, json_t *args, json_t **ret, json_t **ret_list) {
         int r = call(c, method, sig, args, ret);
+        json_t *e;
+        size_t i;
         *ret_list = NULL;
         if (r)
                 return r;
+        /* drbdd answered from its last-known state (store unreachable). */
+        json_array_foreach(json_array_get(*ret, 0), i, e)
+                if (json_get_bool(e, "stale", false)) {
+                        fprintf(stderr, "drbdctl: cluster store unavailable: showing the last-known state\n");
+                        break;
+                }
         if (arg.json)
                 print_json(json_array_get(*ret, 0));
         else
@@ -583,10 +591,13 @@ static const char *replica_kind(json_t *e) {
         return json_get_bool(e, "diskless", false) ? "Diskless" : "Diskful";
 }
 
-/* The state column: the observed state, then its health problems
- * ("UpToDate, degraded(vm2 Connecting), out-of-sync 3.1%(vm2)"). */
+/* The state column: the observed state, marked when it is only the
+ * last-known one, then its health problems ("UpToDate, degraded(vm2
+ * Connecting), out-of-sync 3.1%(vm2)", "UpToDate (stale)"). */
 static char *state_with_health(json_t *e) {
-        char *s = strdup(json_get_str(e, "state", ""));
+        char *s = NULL;
+        if (asprintf(&s, "%s%s", json_get_str(e, "state", ""), json_get_bool(e, "stale", false) ? " (stale)" : "") < 0)
+                return NULL;
         json_t *h;
         size_t i;
         json_array_foreach(json_object_get(e, "health"), i, h) {
@@ -654,6 +665,8 @@ static int v_list(DrbddClient *c, Args *a) {
                                 json_object_set(o, "resource-definition", json_object_get(e, "resource-definition"));
                                 json_object_set(o, "storage-pool", json_object_get(e, "storage-pool"));
                                 json_object_set(o, "state", json_object_get(e, "state"));
+                                if (json_get_bool(e, "stale", false))
+                                        json_object_set_new(o, "stale", json_true());
                                 json_array_append_new(out, o);
                         }
                 print_json(out);
@@ -666,11 +679,15 @@ static int v_list(DrbddClient *c, Args *a) {
                         char vnr[16], minor[16], rq[32], us[32], bk[32], md[32];
                         snprintf(vnr, sizeof vnr, "%lld", (long long) json_get_int(v, "volume", 0));
                         snprintf(minor, sizeof minor, "%lld", (long long) json_get_int(v, "minor", 0));
+                        _cleanup_free_ char *state = NULL;
+                        if (asprintf(&state, "%s%s", json_get_str(e, "state", ""),
+                                     json_get_bool(e, "stale", false) ? " (stale)" : "") < 0)
+                                state = NULL;
                         table_add(t, json_get_str(e, "node", ""), json_get_str(e, "resource-definition", ""),
                                   json_get_bool(e, "diskless", false) ? "(diskless)" : json_get_str(e, "storage-pool", ""),
                                   vnr, minor, json_get_str(v, "device", ""), fmt_kib(v, "requested-kib", rq, sizeof rq),
                                   fmt_kib(v, "usable-kib", us, sizeof us), fmt_kib(v, "backing-kib", bk, sizeof bk),
-                                  fmt_kib(v, "metadata-kib", md, sizeof md), json_get_str(e, "state", ""), NULL);
+                                  fmt_kib(v, "metadata-kib", md, sizeof md), state ?: "", NULL);
                 }
         return table_emit(t);
 }

@@ -147,8 +147,14 @@ bool node_runs_drbd9(Service *s, json_t *node);
 uint64_t pool_extent_kib(json_t *pool);
 /* Backing device path of volume vnr of rd on pool (newly allocated). */
 char *pool_volume_path(json_t *pool, const char *rd, unsigned vnr);
-/* Sum of backing KiB allocated on node/pool from the desired state. */
-int pool_used_kib(Service *s, const char *node, const char *pool, uint64_t *ret);
+/* Backing KiB allocated on every pool from the desired state, in one read
+ * of all replicas and definitions (not one per pool): *ret (new reference)
+ * maps "node/pool" to KiB; read it with pools_used_get(). nodes and pools
+ * are all node and pool objects; a replica on a pool or node not among them
+ * counts nowhere. Returns 0 or a store error. */
+int pools_used_kib(Service *s, json_t *nodes, json_t *pools, json_t **ret);
+/* KiB allocated on node/pool in used (from pools_used_kib()); 0 if none. */
+uint64_t pools_used_get(json_t *used, const char *node, const char *pool);
 /* Peer slots that bitmaps are sized for, for rd on a node of dialect d. */
 unsigned rd_peer_slots(json_t *rd, DrbdDialect d);
 

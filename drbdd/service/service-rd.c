@@ -297,23 +297,26 @@ int service_rd_delete(Service *s, const char *name, char **ret_msg) {
 /* Checks that every diskful replica of rd (the JSON list) has room on its pool
  * for extra_kib of requested size, given rd's volumes after the change. */
 static int check_capacity(Service *s, json_t *rd, json_t *replicas, uint64_t extra_requested_kib, char **ret_msg) {
+        _cleanup_(json_decrefp) json_t *nodes = NULL, *pools = NULL, *used_all = NULL;
         json_t *r;
         size_t i;
+        int k;
         if (extra_requested_kib == 0)
                 return 0;
+        if ((k = obj_range(s, KEY_NODES, &nodes)) < 0 || (k = obj_range(s, KEY_POOLS, &pools)) < 0 ||
+            (k = pools_used_kib(s, nodes, pools, &used_all)) < 0)
+                return read_failed(ret_msg, k);
         json_array_foreach(replicas, i, r) {
                 if (json_get_bool(r, "diskless", false))
                         continue;
                 const char *node = json_get_str(r, "node", ""), *pool = json_get_str(r, "storage-pool", "");
                 _cleanup_free_ char *pk = key_pool(node, pool), *nk = key_node(node);
                 _cleanup_(json_decrefp) json_t *p = NULL, *n = NULL;
-                uint64_t used;
+                uint64_t used = pools_used_get(used_all, node, pool);
                 Sizing z;
-                int k;
                 if (!pk || !nk)
                         return -ENOMEM;
-                if ((k = obj_get(s, pk, &p, NULL)) < 0 || (k = obj_get(s, nk, &n, NULL)) < 0 ||
-                    (k = pool_used_kib(s, node, pool, &used)) < 0)
+                if ((k = obj_get(s, pk, &p, NULL)) < 0 || (k = obj_get(s, nk, &n, NULL)) < 0)
                         return read_failed(ret_msg, k);
                 uint64_t cap = (uint64_t) json_get_int(p, "capacity-kib", 0);
                 if (cap == 0)
@@ -913,7 +916,7 @@ static bool name_in(json_t *names, const char *name) {
 }
 
 int service_autoplace_step(Service *s, Txn *t, RdDraft *d, json_t *options, json_t *excluded, char **ret_msg) {
-        _cleanup_(json_decrefp) json_t *rg = NULL, *nodes = NULL, *pools = NULL, *fixed = json_array();
+        _cleanup_(json_decrefp) json_t *rg = NULL, *nodes = NULL, *pools = NULL, *fixed = json_array(), *used_all = NULL;
         json_t *rd = d->rd, *replicas = d->replicas;
         const char *rd_name = d->name;
         _cleanup_free_ PlaceCandidate *cands = NULL;
@@ -935,7 +938,8 @@ int service_autoplace_step(Service *s, Txn *t, RdDraft *d, json_t *options, json
         if (json_array_size(json_object_get(rd, "volumes")) == 0)
                 return msgf(ret_msg, -EINVAL, "'%s' has no volumes yet; add one with 'drbdctl vd c %s SIZE'",
                             rd_name, rd_name);
-        if ((r = obj_range(s, KEY_NODES, &nodes)) < 0 || (r = obj_range(s, KEY_POOLS, &pools)) < 0)
+        if ((r = obj_range(s, KEY_NODES, &nodes)) < 0 || (r = obj_range(s, KEY_POOLS, &pools)) < 0 ||
+            (r = pools_used_kib(s, nodes, pools, &used_all)) < 0)
                 return read_failed(ret_msg, r);
 
         json_array_foreach(replicas, i, e) {
@@ -969,9 +973,8 @@ int service_autoplace_step(Service *s, Txn *t, RdDraft *d, json_t *options, json
                                 n = e;
                 if (!n || replica_on(replicas, node) || !pool_allowed(rg, pool) || name_in(excluded, node))
                         continue;
-                uint64_t cap = (uint64_t) json_get_int(p, "capacity-kib", 0), used = 0;
-                if ((r = pool_used_kib(s, node, pool, &used)) < 0)
-                        return read_failed(ret_msg, r);
+                uint64_t cap = (uint64_t) json_get_int(p, "capacity-kib", 0),
+                         used = pools_used_get(used_all, node, pool);
                 uint64_t needed = rd_backing_kib(rd, rd_peer_slots(rd, node_dialect(n)), pool_extent_kib(p));
                 if (cap < used + needed)
                         continue;

@@ -5,8 +5,10 @@
 #include "drbdd/drbd/render.h"
 #include "drbdd/model/names.h"
 #include "drbdd/model/sizing.h"
+#include "drbdd/store/store-cache.h"
 #include "exec.h"
 #include "json-util.h"
+#include "log.h"
 #include "macro.h"
 #include "service-internal.h"
 #include "utf8.h"
@@ -162,13 +164,61 @@ static json_t *replica_volumes(RdView *v, json_t *res) {
         return out;
 }
 
+/* Every observed object, by "node/rd" (new reference): one read for a whole
+ * listing, and one the read cache can answer as a whole in an outage. */
+static int observed_all(Service *s, json_t **ret) {
+        _cleanup_(json_decrefp) json_t *m = json_object();
+        StoreKVList l;
+        int r;
+        if (!m)
+                return -ENOMEM;
+        if ((r = store_range(s->store, SERVICE_KEY_OBSERVED, &l)) < 0)
+                return r;
+        for (size_t i = 0; i < l.n; i++) {
+                json_t *j = json_parse(l.items[i].value, l.items[i].value_len, NULL);
+                if (!json_is_object(j)) {
+                        log_warning("Skipping corrupt object in store at '%s'", l.items[i].key);
+                        json_decref(j);
+                        continue;
+                }
+                json_object_set_new(m, l.items[i].key + strlen(SERVICE_KEY_OBSERVED), j);
+        }
+        store_kv_list_done(&l);
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+/* The observed object of rd on node (new reference): from all (observed_all())
+ * when given, else read. -ENOENT: never reported. */
+static int observed_get(Service *s, json_t *all, const char *node, const char *rd, json_t **ret) {
+        _cleanup_free_ char *k = NULL;
+        if (asprintf(&k, "%s/%s", node, rd) < 0)
+                return -ENOMEM;
+        if (all) {
+                json_t *o = json_object_get(all, k);
+                if (!o)
+                        return -ENOENT;
+                *ret = json_incref(o);
+                return 0;
+        }
+        _cleanup_free_ char *key = NULL;
+        if (asprintf(&key, SERVICE_KEY_OBSERVED "%s", k) < 0)
+                return -ENOMEM;
+        return obj_get(s, key, ret, NULL);
+}
+
 static int list_resources(Service *s, const char *filter, json_t *out, char **ret_msg) {
-        _cleanup_(json_decrefp) json_t *rds = NULL, *usage = NULL;
+        _cleanup_(json_decrefp) json_t *rds = NULL, *usage = NULL, *obs_all = NULL;
         json_t *rd;
         size_t i;
         int r;
         if (obj_range(s, SERVICE_KEY_USAGE, &usage) < 0)
                 usage = json_array(); /* a listing without it rather than none */
+        /* A whole listing reads the observed states in one go; one resource
+         * reads its replicas' own. Unreadable (store unreachable and never
+         * read before): each replica's state shows "Unknown". */
+        if (!filter && (r = observed_all(s, &obs_all)) < 0 && r == -ENOMEM)
+                return r;
         if (filter) {
                 char *m = NULL;
                 if (name_validate(NAME_RESOURCE, filter, &m) < 0)
@@ -198,12 +248,12 @@ static int list_resources(Service *s, const char *filter, json_t *out, char **re
                         json_object_set_new(o, "window", json_boolean(rd_window_open(v.rd)));
                         json_t *ub = usage_domains(usage, json_get_str(res, "node", ""), json_get_str(v.rd, "name", ""));
                         json_object_set_new(o, "used-by", ub ? json_incref(ub) : json_array());
-                        _cleanup_free_ char *ok = NULL;
                         _cleanup_(json_decrefp) json_t *obs = NULL;
-                        if (asprintf(&ok, SERVICE_KEY_OBSERVED "%s/%s", json_get_str(res, "node", ""),
-                                     json_get_str(v.rd, "name", "")) < 0)
-                                return -ENOMEM;
-                        int k = obj_get(s, ok, &obs, NULL);
+                        int k = filter || obs_all ? observed_get(s, obs_all, json_get_str(res, "node", ""),
+                                                                 json_get_str(v.rd, "name", ""), &obs)
+                                                  : -EHOSTUNREACH;
+                        if (k == -ENOMEM)
+                                return k;
                         if (k >= 0) {
                                 json_t *health = NULL;
                                 json_object_set_new(o, "state", json_string(json_get_str(obs, "state", "unknown")));
@@ -220,22 +270,43 @@ static int list_resources(Service *s, const char *filter, json_t *out, char **re
         return 0;
 }
 
-int service_list(Service *s, const char *kind, const char *filter, json_t **ret, char **ret_msg) {
-        _cleanup_(json_decrefp) json_t *out = json_array(), *all = NULL;
+/* In a store outage the read cache answers reads with the last state read:
+ * every object of such a listing says so ("stale": true), so neither an
+ * operator nor a program takes it for the current state. */
+static void mark_stale(Service *s, uint64_t stale_before, json_t *out) {
         json_t *e;
         size_t i;
+        if (store_cache_stale_reads(s->store) == stale_before)
+                return;
+        json_array_foreach(out, i, e)
+                json_object_set_new(e, "stale", json_true());
+}
+
+static int list_objects(Service *s, const char *kind, const char *filter, json_t *out, char **ret_msg);
+
+int service_list(Service *s, const char *kind, const char *filter, json_t **ret, char **ret_msg) {
+        _cleanup_(json_decrefp) json_t *out = json_array();
+        uint64_t stale_before = store_cache_stale_reads(s->store);
         int r;
 
         if (!out)
                 return -ENOMEM;
         if (filter && !*filter)
                 filter = NULL;
-        if (streq(kind, "resource")) {
-                if ((r = list_resources(s, filter, out, ret_msg)) < 0)
-                        return r;
-                *ret = TAKE_PTR(out);
-                return 0;
-        }
+        r = streq(kind, "resource") ? list_resources(s, filter, out, ret_msg) : list_objects(s, kind, filter, out, ret_msg);
+        if (r < 0)
+                return r;
+        mark_stale(s, stale_before, out);
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+static int list_objects(Service *s, const char *kind, const char *filter, json_t *out, char **ret_msg) {
+        _cleanup_(json_decrefp) json_t *all = NULL, *used_all = NULL;
+        json_t *e;
+        size_t i;
+        int r;
+
         const char *prefix = streq(kind, "node")                  ? KEY_NODES
                              : streq(kind, "storage-pool")        ? KEY_POOLS
                              : streq(kind, "resource-group")      ? KEY_RGS
@@ -246,12 +317,18 @@ int service_list(Service *s, const char *kind, const char *filter, json_t **ret,
                 return msgf(ret_msg, -EINVAL, "unknown object kind");
         if ((r = obj_range(s, prefix, &all)) < 0)
                 return read_failed(ret_msg, r);
+        if (streq(kind, "storage-pool")) {
+                _cleanup_(json_decrefp) json_t *nodes = NULL;
+                /* Without them, pools show nothing allocated rather than no list. */
+                if (obj_range(s, KEY_NODES, &nodes) < 0 || pools_used_kib(s, nodes, all, &used_all) < 0)
+                        used_all = NULL;
+        }
         json_array_foreach(all, i, e) {
                 if (streq(kind, "storage-pool")) {
                         if (filter && !streq(json_get_str(e, "node", ""), filter))
                                 continue;
-                        uint64_t used = 0, cap = (uint64_t) json_get_int(e, "capacity-kib", 0);
-                        (void) pool_used_kib(s, json_get_str(e, "node", ""), json_get_str(e, "name", ""), &used);
+                        uint64_t used = pools_used_get(used_all, json_get_str(e, "node", ""), json_get_str(e, "name", "")),
+                                 cap = (uint64_t) json_get_int(e, "capacity-kib", 0);
                         json_object_set_new(e, "allocated-kib", json_integer((json_int_t) used));
                         json_object_set_new(e, "free-kib", json_integer((json_int_t) (cap > used ? cap - used : 0)));
                         json_array_append(out, e);
@@ -280,7 +357,6 @@ int service_list(Service *s, const char *kind, const char *filter, json_t **ret,
                 _cleanup_free_ char *q = utf8_quote_untrusted(filter);
                 return q ? msgf(ret_msg, -ENOENT, "%s '%s' not found", kind, q) : -ENOMEM;
         }
-        *ret = TAKE_PTR(out);
         return 0;
 }
 

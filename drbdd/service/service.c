@@ -288,8 +288,11 @@ int txn_commit(Service *s, Txn *t, char **ret_msg) {
         int r = store_txn(s->store, t->cmp, t->n_cmp, t->ops, t->n_ops, NULL);
         if (r == -EAGAIN || r >= 0)
                 return r;
-        if (r == -EHOSTUNREACH || r == -ETIMEDOUT || r == -ECONNREFUSED)
-                return msgf(ret_msg, -EHOSTUNREACH, "cluster store unavailable: %s", strerror(-r));
+        if (r == -ETIMEDOUT)
+                return msgf(ret_msg, -EHOSTUNREACH,
+                            "cluster store unavailable: no answer in time (the change may or may not have been made)");
+        if (r == -EHOSTUNREACH || r == -ECONNREFUSED)
+                return msgf(ret_msg, -EHOSTUNREACH, "cluster store unavailable: it cannot be reached; try again later");
         if (r == -ENOSPC)
                 return msgf(ret_msg, r, "cluster store is full");
         return msgf(ret_msg, -EIO, "cluster store write failed: %s", strerror(-r));
@@ -484,42 +487,65 @@ unsigned rd_peer_slots(json_t *rd, DrbdDialect d) {
         return (unsigned) json_get_int(rd, "peer-slots", 7);
 }
 
-int pool_used_kib(Service *s, const char *node, const char *pool, uint64_t *ret) {
-        _cleanup_(json_decrefp) json_t *res = NULL, *rds = NULL, *nodes = NULL, *pools = NULL;
-        _cleanup_free_ char *pk = key_pool(node, pool), *nk = key_node(node);
-        json_t *p = NULL, *n = NULL, *r, *rd;
-        uint64_t used = 0;
+/* Adds o to index under key (borrowed reference kept alive by its array). */
+static int index_set(json_t *index, const char *a, const char *b, json_t *o) {
+        _cleanup_free_ char *k = NULL;
+        if (asprintf(&k, "%s%s%s", a, b ? "/" : "", b ?: "") < 0)
+                return -ENOMEM;
+        return json_object_set(index, k, o) < 0 ? -ENOMEM : 0;
+}
+
+int pools_used_kib(Service *s, json_t *nodes, json_t *pools, json_t **ret) {
+        _cleanup_(json_decrefp) json_t *res = NULL, *rds = NULL, *by_rd = json_object(), *by_node = json_object(),
+                                       *by_pool = json_object(), *used = json_object();
+        json_t *e;
         size_t i;
         int k;
 
-        if ((k = obj_get(s, pk, &pools, NULL)) < 0)
+        if (!by_rd || !by_node || !by_pool || !used)
+                return -ENOMEM;
+        if ((k = obj_range(s, KEY_RES, &res)) < 0 || (k = obj_range(s, KEY_RDS, &rds)) < 0)
                 return k;
-        p = pools;
-        if ((k = obj_get(s, nk, &nodes, NULL)) < 0)
-                return k;
-        n = nodes;
-        if ((k = obj_range(s, KEY_RES, &res)) < 0)
-                return k;
-        json_array_foreach(res, i, r) {
-                if (!streq(json_get_str(r, "node", ""), node) || !streq(json_get_str(r, "storage-pool", ""), pool) ||
-                    json_get_bool(r, "diskless", false))
+        json_array_foreach(rds, i, e)
+                if ((k = index_set(by_rd, json_get_str(e, "name", ""), NULL, e)) < 0)
+                        return k;
+        json_array_foreach(nodes, i, e)
+                if ((k = index_set(by_node, json_get_str(e, "name", ""), NULL, e)) < 0)
+                        return k;
+        json_array_foreach(pools, i, e)
+                if ((k = index_set(by_pool, json_get_str(e, "node", ""), json_get_str(e, "name", ""), e)) < 0)
+                        return k;
+        json_array_foreach(res, i, e) {
+                const char *node = json_get_str(e, "node", "");
+                _cleanup_free_ char *pk = NULL;
+                if (json_get_bool(e, "diskless", false))
                         continue;
-                _cleanup_free_ char *rk = key_rd(json_get_str(r, "resource-definition", ""));
-                _cleanup_(json_decrefp) json_t *rdo = NULL;
-                if (obj_get(s, rk, &rdo, NULL) < 0)
-                        continue;
-                rd = rdo;
-                json_t *vols = json_object_get(rd, "volumes"), *v;
+                if (asprintf(&pk, "%s/%s", node, json_get_str(e, "storage-pool", "")) < 0)
+                        return -ENOMEM;
+                json_t *p = json_object_get(by_pool, pk), *n = json_object_get(by_node, node),
+                       *rd = json_object_get(by_rd, json_get_str(e, "resource-definition", "")), *v;
+                if (!p || !n || !rd)
+                        continue; /* counts for no known pool */
+                uint64_t sum = (uint64_t) json_get_int(used, pk, 0);
                 size_t j;
-                json_array_foreach(vols, j, v) {
+                json_array_foreach(json_object_get(rd, "volumes"), j, v) {
                         Sizing z;
-                        if (sizing_compute((uint64_t) json_get_int(v, "size-kib", 0),
-                                           rd_peer_slots(rd, node_dialect(n)), pool_extent_kib(p), &z) >= 0)
-                                used += z.backing_kib;
+                        if (sizing_compute((uint64_t) json_get_int(v, "size-kib", 0), rd_peer_slots(rd, node_dialect(n)),
+                                           pool_extent_kib(p), &z) >= 0)
+                                sum += z.backing_kib;
                 }
+                if (json_object_set_new(used, pk, json_integer((json_int_t) sum)) < 0)
+                        return -ENOMEM;
         }
-        *ret = used;
+        *ret = TAKE_PTR(used);
         return 0;
+}
+
+uint64_t pools_used_get(json_t *used, const char *node, const char *pool) {
+        _cleanup_free_ char *k = NULL;
+        if (asprintf(&k, "%s/%s", node, pool) < 0)
+                return 0;
+        return (uint64_t) json_get_int(used, k, 0);
 }
 
 /* ---- nodes ---------------------------------------------------------------- */

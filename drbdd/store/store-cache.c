@@ -12,7 +12,8 @@
 typedef struct CacheData {
         pthread_mutex_t lock; /* guards all below */
         unsigned n_ref;
-        StoreKVList data;   /* sorted copy of everything read, by key */
+        StoreKVList data;   /* sorted copy of everything read, by key; value NULL:
+                             * the key was read as absent */
         char **prefixes;    /* prefixes read completely at least once */
         size_t n_prefixes;
 } CacheData;
@@ -21,7 +22,7 @@ typedef struct CacheStore {
         Store base;
         Store *inner;
         CacheData *d;
-        bool stale;
+        uint64_t n_stale;   /* reads answered from the cache, ever */
 } CacheStore;
 
 static const StoreOps cache_ops;
@@ -30,9 +31,18 @@ static bool unreachable(int r) {
         return r == -EHOSTUNREACH || r == -ETIMEDOUT || r == -ECONNREFUSED;
 }
 
-static int kv_copy(const StoreKV *src, StoreKV *dst) {
+/* Copies src, or records key as absent when src is NULL. */
+static int kv_copy(const StoreKV *src, const char *key, StoreKV *dst) {
+        if (!src) {
+                *dst = (StoreKV) { .key = strdup(key) };
+                return dst->key ? 0 : -ENOMEM;
+        }
         *dst = *src;
         dst->key = strdup(src->key);
+        if (!src->value) {
+                dst->value = NULL;
+                return dst->key ? 0 : -ENOMEM;
+        }
         dst->value = malloc(src->value_len + 1);
         if (!dst->key || !dst->value) {
                 free(dst->key);
@@ -62,11 +72,12 @@ static size_t find(CacheData *c, const char *key, bool *found) {
         return lo;
 }
 
-static void cache_put(CacheData *c, const StoreKV *kv) {
+/* Remembers kv, or key as absent when kv is NULL. */
+static void cache_put(CacheData *c, const StoreKV *kv, const char *key) {
         bool found;
-        size_t i = find(c, kv->key, &found);
+        size_t i = find(c, kv ? kv->key : key, &found);
         StoreKV copy;
-        if (kv_copy(kv, &copy) < 0)
+        if (kv_copy(kv, key, &copy) < 0)
                 return;
         if (found) {
                 store_kv_done(&c->data.items[i]);
@@ -106,24 +117,27 @@ static int cache_get(Store *s, const char *key, StoreKV *ret) {
         CacheStore *c = (CacheStore *) s;
         CacheData *d = c->d;
         int r = store_get(c->inner, key, ret);
-        if (r >= 0) {
-                c->stale = false;
+        if (r >= 0 || r == -ENOENT) {
+                /* An absent key is remembered too: in an outage it reads as
+                 * absent (a replica never reported stays "planned") rather
+                 * than failing the whole read. */
                 pthread_mutex_lock(&d->lock);
-                cache_put(d, ret);
+                cache_put(d, r >= 0 ? ret : NULL, key);
                 pthread_mutex_unlock(&d->lock);
                 return r;
         }
         if (!unreachable(r))
                 return r;
         bool found;
-        c->stale = true;
         pthread_mutex_lock(&d->lock);
         size_t i = find(d, key, &found);
-        if (found)
-                r = kv_copy(&d->data.items[i], ret);
-        else if (prefix_known(d, key))
+        if (found && d->data.items[i].value)
+                r = kv_copy(&d->data.items[i], NULL, ret);
+        else if (found || prefix_known(d, key))
                 r = -ENOENT;
         pthread_mutex_unlock(&d->lock);
+        if (r >= 0 || r == -ENOENT)
+                c->n_stale++;
         return r;
 }
 
@@ -132,11 +146,10 @@ static int cache_range(Store *s, const char *prefix, StoreKVList *ret) {
         CacheData *d = c->d;
         int r = store_range(c->inner, prefix, ret);
         if (r >= 0) {
-                c->stale = false;
                 pthread_mutex_lock(&d->lock);
                 cache_drop_prefix(d, prefix);
                 for (size_t i = 0; i < ret->n; i++)
-                        cache_put(d, &ret->items[i]);
+                        cache_put(d, &ret->items[i], NULL);
                 if (!prefix_known(d, prefix)) {
                         char **n = realloc(d->prefixes, (d->n_prefixes + 1) * sizeof *n);
                         if (n && (n[d->n_prefixes] = strdup(prefix))) {
@@ -155,15 +168,18 @@ static int cache_range(Store *s, const char *prefix, StoreKVList *ret) {
                 pthread_mutex_unlock(&d->lock);
                 return r;
         }
-        c->stale = true;
         *ret = (StoreKVList) { .revision = d->data.revision };
         size_t l = strlen(prefix);
+        bool found;
         r = 0;
-        for (size_t i = 0; i < d->data.n && r >= 0; i++) {
+        /* Sorted: the prefix's keys are one run starting where it would be. */
+        for (size_t i = find(d, prefix, &found); i < d->data.n && r >= 0; i++) {
                 if (strncmp(d->data.items[i].key, prefix, l) != 0)
-                        continue;
+                        break;
+                if (!d->data.items[i].value)
+                        continue; /* read as absent */
                 StoreKV *n = realloc(ret->items, (ret->n + 1) * sizeof *n);
-                if (!n || kv_copy(&d->data.items[i], &n[ret->n]) < 0) {
+                if (!n || kv_copy(&d->data.items[i], NULL, &n[ret->n]) < 0) {
                         if (n)
                                 ret->items = n;
                         store_kv_list_done(ret);
@@ -174,8 +190,10 @@ static int cache_range(Store *s, const char *prefix, StoreKVList *ret) {
                 ret->n++;
         }
         pthread_mutex_unlock(&d->lock);
-        if (r >= 0)
+        if (r >= 0) {
+                c->n_stale++;
                 log_debug("store unreachable: answered range '%s' from the cache", prefix);
+        }
         return r;
 }
 
@@ -255,6 +273,6 @@ int store_cache_new_shared(Store *inner, Store *share, Store **ret) {
         return 0;
 }
 
-bool store_cache_is_stale(Store *s) {
-        return s && s->ops == &cache_ops && ((CacheStore *) s)->stale;
+uint64_t store_cache_stale_reads(Store *s) {
+        return s && s->ops == &cache_ops ? ((CacheStore *) s)->n_stale : 0;
 }

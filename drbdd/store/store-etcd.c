@@ -1076,17 +1076,26 @@ static int http_error(const Http *h, long status) {
 
 /* Sends body to the endpoints in turn (starting with the preferred one) until
  * one answers. idempotent: a request whose answer got lost may be repeated
- * on the next endpoint. */
+ * on the next endpoint. timeout-ms bounds the whole request, not each
+ * endpoint's try: with several endpoints down or hung a caller still has its
+ * answer (or its error) within timeout-ms. A big request gets 1 ms more per
+ * KiB it sends (1 s per MiB): a value of several MiB takes its time to
+ * upload and store, and is no sign of a hung etcd. */
 static int post_any(EtcdConfig *c, Http *h, const char *path, const char *body, size_t body_len, bool idempotent,
                     const char *token) {
         size_t start = config_preferred(c);
+        uint64_t deadline = monotonic_usec() + ((uint64_t) c->timeout_ms + body_len / 1024) * 1000;
         int r = -EHOSTUNREACH;
 
         for (size_t i = 0; i < c->n_endpoints; i++) {
                 size_t ep = (start + i) % c->n_endpoints;
+                uint64_t now = monotonic_usec();
                 long status = 0;
 
-                r = http_post(c, h, c->endpoints[ep], path, body, body_len, token, c->timeout_ms, &status);
+                if (now + 1000 > deadline)
+                        break; /* r: why the last endpoint failed */
+                r = http_post(c, h, c->endpoints[ep], path, body, body_len, token, (long) ((deadline - now) / 1000),
+                              &status);
                 if (r == -ECONNREFUSED || (r == -ECONNRESET && idempotent)) {
                         r = -EHOSTUNREACH;
                         continue;

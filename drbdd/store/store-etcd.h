@@ -22,8 +22,8 @@
  *   cert=PATH, key=PATH     TLS client certificate and its key (both or neither)
  *   user=NAME               etcd user; needs password-file
  *   password-file=PATH      file whose first line is the password (read at open)
- *   connect-timeout-ms=N    per endpoint, default 2000
- *   timeout-ms=N            whole request, per endpoint, default 5000
+ *   connect-timeout-ms=N    per endpoint, default 500
+ *   timeout-ms=N            whole request over all endpoints, default 750
  * TLS options need at least one https:// endpoint. Opening validates the
  * location and reads the password file, but does not contact etcd: the first
  * call does. Returns -EINVAL for a bad location, or the errno of reading a file.
@@ -40,8 +40,13 @@
  */
 
 #define STORE_ETCD_ENDPOINTS_MAX 16
-#define STORE_ETCD_CONNECT_TIMEOUT_MS 2000
-#define STORE_ETCD_TIMEOUT_MS 5000
+/* Defaults. A request (over all endpoints) gives up after timeout-ms, so
+ * an API call that meets a hung or unreachable etcd fails within 1 s (the
+ * first one; the breaker fails the rest at once) rather than holding its
+ * caller: an etcd in good health answers in milliseconds, and one that takes
+ * close to a second is better reported as unavailable. */
+#define STORE_ETCD_CONNECT_TIMEOUT_MS 500
+#define STORE_ETCD_TIMEOUT_MS 750
 /* Largest reply (or watch line) accepted; larger ones fail with -EBADMSG. */
 #define STORE_ETCD_REPLY_MAX (256u << 20)
 /* Events queued in a watch that the caller does not read; beyond, the watch

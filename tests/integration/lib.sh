@@ -67,17 +67,18 @@ t_start_drbdd() {
 	echo "FATAL: drbdd did not come up"; cat "$T_DIR/drbdd.log"; exit 1
 }
 
-# Starts a real etcd on loopback with its data in $T_DIR/etcd; sets
-# T_ETCD_URL and T_ETCD_PID (t_cleanup stops it). t_etcdctl runs etcdctl on it.
+# Starts (or restarts, on the same ports and data) a real etcd on loopback
+# with its data in $T_DIR/etcd; sets T_ETCD_URL (also as T_ETCD_EP) and
+# T_ETCD_PID (t_cleanup stops it). t_etcdctl runs etcdctl on it.
 t_start_etcd() {
 	t_need etcd etcd-server
 	t_need etcdctl etcd-client
-	local ep pp
-	ep=$(t_free_port); pp=$(t_free_port)
-	T_ETCD_URL=http://127.0.0.1:$ep
+	[ -n "${T_ETCD_CP:-}" ] || { T_ETCD_CP=$(t_free_port); T_ETCD_PP=$(t_free_port); }
+	T_ETCD_URL=http://127.0.0.1:$T_ETCD_CP
+	T_ETCD_EP=$T_ETCD_URL
 	etcd --name t --data-dir "$T_DIR/etcd" --listen-client-urls "$T_ETCD_URL" --advertise-client-urls "$T_ETCD_URL" \
-		--listen-peer-urls http://127.0.0.1:$pp --initial-advertise-peer-urls http://127.0.0.1:$pp \
-		--initial-cluster t=http://127.0.0.1:$pp >>"$T_DIR/etcd.log" 2>&1 &
+		--listen-peer-urls http://127.0.0.1:$T_ETCD_PP --initial-advertise-peer-urls http://127.0.0.1:$T_ETCD_PP \
+		--initial-cluster t=http://127.0.0.1:$T_ETCD_PP >>"$T_DIR/etcd.log" 2>&1 &
 	T_ETCD_PID=$!
 	for _ in $(seq 100); do t_etcdctl endpoint health >/dev/null 2>&1 && return 0; sleep 0.1; done
 	echo "FATAL: etcd did not start"; tail "$T_DIR/etcd.log"; exit 1

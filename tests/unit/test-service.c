@@ -1822,6 +1822,113 @@ static void test_replica_health(void **state) {
         }
 }
 
+/* ---- pool usage reads once for all pools ---- */
+
+/* Counts the reads that reach the store (the SQLite store behind). */
+typedef struct Counting {
+        Store base;
+        Store *real;
+        unsigned reads;
+} Counting;
+
+static int cnt_get(Store *s, const char *key, StoreKV *ret) {
+        Counting *c = (Counting *) s;
+        c->reads++;
+        return store_get(c->real, key, ret);
+}
+static int cnt_range(Store *s, const char *prefix, StoreKVList *ret) {
+        Counting *c = (Counting *) s;
+        c->reads++;
+        return store_range(c->real, prefix, ret);
+}
+static int cnt_txn(Store *s, const StoreCompare *cmp, size_t n_cmp, const StoreOp *ops, size_t n_ops, int64_t *ret_rev) {
+        return store_txn(((Counting *) s)->real, cmp, n_cmp, ops, n_ops, ret_rev);
+}
+static int cnt_revision(Store *s, int64_t *ret) {
+        return store_revision(((Counting *) s)->real, ret);
+}
+static void cnt_close(Store *s) {
+        free(s);
+}
+static const StoreOps counting_ops = {
+        .scheme = "counting", .close = cnt_close, .get = cnt_get, .range = cnt_range, .txn = cnt_txn,
+        .revision = cnt_revision,
+};
+
+/* Reads of one storage-pool listing; also checks that the pools' allocated
+ * KiB add up to what the replicas' volumes say. */
+static unsigned pool_list_reads(Fixture *f, Counting *c) {
+        unsigned before = c->reads;
+        json_t *l = list(f, "storage-pool", NULL), *e;
+        unsigned reads = c->reads - before;
+        json_t *r = list(f, "resource", NULL);
+        int64_t alloc = 0, backing = 0;
+        size_t i, j;
+        json_array_foreach(l, i, e)
+                alloc += json_get_int(e, "allocated-kib", 0);
+        json_array_foreach(r, i, e) {
+                json_t *v;
+                json_array_foreach(json_object_get(e, "volumes"), j, v)
+                        backing += json_get_int(v, "backing-kib", 0);
+        }
+        assert_true(backing > 0);
+        assert_int_equal(alloc, backing);
+        json_decref(l);
+        json_decref(r);
+        return reads;
+}
+
+static void test_pool_usage_reads(void **state) {
+        Fixture *f = *state;
+        Counting *c = calloc(1, sizeof *c);
+        assert_non_null(c);
+        *c = (Counting) { .base.ops = &counting_ops, .real = f->st };
+        ServiceConfig cfg;
+        service_config_defaults(&cfg);
+        service_free(f->s);
+        assert_int_equal(service_new(&c->base, &cfg, &f->s), 0);
+        for (unsigned n = 0; n < 4; n++) {
+                char name[16], addr[16];
+                snprintf(name, sizeof name, "n%u", n);
+                snprintf(addr, sizeof addr, "10.0.0.%u", n + 1);
+                node(f, name, addr, NULL, NULL);
+                lvm_pool(f, name, "pool1", 100);
+        }
+        for (unsigned i = 0; i < 12; i++) {
+                char rd[16];
+                snprintf(rd, sizeof rd, "r%u", i);
+                OK(service_rd_create(f->s, rd, NULL, ret_msg));
+                OK(service_vd_create(f->s, rd, (i + 1) * GIB, NULL, NULL, ret_msg));
+                OK(service_autoplace(f->s, rd, NULL, ret_msg));
+        }
+        unsigned small = pool_list_reads(f, c);
+        /* Twice the pools and replicas: the listing reads as often as before
+         * (it read every replica once per pool, and each one's definition). */
+        for (unsigned n = 4; n < 8; n++) {
+                char name[16], addr[16];
+                snprintf(name, sizeof name, "n%u", n);
+                snprintf(addr, sizeof addr, "10.0.0.%u", n + 1);
+                node(f, name, addr, NULL, NULL);
+                lvm_pool(f, name, "pool1", 100);
+        }
+        unsigned before = c->reads;
+        for (unsigned i = 12; i < 24; i++) {
+                char rd[16];
+                snprintf(rd, sizeof rd, "r%u", i);
+                OK(service_rd_create(f->s, rd, NULL, ret_msg));
+                OK(service_vd_create(f->s, rd, GIB, NULL, NULL, ret_msg));
+                unsigned mark = c->reads;
+                OK(service_autoplace(f->s, rd, NULL, ret_msg));
+                /* Placement over 8 pools: a fixed number of reads, not some per pool. */
+                assert_in_range(c->reads - mark, 1, 12);
+        }
+        assert_true(c->reads > before);
+        assert_int_equal(pool_list_reads(f, c), small);
+        service_free(f->s);
+        f->s = NULL;
+        free(c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_nodes, setup, teardown),
@@ -1851,6 +1958,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_plan_commands, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_node_desired_zeroed, setup, teardown),
                 cmocka_unit_test(test_replica_health),
+                cmocka_unit_test_setup_teardown(test_pool_usage_reads, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "macro.h"
+#include "drbdd/store/store-cache.h"
 #include "drbdd/store/store-sqlite.h"
 #include "drbdd/store/store.h"
 
@@ -1119,6 +1120,79 @@ static void test_faults(void **state) {
         assert_value(f->s, "leased", NULL);
 }
 
+/* ---- the read cache (store-cache.c) ---- */
+
+/* A store that can be switched unreachable: the SQLite store behind, or
+ * -EHOSTUNREACH as the etcd backend answers when etcd cannot be reached. */
+typedef struct Switch {
+        Store base;
+        Store *real;
+        bool down;
+} Switch;
+
+static int sw_get(Store *s, const char *key, StoreKV *ret) {
+        Switch *w = (Switch *) s;
+        return w->down ? -EHOSTUNREACH : store_get(w->real, key, ret);
+}
+static int sw_range(Store *s, const char *prefix, StoreKVList *ret) {
+        Switch *w = (Switch *) s;
+        return w->down ? -EHOSTUNREACH : store_range(w->real, prefix, ret);
+}
+static int sw_txn(Store *s, const StoreCompare *cmp, size_t n_cmp, const StoreOp *ops, size_t n_ops, int64_t *ret_rev) {
+        Switch *w = (Switch *) s;
+        return w->down ? -EHOSTUNREACH : store_txn(w->real, cmp, n_cmp, ops, n_ops, ret_rev);
+}
+static void sw_close(Store *s) {
+        free(s); /* the fixture closes the real store */
+}
+static const StoreOps switch_ops = {
+        .scheme = "switch", .close = sw_close, .get = sw_get, .range = sw_range, .txn = sw_txn,
+};
+
+static void test_cache_outage(void **state) {
+        Fixture *f = *state;
+        Switch *w = calloc(1, sizeof *w);
+        Store *c = NULL;
+        StoreKVList l = {};
+        assert_non_null(w);
+        *w = (Switch) { .base.ops = &switch_ops, .real = f->s };
+        assert_int_equal(store_cache_new_shared(&w->base, NULL, &c), 0);
+        assert_int_equal(put(c, "a/1", "v1", NULL), 0);
+        assert_int_equal(put(c, "a/gone", "old", NULL), 0);
+        assert_int_equal(put(c, "b/1", "x", NULL), 0);
+        assert_int_equal(put(c, "b/2", "y", NULL), 0);
+        assert_value(c, "a/1", "v1");
+        assert_value(c, "a/2", NULL);      /* read as absent */
+        assert_value(c, "a/gone", "old");
+        assert_int_equal(del(c, STORE_OP_DELETE, "a/gone", NULL), 0);
+        assert_value(c, "a/gone", NULL);   /* gone since: the cache forgets the old value */
+        assert_keys(c, "b/", (const char *const[]) { "b/1", "b/2", NULL });
+        assert_int_equal(store_cache_stale_reads(c), 0);
+
+        w->down = true;
+        assert_value(c, "a/1", "v1");      /* the last-known value */
+        assert_value(c, "a/2", NULL);      /* absent as last read, not unavailable */
+        assert_value(c, "a/gone", NULL);
+        assert_keys(c, "b/", (const char *const[]) { "b/1", "b/2", NULL });
+        assert_int_equal(store_cache_stale_reads(c), 4);
+        StoreKV kv = {};
+        assert_int_equal(store_get(c, "a/3", &kv), -EHOSTUNREACH); /* never read */
+        assert_int_equal(store_range(c, "a/", &l), -EHOSTUNREACH); /* never read whole */
+        assert_int_equal(put(c, "a/4", "v", NULL), -EHOSTUNREACH); /* writes are never cached */
+        assert_int_equal(store_cache_stale_reads(c), 4);
+
+        w->down = false;
+        assert_int_equal(del(c, STORE_OP_DELETE, "b/2", NULL), 0);
+        assert_keys(c, "b/", (const char *const[]) { "b/1", NULL });
+        assert_value(c, "a/4", NULL);
+        w->down = true;
+        assert_keys(c, "b/", (const char *const[]) { "b/1", NULL }); /* the range as last read */
+        assert_value(c, "b/2", NULL);
+        assert_int_equal(store_cache_stale_reads(c), 6);
+        assert_int_equal(store_cache_stale_reads(f->s), 0); /* no cache: never stale */
+        store_close(c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
@@ -1140,6 +1214,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_lease_expiry, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_outside_reader, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cache_outage, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
