@@ -8,7 +8,7 @@
 #include "agent.h"
 #include "kmod/drbd-version.h"
 #include "kmod/events2.h"
-#include "storage.h"
+#include "drbdd/storage/storage.h"
 
 struct Agent {
         Store *store;

@@ -19,7 +19,7 @@
 #include "kmod/modules.h"
 #include "log.h"
 #include "macro.h"
-#include "storage.h"
+#include "drbdd/storage/storage.h"
 
 #define RECONCILE_DELAY_USEC (100 * 1000ULL)
 #define API_WAIT_STEP_USEC (20 * 1000ULL)  /* a pass waiting for API calls in flight looks again */

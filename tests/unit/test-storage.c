@@ -1,4 +1,4 @@
-/* Unit tests for drbdd/agent/storage*.c: exact command sequences per backend (exec recording), failures, hostile output, probe_all. */
+/* Unit tests for drbdd/storage/storage*.c: exact command sequences per backend (exec recording), failures, hostile output, probe_all. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "drbdd/agent/storage.h"
+#include "drbdd/storage/storage.h"
 #include "exec.h"
 #include "json-util.h"
 #include "macro.h"
