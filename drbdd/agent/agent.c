@@ -10,6 +10,7 @@
 #include "agent-internal.h"
 #include "agent-metrics.h"
 #include "drbdd/model/sizing.h"
+#include "drbdd/plan/plan.h"
 #include "exec.h"
 #include "fault.h"
 #include "fileio.h"
@@ -397,13 +398,6 @@ static StoragePool *pool_for(StoragePool **pools, size_t n, const char *name) {
         return NULL;
 }
 
-static const StorageVolume *report_find(const StorageReport *r, const char *name) {
-        for (size_t i = 0; r && i < r->n_volumes; i++)
-                if (streq(r->volumes[i].name, name))
-                        return &r->volumes[i];
-        return NULL;
-}
-
 void agent_msgf(char **ret_msg, const char *fmt, ...) {
         va_list ap;
         if (!ret_msg)
@@ -571,6 +565,25 @@ static int forget_gone_peers(Agent *a, json_t *d, json_t *o, char **ret_msg) {
         return 0;
 }
 
+/* What the plan executor needs of the agent for one replica. */
+typedef struct ReplicaRun {
+        Agent *a;
+        json_t *d;
+        const char *rd;
+} ReplicaRun;
+
+static int replica_save(void *userdata, json_t *o) {
+        ReplicaRun *c = userdata;
+        return obs_save(c->a, c->rd, o);
+}
+
+static int replica_volume_create(void *userdata, StoragePool *p, json_t *v, const char *name, uint64_t size_kib,
+                                 char **ret_msg) {
+        ReplicaRun *c = userdata;
+        /* empty, or from a snapshot / clone source (agent-snapshot.c) */
+        return agent_volume_create(c->a, c->d, p, v, size_kib, ret_msg);
+}
+
 /* Brings one desired replica to its desired state. Returns 0 or negative
  * errno with *ret_msg. Each step is idempotent and recorded before the next,
  * so a kill at any point resumes correctly. */
@@ -600,107 +613,26 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
                 agent_kick(a); /* a fresh probe of the storage, then the new replica */
                 return 0;
         }
-        /* The observed object exists before anything is created: whatever a
-         * crash leaves behind is then known to be ours and can be cleaned up. */
-        if (!json_object_get(o, "stored") || !json_is_integer(had_id)) {
-                json_object_set_new(o, "stored", json_true());
-                json_object_set_new(o, "node-id", json_integer(want_id));
-                if ((r = obs_save(a, rd, o)) < 0)
-                        return r;
-        }
-        const char *config = json_get_str(d, "config", "");
-        snprintf(hash, sizeof hash, "%016llx", (unsigned long long) config_hash(config));
-        if ((r = write_if_changed(path, config, 0600)) < 0)
-                return r == -ENOMEM ? r : (agent_msgf(ret_msg, "cannot write %s: %s", path, strerror(-r)), r);
-
-        if (!diskless) {
-                const char *pname = json_get_str(json_object_get(d, "pool"), "name", "");
-                StoragePool *p = pool_for(pools, n_pools, pname);
-                StorageReport *rep = NULL;
-                if (!p) {
-                        agent_msgf(ret_msg, "storage pool '%s' is not usable on this node", pname);
-                        return -ENOENT;
-                }
-                for (size_t i = 0; i < n_pools; i++)
-                        if (pools[i] == p)
-                                rep = &reports[i];
-                if (rep->error < 0) {
-                        agent_msgf(ret_msg, "storage pool '%s': %s", pname, rep->message ? rep->message : strerror(-rep->error));
-                        return rep->error;
-                }
-                json_t *md = json_object_get(o, "md"), *v;
-                size_t i;
-                json_array_foreach(json_object_get(d, "volumes"), i, v) {
-                        const char *sname = json_get_str(v, "storage-name", "");
-                        uint64_t backing = (uint64_t) json_get_int(v, "backing-kib", 0);
-                        const StorageVolume *sv = report_find(rep, sname);
-                        char vnr[300], vol[24];
-                        snprintf(vnr, sizeof vnr, "%s/%lld", rd, (long long) json_get_int(v, "volume", 0));
-                        snprintf(vol, sizeof vol, "%lld", (long long) json_get_int(v, "volume", 0));
-                        log_field_set("VOLUME", vol); /* the caller clears it on an early return */
-                        if (!sv) {
-                                json_object_set_new(md, sname, json_false());
-                                if ((r = obs_save(a, rd, o)) < 0)
-                                        return r;
-                                /* empty, or from a snapshot / clone source (agent-snapshot.c) */
-                                if ((r = agent_volume_create(a, d, p, v, backing, ret_msg)) < 0)
-                                        return r;
-                                fault_point("create:after-backing");
-                        } else if (sv->size_kib < backing) {
-                                /* Record first: after a crash the DRBD resize still happens. */
-                                json_t *pend = json_object_get(o, "resize-pending");
-                                if (!json_is_object(pend))
-                                        json_object_set_new(o, "resize-pending", pend = json_object());
-                                json_object_set_new(pend, vnr, json_integer((json_int_t) json_get_int(v, "usable-kib", 0)));
-                                if ((r = obs_save(a, rd, o)) < 0)
-                                        return r;
-                                if ((r = storage_resize(p, sname, backing, ret_msg)) < 0)
-                                        return r;
-                                fault_point("grow:after-backing");
-                        } else if (p->driver == STORAGE_DRIVER_FILE || !sv->active) {
-                                /* After a reboot: activate the LV / re-attach the loop device. */
-                                if ((r = storage_attach(p, sname, NULL, ret_msg)) < 0)
-                                        return r;
-                        }
-                        if (!json_is_true(json_object_get(md, sname))) {
-                                char slots[32];
-                                snprintf(slots, sizeof slots, "--max-peers=%lld", (long long) json_get_int(d, "peer-slots", 7));
-                                r = v9 ? drbdadm(a, "create-md", "--force", slots, vnr, ret_msg)
-                                       : drbdadm(a, "create-md", "--force", NULL, vnr, ret_msg);
-                                if (r < 0)
-                                        return r;
-                                json_object_set_new(md, sname, json_true());
-                                if ((r = obs_save(a, rd, o)) < 0)
-                                        return r;
-                                fault_point("create:after-md");
-                        }
-                }
-                log_field_set("VOLUME", NULL);
-        }
-
-        if (!k) {
-                if (diskless && !v9) {
-                        /* DRBD 8.4's "up" always attaches; a diskless client is
-                         * the resource and its minors, connected, never attached. */
-                        if ((r = drbdadm(a, "new-resource", NULL, NULL, rd, ret_msg)) < 0)
-                                return r;
-                        fault_point("attach:after-new-resource");
-                        if ((r = drbdadm(a, "new-minor", NULL, NULL, rd, ret_msg)) < 0)
-                                return r;
-                        fault_point("attach:after-new-minor");
-                        if ((r = drbdadm(a, "connect", NULL, NULL, rd, ret_msg)) < 0)
-                                return r;
-                } else if ((r = drbdadm(a, "up", NULL, NULL, rd, ret_msg)) < 0)
-                        return r;
-                /* Up on this node (first time, or after a reboot): its data is
-                 * trusted only once a peer connected (observe_all). */
-                json_object_set_new(o, "peer-seen", json_boolean(diskless || json_get_int(d, "diskful-peers", 0) == 0));
-                obs_applied(o, hash, d);
-                obs_save(a, rd, o);
-                log_info("'%s' is up on node '%s'%s", rd, a->node, diskless ? " (diskless)" : "");
-                fault_point("create:after-up");
+        /* The create path (bookkeeping, .res, backing, metadata, up) is a
+         * plan computed from desired, observed, kernel and storage state and
+         * run by the executor that show-commands records with. */
+        const char *pname = json_get_str(json_object_get(d, "pool"), "name", "");
+        const StoragePool *pool = diskless ? NULL : pool_for(pools, n_pools, pname);
+        const StorageReport *rep = NULL;
+        for (size_t i = 0; pool && i < n_pools; i++)
+                if (pools[i] == pool)
+                        rep = &reports[i];
+        PlanInput in = { .desired = d, .observed = o, .kernel = k, .pool = pool, .report = rep,
+                         .conf_path = a->conf_path, .res_path = path, .node = a->node };
+        _cleanup_(plan_done) Plan plan = {};
+        ReplicaRun run_ctx = { .a = a, .d = d, .rd = rd };
+        PlanExecutor x = { .pools = pools, .n_pools = n_pools, .save = replica_save,
+                           .volume_create = replica_volume_create, .userdata = &run_ctx };
+        if ((r = plan_replica(&in, &plan)) < 0 || (r = plan_execute(&plan, o, &x, ret_msg)) < 0)
+                return r;
+        if (plan.ends_pass)
                 return 0; /* the kernel state arrives through events2 */
-        }
+        snprintf(hash, sizeof hash, "%016llx", (unsigned long long) config_hash(json_get_str(d, "config", "")));
         /* A client or tie-breaker made diskful (toggle-disk), and nobody uses it
          * here: down and up again, so that it joins like any new replica with
          * its disk attached before it connects. Attaching it live while
