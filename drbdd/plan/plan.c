@@ -347,7 +347,8 @@ int plan_execute(const Plan *plan, json_t *o, const PlanExecutor *x, char **ret_
         int r;
         for (size_t i = 0; i < plan->n_steps; i++) {
                 const PlanStep *s = &plan->steps[i];
-                log_field_set("VOLUME", s->volume_nr); /* the caller clears it on an early return */
+                if (!x->record)
+                        log_field_set("VOLUME", s->volume_nr); /* the caller clears it on an early return */
                 if (s->before && ((r = plan_merge_patch(o, s->before)) < 0 || (r = save(x, o)) < 0))
                         return r;
                 if ((r = step_action(s, x, ret_msg)) < 0)
@@ -366,6 +367,7 @@ int plan_execute(const Plan *plan, json_t *o, const PlanExecutor *x, char **ret_
                 if (s->fault)
                         fault_point(s->fault);
         }
-        log_field_set("VOLUME", NULL);
+        if (!x->record)
+                log_field_set("VOLUME", NULL);
         return 0;
 }
