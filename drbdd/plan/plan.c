@@ -168,11 +168,11 @@ static int plan_volumes(const PlanInput *in, Plan *p) {
         return 0;
 }
 
-static uint64_t config_hash(const char *text) {
+void plan_config_hash(const char *text, char ret[static PLAN_HASH_MAX]) {
         uint64_t h = 1469598103934665603ULL; /* FNV-1a */
         for (const unsigned char *p = (const unsigned char *) text; *p; p++)
                 h = (h ^ *p) * 1099511628211ULL;
-        return h;
+        snprintf(ret, PLAN_HASH_MAX, "%016llx", (unsigned long long) h);
 }
 
 /* Not running in the kernel: up (8.4 clients: never attached). */
@@ -184,7 +184,7 @@ static int plan_up(const PlanInput *in, Plan *p) {
         char hash[32];
         PlanStep *s;
 
-        snprintf(hash, sizeof hash, "%016llx", (unsigned long long) config_hash(json_get_str(d, "config", "")));
+        plan_config_hash(json_get_str(d, "config", ""), hash);
         if (diskless && !v9) {
                 /* DRBD 8.4's "up" always attaches; a diskless client is
                  * the resource and its minors, connected, never attached. */
@@ -274,15 +274,6 @@ static int record_line(json_t *out, const char *fmt, ...) {
         return r < 0 || json_array_append_new(out, json_string(l)) < 0 ? -ENOMEM : 0;
 }
 
-/* Writes text to path unless it already holds exactly that. */
-static int write_if_changed(const char *path, const char *text) {
-        _cleanup_free_ char *cur = NULL;
-        size_t len;
-        if (read_file_full(path, 1 << 20, &cur, &len) >= 0 && len == strlen(text) && memcmp(cur, text, len) == 0)
-                return 0;
-        return write_file_atomic(path, text, strlen(text), 0600);
-}
-
 static int step_action(const PlanStep *s, const PlanExecutor *x, char **ret_msg) {
         StoragePool *pool = s->pool ? pool_find(x, s->pool) : NULL;
         int r;
@@ -302,7 +293,7 @@ static int step_action(const PlanStep *s, const PlanExecutor *x, char **ret_msg)
         case PLAN_WRITE_CONFIG:
                 if (x->record)
                         return record_line(x->record, "# write (mode 0600) %s", s->path);
-                if ((r = write_if_changed(s->path, s->text)) < 0 && r != -ENOMEM && ret_msg &&
+                if ((r = write_file_if_changed(s->path, s->text, 0600)) < 0 && r != -ENOMEM && ret_msg &&
                     asprintf(ret_msg, "cannot write %s: %s", s->path, strerror(-r)) < 0)
                         *ret_msg = NULL;
                 return r;

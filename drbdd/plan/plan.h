@@ -89,5 +89,10 @@ typedef struct PlanExecutor {
  * observed. Stops at the first failure: negative errno and *ret_msg. */
 int plan_execute(const Plan *plan, json_t *observed, const PlanExecutor *x, char **ret_msg);
 
+/* The hash of a .res text recorded as "applied" on the observed object
+ * (16 hex digits): the kernel runs that configuration. */
+#define PLAN_HASH_MAX 17
+void plan_config_hash(const char *text, char ret[static PLAN_HASH_MAX]);
+
 /* Applies an RFC 7386 merge patch to the object o. 0 or -ENOMEM. */
 int plan_merge_patch(json_t *o, json_t *patch);
