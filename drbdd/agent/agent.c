@@ -319,21 +319,6 @@ static bool any_peer_has_data(const DrbdResource *k) {
         return false;
 }
 
-/* drbdadm new-current-uuid --clear-bitmap for each volume of desired d. */
-static int new_uuid_clear_bitmap(Agent *a, json_t *d, char **ret_msg) {
-        json_t *v;
-        size_t i;
-        json_array_foreach(json_object_get(d, "volumes"), i, v) {
-                char target[EVENTS2_NAME_MAX + 32];
-                snprintf(target, sizeof target, "%s/%lld", json_get_str(d, "name", ""),
-                         (long long) json_get_int(v, "volume", 0));
-                int r = drbdadm(a, "new-current-uuid", "--clear-bitmap", NULL, target, ret_msg);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
 /* Connected to a peer that has a disk: the handshake compared our data with its. */
 static bool diskful_peer_connected(const DrbdResource *k) {
         for (size_t c = 0; k && c < k->n_connections; c++) {
@@ -674,49 +659,14 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
         }
         if ((r = resize_pending(a, d, o, k, ret_msg)) < 0)
                 return r;
-        /* Initial sync: once per resource, from the lowest node-id diskful
-         * replica, when nothing holds good data yet. When every diskful
-         * replica starts out reading zeros, no sync: once all peers are
-         * connected, a new current UUID with a cleared bitmap makes them
-         * UpToDate together (copying zeros would take as long as the
-         * volume is big, and fill the peers' thin pools). */
-        if (!diskless && json_get_bool(d, "initial-sync-source", false) && !json_get_bool(o, "initial-sync", false) &&
-            all_devices_in(k, DRBD_DISK_INCONSISTENT)) {
-                /* With no peer at all there is nothing to wait for (nor to sync): the
-                 * plain path makes the lone replica UpToDate at once. */
-                bool zeroed = json_get_bool(d, "zeroed", false) && !json_get_bool(o, "full-sync", false) &&
-                              json_get_int(d, "peers", -1) > 0;
-                /* A zeroed start waits for every peer; their connection events bring the next pass. */
-                bool start = !zeroed || all_peers_fresh(k, json_get_int(d, "peers", -1));
-                if (zeroed && start) {
-                        if ((r = new_uuid_clear_bitmap(a, d, ret_msg)) < 0)
-                                return r;
-                        log_info("'%s' starts out zeroed on every replica: UpToDate without an initial sync", rd);
-                        fault_point("create:after-new-uuid");
-                } else if (!zeroed && any_peer_has_data(k)) {
-                        /* A safety net: the service names a source only among the first
-                         * replicas, but a peer with data wins over any such claim. */
-                        log_warning("'%s': a peer already holds data; no forced initial sync from this node", rd);
-                        start = true;
-                } else if (!zeroed) {
-                        if ((r = drbdadm(a, "primary", "--force", NULL, rd, ret_msg)) < 0)
-                                return r;
-                        fault_point("create:after-primary");
-                        json_object_del(o, "full-sync");
-                        if (!json_get_bool(d, "primary", false) &&
-                            (r = drbdadm(a, "secondary", NULL, NULL, rd, ret_msg)) < 0)
-                                return r;
-                }
-                if (start) {
-                        json_object_set_new(o, "initial-sync", json_true());
-                        obs_save(a, rd, o);
-                }
-        } else if (!json_get_bool(o, "initial-sync", false) && !all_devices_in(k, DRBD_DISK_INCONSISTENT) && !diskless &&
-                   k->n_devices) {
-                json_object_set_new(o, "initial-sync", json_true());
-                json_object_del(o, "full-sync");
-                obs_save(a, rd, o);
-        }
+        /* Initial sync (plan_initial_sync()): from what the kernel shows. */
+        PlanSyncFacts facts = { .devices = k->n_devices, .all_inconsistent = all_devices_in(k, DRBD_DISK_INCONSISTENT),
+                                .peers_fresh = all_peers_fresh(k, json_get_int(d, "peers", -1)),
+                                .peer_has_data = any_peer_has_data(k) };
+        _cleanup_(plan_done) Plan sync = {};
+        if ((r = plan_initial_sync(d, o, &facts, a->conf_path, &sync)) < 0 ||
+            (r = plan_execute(&sync, o, &x, ret_msg)) < 0)
+                return r;
         /* Role wanted by the operator (8.4 has no auto-promote). */
         bool want_primary = json_get_bool(d, "primary", false);
         if (want_primary && k->has_role && k->role != DRBD_ROLE_PRIMARY &&

@@ -237,6 +237,77 @@ int plan_replica(const PlanInput *in, Plan *ret) {
         return 0;
 }
 
+int plan_initial_sync(json_t *d, json_t *o, const PlanSyncFacts *k, const char *conf, Plan *ret) {
+        _cleanup_(plan_done) Plan p = {};
+        const char *rd = json_get_str(d, "name", "");
+        bool diskless = json_get_bool(json_object_get(d, "replica"), "diskless", false);
+        PlanStep *s;
+
+        /* Initial sync: once per resource, from the lowest node-id diskful
+         * replica, when nothing holds good data yet. When every diskful
+         * replica starts out reading zeros, no sync: once all peers are
+         * connected, a new current UUID with a cleared bitmap makes them
+         * UpToDate together (copying zeros would take as long as the
+         * volume is big, and fill the peers' thin pools). */
+        if (!diskless && json_get_bool(d, "initial-sync-source", false) && !json_get_bool(o, "initial-sync", false) &&
+            k->all_inconsistent) {
+                /* With no peer at all there is nothing to wait for (nor to sync): the
+                 * plain path makes the lone replica UpToDate at once. */
+                bool zeroed = json_get_bool(d, "zeroed", false) && !json_get_bool(o, "full-sync", false) &&
+                              json_get_int(d, "peers", -1) > 0;
+                /* A zeroed start waits for every peer; their connection events bring the next pass. */
+                bool start = !zeroed || k->peers_fresh;
+                s = NULL;
+                if (zeroed && start) {
+                        json_t *v;
+                        size_t i;
+                        json_array_foreach(json_object_get(d, "volumes"), i, v) {
+                                char target[EVENTS2_NAME_MAX + 32];
+                                snprintf(target, sizeof target, "%s/%lld", rd, (long long) json_get_int(v, "volume", 0));
+                                if (!(s = step_drbdadm(&p, conf, "new-current-uuid", "--clear-bitmap", NULL, target)))
+                                        return -ENOMEM;
+                        }
+                        if (s) {
+                                s->fault = "create:after-new-uuid";
+                                if (asprintf(&s->message, "'%s' starts out zeroed on every replica: UpToDate "
+                                             "without an initial sync", rd) < 0)
+                                        return (s->message = NULL), -ENOMEM;
+                        }
+                } else if (!zeroed && k->peer_has_data) {
+                        /* A safety net: the service names a source only among the first
+                         * replicas, but a peer with data wins over any such claim. */
+                        if (!(s = step_add(&p, PLAN_SAVE)) ||
+                            asprintf(&s->message, "'%s': a peer already holds data; no forced initial sync from "
+                                     "this node", rd) < 0)
+                                return s ? (s->message = NULL), -ENOMEM : -ENOMEM;
+                        s->warning = true;
+                        start = true;
+                } else if (!zeroed) {
+                        if (!(s = step_drbdadm(&p, conf, "primary", "--force", NULL, rd)) ||
+                            !(s->after = json_pack("{s:n}", "full-sync")))
+                                return -ENOMEM;
+                        s->after_unsaved = true;
+                        s->fault = "create:after-primary";
+                        if (!json_get_bool(d, "primary", false) &&
+                            !(s = step_drbdadm(&p, conf, "secondary", NULL, NULL, rd)))
+                                return -ENOMEM;
+                }
+                if (start) {
+                        if (!(s = step_add(&p, PLAN_SAVE)) || !(s->after = json_pack("{s:b}", "initial-sync", true)))
+                                return -ENOMEM;
+                        s->after_unchecked = true;
+                }
+        } else if (!json_get_bool(o, "initial-sync", false) && !k->all_inconsistent && !diskless && k->devices) {
+                if (!(s = step_add(&p, PLAN_SAVE)) ||
+                    !(s->after = json_pack("{s:b, s:n}", "initial-sync", true, "full-sync")))
+                        return -ENOMEM;
+                s->after_unchecked = true;
+        }
+        *ret = p;
+        p = (Plan) {};
+        return 0;
+}
+
 /* ---- the executor ----------------------------------------------------------------- */
 
 int plan_merge_patch(json_t *o, json_t *patch) {
@@ -347,14 +418,18 @@ int plan_execute(const Plan *plan, json_t *o, const PlanExecutor *x, char **ret_
                 if (s->after) {
                         if ((r = plan_merge_patch(o, s->after)) < 0)
                                 return r;
-                        r = save(x, o);
+                        r = s->after_unsaved ? 0 : save(x, o);
                         if (r < 0 && !s->after_unchecked)
                                 return r;
                 }
                 if (x->record)
                         continue;
-                if (s->message && s->kind != PLAN_FAIL)
-                        log_info("%s", s->message);
+                if (s->message && s->kind != PLAN_FAIL) {
+                        if (s->warning)
+                                log_warning("%s", s->message);
+                        else
+                                log_info("%s", s->message);
+                }
                 if (s->fault)
                         fault_point(s->fault);
         }

@@ -38,8 +38,10 @@ typedef struct PlanStep {
         char *volume_nr;    /* journal field VOLUME while the step runs; NULL for none */
         json_t *before, *after;
         bool after_unchecked;
+        bool after_unsaved; /* "after" is applied, not saved (the next save carries it) */
         int error;          /* FAIL: negative errno */
         char *message;      /* FAIL: why; other kinds: logged (info) after the step */
+        bool warning;       /* ... at warning level */
         const char *fault;  /* fault point after the step (static string) */
 } PlanStep;
 
@@ -68,6 +70,24 @@ typedef struct PlanInput {
  * it. A pure function of *in. Returns 0 with *ret (release with plan_done()),
  * or -ENOMEM. */
 int plan_replica(const PlanInput *in, Plan *ret);
+
+/* What the initial sync depends on in the kernel's state of the resource. */
+typedef struct PlanSyncFacts {
+        size_t devices;        /* volumes the kernel runs */
+        bool all_inconsistent; /* every local disk Inconsistent (and at least one) */
+        bool peers_fresh;      /* every peer connected, none holding good data yet */
+        bool peer_has_data;    /* a connected peer holds data (UpToDate, Outdated, Consistent) */
+} PlanSyncFacts;
+
+/* The kernel state right after "up" on every replica, all peers connected:
+ * what show-commands assumes to show the initial sync. */
+#define PLAN_SYNC_FACTS_FRESH(n) ((PlanSyncFacts) { .devices = (n), .all_inconsistent = true, .peers_fresh = true })
+
+/* The initial sync of a running replica: once per resource, from the
+ * definition's sync source, when nothing holds good data yet; a zeroed start
+ * (every diskful replica reads zeros) makes all UpToDate at once with a new
+ * current UUID instead. Pure; 0 with *ret (plan_done()), or -ENOMEM. */
+int plan_initial_sync(json_t *desired, json_t *observed, const PlanSyncFacts *k, const char *conf_path, Plan *ret);
 
 typedef struct PlanExecutor {
         StoragePool *const *pools; /* the node's pools, found by name */

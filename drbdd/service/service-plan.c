@@ -1,4 +1,4 @@
-/* show-commands: the agent's own plan for a replica not yet created, recorded instead of run. */
+/* show-commands: the agent's own plan for a replica not yet created (then its initial sync), recorded instead of run. */
 #include <stdio.h>
 
 #include "drbdd/plan/plan.h"
@@ -50,6 +50,16 @@ int service_plan_commands(Service *s, const char *rd, const char *node, json_t *
         PlanExecutor x = { .pools = &pool, .n_pools = pool ? 1 : 0, .record = out };
         if ((r = plan_replica(&in, &plan)) >= 0)
                 r = plan_execute(&plan, observed, &x, ret_msg);
+        /* Then, once every replica is up and connected, the initial sync (if
+         * this replica is the source), in a later pass of the agent. */
+        if (r >= 0) {
+                _cleanup_(plan_done) Plan sync = {};
+                PlanSyncFacts facts = PLAN_SYNC_FACTS_FRESH(json_array_size(json_object_get(d, "volumes")));
+                if (json_get_bool(json_object_get(d, "replica"), "diskless", false))
+                        facts = (PlanSyncFacts) {};
+                if ((r = plan_initial_sync(d, observed, &facts, in.conf_path, &sync)) >= 0)
+                        r = plan_execute(&sync, observed, &x, ret_msg);
+        }
         storage_pool_free(pool);
         if (r < 0)
                 return r;

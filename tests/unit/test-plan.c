@@ -206,6 +206,63 @@ static void test_pool_error(void **state) {
         rmdir(dir);
 }
 
+/* Initial sync on the source: forced primary (full sync) for thick, a new
+ * UUID per volume for a zeroed start once all peers are connected; nothing
+ * again once done; nothing on a non-source. */
+static void test_initial_sync(void **state) {
+        _cleanup_(json_decrefp) json_t *d = desired("lvm", "9", false), *o = fresh_observed(), *rec = json_array();
+        PlanExecutor x = { .record = rec };
+        PlanSyncFacts fresh = PLAN_SYNC_FACTS_FRESH(1);
+        Plan p = {};
+
+        json_object_set_new(d, "initial-sync-source", json_true());
+        json_object_set_new(d, "peers", json_integer(1));
+        assert_int_equal(plan_initial_sync(d, o, &fresh, CONF, &p), 0);
+        assert_int_equal(plan_execute(&p, o, &x, NULL), 0);
+        plan_done(&p);
+        assert_record(rec, (const char *const[]) {
+                "drbdadm -c " CONF " primary --force r1",
+                "drbdadm -c " CONF " secondary r1",
+                NULL });
+        assert_true(json_is_true(json_object_get(o, "initial-sync")));
+        /* Done: never again. */
+        json_array_clear(rec);
+        assert_int_equal(plan_initial_sync(d, o, &fresh, CONF, &p), 0);
+        assert_int_equal(p.n_steps, 0);
+        plan_done(&p);
+
+        /* Zeroed (thin everywhere): waits for the peers, then a new UUID. */
+        json_object_del(o, "initial-sync");
+        json_object_set_new(d, "zeroed", json_true());
+        PlanSyncFacts waiting = { .devices = 1, .all_inconsistent = true };
+        assert_int_equal(plan_initial_sync(d, o, &waiting, CONF, &p), 0);
+        assert_int_equal(p.n_steps, 0);
+        plan_done(&p);
+        assert_int_equal(plan_initial_sync(d, o, &fresh, CONF, &p), 0);
+        assert_int_equal(plan_execute(&p, o, &x, NULL), 0);
+        assert_string_equal(p.steps[0].fault, "create:after-new-uuid");
+        plan_done(&p);
+        assert_record(rec, (const char *const[]) { "drbdadm -c " CONF " new-current-uuid --clear-bitmap r1/0", NULL });
+
+        /* A peer holds data: no forced start, but marked done. */
+        json_object_del(o, "initial-sync");
+        json_object_set_new(d, "zeroed", json_false());
+        json_array_clear(rec);
+        PlanSyncFacts data = { .devices = 1, .all_inconsistent = true, .peer_has_data = true };
+        assert_int_equal(plan_initial_sync(d, o, &data, CONF, &p), 0);
+        assert_int_equal(plan_execute(&p, o, &x, NULL), 0);
+        plan_done(&p);
+        assert_int_equal(json_array_size(rec), 0);
+        assert_true(json_is_true(json_object_get(o, "initial-sync")));
+
+        /* Not the source: nothing until its disk left Inconsistent. */
+        json_object_del(o, "initial-sync");
+        json_object_set_new(d, "initial-sync-source", json_false());
+        assert_int_equal(plan_initial_sync(d, o, &fresh, CONF, &p), 0);
+        assert_int_equal(p.n_steps, 0);
+        plan_done(&p);
+}
+
 static void test_merge_patch(void **state) {
         _cleanup_(json_decrefp) json_t *o = json_pack("{s:i, s:{s:b}}", "a", 1, "md", "x", false);
         _cleanup_(json_decrefp) json_t *p = json_pack("{s:n, s:{s:b, s:b}, s:{s:i}}", "a", "md", "x", true, "y", false,
@@ -225,6 +282,7 @@ int main(void) {
                 cmocka_unit_test(test_grow),
                 cmocka_unit_test(test_nothing_to_do),
                 cmocka_unit_test(test_pool_error),
+                cmocka_unit_test(test_initial_sync),
                 cmocka_unit_test(test_merge_patch),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
