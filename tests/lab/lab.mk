@@ -63,6 +63,13 @@ lab-snapshots-check: lab-deps all
 	@LAB_BUILD=$(abspath $(BUILD)) tests/lab/test-snapshots.sh
 CHECK_HOOKS += lab-snapshots-check
 
+# show-commands vs the commands the agent ran (DRBDD_EXEC_LOG), thick and
+# thin, one VM; in make check-extended (its own boot costs more than 60 s).
+.PHONY: lab-plan-check
+lab-plan-check: lab-deps all
+	@LAB_DRBD=9 LAB_BUILD=$(abspath $(BUILD)) tests/lab/test-plan.sh
+CHECK_EXTENDED_HOOKS += lab-plan-check
+
 # Four VMs: an attached tie-breaker under I/O when a third diskful replica
 # comes (docs/nova.md); in make check-extended.
 .PHONY: lab-attached-tb-check
