@@ -21,7 +21,7 @@ static json_t *find_named(json_t *arr, const char *name) {
 
 int service_plan_commands(Service *s, const char *rd, const char *node, json_t **ret, char **ret_msg) {
         _cleanup_(json_decrefp) json_t *desired = NULL, *out = json_array(), *observed = NULL;
-        _cleanup_free_ char *res_path = NULL;
+        _cleanup_free_ char *res_path = NULL, *text = NULL;
         _cleanup_(plan_done) Plan plan = {};
         StoragePool *pool = NULL;
         StorageReport report = {};
@@ -29,14 +29,16 @@ int service_plan_commands(Service *s, const char *rd, const char *node, json_t *
 
         if (!out)
                 return -ENOMEM;
-        /* Exactly what the node's agent gets (service_node_desired()). */
-        if ((r = service_node_desired(s, node, &desired, ret_msg)) < 0)
+        /* Rendering validates the names and finds the replica; then exactly
+         * what the node's agent gets (service_node_desired()). */
+        if ((r = service_render_config(s, rd, node, &text, ret_msg)) < 0 ||
+            (r = service_node_desired(s, node, &desired, ret_msg)) < 0)
                 return r;
         json_t *d = find_named(json_object_get(desired, "resources"), rd);
         if (!d)
                 return msgf(ret_msg, -ENOENT, "resource '%s' has no replica with volumes on node '%s'", rd, node);
         json_t *pj = json_object_get(d, "pool");
-        if (pj && (r = storage_pool_new(pj, &pool, ret_msg)) < 0)
+        if (json_is_object(pj) && (r = storage_pool_new(pj, &pool, ret_msg)) < 0) /* none for a client */
                 return r;
         /* A replica not created yet: no bookkeeping, nothing in the kernel,
          * the pool as configured with none of its volumes. */
