@@ -692,39 +692,30 @@ static int apply_replica(Agent *a, json_t *d, StoragePool **pools, size_t n_pool
 
 /* Removes rd's backing volumes (named rd_NNNNN) from every pool here. */
 static int remove_backing(const char *rd, StoragePool **pools, size_t n_pools, StorageReport *reports, char **ret_msg) {
-        size_t plen = strlen(rd);
-        int r;
-        for (size_t i = 0; i < n_pools; i++)
-                for (size_t j = 0; j < reports[i].n_volumes; j++) {
-                        const char *name = reports[i].volumes[j].name;
-                        /* rd_NNNNN: exactly our naming, not another resource's prefix */
-                        if (strncmp(name, rd, plen) || name[plen] != '_' || strlen(name + plen + 1) != 5 ||
-                            strspn(name + plen + 1, "0123456789") != 5)
-                                continue;
-                        if ((r = storage_remove(pools[i], name, ret_msg)) < 0)
-                                return r;
-                        fault_point("delete:after-remove");
-                }
-        return 0;
+        _cleanup_(plan_done) Plan plan = {};
+        PlanExecutor x = { .pools = pools, .n_pools = n_pools };
+        int r = plan_remove_backing(rd, pools, reports, n_pools, &plan);
+        return r < 0 ? r : plan_execute(&plan, NULL, &x, ret_msg);
 }
 
-/* Takes down and removes a resource this node no longer runs. */
+static int replica_forget(void *userdata) {
+        ReplicaRun *c = userdata;
+        return obs_forget(c->a, c->rd);
+}
+
+/* Takes down and removes a resource this node no longer runs (plan_teardown()). */
 static int teardown(Agent *a, const char *rd, StoragePool **pools, size_t n_pools, StorageReport *reports, char **ret_msg) {
-        int r;
         _cleanup_free_ char *path = res_path(a, rd);
+        _cleanup_(plan_done) Plan plan = {};
+        ReplicaRun c = { .a = a, .rd = rd };
+        PlanExecutor x = { .pools = pools, .n_pools = n_pools, .forget = replica_forget, .userdata = &c };
+        int r;
         if (!path)
                 return -ENOMEM;
-        if (drbd_state_find_resource(a->state, rd)) {
-                if ((r = run((char *const[]) { "drbdsetup", "down", (char *) rd, NULL }, ret_msg)) < 0)
-                        return r;
-                fault_point("delete:after-down");
-        }
-        if ((r = remove_backing(rd, pools, n_pools, reports, ret_msg)) < 0)
+        if ((r = plan_teardown(rd, drbd_state_find_resource(a->state, rd), pools, reports, n_pools, path, a->node,
+                               &plan)) < 0)
                 return r;
-        if (unlink(path) < 0 && errno != ENOENT)
-                return -errno;
-        log_info("'%s' is removed from node '%s'", rd, a->node);
-        return obs_forget(a, rd);
+        return plan_execute(&plan, NULL, &x, ret_msg);
 }
 
 /* ---- a reconcile pass --------------------------------------------------------- */

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "drbdd/plan/plan.h"
 #include "exec.h"
@@ -23,6 +24,9 @@ static const char *const kind_table[_PLAN_STEP_KIND_MAX] = {
         [PLAN_VOLUME_CREATE] = "volume-create",
         [PLAN_VOLUME_RESIZE] = "volume-resize",
         [PLAN_VOLUME_ATTACH] = "volume-attach",
+        [PLAN_VOLUME_REMOVE] = "volume-remove",
+        [PLAN_UNLINK] = "unlink",
+        [PLAN_FORGET] = "forget",
 };
 
 const char *plan_step_kind_to_string(PlanStepKind k) {
@@ -308,6 +312,50 @@ int plan_initial_sync(json_t *d, json_t *o, const PlanSyncFacts *k, const char *
         return 0;
 }
 
+int plan_remove_backing(const char *rd, StoragePool *const *pools, const StorageReport *reports, size_t n_pools,
+                        Plan *p) {
+        size_t plen = strlen(rd);
+        for (size_t i = 0; i < n_pools; i++)
+                for (size_t j = 0; j < reports[i].n_volumes; j++) {
+                        const char *name = reports[i].volumes[j].name;
+                        PlanStep *s;
+                        /* rd_NNNNN: exactly our naming, not another resource's prefix */
+                        if (strncmp(name, rd, plen) || name[plen] != '_' || strlen(name + plen + 1) != 5 ||
+                            strspn(name + plen + 1, "0123456789") != 5)
+                                continue;
+                        if (!(s = step_add(p, PLAN_VOLUME_REMOVE)) || !(s->pool = strdup(pools[i]->name)) ||
+                            !(s->volume = strdup(name)))
+                                return -ENOMEM;
+                        s->fault = "delete:after-remove";
+                }
+        return 0;
+}
+
+int plan_teardown(const char *rd, bool in_kernel, StoragePool *const *pools, const StorageReport *reports,
+                  size_t n_pools, const char *res_path, const char *node, Plan *ret) {
+        _cleanup_(plan_done) Plan p = {};
+        PlanStep *s;
+        int r;
+
+        if (in_kernel) {
+                if (!(s = step_add(&p, PLAN_COMMAND)) ||
+                    !(s->argv = calloc(4, sizeof *s->argv)) || !(s->argv[0] = strdup("drbdsetup")) ||
+                    !(s->argv[1] = strdup("down")) || !(s->argv[2] = strdup(rd)))
+                        return -ENOMEM;
+                s->fault = "delete:after-down";
+        }
+        if ((r = plan_remove_backing(rd, pools, reports, n_pools, &p)) < 0)
+                return r;
+        if (!(s = step_add(&p, PLAN_UNLINK)) || !(s->path = strdup(res_path)) ||
+            asprintf(&s->message, "'%s' is removed from node '%s'", rd, node) < 0)
+                return -ENOMEM;
+        if (!step_add(&p, PLAN_FORGET))
+                return -ENOMEM;
+        *ret = p;
+        p = (Plan) {};
+        return 0;
+}
+
 /* ---- the executor ----------------------------------------------------------------- */
 
 int plan_merge_patch(json_t *o, json_t *patch) {
@@ -395,6 +443,17 @@ static int step_action(const PlanStep *s, const PlanExecutor *x, char **ret_msg)
                 if (x->record)
                         return record_line(x->record, "# attach %s of pool %s", s->volume, s->pool);
                 return storage_attach(pool, s->volume, NULL, ret_msg);
+        case PLAN_VOLUME_REMOVE:
+                if (x->record)
+                        return record_line(x->record, "# remove %s of pool %s (wiped, docs/storage.md)", s->volume,
+                                           s->pool);
+                return storage_remove(pool, s->volume, ret_msg);
+        case PLAN_UNLINK:
+                if (x->record)
+                        return record_line(x->record, "# remove %s", s->path);
+                return unlink(s->path) < 0 && errno != ENOENT ? -errno : 0;
+        case PLAN_FORGET:
+                return x->record || !x->forget ? 0 : x->forget(x->userdata);
         default:
                 assert(!"unknown plan step");
                 return -EINVAL;

@@ -17,6 +17,9 @@ typedef enum PlanStepKind {
         PLAN_VOLUME_CREATE, /* create the backing volume (empty, or from a snapshot / clone source) */
         PLAN_VOLUME_RESIZE, /* grow the backing volume */
         PLAN_VOLUME_ATTACH, /* activate the LV / attach the loop device (after a reboot) */
+        PLAN_VOLUME_REMOVE, /* remove (and wipe) a backing volume */
+        PLAN_UNLINK,        /* remove the .res file (path); absent is fine */
+        PLAN_FORGET,        /* delete the observed object: the replica is gone from this node */
         _PLAN_STEP_KIND_MAX,
 } PlanStepKind;
 
@@ -89,6 +92,18 @@ typedef struct PlanSyncFacts {
  * current UUID instead. Pure; 0 with *ret (plan_done()), or -ENOMEM. */
 int plan_initial_sync(json_t *desired, json_t *observed, const PlanSyncFacts *k, const char *conf_path, Plan *ret);
 
+/* The backing volumes of resource rd found by the probes (named rd_NNNNN,
+ * exactly: not another resource's with rd as prefix), each removed in turn
+ * (fault point delete:after-remove). Pure; appends to *p; 0 or -ENOMEM. */
+int plan_remove_backing(const char *rd, StoragePool *const *pools, const StorageReport *reports, size_t n_pools,
+                        Plan *p);
+
+/* Takes down and removes a replica this node no longer runs, in the order
+ * down (when the kernel runs it; delete:after-down) → backing volumes → .res
+ * → observed object. Pure; 0 with *ret (plan_done()), or -ENOMEM. */
+int plan_teardown(const char *rd, bool in_kernel, StoragePool *const *pools, const StorageReport *reports,
+                  size_t n_pools, const char *res_path, const char *node, Plan *ret);
+
 typedef struct PlanExecutor {
         StoragePool *const *pools; /* the node's pools, found by name */
         size_t n_pools;
@@ -98,6 +113,8 @@ typedef struct PlanExecutor {
          * NULL: storage_create(). */
         int (*volume_create)(void *userdata, StoragePool *p, json_t *desired_volume, const char *name,
                              uint64_t size_kib, char **ret_msg);
+        /* Deletes the observed object (PLAN_FORGET). */
+        int (*forget)(void *userdata);
         void *userdata;
         /* Recording mode: non-NULL, a JSON array that receives one display
          * line per command (exec_argv_to_string()) or "# ..." for work done in

@@ -263,6 +263,41 @@ static void test_initial_sync(void **state) {
         plan_done(&p);
 }
 
+/* Teardown: down when running, our volumes only (not r10's), .res, forget. */
+static void test_teardown(void **state) {
+        _cleanup_(json_decrefp) json_t *pj = json_pack("{s:s, s:s, s:s}", "name", "pool1", "driver", "lvm",
+                                                       "volume-group", "vg"), *rec = json_array();
+        StoragePool *pool = NULL;
+        StorageReport rep = {};
+        Plan p = {};
+        assert_int_equal(storage_pool_new(pj, &pool, NULL), 0);
+        rep.volumes = calloc(3, sizeof *rep.volumes);
+        assert_non_null(rep.volumes);
+        rep.volumes[0] = (StorageVolume) { .name = strdup("r1_00000"), .size_kib = 4096 };
+        rep.volumes[1] = (StorageVolume) { .name = strdup("r1_00001"), .size_kib = 4096 };
+        rep.volumes[2] = (StorageVolume) { .name = strdup("r10_00000"), .size_kib = 4096 };
+        rep.n_volumes = 3;
+        assert_int_equal(plan_teardown("r1", true, &pool, &rep, 1, RES, "n1", &p), 0);
+        PlanExecutor x = { .pools = &pool, .n_pools = 1, .record = rec };
+        assert_int_equal(plan_execute(&p, NULL, &x, NULL), 0);
+        assert_record(rec, (const char *const[]) {
+                "drbdsetup down r1",
+                "# remove r1_00000 of pool pool1 (wiped, docs/storage.md)",
+                "# remove r1_00001 of pool pool1 (wiped, docs/storage.md)",
+                "# remove " RES,
+                NULL });
+        assert_string_equal(p.steps[0].fault, "delete:after-down");
+        assert_string_equal(p.steps[1].fault, "delete:after-remove");
+        assert_int_equal(p.steps[p.n_steps - 1].kind, PLAN_FORGET);
+        plan_done(&p);
+        /* Not in the kernel: no down. */
+        assert_int_equal(plan_teardown("r1", false, &pool, &rep, 1, RES, "n1", &p), 0);
+        assert_int_equal(p.steps[0].kind, PLAN_VOLUME_REMOVE);
+        plan_done(&p);
+        storage_report_done(&rep);
+        storage_pool_free(pool);
+}
+
 static void test_merge_patch(void **state) {
         _cleanup_(json_decrefp) json_t *o = json_pack("{s:i, s:{s:b}}", "a", 1, "md", "x", false);
         _cleanup_(json_decrefp) json_t *p = json_pack("{s:n, s:{s:b, s:b}, s:{s:i}}", "a", "md", "x", true, "y", false,
@@ -283,6 +318,7 @@ int main(void) {
                 cmocka_unit_test(test_nothing_to_do),
                 cmocka_unit_test(test_pool_error),
                 cmocka_unit_test(test_initial_sync),
+                cmocka_unit_test(test_teardown),
                 cmocka_unit_test(test_merge_patch),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
