@@ -29,7 +29,7 @@ LDLIBS  += $(PKG_LIBS) -lpthread -lm
 LIB_SRC    := $(wildcard lib/*.c)
 KMOD_SRC   := $(filter-out kmod/drbdd-kmod-probe.c,$(wildcard kmod/*.c))
 CORE_SRC   := $(wildcard drbdd/store/*.c drbdd/model/*.c drbdd/drbd/*.c \
-		drbdd/service/*.c drbdd/bus/*.c drbdd/agent/*.c drbdd/cluster/*.c \
+		drbdd/service/*.c drbdd/bus/*.c drbdd/agent/*.c drbdd/storage/*.c drbdd/plan/*.c drbdd/cluster/*.c \
 		drbdd/metrics/*.c)
 CLIENT_SRC := $(wildcard drbdd/client/*.c)
 CTL_SRC    := $(wildcard drbdd/drbdctl/*.c)

@@ -24,6 +24,29 @@ static _Thread_local struct {
         size_t len;
 } rec;
 
+/* The command log (DRBDD_EXEC_LOG): every command started for real, one
+ * quoted line each, appended, so that a test can compare what ran with
+ * what show-commands printed. Opened at the first command run while the
+ * variable is set; one write(2) per line under a lock. */
+static pthread_mutex_t command_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static int command_log_fd = -1;
+
+static void command_log(char *const argv[]) {
+        const char *path = getenv("DRBDD_EXEC_LOG");
+        _cleanup_free_ char *line = NULL, *nl = NULL;
+        if (!path || !*path)
+                return;
+        line = exec_argv_to_string(argv);
+        if (!line || asprintf(&nl, "%s\n", line) < 0)
+                return;
+        pthread_mutex_lock(&command_log_lock);
+        if (command_log_fd < 0)
+                command_log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (command_log_fd >= 0)
+                (void) !write(command_log_fd, nl, strlen(nl));
+        pthread_mutex_unlock(&command_log_lock);
+}
+
 void exec_result_done(ExecResult *r) {
         if (!r)
                 return;
@@ -168,6 +191,7 @@ int exec_run(char *const argv[], const ExecOptions *opts, ExecResult *ret) {
         exec_count++;
         if (rec.active)
                 return record(argv, ret);
+        command_log(argv);
 
         /* ex carries errno from a failed execvp(); it closes unread when exec succeeds. */
         if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
@@ -374,6 +398,7 @@ int exec_spawn_reader(char *const argv[], pid_t *ret_pid, int *ret_fd) {
                 (void) line;
                 return -ENOTSUP;
         }
+        command_log(argv);
         if (pipe2(p, O_CLOEXEC) < 0)
                 return -errno;
         pid_t pid = fork();

@@ -26,6 +26,10 @@ typedef struct ExecOptions {
  * errno to simulate a failure to spawn / a timeout. */
 typedef int (*ExecResponder)(char *const argv[], void *userdata, ExecResult *ret);
 
+/* With DRBDD_EXEC_LOG=PATH in the environment, every command started for
+ * real (not recorded) is appended to PATH, quoted as exec_argv_to_string()
+ * does, one per line: the command log the lab compares with show-commands. */
+
 /* Runs argv[0] (looked up in PATH) with the given arguments. Returns 0 when
  * the command ran to completion, whatever its exit status (in ret->status);
  * -ETIMEDOUT when it was killed on timeout; -ENOENT when it does not exist;

@@ -103,3 +103,12 @@ int mkdir_p(const char *path, mode_t mode) {
                 }
         return mkdir_one(p, mode);
 }
+
+int write_file_if_changed(const char *path, const char *text, mode_t mode) {
+        _cleanup_free_ char *cur = NULL;
+        size_t len;
+        if (read_file_full(path, 1 << 20, &cur, &len) >= 0 && len == strlen(text) && memcmp(cur, text, len) == 0)
+                return 0;
+        int r = write_file_atomic(path, text, strlen(text), mode);
+        return r < 0 ? r : 1;
+}

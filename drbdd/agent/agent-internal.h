@@ -11,7 +11,7 @@
 #include "agent.h"
 #include "kmod/drbd-version.h"
 #include "kmod/events2.h"
-#include "storage.h"
+#include "drbdd/storage/storage.h"
 
 struct Agent {
         Store *store;     /* the agent's own handle: used on its thread only */

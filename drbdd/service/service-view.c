@@ -1,19 +1,16 @@
 /* Read side of the service: listings with derived fields (sizes, devices),
- * the exact .res text a node will run, and the commands it would execute. */
+ * the exact .res text a node will run (its commands: service-plan.c). */
 #include <stdio.h>
 
 #include "drbdd/drbd/render.h"
 #include "drbdd/model/names.h"
 #include "drbdd/model/sizing.h"
 #include "drbdd/store/store-cache.h"
-#include "exec.h"
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
 #include "service-internal.h"
 #include "utf8.h"
-
-#define RES_DIR "/var/lib/drbdd/res"
 
 static json_t *find_by(json_t *arr, const char *k1, const char *v1, const char *k2, const char *v2) {
         json_t *e;
@@ -536,67 +533,6 @@ static int render_config_view(RdView *vp, const char *rd, const char *node, char
                 .volumes = rv, .n_volumes = nv, .hosts = rh, .n_hosts = nh, .options = ro, .n_options = i,
         };
         return drbd_render_res(&res, ret_text, ret_msg);
-}
-
-static int push_cmd(json_t *out, char *const argv[]) {
-        _cleanup_free_ char *line = exec_argv_to_string(argv);
-        return line ? json_array_append_new(out, json_string(line)) : -ENOMEM;
-}
-
-int service_plan_commands(Service *s, const char *rd, const char *node, json_t **ret, char **ret_msg) {
-        _cleanup_(rd_view_done) RdView v = {};
-        _cleanup_(json_decrefp) json_t *out = json_array();
-        _cleanup_free_ char *text = NULL, *file = NULL, *slots = NULL;
-        int r;
-
-        if (!out)
-                return -ENOMEM;
-        /* Rendering validates everything the commands are made of. */
-        if ((r = service_render_config(s, rd, node, &text, ret_msg)) < 0 || (r = rd_view_load(s, rd, &v, ret_msg)) < 0)
-                return r;
-        json_t *res = find_by(v.replicas, "node", node, NULL, NULL);
-        json_t *pool = find_by(v.pools, "node", node, "name", json_get_str(res, "storage-pool", ""));
-        json_t *vols = replica_volumes(&v, res), *vol;
-        size_t i;
-        DrbdDialect d = rd_view_dialect(&v);
-        if (asprintf(&file, "%s/%s.res", RES_DIR, rd) < 0 ||
-            asprintf(&slots, "--max-peers=%u", rd_peer_slots(v.rd, d)) < 0) {
-                json_decref(vols);
-                return -ENOMEM;
-        }
-        json_array_append_new(out, json_pack("s+", "# write (mode 0600) ", file));
-        json_array_foreach(vols, i, vol) {
-                if (json_get_bool(res, "diskless", false))
-                        break;
-                char size[32], vnrs[300], path[300];
-                const char *dev = json_get_str(vol, "backing-device", "");
-                const char *drv = json_get_str(pool, "driver", "");
-                unsigned vnr = (unsigned) json_get_int(vol, "volume", 0);
-                snprintf(size, sizeof size, "%lldk", (long long) json_get_int(vol, "backing-kib", 0));
-                snprintf(vnrs, sizeof vnrs, "%s/%u", rd, vnr);
-                snprintf(path, sizeof path, "%s/%s", json_get_str(pool, "volume-group", ""),
-                         json_get_str(pool, "thin-pool", ""));
-                const char *lv = strrchr(dev, '/') ? strrchr(dev, '/') + 1 : dev;
-                if (streq(drv, "lvm"))
-                        push_cmd(out, (char *const[]) { "lvcreate", "--yes", "--wipesignatures", "y", "--zero", "y", "-n",
-                                                        (char *) lv, "-L", size,
-                                                        (char *) json_get_str(pool, "volume-group", ""), NULL });
-                else if (streq(drv, "lvm-thin"))
-                        push_cmd(out, (char *const[]) { "lvcreate", "--yes", "-n", (char *) lv, "-V", size,
-                                                        "--thinpool", path, NULL });
-                else {
-                        push_cmd(out, (char *const[]) { "truncate", "-s", size, (char *) dev, NULL });
-                        push_cmd(out, (char *const[]) { "losetup", "--find", "--show", (char *) dev, NULL });
-                }
-                if (d == DRBD_DIALECT_9)
-                        push_cmd(out, (char *const[]) { "drbdadm", "-c", file, "create-md", "--force", slots, vnrs, NULL });
-                else
-                        push_cmd(out, (char *const[]) { "drbdadm", "-c", file, "create-md", "--force", vnrs, NULL });
-        }
-        json_decref(vols);
-        push_cmd(out, (char *const[]) { "drbdadm", "-c", file, "adjust", (char *) rd, NULL });
-        *ret = TAKE_PTR(out);
-        return 0;
 }
 
 /* ---- node agent interface ------------------------------------------------- */

@@ -55,8 +55,29 @@ if drbdadm -c "$T_DIR/vol1.res" dump all >/dev/null 2>"$T_DIR/dump.err"; then
 	pass "drbdadm accepts the rendered configuration"
 else fail "drbdadm rejects it: $(cat "$T_DIR/dump.err")"; fi
 [ "$(stat -c %a "$T_DIR/state/store.db")" = 600 ] && pass "store file is mode 0600" || fail "store mode $(stat -c %a "$T_DIR/state/store.db")"
-expect_match '^lvcreate .* -n vol1_00000 -L [0-9]+k drbdpool' "show-commands: lvcreate" -- $C r cmd "$node" vol1
-expect_match "create-md --force --max-peers=7 vol1/0" "show-commands: create-md" -- $C r cmd "$node" vol1
+# show-commands: the agent's own plan for a new replica, recorded (not a copy
+# of it): the lvcreate, create-md and up the agent runs, in its order; then
+# on the initial-sync source (the lowest node-id; thick LVM: a full sync)
+# the forced primary, and nothing more on the other replica.
+src=$(echo "$json" | jq -r '[.[] | select(.diskless == false)] | min_by(."node-id") | .node')
+other=$(echo "$json" | jq -r '[.[] | select(.diskless == false)] | max_by(."node-id") | .node')
+cat >"$T_DIR/cmds.want" <<EOF
+# write (mode 0600) /var/lib/drbdd/res/vol1.res
+lvcreate --yes --wipesignatures y --zero y --addtag drbdd --size ${back}k --name vol1_00000 drbdpool
+drbdadm -c /var/lib/drbdd/drbd.conf create-md --force --max-peers=7 vol1/0
+drbdadm -c /var/lib/drbdd/drbd.conf up vol1
+EOF
+if $C r cmd "$other" vol1 >"$T_DIR/cmds.got" && diff -u "$T_DIR/cmds.want" "$T_DIR/cmds.got" >"$T_DIR/cmds.diff"; then
+	pass "show-commands: the agent's create plan (lvcreate, create-md, up)"
+else fail "show-commands on $other: $(cat "$T_DIR/cmds.diff")"; fi
+cat >>"$T_DIR/cmds.want" <<EOF
+drbdadm -c /var/lib/drbdd/drbd.conf primary --force vol1
+drbdadm -c /var/lib/drbdd/drbd.conf secondary vol1
+EOF
+if $C r cmd "$src" vol1 >"$T_DIR/cmds.got" && diff -u "$T_DIR/cmds.want" "$T_DIR/cmds.got" >"$T_DIR/cmds.diff"; then
+	pass "show-commands: on the sync source, the initial sync follows"
+else fail "show-commands on $src: $(cat "$T_DIR/cmds.diff")"; fi
+expect_rc 3 "show-commands on a node without the replica -> NotFound" -- $C r cmd delta vol1
 if $C -o json rd l | jq -e '.[0] | has("secret") | not' >/dev/null; then pass "secret not listed"; else fail "secret leaked in rd list"; fi
 
 # Failure domains that cannot be met.

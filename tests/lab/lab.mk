@@ -36,6 +36,7 @@ demo: lab-deps all
 
 lab-agent-check: lab-deps all
 	@LAB_DRBD=9 tests/lab/test-agent.sh
+	@LAB_DRBD=9 LAB_BUILD=$(abspath $(BUILD)) tests/lab/test-plan.sh
 	@LAB_DRBD=9 DEMO_NO_BUILD=1 tests/lab/demo.sh
 CHECK_HOOKS += lab-agent-check
 
@@ -62,6 +63,12 @@ BENCH_HOOKS += lab-bench-agent
 lab-snapshots-check: lab-deps all
 	@LAB_BUILD=$(abspath $(BUILD)) tests/lab/test-snapshots.sh
 CHECK_HOOKS += lab-snapshots-check
+
+# show-commands vs the commands the agent ran (DRBDD_EXEC_LOG), thick and
+# thin, one VM: 52 s with its boot, so make check runs it in lab-agent-check.
+.PHONY: lab-plan-check
+lab-plan-check: lab-deps all
+	@LAB_DRBD=9 LAB_BUILD=$(abspath $(BUILD)) tests/lab/test-plan.sh
 
 # Four VMs: an attached tie-breaker under I/O when a third diskful replica
 # comes (docs/nova.md); in make check-extended.

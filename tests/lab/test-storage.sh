@@ -1,5 +1,5 @@
 #!/bin/bash
-# Lab tests of the agent's storage layer (drbdd/agent/storage*.c) on real LVM
+# Lab tests of the agent's storage layer (drbdd/storage/storage*.c) on real LVM
 # (thick and thin, on the VM's disk) and loop devices (file pool on ext4),
 # through build/drbdd-storage-tool: create, probe against vgs/lvs, grow,
 # snapshots, volume from snapshot, clone, revert, idempotence, refusals, and

@@ -1,9 +1,9 @@
-/* drbdd-storage-tool: every operation of drbdd/agent/storage.h on the command line, with JSON output (lab tests). */
+/* drbdd-storage-tool: every operation of drbdd/storage/storage.h on the command line, with JSON output (lab tests). */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 
-#include "drbdd/agent/storage.h"
+#include "drbdd/storage/storage.h"
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"

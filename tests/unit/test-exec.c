@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "exec.h"
@@ -336,6 +337,40 @@ static void test_argv_to_string(void **state) {
         assert_quoted((char *const[]) { NULL }, "");
 }
 
+/* DRBDD_EXEC_LOG: commands run for real are logged, recorded ones are not.
+ * In a child, since the log is opened once per process. */
+static void test_command_log(void **state) {
+        char path[] = "/tmp/test-exec-log-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        close(fd);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                ExecResult res;
+                setenv("DRBDD_EXEC_LOG", path, 1);
+                int r = exec_run(ARGV("true", "a b", "c"), NULL, &res);
+                exec_result_done(&res);
+                exec_record_start(NULL, NULL);
+                (void) exec_run(ARGV("lvcreate", "--not-run"), NULL, &res);
+                exec_result_done(&res);
+                free(exec_record_stop());
+                r = r < 0 ? r : exec_run(ARGV("sh", "-c", "exit 3"), NULL, &res);
+                exec_result_done(&res);
+                _exit(r < 0 ? 1 : 0);
+        }
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        char buf[256] = {};
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_true(read(fd, buf, sizeof buf - 1) >= 0);
+        close(fd);
+        unlink(path);
+        assert_string_equal(buf, "true 'a b' c\nsh -c 'exit 3'\n");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_true_false),
@@ -348,6 +383,7 @@ int main(void) {
                 cmocka_unit_test(test_record_plain),
                 cmocka_unit_test(test_record_responder),
                 cmocka_unit_test(test_argv_to_string),
+                cmocka_unit_test(test_command_log),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

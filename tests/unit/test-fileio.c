@@ -113,6 +113,17 @@ static void test_write_atomic(void **state) {
         assert_int_equal(count_entries(f->dir), 2);
 }
 
+static void test_write_if_changed(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *p = path_in(f, "r1.res");
+        assert_int_equal(write_file_if_changed(p, "a\n", 0600), 1);
+        assert_mode(p, 0600);
+        assert_int_equal(write_file_if_changed(p, "a\n", 0600), 0);
+        assert_int_equal(write_file_if_changed(p, "ab\n", 0600), 1);
+        assert_int_equal(write_file_if_changed(p, "ab\n", 0600), 0);
+        assert_int_equal(count_entries(f->dir), 1);
+}
+
 static void test_read_full(void **state) {
         Fixture *f = *state;
         _cleanup_free_ char *p = path_in(f, "data");
@@ -193,6 +204,7 @@ static void test_mkdir_p(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_write_atomic, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_write_if_changed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_read_full, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_mkdir_p, setup, teardown),
         };

@@ -1,4 +1,4 @@
-/* Unit tests for drbdd/agent/storage*.c: exact command sequences per backend (exec recording), failures, hostile output, probe_all. */
+/* Unit tests for drbdd/storage/storage*.c: exact command sequences per backend (exec recording), failures, hostile output, probe_all. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "drbdd/agent/storage.h"
+#include "drbdd/storage/storage.h"
 #include "exec.h"
 #include "json-util.h"
 #include "macro.h"
@@ -265,6 +265,50 @@ static void test_thick_create_fails(void **state) {
         assert_string_equal(m4, "lvcreate timed out after 120 s");
         free(exec_record_stop());
         storage_pool_free(p);
+}
+
+/* What show-commands prints for a create / grow is exactly the mutating
+ * command storage_create() / storage_resize() run (same argv builders). */
+static void assert_last_line(const char *log, json_t *shown) {
+        const char *last = json_string_value(json_array_get(shown, json_array_size(shown) - 1));
+        assert_non_null(last);
+        char want[512];
+        snprintf(want, sizeof want, "%s\n", last);
+        assert_true(strlen(log) >= strlen(want));
+        assert_string_equal(log + strlen(log) - strlen(want), want);
+}
+
+static void test_commands_shown_are_run(void **state) {
+        StoragePool *tk = thick(), *tn = thin();
+        _cleanup_json_ json_t *a = json_array(), *b = json_array(), *c = json_array();
+
+        record((const Rule[]) { { LOOKUP, 0, LVS(), NULL, 0 }, {} });
+        assert_int_equal(storage_create(tk, "vol1", 65536, NULL, NULL), 0);
+        _cleanup_free_ char *l1 = exec_record_stop();
+        assert_int_equal(storage_create_commands(tk, "vol1", 65536, a), 0);
+        assert_int_equal(json_array_size(a), 1);
+        assert_last_line(l1, a);
+
+        record((const Rule[]) { { LOOKUP, 0, LVS(POOL_ROW), NULL, 0 }, {} });
+        assert_int_equal(storage_create(tn, "vol1", 65536, NULL, NULL), 0);
+        _cleanup_free_ char *l2 = exec_record_stop();
+        assert_int_equal(storage_create_commands(tn, "vol1", 65536, b), 0);
+        assert_last_line(l2, b);
+
+        record((const Rule[]) { { LOOKUP, 0, LVS(VOL("vol1", "65536.00")), NULL, 0 }, {} });
+        assert_int_equal(storage_resize(tk, "vol1", 131072, NULL), 0);
+        _cleanup_free_ char *l3 = exec_record_stop();
+        assert_int_equal(storage_resize_commands(tk, "vol1", 131072, c), 0);
+        assert_last_line(l3, c);
+        rules = NULL;
+
+        /* Nothing runs to show them; bad names are refused. */
+        uint64_t n = exec_command_count();
+        assert_int_equal(storage_create_commands(tk, "-bad", 65536, a), -EINVAL);
+        assert_int_equal(storage_create_commands(tk, "vol1", 0, a), -EINVAL);
+        assert_int_equal(exec_command_count(), n);
+        storage_pool_free(tk);
+        storage_pool_free(tn);
 }
 
 static void test_thick_remove(void **state) {
@@ -984,6 +1028,7 @@ int main(void) {
                 cmocka_unit_test(test_thick_create_fails),
                 cmocka_unit_test(test_thick_remove),
                 cmocka_unit_test(test_thick_resize),
+                cmocka_unit_test(test_commands_shown_are_run),
                 cmocka_unit_test(test_thick_unsupported),
                 cmocka_unit_test(test_attach_lvm),
                 cmocka_unit_test(test_thin_create_remove),

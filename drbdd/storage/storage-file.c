@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
-#include "drbdd/agent/storage-internal.h"
+#include "drbdd/storage/storage-internal.h"
 #include "exec.h"
 #include "json-util.h"
 #include "log.h"
@@ -30,6 +30,11 @@ static void loops_done(Loops *l) {
         free(l->dev);
         *l = (Loops) {};
 }
+
+/* Attaching an image: shared by file_attach() and the commands it is shown as.
+ * Direct I/O: no second copy of the data in the page cache, and writes reach
+ * the file in the order DRBD issued them. */
+#define LOSETUP_ATTACH_ARGV(path) { "losetup", "--find", "--show", "--direct-io=on", (path), NULL }
 
 static char *file_path(const StoragePool *p, const char *name) {
         char *s;
@@ -230,9 +235,7 @@ static int file_attach(StoragePool *p, const char *name, char **ret_path, char *
         else if (loops.n > 0)
                 dev = loops.dev[0];
         else {
-                /* Direct I/O: no second copy of the data in the page cache, and writes
-                 * reach the file in the order DRBD issued them. */
-                char *argv[] = { "losetup", "--find", "--show", "--direct-io=on", path, NULL };
+                char *argv[] = LOSETUP_ATTACH_ARGV(path);
                 if ((r = storage_run(argv, STORAGE_LOSETUP_TIMEOUT_MS, &out, ret_msg)) < 0)
                         goto finish;
                 out[strcspn(out, "\n")] = 0;
@@ -359,7 +362,28 @@ static int file_resize(StoragePool *p, const char *name, uint64_t size_kib, char
         return r;
 }
 
+/* The image is made in C (never a shell), so it is shown as a comment; its
+ * loop device is attached by the command file_attach() runs. */
+static int file_create_commands(const StoragePool *p, const char *name, uint64_t size_kib, json_t *out) {
+        _cleanup_free_ char *path = file_path(p, name), *note = NULL;
+        if (!path || asprintf(&note, "# create %s (mode 0600, sparse, %llu KiB)", path, (unsigned long long) size_kib) < 0)
+                return -ENOMEM;
+        char *argv[] = LOSETUP_ATTACH_ARGV(path);
+        int r = json_array_append_new(out, json_string(note));
+        return r < 0 ? -ENOMEM : storage_commands_add(out, argv);
+}
+
+static int file_resize_commands(const StoragePool *p, const char *name, uint64_t size_kib, json_t *out) {
+        _cleanup_free_ char *path = file_path(p, name), *note = NULL;
+        if (!path || asprintf(&note, "# grow %s to %llu KiB, then losetup --set-capacity on its loop device", path,
+                              (unsigned long long) size_kib) < 0)
+                return -ENOMEM;
+        return json_array_append_new(out, json_string(note)) < 0 ? -ENOMEM : 0;
+}
+
 const StorageOps storage_file_ops = {
+        .create_commands = file_create_commands,
+        .resize_commands = file_resize_commands,
         .probe = file_probe,
         .create = file_create,
         .remove = file_remove,

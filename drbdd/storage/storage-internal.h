@@ -3,7 +3,7 @@
 
 #include <stdint.h>
 
-#include "drbdd/agent/storage.h"
+#include "drbdd/storage/storage.h"
 #include "macro.h"
 
 extern const StorageOps storage_lvm_ops;
@@ -23,6 +23,9 @@ int storage_msgf(char **ret_msg, int error, const char *fmt, ...) _printf_(3, 4)
  * -ENOSPC instead of -EIO when LVM says "insufficient free space"),
  * -ETIMEDOUT "CMD timed out after N s", -ENOENT "CMD: command not found". */
 int storage_run(char *const argv[], uint64_t timeout_ms, char **ret_out, char **ret_msg);
+
+/* Appends argv, quoted for display (exec_argv_to_string()), to out. -ENOMEM. */
+int storage_commands_add(json_t *out, char *const argv[]);
 
 /* The message part of a failed command: "CMD exited N: <stderr>" for res. */
 char *storage_command_error(char *const argv[], int status, const char *err);

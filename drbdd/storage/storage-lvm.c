@@ -3,7 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "drbdd/agent/storage-internal.h"
+#include "drbdd/storage/storage-internal.h"
 #include "exec.h"
 #include "json-util.h"
 #include "log.h"
@@ -471,6 +471,48 @@ static int thin_snapshot(StoragePool *p, const char *source, const char *name, b
 
 /* ---- operations ----------------------------------------------------------- */
 
+#define LVCREATE_ARGV_MAX 20
+
+/* The lvcreate of a new volume; size is the caller's buffer for the size
+ * argument. Shared by lvm_create() and lvm_create_commands(), so that what
+ * show-commands prints is what runs. */
+static void lvcreate_argv(const StoragePool *p, const char *name, uint64_t size_kib, char size[static 32],
+                          char *argv[static LVCREATE_ARGV_MAX]) {
+        snprintf(size, 32, "%lluk", (unsigned long long) size_kib);
+        char *thick_argv[] = { "lvcreate", "--yes", "--wipesignatures", "y", "--zero", "y", "--addtag", TAG_VOLUME,
+                               "--size", size, "--name", (char *) name, p->volume_group, NULL };
+        /* A new thin volume reads zeros: nothing to wipe (and no block to provision for it). */
+        char *thin_argv[] = { "lvcreate", "--yes", "--wipesignatures", "n", "--addtag", TAG_VOLUME, "--type", "thin",
+                              "--virtualsize", size, "--thinpool", p->thin_pool, "--name", (char *) name,
+                              p->volume_group, NULL };
+        static_assert(ELEMENTSOF(thin_argv) <= LVCREATE_ARGV_MAX, "lvcreate argv");
+        if (p->driver == STORAGE_DRIVER_LVM_THIN)
+                memcpy(argv, thin_argv, sizeof thin_argv);
+        else
+                memcpy(argv, thick_argv, sizeof thick_argv);
+}
+
+/* The lvextend of a grown volume (buffers as lvcreate_argv()). */
+static void lvextend_argv(const StoragePool *p, const char *name, uint64_t size_kib, char size[static 32],
+                          char lv[static 300], char *argv[static 5]) {
+        snprintf(size, 32, "%lluk", (unsigned long long) size_kib);
+        snprintf(lv, 300, "%s/%s", p->volume_group, name);
+        char *a[] = { "lvextend", "--size", size, lv, NULL };
+        memcpy(argv, a, sizeof a);
+}
+
+static int lvm_create_commands(const StoragePool *p, const char *name, uint64_t size_kib, json_t *out) {
+        char size[32], *argv[LVCREATE_ARGV_MAX];
+        lvcreate_argv(p, name, size_kib, size, argv);
+        return storage_commands_add(out, argv);
+}
+
+static int lvm_resize_commands(const StoragePool *p, const char *name, uint64_t size_kib, json_t *out) {
+        char size[32], lv[300], *argv[5];
+        lvextend_argv(p, name, size_kib, size, lv, argv);
+        return storage_commands_add(out, argv);
+}
+
 static int lvm_create(StoragePool *p, const char *name, uint64_t size_kib, char **ret_path, char **ret_msg) {
         bool thin = p->driver == STORAGE_DRIVER_LVM_THIN;
         LvmLvs lvs = {};
@@ -509,14 +551,9 @@ static int lvm_create(StoragePool *p, const char *name, uint64_t size_kib, char 
                 goto finish;
         }
 
-        snprintf(size, sizeof size, "%lluk", (unsigned long long) size_kib);
-        char *thick_argv[] = { "lvcreate", "--yes", "--wipesignatures", "y", "--zero", "y", "--addtag", TAG_VOLUME,
-                               "--size", size, "--name", (char *) name, p->volume_group, NULL };
-        /* A new thin volume reads zeros: nothing to wipe (and no block to provision for it). */
-        char *thin_argv[] = { "lvcreate", "--yes", "--wipesignatures", "n", "--addtag", TAG_VOLUME, "--type", "thin",
-                              "--virtualsize", size, "--thinpool", p->thin_pool, "--name", (char *) name,
-                              p->volume_group, NULL };
-        if ((r = storage_run(thin ? thin_argv : thick_argv, STORAGE_LVM_TIMEOUT_MS, NULL, ret_msg)) < 0)
+        char *argv[LVCREATE_ARGV_MAX];
+        lvcreate_argv(p, name, size_kib, size, argv);
+        if ((r = storage_run(argv, STORAGE_LVM_TIMEOUT_MS, NULL, ret_msg)) < 0)
                 goto finish;
         r = return_path(p, name, ret_path);
 finish:
@@ -563,7 +600,6 @@ finish:
 }
 
 static int lvm_resize(StoragePool *p, const char *name, uint64_t size_kib, char **ret_msg) {
-        _cleanup_free_ char *a = NULL;
         LvmLvs lvs = {};
         char size[32];
         int r;
@@ -574,13 +610,9 @@ static int lvm_resize(StoragePool *p, const char *name, uint64_t size_kib, char 
         if (!lv)
                 r = storage_msgf(ret_msg, -ENOENT, "volume '%s/%s' not found", p->volume_group, name);
         else if ((r = check_ours(p, lv, false, ret_msg)) >= 0 && lv->size_kib < size_kib) {
-                snprintf(size, sizeof size, "%lluk", (unsigned long long) size_kib);
-                if (!(a = lv_arg(p, name)))
-                        r = -ENOMEM;
-                else {
-                        char *argv[] = { "lvextend", "--size", size, a, NULL };
-                        r = storage_run(argv, STORAGE_LVM_TIMEOUT_MS, NULL, ret_msg);
-                }
+                char lvname[300], *argv[5];
+                lvextend_argv(p, name, size_kib, size, lvname, argv);
+                r = storage_run(argv, STORAGE_LVM_TIMEOUT_MS, NULL, ret_msg);
         }
         lvs_done(&lvs);
         return r;
@@ -730,6 +762,8 @@ const StorageOps storage_lvm_ops = {
         .resize = lvm_resize,
         .attach = lvm_attach,
         .device_path = lvm_device_path,
+        .create_commands = lvm_create_commands,
+        .resize_commands = lvm_resize_commands,
         /* Snapshots and clones of thick LVs: not supported (docs/storage.md). */
 };
 
@@ -740,6 +774,8 @@ const StorageOps storage_lvm_thin_ops = {
         .resize = lvm_resize,
         .attach = lvm_attach,
         .device_path = lvm_device_path,
+        .create_commands = lvm_create_commands,
+        .resize_commands = lvm_resize_commands,
         .snapshot_create = thin_snapshot_create,
         .snapshot_remove = thin_snapshot_remove,
         .volume_from_snapshot = thin_volume_from_snapshot,

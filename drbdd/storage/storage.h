@@ -90,6 +90,11 @@ struct StorageOps {
         int (*clone)(StoragePool *p, const char *source, const char *name, char **ret_path, char **ret_msg);
         int (*revert)(StoragePool *p, const char *volume, const char *snapshot, char **ret_msg);
         int (*device_path)(const StoragePool *p, const char *name, char **ret_path);
+        /* What create / resize of a volume that is absent / smaller runs,
+         * built by the same code: one display line per command (a "# ..."
+         * line for work done in C) appended to the JSON array out. */
+        int (*create_commands)(const StoragePool *p, const char *name, uint64_t size_kib, json_t *out);
+        int (*resize_commands)(const StoragePool *p, const char *name, uint64_t size_kib, json_t *out);
 };
 
 /* Builds a pool from its JSON description as the service stores it:
@@ -118,6 +123,11 @@ int storage_probe(StoragePool *p, StorageReport *ret);
  * existing volume of ours at least as large is success; a smaller one is
  * -EEXIST (grow it with storage_resize()). */
 int storage_create(StoragePool *p, const char *name, uint64_t size_kib, char **ret_path, char **ret_msg);
+/* The commands storage_create() / storage_resize() run for a volume that is
+ * absent / smaller (no probe, nothing run): display lines appended to the
+ * JSON array out (show-commands). 0, -EINVAL (name, size), -ENOMEM. */
+int storage_create_commands(const StoragePool *p, const char *name, uint64_t size_kib, json_t *out);
+int storage_resize_commands(const StoragePool *p, const char *name, uint64_t size_kib, json_t *out);
 /* Removes a volume so that its data can never be read through a later
  * volume (docs/storage.md). Absent: 0. Open: -EBUSY. */
 int storage_remove(StoragePool *p, const char *name, char **ret_msg);

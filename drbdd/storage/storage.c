@@ -3,7 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "drbdd/agent/storage-internal.h"
+#include "drbdd/storage/storage-internal.h"
 #include "drbdd/model/names.h"
 #include "exec.h"
 #include "json-util.h"
@@ -385,6 +385,30 @@ int storage_create(StoragePool *p, const char *name, uint64_t size_kib, char **r
                 return storage_msgf(ret_msg, -EINVAL, "invalid size of volume '%s': %llu KiB", name,
                                     (unsigned long long) size_kib);
         return p->ops->create(p, name, size_kib, ret_path, ret_msg);
+}
+
+int storage_create_commands(const StoragePool *p, const char *name, uint64_t size_kib, json_t *out) {
+        assert(p);
+        if (storage_name_validate(name, NULL) < 0 || size_kib == 0 || size_kib > (UINT64_C(1) << 42))
+                return -EINVAL;
+        return p->ops->create_commands(p, name, size_kib, out);
+}
+
+int storage_resize_commands(const StoragePool *p, const char *name, uint64_t size_kib, json_t *out) {
+        assert(p);
+        if (storage_name_validate(name, NULL) < 0 || size_kib == 0 || size_kib > (UINT64_C(1) << 42))
+                return -EINVAL;
+        return p->ops->resize_commands(p, name, size_kib, out);
+}
+
+int storage_commands_add(json_t *out, char *const argv[]) {
+        char *line = exec_argv_to_string(argv);
+        if (!line || json_array_append_new(out, json_string(line)) < 0) {
+                free(line);
+                return -ENOMEM;
+        }
+        free(line);
+        return 0;
 }
 
 int storage_remove(StoragePool *p, const char *name, char **ret_msg) {
