@@ -262,7 +262,7 @@ static char *strip(char *s) {
 
 static int config_load(Config *c, const char *path, bool must_exist) {
         _cleanup_free_ char *text = NULL;
-        int r = read_file_full(path, 1 << 20, &text, NULL);
+        int r = fileio_read_full(path, 1 << 20, &text, NULL);
         if (r == -ENOENT && !must_exist)
                 return 0;
         if (r < 0)
@@ -508,7 +508,7 @@ static int run(int argc, char **argv) {
         }
         if (!c.state_dir && (r = set_str(&c.state_dir, DEFAULT_STATE_DIR)) < 0)
                 return r;
-        if ((r = mkdir_p(c.state_dir, 0700)) < 0)
+        if ((r = fileio_mkdir_p(c.state_dir, 0700)) < 0)
                 return log_error_errno(r, "Failed to create state directory %s: %s", c.state_dir, strerror(-r));
         if (!c.store_url && asprintf(&c.store_url, "sqlite:%s/store.db", c.state_dir) < 0)
                 return -ENOMEM;

@@ -7,7 +7,7 @@
 #include "fileio.h"
 #include "macro.h"
 
-int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode) {
+int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode) {
         _cleanup_free_ char *tmp = NULL, *dircopy = strdup(path);
         _cleanup_close_ int fd = -1, dfd = -1;
         if (!dircopy || asprintf(&tmp, "%s.tmpXXXXXX", path) < 0)
@@ -40,7 +40,7 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
         return 0;
 }
 
-int read_file_full(const char *path, size_t max, char **ret, size_t *ret_len) {
+int fileio_read_full(const char *path, size_t max, char **ret, size_t *ret_len) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
@@ -87,7 +87,7 @@ static int mkdir_one(const char *path, mode_t mode) {
         return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
-int mkdir_p(const char *path, mode_t mode) {
+int fileio_mkdir_p(const char *path, mode_t mode) {
         if (!path || !*path)
                 return -EINVAL;
         _cleanup_free_ char *p = strdup(path);
@@ -104,11 +104,11 @@ int mkdir_p(const char *path, mode_t mode) {
         return mkdir_one(p, mode);
 }
 
-int write_file_if_changed(const char *path, const char *text, mode_t mode) {
+int fileio_write_if_changed(const char *path, const char *text, mode_t mode) {
         _cleanup_free_ char *cur = NULL;
         size_t len;
-        if (read_file_full(path, 1 << 20, &cur, &len) >= 0 && len == strlen(text) && memcmp(cur, text, len) == 0)
+        if (fileio_read_full(path, 1 << 20, &cur, &len) >= 0 && len == strlen(text) && memcmp(cur, text, len) == 0)
                 return 0;
-        int r = write_file_atomic(path, text, strlen(text), mode);
+        int r = fileio_write_atomic(path, text, strlen(text), mode);
         return r < 0 ? r : 1;
 }

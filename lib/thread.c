@@ -5,7 +5,7 @@
 
 #include "thread.h"
 
-uint64_t monotonic_usec(void) {
+uint64_t thread_monotonic_usec(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;

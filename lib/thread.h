@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 /* CLOCK_MONOTONIC in microseconds. */
-uint64_t monotonic_usec(void);
+uint64_t thread_monotonic_usec(void);
 
 /* pthread_create() with every signal blocked in the new thread: signals are
  * the main loop's business (sd-event's signalfd). Returns 0 or -errno. */

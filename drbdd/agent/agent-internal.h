@@ -85,12 +85,12 @@ int agent_begin(Agent *a);
 /* One reconcile pass on the calling thread (the agent's, or a bench's). */
 int agent_reconcile(Agent *a);
 /* Runs one command (argv, timeout); on failure *ret_msg = "CMD exited N: stderr". */
-int run(char *const argv[], char **ret_msg);
+int agent_run_command(char *const argv[], char **ret_msg);
 /* drbdadm -c <our config> VERB [ARG1] [ARG2] TARGET. */
-int drbdadm(Agent *a, const char *verb, const char *arg1, const char *arg2, const char *target, char **ret_msg);
+int agent_drbdadm(Agent *a, const char *verb, const char *arg1, const char *arg2, const char *target, char **ret_msg);
 /* rd's observed/bookkeeping object (created on first use); and its write-back. */
-json_t *obs_of(Agent *a, const char *rd);
-int obs_save(Agent *a, const char *rd, json_t *o);
+json_t *agent_obs_of(Agent *a, const char *rd);
+int agent_obs_save(Agent *a, const char *rd, json_t *o);
 
 /* agent-snapshot.c */
 /* Reads this pass's snapshot/revert/export/source desired state into a->extras. */

@@ -229,7 +229,7 @@ bool agent_state_is_transient(const char *state, bool diskless) {
 
 void agent_metrics_collect(Metrics *m, void *userdata) {
         Agent *a = userdata;
-        uint64_t now = monotonic_usec();
+        uint64_t now = thread_monotonic_usec();
 
         agent_metrics_drbd(m, a->dump_complete ? a->state : NULL);
 

@@ -55,7 +55,7 @@ static bool suspend(Agent *a, const char *rd) {
         _cleanup_free_ char *m = NULL;
         if (!drbd_state_find_resource(a->state, rd))
                 return false;
-        if (drbdadm(a, "suspend-io", NULL, NULL, rd, &m) < 0) {
+        if (agent_drbdadm(a, "suspend-io", NULL, NULL, rd, &m) < 0) {
                 log_warning("Failed to suspend I/O of '%s' for a snapshot: %s", rd, m ? m : "?");
                 return false;
         }
@@ -65,7 +65,7 @@ static bool suspend(Agent *a, const char *rd) {
 
 static void resume(Agent *a, const char *rd, bool suspended) {
         _cleanup_free_ char *m = NULL;
-        if (suspended && drbdadm(a, "resume-io", NULL, NULL, rd, &m) < 0)
+        if (suspended && agent_drbdadm(a, "resume-io", NULL, NULL, rd, &m) < 0)
                 log_error("Failed to resume I/O of '%s' after a snapshot: %s", rd, m ? m : "?");
 }
 
@@ -139,9 +139,9 @@ int agent_revert_step(Agent *a, json_t *d, StoragePool **pools, size_t n_pools, 
                         agent_msgf(ret_msg, "cannot revert '%s': it is Primary on this node", rd);
                         return -EBUSY;
                 }
-                if (k && (r = run((char *const[]) { "drbdsetup", "down", (char *) rd, NULL }, ret_msg)) < 0)
+                if (k && (r = agent_run_command((char *const[]) { "drbdsetup", "down", (char *) rd, NULL }, ret_msg)) < 0)
                         return r;
-                json_t *o = obs_of(a, rd), *md = json_object_get(o, "md"), *v;
+                json_t *o = agent_obs_of(a, rd), *md = json_object_get(o, "md"), *v;
                 if (!json_get_bool(json_object_get(d, "replica"), "diskless", false)) {
                         const char *pname = json_get_str(json_object_get(d, "pool"), "name", "");
                         StoragePool *p = pool_named(pools, n_pools, pname);
@@ -167,7 +167,7 @@ int agent_revert_step(Agent *a, json_t *d, StoragePool **pools, size_t n_pools, 
                 json_object_set_new(o, "full-sync", json_true());
                 json_object_del(o, "applied");
                 json_object_del(o, "promoted");
-                if ((r = obs_save(a, rd, o)) < 0 || (r = progress_put(a, rd, id, "reverted")) < 0)
+                if ((r = agent_obs_save(a, rd, o)) < 0 || (r = progress_put(a, rd, id, "reverted")) < 0)
                         return r;
                 return 1;
         }

@@ -167,7 +167,7 @@ int bus_workers_submit(BusWorkers *p, sd_bus_message *m, sd_bus_message *reply, 
         j->meth = meth;
         j->userdata = userdata;
         j->loop_tail = &j->loop_head;
-        j->start = monotonic_usec();
+        j->start = thread_monotonic_usec();
         pthread_mutex_lock(&p->lock);
         *p->queue_tail = j;
         p->queue_tail = &j->next;

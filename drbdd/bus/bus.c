@@ -110,12 +110,12 @@ void bus_set_call_observer(BusCallObserver fn, void *userdata) {
 
 void bus_call_observed(const char *method, int result, uint64_t start_usec) {
         if (bus_observer && method)
-                bus_observer(method, result, monotonic_usec() - start_usec, bus_observer_userdata);
+                bus_observer(method, result, thread_monotonic_usec() - start_usec, bus_observer_userdata);
 }
 
 static int dispatch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         BusObject *o = userdata;
-        uint64_t start = monotonic_usec();
+        uint64_t start = thread_monotonic_usec();
         const char *member = sd_bus_message_get_member(m);
         const BusMethod *meth = NULL;
         _cleanup_free_ char *msg = NULL;

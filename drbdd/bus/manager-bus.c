@@ -434,7 +434,7 @@ static const BusMethod rd_methods[] = {
 };
 #undef P
 
-const BusInterface rd_bus_interface = { DRBDD_BUS_RD_IFACE, rd_methods, NULL };
+const BusInterface manager_bus_rd_interface = { DRBDD_BUS_RD_IFACE, rd_methods, NULL };
 
 /* rd_find() and rd_enumerate() run only for callers that may list resource
  * definitions (bus.c checks them first, as for the methods): to anyone else
@@ -539,7 +539,7 @@ int manager_bus_new(sd_bus *bus, Service *service, const BusAccess *access, Mana
         mb->service = service;
         if ((r = wait_ready_new(bus, service, &mb->wait)) < 0 ||
             (r = bus_object_add(bus, DRBDD_BUS_PATH, false, &manager_bus_interface, access, mb, NULL, NULL, &mb->manager)) < 0 ||
-            (r = bus_object_add(bus, DRBDD_BUS_RD_PREFIX, true, &rd_bus_interface, access, mb, rd_find, rd_enumerate,
+            (r = bus_object_add(bus, DRBDD_BUS_RD_PREFIX, true, &manager_bus_rd_interface, access, mb, rd_find, rd_enumerate,
                                 &mb->rd)) < 0) {
                 manager_bus_free(mb);
                 return r;

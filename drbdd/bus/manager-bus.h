@@ -55,4 +55,4 @@ int manager_bus_append_rd_path(sd_bus_message *reply, const char *name);
 
 /* The interface tables, exposed for tests and documentation generation. */
 extern const BusInterface manager_bus_interface;
-extern const BusInterface rd_bus_interface;
+extern const BusInterface manager_bus_rd_interface;

@@ -16,7 +16,7 @@ static Service *svc(void *u) {
 }
 
 
-int method_create_snapshot(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
+int resource_bus_create_snapshot(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
         const char *rd, *snap;
         _cleanup_(json_decrefp) json_t *o = NULL;
         int r;
@@ -25,13 +25,13 @@ int method_create_snapshot(sd_bus_message *m, void *u, sd_bus_message *reply, ch
         return service_snapshot_create(svc(u), rd, snap, o, ret_msg);
 }
 
-int method_delete_snapshot(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
+int resource_bus_delete_snapshot(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
         const char *rd, *snap;
         int r = sd_bus_message_read(m, "ss", &rd, &snap);
         return r < 0 ? r : service_snapshot_delete(svc(u), rd, snap, ret_msg);
 }
 
-int method_list_snapshots(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
+int resource_bus_list_snapshots(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
         const char *rd;
         _cleanup_(json_decrefp) json_t *l = NULL;
         int r;
@@ -40,7 +40,7 @@ int method_list_snapshots(sd_bus_message *m, void *u, sd_bus_message *reply, cha
         return bus_append_json_dict_list(reply, l);
 }
 
-int method_restore_snapshot(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
+int resource_bus_restore_snapshot(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
         const char *rd, *snap, *new_rd;
         _cleanup_(json_decrefp) json_t *o = NULL;
         int r;
@@ -50,13 +50,13 @@ int method_restore_snapshot(sd_bus_message *m, void *u, sd_bus_message *reply, c
         return manager_bus_append_rd_path(reply, new_rd);
 }
 
-int method_revert_snapshot(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
+int resource_bus_revert_snapshot(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
         const char *rd, *snap;
         int r = sd_bus_message_read(m, "ss", &rd, &snap);
         return r < 0 ? r : service_snapshot_revert(svc(u), rd, snap, ret_msg);
 }
 
-int method_clone_resource(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
+int resource_bus_clone_resource(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
         const char *rd, *new_rd;
         _cleanup_(json_decrefp) json_t *o = NULL;
         int r;
@@ -66,7 +66,7 @@ int method_clone_resource(sd_bus_message *m, void *u, sd_bus_message *reply, cha
         return manager_bus_append_rd_path(reply, new_rd);
 }
 
-int method_export_iscsi(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
+int resource_bus_export_iscsi(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
         const char *rd;
         _cleanup_(json_decrefp) json_t *o = NULL, *res = NULL;
         int r;
@@ -91,7 +91,7 @@ int method_export_iscsi(sd_bus_message *m, void *u, sd_bus_message *reply, char 
         return sd_bus_message_close_container(reply);
 }
 
-int method_unexport_iscsi(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
+int resource_bus_unexport_iscsi(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
         const char *rd;
         _cleanup_(json_decrefp) json_t *o = NULL;
         int r;
@@ -100,7 +100,7 @@ int method_unexport_iscsi(sd_bus_message *m, void *u, sd_bus_message *reply, cha
         return service_unexport_iscsi(svc(u), rd, o, ret_msg);
 }
 
-int method_list_exports(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
+int resource_bus_list_exports(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
         const char *rd;
         _cleanup_(json_decrefp) json_t *l = NULL;
         int r;
@@ -109,7 +109,7 @@ int method_list_exports(sd_bus_message *m, void *u, sd_bus_message *reply, char 
         return bus_append_json_dict_list(reply, l);
 }
 
-int method_manage_resource(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
+int resource_bus_manage_resource(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
         const char *rd;
         _cleanup_(json_decrefp) json_t *o = NULL;
         int r;
@@ -118,7 +118,7 @@ int method_manage_resource(sd_bus_message *m, void *u, sd_bus_message *reply, ch
         return service_rd_manage(svc(u), rd, o, ret_msg);
 }
 
-int method_unmanage_resource(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
+int resource_bus_unmanage_resource(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
         const char *rd;
         _cleanup_(json_decrefp) json_t *o = NULL;
         int r;
@@ -129,6 +129,6 @@ int method_unmanage_resource(sd_bus_message *m, void *u, sd_bus_message *reply, 
 
 /* ---- WaitReady (wait-ready.c) ---- */
 
-int method_wait_ready(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
+int resource_bus_wait_ready(sd_bus_message *m, void *u, sd_bus_message *reply, char **ret_msg) {
         return wait_ready_method(manager_bus_wait_ready(u), m, reply, ret_msg);
 }

@@ -80,11 +80,11 @@ struct Cluster {
 };
 
 static uint64_t now_sec(void) {
-        return monotonic_usec() / 1000000ULL;
+        return thread_monotonic_usec() / 1000000ULL;
 }
 
 static bool loop_alive(Cluster *c) {
-        return monotonic_usec() - atomic_load(&c->loop_beat) < c->stall_usec;
+        return thread_monotonic_usec() - atomic_load(&c->loop_beat) < c->stall_usec;
 }
 
 /* Waits on c->cond up to usec (lock held), or until stop. */
@@ -257,7 +257,7 @@ static void *cluster_main(void *userdata) {
         pthread_mutex_lock(&c->lock);
         while (!c->stop) {
                 pthread_mutex_unlock(&c->lock);
-                uint64_t now = monotonic_usec();
+                uint64_t now = thread_monotonic_usec();
                 if (!loop_alive(c))
                         c->pass = service_leader_pass_free(c->pass); /* and nothing else: see the top */
                 else {
@@ -266,7 +266,7 @@ static void *cluster_main(void *userdata) {
                                 int r = liveness(c);
                                 if (r >= 0)
                                         r = election(c);
-                                uint64_t took = monotonic_usec() - now;
+                                uint64_t took = thread_monotonic_usec() - now;
                                 atomic_store(&c->store_up, r >= 0);
                                 atomic_store(&c->store_usec, took);
                                 if (c->store_seconds && r >= 0)
@@ -293,7 +293,7 @@ static void *cluster_main(void *userdata) {
                                 }
                         }
                 }
-                now = monotonic_usec();
+                now = thread_monotonic_usec();
                 pthread_mutex_lock(&c->lock);
                 if (!c->stop)
                         wait_locked(c, c->pass ? DUTY_GAP_USEC : next_tick > now ? next_tick - now : period);
@@ -319,7 +319,7 @@ static int on_notes(sd_event_source *s, int fd, uint32_t revents, void *userdata
 
 static int on_beat(sd_event_source *s, uint64_t usec, void *userdata) {
         Cluster *c = userdata;
-        atomic_store(&c->loop_beat, monotonic_usec());
+        atomic_store(&c->loop_beat, thread_monotonic_usec());
         sd_event_source_set_time(s, usec + (uint64_t) c->ttl * 1000000ULL / 3);
         sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
@@ -416,7 +416,7 @@ Cluster *cluster_free(Cluster *c) {
 int cluster_start(Cluster *c) {
         uint64_t now;
         int r;
-        atomic_store(&c->loop_beat, monotonic_usec());
+        atomic_store(&c->loop_beat, thread_monotonic_usec());
         sd_event_now(c->event, CLOCK_MONOTONIC, &now);
         if ((r = sd_event_add_time(c->event, &c->beat, CLOCK_MONOTONIC, now, 100000, on_beat, c)) < 0)
                 return r;

@@ -813,7 +813,7 @@ static int export_create(DrbddClient *c, Args *a) {
         json_t *pf = flag(a, "chap-password-file");
         const char *env = getenv("DRBDCTL_CHAP_PASSWORD");
         if (pf) {
-                if (read_file_full(json_string_value(pf), 4096, &pw, &len) < 0)
+                if (fileio_read_full(json_string_value(pf), 4096, &pw, &len) < 0)
                         return usage_error(a->cmd, "cannot read --chap-password-file %s", json_string_value(pf));
                 while (len && (pw[len - 1] == '\n' || pw[len - 1] == '\r'))
                         pw[--len] = 0;

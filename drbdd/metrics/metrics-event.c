@@ -24,7 +24,7 @@ static int on_collect(sd_event_source *s, uint64_t usec, void *userdata) {
         uint64_t now, last;
         collection_run(c);
         last = metrics_last_render_usec(c->m);
-        now = monotonic_usec();
+        now = thread_monotonic_usec();
         bool busy = last && now - last < 60 * 1000000ULL;
         (void) sd_event_now(sd_event_source_get_event(s), CLOCK_MONOTONIC, &now);
         (void) sd_event_source_set_time(s, now + (busy ? METRICS_COLLECT_USEC : METRICS_COLLECT_IDLE_USEC));

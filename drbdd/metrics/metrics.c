@@ -450,7 +450,7 @@ static void render_family(Buf *b, const MetricsFamily *f) {
 int metrics_render(Metrics *m, char **ret, size_t *ret_len) {
         Buf b = {};
         pthread_mutex_lock(&m->lock);
-        m->last_render = monotonic_usec();
+        m->last_render = thread_monotonic_usec();
         for (size_t i = 0; i < m->n_families; i++)
                 render_family(&b, m->families[i]);
         pthread_mutex_unlock(&m->lock);

@@ -204,7 +204,7 @@ int name_validate(NameKind kind, const char *name, char **ret_msg) {
         }
 }
 
-int property_value_validate(const char *value, char **ret_msg) {
+int name_property_value_validate(const char *value, char **ret_msg) {
         const char *what = "property value";
         char d[32];
         size_t n;

@@ -24,4 +24,4 @@ int name_validate(NameKind kind, const char *name, char **ret_msg);
 
 /* Values of node properties (site/rack labels): printable ASCII without
  * quotes, braces, ';', '#', whitespace; 1..64 chars. Same contract. */
-int property_value_validate(const char *value, char **ret_msg);
+int name_property_value_validate(const char *value, char **ret_msg);

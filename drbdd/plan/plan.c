@@ -412,7 +412,7 @@ static int step_action(const PlanStep *s, const PlanExecutor *x, char **ret_msg)
         case PLAN_WRITE_CONFIG:
                 if (x->record)
                         return record_line(x->record, "# write (mode 0600) %s", s->path);
-                if ((r = write_file_if_changed(s->path, s->text, 0600)) < 0 && r != -ENOMEM && ret_msg &&
+                if ((r = fileio_write_if_changed(s->path, s->text, 0600)) < 0 && r != -ENOMEM && ret_msg &&
                     asprintf(ret_msg, "cannot write %s: %s", s->path, strerror(-r)) < 0)
                         *ret_msg = NULL;
                 return r;

@@ -18,7 +18,7 @@
 #include "macro.h"
 #include "service-internal.h"
 
-bool rd_attached(json_t *rd, const char *node) {
+bool service_rd_attached(json_t *rd, const char *node) {
         json_t *e;
         size_t i;
         json_array_foreach(json_object_get(rd, "attached"), i, e)
@@ -27,7 +27,7 @@ bool rd_attached(json_t *rd, const char *node) {
         return false;
 }
 
-bool rd_window_open(json_t *rd) {
+bool service_rd_window_open(json_t *rd) {
         return json_array_size(json_object_get(rd, "attached")) >= 2;
 }
 
@@ -42,11 +42,11 @@ static int rd_protocol(Service *s, json_t *rd, char ret[static 2], char **ret_ms
                 snprintf(ret, 2, "%s", p);
                 return 0;
         }
-        if (!(k = key_rg(json_get_str(rd, "resource-group", DEFAULT_RG))))
+        if (!(k = service_key_rg(json_get_str(rd, "resource-group", DEFAULT_RG))))
                 return -ENOMEM;
-        r = obj_get(s, k, &rg, NULL);
+        r = service_obj_get(s, k, &rg, NULL);
         if (r < 0 && r != -ENOENT)
-                return read_failed(ret_msg, r);
+                return service_read_failed(ret_msg, r);
         p = json_string_value(json_object_get(json_object_get(rg, "drbd-options"), "net/protocol"));
         snprintf(ret, 2, "%s", p ?: "C"); /* validated against the whitelist: A, B or C */
         return 0;
@@ -64,7 +64,7 @@ static int check_window(Service *s, const char *rd_name, json_t *rd, json_t *rep
         if ((r = rd_protocol(s, rd, proto, ret_msg)) < 0)
                 return r;
         if (!streq(proto, "C"))
-                return msgf(ret_msg, -EBUSY, "'%s' is attached on node '%s'; attaching it on '%s' too needs two "
+                return service_msgf(ret_msg, -EBUSY, "'%s' is attached on node '%s'; attaching it on '%s' too needs two "
                             "primaries, which drbdd allows only with protocol C ('%s' uses %s)", rd_name, other, node,
                             rd_name, proto);
         _cleanup_(json_decrefp) json_t *nodes = json_array();
@@ -72,17 +72,17 @@ static int check_window(Service *s, const char *rd_name, json_t *rd, json_t *rep
                 return -ENOMEM;
         json_array_foreach(replicas, i, e)
                 json_array_append_new(nodes, json_string(json_get_str(e, "node", "")));
-        if (!replica_of(replicas, node))
+        if (!service_replica_of(replicas, node))
                 json_array_append_new(nodes, json_string(node));
         json_array_foreach(nodes, i, e) {
-                _cleanup_free_ char *nk = key_node(json_string_value(e));
+                _cleanup_free_ char *nk = service_key_node(json_string_value(e));
                 _cleanup_(json_decrefp) json_t *n = NULL;
                 if (!nk)
                         return -ENOMEM;
-                if ((r = obj_get(s, nk, &n, NULL)) < 0 && r != -ENOENT)
-                        return read_failed(ret_msg, r);
-                if (r < 0 || node_dialect(n) != DRBD_DIALECT_9)
-                        return msgf(ret_msg, -EBUSY, "'%s' is attached on node '%s'; attaching it on '%s' too needs "
+                if ((r = service_obj_get(s, nk, &n, NULL)) < 0 && r != -ENOENT)
+                        return service_read_failed(ret_msg, r);
+                if (r < 0 || service_node_dialect(n) != DRBD_DIALECT_9)
+                        return service_msgf(ret_msg, -EBUSY, "'%s' is attached on node '%s'; attaching it on '%s' too needs "
                                     "two primaries, which needs DRBD 9 on every node of '%s' ('%s' %s)", rd_name,
                                     other, node, rd_name, json_string_value(e),
                                     r < 0 ? "is not defined" : "does not run DRBD 9");
@@ -106,10 +106,10 @@ static int attach_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
                 return r;
         if ((r = service_node_load(s, a->node, &n, NULL, ret_msg)) < 0)
                 return r;
-        if (rd_attached(d.rd, a->node))
+        if (service_rd_attached(d.rd, a->node))
                 return TXN_NOTHING;
         if (json_array_size(json_object_get(d.rd, "volumes")) == 0)
-                return msgf(ret_msg, -EINVAL, "'%s' has no volumes yet", a->rd);
+                return service_msgf(ret_msg, -EINVAL, "'%s' has no volumes yet", a->rd);
         if (json_array_size(json_object_get(d.rd, "attached")) >= 1 &&
             (r = check_window(s, a->rd, d.rd, d.replicas, a->node, ret_msg)) < 0)
                 return r;
@@ -121,9 +121,9 @@ static int attach_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         /* When the window opened (metrics: a window open too long). */
         if (json_array_size(list) == 2)
                 json_object_set_new(d.rd, "window-since", json_integer((json_int_t) s->now(NULL)));
-        if (!replica_of(d.replicas, a->node)) {
+        if (!service_replica_of(d.replicas, a->node)) {
                 NewReplica add = { .node = a->node, .attach_created = true };
-                if ((r = check_dialect_limits(s, d.replicas, a->node, 1, true, ret_msg)) < 0 ||
+                if ((r = service_check_dialect_limits(s, d.replicas, a->node, 1, true, ret_msg)) < 0 ||
                     (r = service_replicas_add_step(s, t, &d, &add, 1, ret_msg)) < 0)
                         return r;
         }
@@ -135,15 +135,15 @@ static int attach_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
 int service_resource_attach(Service *s, const char *rd_name, const char *node, json_t *options, char **ret_msg) {
         static const char *const allowed[] = { NULL };
         int r;
-        if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = check_name(NAME_NODE, node, ret_msg)) < 0 ||
-            (r = opts_check_keys(options, allowed, ret_msg)) < 0)
+        if ((r = service_check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = service_check_name(NAME_NODE, node, ret_msg)) < 0 ||
+            (r = service_opts_check_keys(options, allowed, ret_msg)) < 0)
                 return r;
         return service_txn_run(s, attach_build, &(Attach) { rd_name, node }, ret_msg, "'%s'", rd_name);
 }
 
 static int detach_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         const Attach *a = userdata;
-        _cleanup_free_ char *rk = key_rd(a->rd), *k = key_res(a->rd, a->node), *what = NULL;
+        _cleanup_free_ char *rk = service_key_rd(a->rd), *k = service_key_res(a->rd, a->node), *what = NULL;
         _cleanup_(json_decrefp) json_t *rd = NULL, *res = NULL, *keep = json_array();
         int64_t rev, res_rev = 0;
         json_t *e;
@@ -151,9 +151,9 @@ static int detach_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         int r;
         if (!rk || !k || !keep || asprintf(&what, "%s/%s", a->rd, a->node) < 0)
                 return -ENOMEM;
-        if ((r = rd_load(s, a->rd, &rd, &rev, ret_msg)) < 0)
+        if ((r = service_rd_load(s, a->rd, &rd, &rev, ret_msg)) < 0)
                 return r;
-        if (!rd_attached(rd, a->node))
+        if (!service_rd_attached(rd, a->node))
                 return TXN_NOTHING;
         json_array_foreach(json_object_get(rd, "attached"), i, e)
                 if (!streq(json_string_value(e) ?: "", a->node))
@@ -161,13 +161,13 @@ static int detach_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         json_object_set(rd, "attached", keep);
         if (json_array_size(keep) < 2)
                 json_object_del(rd, "window-since");
-        r = obj_get(s, k, &res, &res_rev);
+        r = service_obj_get(s, k, &res, &res_rev);
         if (r < 0 && r != -ENOENT)
-                return read_failed(ret_msg, r);
+                return service_read_failed(ret_msg, r);
         /* Only a client: one made diskful since (toggle-disk, auto-diskful) holds data. */
         bool remove = r >= 0 && json_get_bool(res, "attach-created", false) && json_get_bool(res, "diskless", false);
-        if ((r = txn_require_rev(t, rk, rev)) < 0 || (r = txn_put_json(t, rk, rd)) < 0 ||
-            (remove && (r = replica_delete_ops(t, a->rd, res, res_rev)) < 0) ||
+        if ((r = service_txn_require_rev(t, rk, rev)) < 0 || (r = service_txn_put_json(t, rk, rd)) < 0 ||
+            (remove && (r = service_replica_delete_ops(t, a->rd, res, res_rev)) < 0) ||
             (r = service_txn_notify(t, "resource", what, remove ? "deleted" : "detached")) < 0)
                 return r;
         return TXN_COMMIT;
@@ -176,8 +176,8 @@ static int detach_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
 int service_resource_detach(Service *s, const char *rd_name, const char *node, json_t *options, char **ret_msg) {
         static const char *const allowed[] = { NULL };
         int r;
-        if ((r = check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = check_name(NAME_NODE, node, ret_msg)) < 0 ||
-            (r = opts_check_keys(options, allowed, ret_msg)) < 0)
+        if ((r = service_check_name(NAME_RESOURCE, rd_name, ret_msg)) < 0 || (r = service_check_name(NAME_NODE, node, ret_msg)) < 0 ||
+            (r = service_opts_check_keys(options, allowed, ret_msg)) < 0)
                 return r;
         return service_txn_run(s, detach_build, &(Attach) { rd_name, node }, ret_msg, "'%s'", rd_name);
 }
@@ -200,7 +200,7 @@ static bool domain_name_ok(const char *n) {
         return true;
 }
 
-json_t *usage_domains(json_t *usage, const char *node, const char *rd) {
+json_t *service_usage_domains(json_t *usage, const char *node, const char *rd) {
         json_t *u;
         size_t i;
         json_array_foreach(usage, i, u)
@@ -214,34 +214,34 @@ int service_usage_report(Service *s, const char *node, json_t *resources, char *
         json_t *doms, *d;
         size_t i;
         int r;
-        if ((r = check_name(NAME_NODE, node, ret_msg)) < 0)
+        if ((r = service_check_name(NAME_NODE, node, ret_msg)) < 0)
                 return r;
         if (!json_is_object(resources))
-                return msgf(ret_msg, -EINVAL, "the resources must be a map of resource name to domain names");
+                return service_msgf(ret_msg, -EINVAL, "the resources must be a map of resource name to domain names");
         if (json_object_size(resources) > USAGE_MAX_RESOURCES)
-                return msgf(ret_msg, -EINVAL, "at most %d resources per report", USAGE_MAX_RESOURCES);
+                return service_msgf(ret_msg, -EINVAL, "at most %d resources per report", USAGE_MAX_RESOURCES);
         json_object_foreach(resources, rd, doms) {
-                if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0)
+                if ((r = service_check_name(NAME_RESOURCE, rd, ret_msg)) < 0)
                         return r;
                 if (!json_is_array(doms) || json_array_size(doms) > USAGE_MAX_DOMAINS)
-                        return msgf(ret_msg, -EINVAL, "'%s': expected a list of at most %d domain names", rd,
+                        return service_msgf(ret_msg, -EINVAL, "'%s': expected a list of at most %d domain names", rd,
                                     USAGE_MAX_DOMAINS);
                 json_array_foreach(doms, i, d)
                         if (!domain_name_ok(json_string_value(d))) {
                                 _cleanup_free_ char *q = utf8_quote_untrusted(json_string_value(d) ?: "");
-                                return msgf(ret_msg, -EINVAL, "'%s': invalid domain name '%s'", rd, q ?: "");
+                                return service_msgf(ret_msg, -EINVAL, "'%s': invalid domain name '%s'", rd, q ?: "");
                         }
         }
         _cleanup_free_ char *k = NULL;
         _cleanup_(json_decrefp) json_t *n = NULL, *o = NULL;
-        _cleanup_(txn_done) Txn t = {};
+        _cleanup_(service_txn_done) Txn t = {};
         if (asprintf(&k, SERVICE_KEY_USAGE "%s", node) < 0)
                 return -ENOMEM;
         if ((r = service_node_load(s, node, &n, NULL, ret_msg)) < 0)
                 return r;
         if (!(o = json_pack("{s:s, s:O, s:I}", "node", node, "resources", resources, "reported", (json_int_t) time(NULL))))
                 return -ENOMEM;
-        if ((r = txn_put_json(&t, k, o)) < 0 || (r = txn_commit(s, &t, ret_msg)) < 0)
+        if ((r = service_txn_put_json(&t, k, o)) < 0 || (r = service_txn_commit(s, &t, ret_msg)) < 0)
                 return r;
         service_notify(s, "node", node, "usage");
         return 0;

@@ -25,12 +25,12 @@ static int iqn_taken(Service *s, const char *rd, const char *iqn, char **ret_msg
         _cleanup_(json_decrefp) json_t *l = NULL;
         json_t *e;
         size_t i;
-        int r = obj_range(s, KEY_EXPORT, &l);
+        int r = service_obj_range(s, KEY_EXPORT, &l);
         if (r < 0)
-                return read_failed(ret_msg, r);
+                return service_read_failed(ret_msg, r);
         json_array_foreach(l, i, e)
                 if (!streq(json_get_str(e, "resource-definition", ""), rd) && streq(json_get_str(e, "iqn", ""), iqn))
-                        return msgf(ret_msg, -EEXIST, "'%s' would get the iSCSI target %s, which '%s' already has "
+                        return service_msgf(ret_msg, -EEXIST, "'%s' would get the iSCSI target %s, which '%s' already has "
                                     "(target names are lower case, '_' becomes '-')", rd, iqn,
                                     json_get_str(e, "resource-definition", ""));
         return 0;
@@ -39,13 +39,13 @@ static int iqn_taken(Service *s, const char *rd, const char *iqn, char **ret_msg
 static int check_initiator(const char *ini, char **ret_msg) {
         if (!ini || !(startswith(ini, "iqn.") || startswith(ini, "eui.") || startswith(ini, "naa.")) ||
             !service_chars_ok(ini, ".-:", 5, 223))
-                return msgf(ret_msg, -EINVAL, "invalid initiator name: expected iqn./eui./naa. form (RFC 3720)");
+                return service_msgf(ret_msg, -EINVAL, "invalid initiator name: expected iqn./eui./naa. form (RFC 3720)");
         return 0;
 }
 
 static int check_portal(const char *p, char **ret_msg) {
         if (!service_chars_ok(p, ".:[]", 1, 64))
-                return msgf(ret_msg, -EINVAL, "invalid portal: expected ADDRESS[:PORT]");
+                return service_msgf(ret_msg, -EINVAL, "invalid portal: expected ADDRESS[:PORT]");
         return 0;
 }
 
@@ -61,7 +61,7 @@ static int export_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         ExportChange *c = userdata;
         const char *rd = c->rd, *ini = c->ini, *user = c->user, *pw = c->pw, *want_node = c->want_node;
         json_t *portals = c->portals, *e;
-        _cleanup_free_ char *ek = service_key_under(KEY_EXPORT, rd, NULL), *rk = key_rd(rd);
+        _cleanup_free_ char *ek = service_key_under(KEY_EXPORT, rd, NULL), *rk = service_key_rd(rd);
         size_t i;
         int r;
         if (!ek || !rk)
@@ -69,14 +69,14 @@ static int export_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         _cleanup_(json_decrefp) json_t *rdo = NULL, *reps = NULL, *cur = NULL, *nodeo = NULL;
         int64_t rev, cur_rev = 0;
         const char *node = NULL;
-        if ((r = rd_load(s, rd, &rdo, &rev, ret_msg)) < 0 || (r = replicas_load(s, rd, &reps, ret_msg)) < 0)
+        if ((r = service_rd_load(s, rd, &rdo, &rev, ret_msg)) < 0 || (r = service_replicas_load(s, rd, &reps, ret_msg)) < 0)
                 return r;
         if (json_array_size(json_object_get(rdo, "volumes")) != 1)
-                return msgf(ret_msg, -EINVAL, "iSCSI export needs exactly one volume ('%s' has %zu)", rd,
+                return service_msgf(ret_msg, -EINVAL, "iSCSI export needs exactly one volume ('%s' has %zu)", rd,
                             json_array_size(json_object_get(rdo, "volumes")));
-        r = obj_get(s, ek, &cur, &cur_rev);
+        r = service_obj_get(s, ek, &cur, &cur_rev);
         if (r < 0 && r != -ENOENT)
-                return read_failed(ret_msg, r);
+                return service_read_failed(ret_msg, r);
         if (cur)
                 node = json_get_str(cur, "node", "");
         else {
@@ -90,21 +90,21 @@ static int export_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
                                 node = n;
                 }
                 if (!node && want_node)
-                        return msgf(ret_msg, -EINVAL, "'%s' has no diskful replica on node '%s'", rd, want_node);
+                        return service_msgf(ret_msg, -EINVAL, "'%s' has no diskful replica on node '%s'", rd, want_node);
                 if (!node)
-                        return msgf(ret_msg, -EINVAL, "'%s' has no diskful replica to export from", rd);
+                        return service_msgf(ret_msg, -EINVAL, "'%s' has no diskful replica to export from", rd);
         }
         if (want_node && !streq(want_node, node))
-                return msgf(ret_msg, -EBUSY, "'%s' is already exported from node '%s'", rd, node);
+                return service_msgf(ret_msg, -EBUSY, "'%s' is already exported from node '%s'", rd, node);
         const char *prim = json_get_str(rdo, "primary", NULL);
         if (prim && !streq(prim, node))
-                return msgf(ret_msg, -EBUSY, "'%s' is asked to be Primary on node '%s', not on the export node '%s'",
+                return service_msgf(ret_msg, -EBUSY, "'%s' is asked to be Primary on node '%s', not on the export node '%s'",
                             rd, prim, node);
-        _cleanup_free_ char *nk = key_node(node);
+        _cleanup_free_ char *nk = service_key_node(node);
         if (!nk)
                 return -ENOMEM;
-        if ((r = obj_get(s, nk, &nodeo, NULL)) < 0)
-                return read_failed(ret_msg, r);
+        if ((r = service_obj_get(s, nk, &nodeo, NULL)) < 0)
+                return service_read_failed(ret_msg, r);
         _cleanup_(json_decrefp) json_t *o = cur ? json_deep_copy(cur) : json_object();
         if (!o)
                 return -ENOMEM;
@@ -132,8 +132,8 @@ static int export_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         json_object_set_new(json_object_get(o, "acls"), ini, json_pack("{s:s, s:s}", "userid", user, "password", pw));
         if (json_get_bool(o, "set-primary", false))
                 json_object_set_new(rdo, "primary", json_string(node));
-        if ((r = txn_require_rev(t, rk, rev)) < 0 || (r = txn_require_rev(t, ek, cur_rev)) < 0 ||
-            (r = txn_put_json(t, ek, o)) < 0 || (r = txn_put_json(t, rk, rdo)) < 0)
+        if ((r = service_txn_require_rev(t, rk, rev)) < 0 || (r = service_txn_require_rev(t, ek, cur_rev)) < 0 ||
+            (r = service_txn_put_json(t, ek, o)) < 0 || (r = service_txn_put_json(t, rk, rdo)) < 0)
                 return r;
         if ((r = service_txn_notify(t, "export", rd, cur ? "modified" : "created")) < 0)
                 return r;
@@ -149,28 +149,28 @@ int service_export_iscsi(Service *s, const char *rd, json_t *options, json_t **r
         json_t *portals = json_object_get(options, "portals"), *e;
         size_t i;
         int r;
-        if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
-            (r = opt_string(options, "initiator", &ini, ret_msg)) < 0 ||
-            (r = opt_string(options, "chap-username", &user, ret_msg)) < 0 ||
-            (r = opt_string(options, "chap-password", &pw, ret_msg)) < 0 ||
-            (r = opt_string(options, "node", &want_node, ret_msg)) < 0)
+        if ((r = service_check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = service_opts_check_keys(options, allowed, ret_msg)) < 0 ||
+            (r = service_opt_string(options, "initiator", &ini, ret_msg)) < 0 ||
+            (r = service_opt_string(options, "chap-username", &user, ret_msg)) < 0 ||
+            (r = service_opt_string(options, "chap-password", &pw, ret_msg)) < 0 ||
+            (r = service_opt_string(options, "node", &want_node, ret_msg)) < 0)
                 return r;
         if (!ini)
-                return msgf(ret_msg, -EINVAL, "option 'initiator' is required");
+                return service_msgf(ret_msg, -EINVAL, "option 'initiator' is required");
         if ((r = check_initiator(ini, ret_msg)) < 0)
                 return r;
         if (!user || !pw)
-                return msgf(ret_msg, -EINVAL, "CHAP is required: give 'chap-username' and 'chap-password'");
+                return service_msgf(ret_msg, -EINVAL, "CHAP is required: give 'chap-username' and 'chap-password'");
         if (!service_chars_ok(user, "-_.:@", 1, 255) || streq(user, "NULL"))
-                return msgf(ret_msg, -EINVAL, "invalid CHAP user name (1-255 of A-Z a-z 0-9 - _ . : @)");
+                return service_msgf(ret_msg, -EINVAL, "invalid CHAP user name (1-255 of A-Z a-z 0-9 - _ . : @)");
         if (!service_chars_ok(pw, "-_.+=~!#^*,", 12, 255) || startswith(pw, "NULL"))
-                return msgf(ret_msg, -EINVAL, "invalid CHAP secret: 12-255 of A-Z a-z 0-9 - _ . + = ~ ! # ^ * ,");
+                return service_msgf(ret_msg, -EINVAL, "invalid CHAP secret: 12-255 of A-Z a-z 0-9 - _ . + = ~ ! # ^ * ,");
         if (portals && !json_is_array(portals))
-                return msgf(ret_msg, -EINVAL, "option 'portals' must be an array of strings");
+                return service_msgf(ret_msg, -EINVAL, "option 'portals' must be an array of strings");
         json_array_foreach(portals, i, e)
                 if (!json_is_string(e) || (r = check_portal(json_string_value(e), ret_msg)) < 0)
-                        return r < 0 ? r : msgf(ret_msg, -EINVAL, "option 'portals' must be an array of strings");
-        if (want_node && (r = check_name(NAME_NODE, want_node, ret_msg)) < 0)
+                        return r < 0 ? r : service_msgf(ret_msg, -EINVAL, "option 'portals' must be an array of strings");
+        if (want_node && (r = service_check_name(NAME_NODE, want_node, ret_msg)) < 0)
                 return r;
 
         ExportChange c = { .rd = rd, .ini = ini, .user = user, .pw = pw, .want_node = want_node, .portals = portals };
@@ -189,33 +189,33 @@ typedef struct UnexportChange {
 static int unexport_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         const UnexportChange *c = userdata;
         const char *rd = c->rd, *ini = c->ini;
-        _cleanup_free_ char *ek = service_key_under(KEY_EXPORT, rd, NULL), *rk = key_rd(rd);
+        _cleanup_free_ char *ek = service_key_under(KEY_EXPORT, rd, NULL), *rk = service_key_rd(rd);
         int r;
         if (!ek || !rk)
                 return -ENOMEM;
         _cleanup_(json_decrefp) json_t *cur = NULL, *rdo = NULL;
         int64_t rev, rd_rev = 0;
-        r = obj_get(s, ek, &cur, &rev);
+        r = service_obj_get(s, ek, &cur, &rev);
         if (r == -ENOENT)
-                return msgf(ret_msg, r, "'%s' is not exported", rd);
+                return service_msgf(ret_msg, r, "'%s' is not exported", rd);
         if (r < 0)
-                return read_failed(ret_msg, r);
+                return service_read_failed(ret_msg, r);
         if (ini) {
                 if (!json_object_get(json_object_get(cur, "acls"), ini))
-                        return msgf(ret_msg, -ENOENT, "'%s' is not exported to '%s'", rd, ini);
+                        return service_msgf(ret_msg, -ENOENT, "'%s' is not exported to '%s'", rd, ini);
                 json_object_del(json_object_get(cur, "acls"), ini);
-                r = txn_put_json(t, ek, cur);
+                r = service_txn_put_json(t, ek, cur);
         } else {
-                r = txn_delete(t, ek);
+                r = service_txn_delete(t, ek);
                 /* Give the Primary role back if the export took it. */
-                if (r >= 0 && json_get_bool(cur, "set-primary", false) && obj_get(s, rk, &rdo, &rd_rev) >= 0 &&
+                if (r >= 0 && json_get_bool(cur, "set-primary", false) && service_obj_get(s, rk, &rdo, &rd_rev) >= 0 &&
                     streq(json_get_str(rdo, "primary", ""), json_get_str(cur, "node", ""))) {
                         json_object_del(rdo, "primary");
-                        if ((r = txn_require_rev(t, rk, rd_rev)) >= 0)
-                                r = txn_put_json(t, rk, rdo);
+                        if ((r = service_txn_require_rev(t, rk, rd_rev)) >= 0)
+                                r = service_txn_put_json(t, rk, rdo);
                 }
         }
-        if (r < 0 || (r = txn_require_rev(t, ek, rev)) < 0)
+        if (r < 0 || (r = service_txn_require_rev(t, ek, rev)) < 0)
                 return r;
         if ((r = service_txn_notify(t, "export", rd, ini ? "modified" : "deleted")) < 0)
                 return r;
@@ -226,8 +226,8 @@ int service_unexport_iscsi(Service *s, const char *rd, json_t *options, char **r
         static const char *const allowed[] = { "initiator", NULL };
         const char *ini = NULL;
         int r;
-        if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
-            (r = opt_string(options, "initiator", &ini, ret_msg)) < 0 || (ini && (r = check_initiator(ini, ret_msg)) < 0))
+        if ((r = service_check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = service_opts_check_keys(options, allowed, ret_msg)) < 0 ||
+            (r = service_opt_string(options, "initiator", &ini, ret_msg)) < 0 || (ini && (r = check_initiator(ini, ret_msg)) < 0))
                 return r;
         return service_txn_run(s, unexport_build, &(UnexportChange) { rd, ini }, ret_msg, "'%s'", rd);
 }
@@ -239,8 +239,8 @@ int service_export_list(Service *s, const char *rd, json_t **ret, char **ret_msg
         int r;
         if (!out)
                 return -ENOMEM;
-        if ((r = obj_range(s, KEY_EXPORT, &l)) < 0)
-                return read_failed(ret_msg, r);
+        if ((r = service_obj_range(s, KEY_EXPORT, &l)) < 0)
+                return service_read_failed(ret_msg, r);
         json_array_foreach(l, i, e) {
                 if (rd && *rd && !streq(json_get_str(e, "resource-definition", ""), rd))
                         continue;

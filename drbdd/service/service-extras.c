@@ -19,9 +19,9 @@ int service_node_extras(Service *s, const char *node, json_t **ret, char **ret_m
                                                         "exports", exp_out, "sources", src_out);
         if (!out)
                 return -ENOMEM;
-        if ((r = obj_range(s, KEY_SNAPS, &snaps)) < 0 || (r = obj_range(s, KEY_REVERT, &reverts)) < 0 ||
-            (r = obj_range(s, KEY_EXPORT, &exports)) < 0 || (r = obj_range(s, KEY_RDS, &rds)) < 0)
-                return read_failed(ret_msg, r);
+        if ((r = service_obj_range(s, KEY_SNAPS, &snaps)) < 0 || (r = service_obj_range(s, KEY_REVERT, &reverts)) < 0 ||
+            (r = service_obj_range(s, KEY_EXPORT, &exports)) < 0 || (r = service_obj_range(s, KEY_RDS, &rds)) < 0)
+                return service_read_failed(ret_msg, r);
         json_array_foreach(snaps, i, e)
                 json_array_foreach(json_object_get(e, "nodes"), j, n)
                         if (streq(json_get_str(n, "node", ""), node)) {
@@ -54,7 +54,7 @@ int service_node_extras(Service *s, const char *node, json_t **ret, char **ret_m
 int service_observed_aux_put(Service *s, const char *prefix, const char *node, const char *name, json_t *state,
                              char **ret_msg) {
         _cleanup_free_ char *k = service_key_under(prefix, node, name);
-        _cleanup_(txn_done) Txn t = {};
+        _cleanup_(service_txn_done) Txn t = {};
         int r;
         if (!k)
                 return -ENOMEM;
@@ -63,12 +63,12 @@ int service_observed_aux_put(Service *s, const char *prefix, const char *node, c
                 return -EINVAL;
         if (state) {
                 _cleanup_(json_decrefp) json_t *cur = NULL;
-                if (obj_get(s, k, &cur, NULL) >= 0 && json_equal(cur, state))
+                if (service_obj_get(s, k, &cur, NULL) >= 0 && json_equal(cur, state))
                         return 0;
         }
-        if ((r = state ? txn_put_json(&t, k, state) : txn_delete(&t, k)) < 0)
+        if ((r = state ? service_txn_put_json(&t, k, state) : service_txn_delete(&t, k)) < 0)
                 return r;
-        return txn_commit(s, &t, ret_msg);
+        return service_txn_commit(s, &t, ret_msg);
 }
 
 int service_observed_aux_list(Service *s, const char *prefix, const char *node, json_t **ret) {

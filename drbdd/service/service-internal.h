@@ -38,46 +38,46 @@ struct Service {
 };
 
 /* Sets *ret_msg (if non-NULL) to a formatted message; returns error. */
-int msgf(char **ret_msg, int error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int service_msgf(char **ret_msg, int error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Carries a message from a validator that allocated one. */
-int msg_take(char **ret_msg, int error, char *msg);
+int service_msg_take(char **ret_msg, int error, char *msg);
 
 /* name_validate() with the message carried to *ret_msg: 0 or -EINVAL. */
-int check_name(int name_kind, const char *name, char **ret_msg);
+int service_check_name(int name_kind, const char *name, char **ret_msg);
 /* Turns a failed store read into the operator's message: -EHOSTUNREACH
  * ("cluster store unavailable"), -EIO for -EBADMSG (a malformed etcd reply:
  * the D-Bus layer answers -EBADMSG with InvalidArgument, which is for
  * arguments sd-bus could not read), or the error itself. */
-int read_failed(char **ret_msg, int r);
+int service_read_failed(char **ret_msg, int r);
 /* The resource definition object (-ENOENT with "not found" message). */
-int rd_load(Service *s, const char *rd, json_t **ret, int64_t *ret_rev, char **ret_msg);
+int service_rd_load(Service *s, const char *rd, json_t **ret, int64_t *ret_rev, char **ret_msg);
 /* The node object (-ENOENT with "node '<node>' not found"). */
 int service_node_load(Service *s, const char *node, json_t **ret, int64_t *ret_rev, char **ret_msg);
 /* All replica objects of rd. */
-int replicas_load(Service *s, const char *rd, json_t **ret, char **ret_msg);
+int service_replicas_load(Service *s, const char *rd, json_t **ret, char **ret_msg);
 
 /* Read-modify-write of the object at key, retried on revision conflicts.
  * modify() returns < 0 (error, message in *ret_msg), 0 (nothing to change:
  * no write) or 1 (write obj back). -ENOENT with "<what> not found" when the
  * key is absent. Returns 0 when written, the modify error, or a store error. */
 typedef int (*ObjModifyFn)(json_t *obj, void *userdata, char **ret_msg);
-int obj_modify(Service *s, const char *key, const char *what, ObjModifyFn modify, void *userdata, char **ret_msg);
+int service_obj_modify(Service *s, const char *key, const char *what, ObjModifyFn modify, void *userdata, char **ret_msg);
 
 /* Keys, newly allocated. */
-char *key_node(const char *node);
-char *key_pool(const char *node, const char *pool);
-char *key_rg(const char *rg);
-char *key_rd(const char *rd);
-char *key_res(const char *rd, const char *node);
+char *service_key_node(const char *node);
+char *service_key_pool(const char *node, const char *pool);
+char *service_key_rg(const char *rg);
+char *service_key_rd(const char *rd);
+char *service_key_res(const char *rd, const char *node);
 /* prefix<a>/<b>, or prefix<a> when b is NULL. */
 char *service_key_under(const char *prefix, const char *a, const char *b);
 /* The observed object at prefix<node>/<name> (new reference); NULL when absent. */
 json_t *service_observed_get(Service *s, const char *prefix, const char *node, const char *name);
 
 /* Reads a JSON object at key. -ENOENT if absent, -EIO if not an object. */
-int obj_get(Service *s, const char *key, json_t **ret, int64_t *ret_rev);
+int service_obj_get(Service *s, const char *key, json_t **ret, int64_t *ret_rev);
 /* All JSON objects under prefix, as an array; each gets "_rev" removed. */
-int obj_range(Service *s, const char *prefix, json_t **ret);
+int service_obj_range(Service *s, const char *prefix, json_t **ret);
 
 /* A change to announce (service_notify) once the transaction is committed. */
 typedef struct TxnNote {
@@ -96,18 +96,18 @@ typedef struct Txn {
         size_t n_notes;
 } Txn;
 
-void txn_done(Txn *t);
-int txn_require_rev(Txn *t, const char *key, int64_t mod_rev); /* 0 = absent */
-int txn_put_json(Txn *t, const char *key, json_t *value);
-int txn_put(Txn *t, const char *key, const char *value);
-int txn_delete(Txn *t, const char *key);
-int txn_delete_prefix(Txn *t, const char *prefix);
+void service_txn_done(Txn *t);
+int service_txn_require_rev(Txn *t, const char *key, int64_t mod_rev); /* 0 = absent */
+int service_txn_put_json(Txn *t, const char *key, json_t *value);
+int service_txn_put(Txn *t, const char *key, const char *value);
+int service_txn_delete(Txn *t, const char *key);
+int service_txn_delete_prefix(Txn *t, const char *prefix);
 /* t already compares or writes key (an allocation taken by an earlier step). */
 bool service_txn_has_key(const Txn *t, const char *key);
 /* Announces the change once t is committed (name is copied). */
 int service_txn_notify(Txn *t, const char *kind, const char *name, const char *action);
 /* Commits; -EAGAIN on conflict. Translates store errors into messages. */
-int txn_commit(Service *s, Txn *t, char **ret_msg);
+int service_txn_commit(Service *s, Txn *t, char **ret_msg);
 
 /* Builds one transaction into t from fresh store reads, by composing steps
  * that add their compares, writes and notes. Returns < 0 (an error, message
@@ -129,34 +129,34 @@ void service_notify(Service *s, const char *kind, const char *name, const char *
 bool service_chars_ok(const char *v, const char *extra, size_t min, size_t max);
 
 /* Option helpers: all return 0 when the key is absent (leaving *ret alone). */
-int opts_check_keys(json_t *opts, const char *const *allowed, char **ret_msg);
-int opt_string(json_t *opts, const char *key, const char **ret, char **ret_msg);
-int opt_uint(json_t *opts, const char *key, uint64_t min, uint64_t max, uint64_t *ret, char **ret_msg);
-int opt_bool(json_t *opts, const char *key, bool *ret, char **ret_msg);
+int service_opts_check_keys(json_t *opts, const char *const *allowed, char **ret_msg);
+int service_opt_string(json_t *opts, const char *key, const char **ret, char **ret_msg);
+int service_opt_uint(json_t *opts, const char *key, uint64_t min, uint64_t max, uint64_t *ret, char **ret_msg);
+int service_opt_bool(json_t *opts, const char *key, bool *ret, char **ret_msg);
 /* Array of names validated with name_validate(kind). */
-int opt_names(json_t *opts, const char *key, int name_kind, json_t **ret, char **ret_msg);
+int service_opt_names(json_t *opts, const char *key, int name_kind, json_t **ret, char **ret_msg);
 /* Object of DRBD options validated against the whitelist. */
-int opt_drbd_options(json_t *opts, const char *key, json_t **ret, char **ret_msg);
+int service_opt_drbd_options(json_t *opts, const char *key, json_t **ret, char **ret_msg);
 
 /* Node's DRBD dialect from its object. */
-DrbdDialect node_dialect(json_t *node);
+DrbdDialect service_node_dialect(json_t *node);
 /* The node's drbdd is alive (its liveness key exists) and its kernel reported
  * DRBD 9: a node that may take a tie-breaker. */
-bool node_runs_drbd9(Service *s, json_t *node);
+bool service_node_runs_drbd9(Service *s, json_t *node);
 /* Extent of a pool in KiB by driver. */
-uint64_t pool_extent_kib(json_t *pool);
+uint64_t service_pool_extent_kib(json_t *pool);
 /* Backing device path of volume vnr of rd on pool (newly allocated). */
-char *pool_volume_path(json_t *pool, const char *rd, unsigned vnr);
+char *service_pool_volume_path(json_t *pool, const char *rd, unsigned vnr);
 /* Backing KiB allocated on every pool from the desired state, in one read
  * of all replicas and definitions (not one per pool): *ret (new reference)
- * maps "node/pool" to KiB; read it with pools_used_get(). nodes and pools
+ * maps "node/pool" to KiB; read it with service_pools_used_get(). nodes and pools
  * are all node and pool objects; a replica on a pool or node not among them
  * counts nowhere. Returns 0 or a store error. */
-int pools_used_kib(Service *s, json_t *nodes, json_t *pools, json_t **ret);
-/* KiB allocated on node/pool in used (from pools_used_kib()); 0 if none. */
-uint64_t pools_used_get(json_t *used, const char *node, const char *pool);
+int service_pools_used_kib(Service *s, json_t *nodes, json_t *pools, json_t **ret);
+/* KiB allocated on node/pool in used (from service_pools_used_kib()); 0 if none. */
+uint64_t service_pools_used_get(json_t *used, const char *node, const char *pool);
 /* Peer slots that bitmaps are sized for, for rd on a node of dialect d. */
-unsigned rd_peer_slots(json_t *rd, DrbdDialect d);
+unsigned service_rd_peer_slots(json_t *rd, DrbdDialect d);
 
 /* ---- steps of one transaction (service-rd.c) ---- */
 /* A resource definition as the steps of one transaction read and change it.
@@ -203,12 +203,12 @@ int service_resource_create_step(Service *s, Txn *t, RdDraft *d, const char *nod
  * when it added replicas, 0 when none were needed. */
 int service_autoplace_step(Service *s, Txn *t, RdDraft *d, json_t *options, json_t *excluded, char **ret_msg);
 /* Adds the removal of replica res (read at res_rev) to t; its node-id stays held. */
-int replica_delete_ops(Txn *t, const char *rd_name, json_t *res, int64_t res_rev);
+int service_replica_delete_ops(Txn *t, const char *rd_name, json_t *res, int64_t res_rev);
 /* The replica of replicas on node (borrowed), or NULL. */
-json_t *replica_of(json_t *replicas, const char *node);
+json_t *service_replica_of(json_t *replicas, const char *node);
 /* Checks DRBD 8.4 limits for the set of nodes after adding n_new replicas
  * (one of which may be on new_node). */
-int check_dialect_limits(Service *s, json_t *replicas, const char *new_node, size_t n_new, bool new_diskless,
+int service_check_dialect_limits(Service *s, json_t *replicas, const char *new_node, size_t n_new, bool new_diskless,
                          char **ret_msg);
 /* Turns the tie-breaker on node into an ordinary diskless client (a host
  * attaches there, or the leader no longer needs it as a tie-breaker while a
@@ -217,21 +217,21 @@ int check_dialect_limits(Service *s, json_t *replicas, const char *new_node, siz
  * one transaction of its own. */
 int service_tiebreaker_to_client_step(Service *s, Txn *t, const char *rd_name, const char *node, bool attach_created,
                               char **ret_msg);
-int tiebreaker_to_client(Service *s, const char *rd_name, const char *node, bool attach_created, char **ret_msg);
+int service_tiebreaker_to_client(Service *s, const char *rd_name, const char *node, bool attach_created, char **ret_msg);
 
 /* ---- attachments (service-attach.c) ---- */
 /* A host uses rd through its replica on node (rd's "attached" list). */
-bool rd_attached(json_t *rd, const char *node);
+bool service_rd_attached(json_t *rd, const char *node);
 /* The dual-primary window is open: two or more hosts are attached. */
-bool rd_window_open(json_t *rd);
+bool service_rd_window_open(json_t *rd);
 /* The domains node's compute helper reported using rd (borrowed from usage,
  * all SERVICE_KEY_USAGE objects), or NULL. */
-json_t *usage_domains(json_t *usage, const char *node, const char *rd);
+json_t *service_usage_domains(json_t *usage, const char *node, const char *rd);
 
 /* Checks that rd may be deleted (-EBUSY while it has snapshots or a clone or
  * restore still reads from it) and adds the deletion of its export and
  * revert state to t (service-snapshot.c). */
-int rd_delete_extras(Service *s, const char *rd, Txn *t, char **ret_msg);
+int service_rd_delete_extras(Service *s, const char *rd, Txn *t, char **ret_msg);
 /* A revert of rd (its revert object cur) has not finished on every node
  * (service-snapshot.c). */
 bool service_revert_running(Service *s, json_t *cur);

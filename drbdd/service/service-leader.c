@@ -62,7 +62,7 @@ static bool node_has_group_pool(Service *s, const char *node, json_t *rg) {
         _cleanup_free_ char *prefix = NULL;
         json_t *p, *g;
         size_t i, j;
-        if (asprintf(&prefix, KEY_POOLS "%s/", node) < 0 || obj_range(s, prefix, &pools) < 0)
+        if (asprintf(&prefix, KEY_POOLS "%s/", node) < 0 || service_obj_range(s, prefix, &pools) < 0)
                 return false;
         json_t *wanted = json_object_get(rg, "storage-pools");
         json_array_foreach(pools, i, p) {
@@ -78,7 +78,7 @@ static bool node_has_group_pool(Service *s, const char *node, json_t *rg) {
 static bool observed_uptodate(Service *s, const char *rd, const char *node) {
         _cleanup_free_ char *k = NULL;
         _cleanup_(json_decrefp) json_t *o = NULL;
-        return asprintf(&k, SERVICE_KEY_OBSERVED "%s/%s", node, rd) >= 0 && obj_get(s, k, &o, NULL) >= 0 &&
+        return asprintf(&k, SERVICE_KEY_OBSERVED "%s/%s", node, rd) >= 0 && service_obj_get(s, k, &o, NULL) >= 0 &&
                streq(json_get_str(o, "state", ""), "UpToDate");
 }
 
@@ -100,7 +100,7 @@ static int set_auto_diskful_mark(json_t *res, void *userdata, char **ret_msg) {
 static void leader_auto_diskful(Service *s, const char *name, json_t *rd, json_t *replicas, json_t *usage,
                                 json_t *alarms, json_t *done) {
         _cleanup_(json_decrefp) json_t *rg = NULL;
-        _cleanup_free_ char *rgk = key_rg(json_get_str(rd, "resource-group", DEFAULT_RG));
+        _cleanup_free_ char *rgk = service_key_rg(json_get_str(rd, "resource-group", DEFAULT_RG));
         json_t *e;
         size_t i;
         char key[400];
@@ -110,7 +110,7 @@ static void leader_auto_diskful(Service *s, const char *name, json_t *rd, json_t
         json_array_foreach(replicas, i, e)
                 relevant = relevant || json_get_bool(e, "auto-diskful", false) ||
                            (json_get_bool(e, "diskless", false) &&
-                            json_array_size(usage_domains(usage, json_get_str(e, "node", ""), name)) > 0);
+                            json_array_size(service_usage_domains(usage, json_get_str(e, "node", ""), name)) > 0);
         if (!relevant) {
                 json_array_foreach(replicas, i, e) {
                         snprintf(key, sizeof key, "%s/%s", name, json_get_str(e, "node", ""));
@@ -118,7 +118,7 @@ static void leader_auto_diskful(Service *s, const char *name, json_t *rd, json_t
                 }
                 return;
         }
-        if (!rgk || obj_get(s, rgk, &rg, NULL) < 0)
+        if (!rgk || service_obj_get(s, rgk, &rg, NULL) < 0)
                 return;
         json_int_t minutes = json_get_int(rg, "auto-diskful", 0);
         unsigned place = (unsigned) json_get_int(rg, "place-count", 2), diskful = 0, marked = 0, uptodate = 0;
@@ -132,7 +132,7 @@ static void leader_auto_diskful(Service *s, const char *name, json_t *rd, json_t
                         json_object_del(s->since, key);
                         continue;
                 }
-                bool disklessly = json_array_size(usage_domains(usage, node, name)) > 0 &&
+                bool disklessly = json_array_size(service_usage_domains(usage, node, name)) > 0 &&
                                   node_has_group_pool(s, node, rg);
                 if (disklessly && alarms)
                         json_array_append_new(json_object_get(alarms, "running-disklessly"),
@@ -150,12 +150,12 @@ static void leader_auto_diskful(Service *s, const char *name, json_t *rd, json_t
                 if (now - (time_t) json_integer_value(t) < (time_t) minutes * 60)
                         continue;
                 _cleanup_(json_decrefp) json_t *o = json_pack("{s:b}", "diskless", 0);
-                _cleanup_free_ char *m = NULL, *rk = key_res(name, node);
+                _cleanup_free_ char *m = NULL, *rk = service_key_res(name, node);
                 if (service_resource_toggle_disk(s, name, node, o, &m) < 0) {
                         log_warning("leader: auto-diskful of '%s' on '%s': %s", name, node, m ? m : "failed");
                         continue;
                 }
-                (void) obj_modify(s, rk, "replica", set_auto_diskful_mark, NULL, NULL);
+                (void) service_obj_modify(s, rk, "replica", set_auto_diskful_mark, NULL, NULL);
                 json_object_del(s->since, key);
                 note(done, "made the client of '%s' on '%s' diskful: a domain ran through it for %lld min beside a "
                      "pool of the group (auto-diskful)", name, node, (long long) minutes);
@@ -171,7 +171,7 @@ static void leader_auto_diskful(Service *s, const char *name, json_t *rd, json_t
         json_array_foreach(replicas, i, e) {
                 const char *node = json_get_str(e, "node", "");
                 if (json_get_bool(e, "diskless", false) || json_get_bool(e, "auto-diskful", false) ||
-                    rd_attached(rd, node) || json_array_size(usage_domains(usage, node, name)) > 0)
+                    service_rd_attached(rd, node) || json_array_size(service_usage_domains(usage, node, name)) > 0)
                         continue;
                 if (service_resource_delete(s, name, node, NULL) >= 0)
                         note(done, "removed the diskful replica of '%s' on '%s': %u diskful after auto-diskful, the "
@@ -184,14 +184,14 @@ static void leader_auto_diskful(Service *s, const char *name, json_t *rd, json_t
 static int leader_rd(Service *s, const char *name, json_t *lost, json_t *nodes, json_t *usage, json_t *alarms,
                      json_t *done) {
         _cleanup_(json_decrefp) json_t *rd = NULL, *replicas = NULL;
-        _cleanup_free_ char *prefix = NULL, *rk = key_rd(name);
+        _cleanup_free_ char *prefix = NULL, *rk = service_key_rd(name);
         json_t *e;
         size_t j;
         int r;
         if (!rk || asprintf(&prefix, KEY_RES "%s/", name) < 0)
                 return -ENOMEM;
-        if (obj_get(s, rk, &rd, NULL) < 0 || json_array_size(json_object_get(rd, "volumes")) == 0 ||
-            obj_range(s, prefix, &replicas) < 0)
+        if (service_obj_get(s, rk, &rd, NULL) < 0 || json_array_size(json_object_get(rd, "volumes")) == 0 ||
+            service_obj_range(s, prefix, &replicas) < 0)
                 return 0; /* deleted meanwhile, or nothing to place yet */
         unsigned diskful = 0, on_lost = 0, all9 = 1;
         json_t *tiebreaker = NULL;
@@ -202,7 +202,7 @@ static int leader_rd(Service *s, const char *name, json_t *lost, json_t *nodes, 
                 json_array_foreach(nodes, k, x)
                         if (streq(json_get_str(x, "name", ""), node))
                                 n = x;
-                if (!n || node_dialect(n) != DRBD_DIALECT_9)
+                if (!n || service_node_dialect(n) != DRBD_DIALECT_9)
                         all9 = 0;
                 if (json_get_bool(e, "tie-breaker", false))
                         tiebreaker = e;
@@ -217,13 +217,13 @@ static int leader_rd(Service *s, const char *name, json_t *lost, json_t *nodes, 
                 _cleanup_(json_decrefp) json_t *o = json_pack("{s:O}", "exclude-nodes", lost);
                 _cleanup_(json_decrefp) json_t *after = NULL;
                 r = service_autoplace(s, name, o, &m);
-                if (r >= 0 && obj_range(s, prefix, &after) >= 0 && json_array_size(after) > json_array_size(replicas))
+                if (r >= 0 && service_obj_range(s, prefix, &after) >= 0 && json_array_size(after) > json_array_size(replicas))
                         note(done, "re-placed '%s': %u replica(s) on lost nodes", name, on_lost);
                 else if (r < 0)
                         log_warning("leader: cannot re-place '%s': %s", name, m ? m : strerror(-r));
                 return 0;
         }
-        if (alarms && rd_window_open(rd))
+        if (alarms && service_rd_window_open(rd))
                 json_object_set_new(json_object_get(alarms, "windows"), name,
                                     json_integer(json_get_int(rd, "window-since", 0)));
         leader_auto_diskful(s, name, rd, replicas, usage, alarms, done);
@@ -233,14 +233,14 @@ static int leader_rd(Service *s, const char *name, json_t *lost, json_t *nodes, 
                 _cleanup_free_ char *m = NULL;
                 _cleanup_(json_decrefp) json_t *o = json_pack("{s:i}", "place-count", 2);
                 _cleanup_(json_decrefp) json_t *after = NULL;
-                if (service_autoplace(s, name, o, &m) >= 0 && obj_range(s, prefix, &after) >= 0 &&
+                if (service_autoplace(s, name, o, &m) >= 0 && service_obj_range(s, prefix, &after) >= 0 &&
                     json_array_size(after) > json_array_size(replicas))
                         note(done, "added a tie-breaker to '%s'", name);
         } else if (tiebreaker && diskful != 2) {
                 const char *node = json_get_str(tiebreaker, "node", "");
                 /* A host attached through it keeps it, as a client its detach removes. */
-                if (rd_attached(rd, node)) {
-                        if (tiebreaker_to_client(s, name, node, true, NULL) >= 0)
+                if (service_rd_attached(rd, node)) {
+                        if (service_tiebreaker_to_client(s, name, node, true, NULL) >= 0)
                                 note(done, "made the tie-breaker of '%s' on '%s' a client (attached there; %u diskful "
                                      "replicas)", name, node, diskful);
                 } else if (service_resource_delete(s, name, node, NULL) >= 0)
@@ -271,10 +271,10 @@ int service_leader_pass_new(Service *s, json_t *lost_nodes, LeaderPass **ret, ch
                 service_leader_pass_free(p);
                 return -ENOMEM;
         }
-        if ((r = obj_range(s, KEY_NODES, &p->nodes)) < 0 || (r = obj_range(s, SERVICE_KEY_USAGE, &p->usage)) < 0 ||
+        if ((r = service_obj_range(s, KEY_NODES, &p->nodes)) < 0 || (r = service_obj_range(s, SERVICE_KEY_USAGE, &p->usage)) < 0 ||
             (r = store_range(s->store, KEY_RDS, &l)) < 0) {
                 service_leader_pass_free(p);
-                return read_failed(ret_msg, r);
+                return service_read_failed(ret_msg, r);
         }
         for (size_t i = 0; i < l.n; i++)
                 json_array_append_new(p->names, json_string(l.items[i].key + strlen(KEY_RDS)));
@@ -284,7 +284,7 @@ int service_leader_pass_new(Service *s, json_t *lost_nodes, LeaderPass **ret, ch
 }
 
 int service_leader_pass_run(LeaderPass *p, uint64_t budget_usec, json_t *done) {
-        uint64_t start = monotonic_usec();
+        uint64_t start = thread_monotonic_usec();
         size_t n = json_array_size(p->names);
         do {
                 if (p->next < n)
@@ -296,7 +296,7 @@ int service_leader_pass_run(LeaderPass *p, uint64_t budget_usec, json_t *done) {
                 } else
                         return 0;
                 p->next++;
-        } while (monotonic_usec() - start < budget_usec);
+        } while (thread_monotonic_usec() - start < budget_usec);
         return p->next <= n;
 }
 

@@ -36,7 +36,7 @@ int service_plan_commands(Service *s, const char *rd, const char *node, json_t *
                 return r;
         json_t *d = find_named(json_object_get(desired, "resources"), rd);
         if (!d)
-                return msgf(ret_msg, -ENOENT, "resource '%s' has no replica with volumes on node '%s'", rd, node);
+                return service_msgf(ret_msg, -ENOENT, "resource '%s' has no replica with volumes on node '%s'", rd, node);
         json_t *pj = json_object_get(d, "pool");
         if (json_is_object(pj) && (r = storage_pool_new(pj, &pool, ret_msg)) < 0) /* none for a client */
                 return r;

@@ -16,13 +16,13 @@
 
 
 static int check_snap_name(const char *snap, char **ret_msg) {
-        int r = check_name(NAME_RESOURCE, snap, ret_msg);
+        int r = service_check_name(NAME_RESOURCE, snap, ret_msg);
         if (r < 0)
                 return r;
         if (strlen(snap) > SNAP_MAX_LEN)
-                return msgf(ret_msg, -EINVAL, "snapshot name '%s' is too long (at most %d characters)", snap, SNAP_MAX_LEN);
+                return service_msgf(ret_msg, -EINVAL, "snapshot name '%s' is too long (at most %d characters)", snap, SNAP_MAX_LEN);
         if (streq(snap, "revert"))
-                return msgf(ret_msg, -EINVAL, "'revert' is reserved and cannot name a snapshot");
+                return service_msgf(ret_msg, -EINVAL, "'revert' is reserved and cannot name a snapshot");
         return 0;
 }
 
@@ -52,21 +52,21 @@ static int diskful_on_thin(Service *s, const char *rd, json_t *replicas, json_t 
                 if (json_get_bool(e, "diskless", false))
                         continue;
                 const char *node = json_get_str(e, "node", ""), *pool = json_get_str(e, "storage-pool", "");
-                _cleanup_free_ char *pk = key_pool(node, pool);
+                _cleanup_free_ char *pk = service_key_pool(node, pool);
                 _cleanup_(json_decrefp) json_t *p = NULL;
                 int r;
                 if (!pk)
                         return -ENOMEM;
-                if ((r = obj_get(s, pk, &p, NULL)) < 0)
-                        return read_failed(ret_msg, r);
+                if ((r = service_obj_get(s, pk, &p, NULL)) < 0)
+                        return service_read_failed(ret_msg, r);
                 if (!streq(json_get_str(p, "driver", ""), "lvm-thin"))
-                        return msgf(ret_msg, -EINVAL,
+                        return service_msgf(ret_msg, -EINVAL,
                                     "snapshots need lvm-thin pools: the replica of '%s' on node '%s' is in storage pool "
                                     "'%s' (%s)", rd, node, pool, json_get_str(p, "driver", "?"));
                 json_array_append_new(nodes, json_pack("{s:s, s:s}", "node", node, "storage-pool", pool));
         }
         if (json_array_size(nodes) == 0)
-                return msgf(ret_msg, -EINVAL, "'%s' has no diskful replica to snapshot", rd);
+                return service_msgf(ret_msg, -EINVAL, "'%s' has no diskful replica to snapshot", rd);
         *ret_nodes = TAKE_PTR(nodes);
         return 0;
 }
@@ -77,7 +77,7 @@ static int readers_pending(Service *s, const char *rd, const char *snap, char **
         _cleanup_(json_decrefp) json_t *rds = NULL;
         json_t *e;
         size_t i;
-        int r = obj_range(s, KEY_RDS, &rds);
+        int r = service_obj_range(s, KEY_RDS, &rds);
         if (r < 0)
                 return r;
         json_array_foreach(rds, i, e) {
@@ -87,7 +87,7 @@ static int readers_pending(Service *s, const char *rd, const char *snap, char **
                         continue;
                 _cleanup_(json_decrefp) json_t *reps = NULL;
                 const char *name = json_get_str(e, "name", "");
-                if (replicas_load(s, name, &reps, NULL) < 0)
+                if (service_replicas_load(s, name, &reps, NULL) < 0)
                         continue;
                 json_t *x;
                 size_t j;
@@ -119,13 +119,13 @@ typedef struct SnapChange {
 static int snapshot_create_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         const SnapChange *c = userdata;
         const char *rd = c->rd, *snap = c->snap;
-        _cleanup_free_ char *sk = key_snap(rd, snap), *rk = key_rd(rd), *name = NULL;
+        _cleanup_free_ char *sk = key_snap(rd, snap), *rk = service_key_rd(rd), *name = NULL;
         _cleanup_(json_decrefp) json_t *x = NULL;
         int r;
         if (!sk || !rk || asprintf(&name, "%s/%s", rd, snap) < 0)
                 return -ENOMEM;
-        if (obj_get(s, sk, &x, NULL) >= 0)
-                return msgf(ret_msg, -EEXIST, "snapshot '%s' of '%s' already exists", snap, rd);
+        if (service_obj_get(s, sk, &x, NULL) >= 0)
+                return service_msgf(ret_msg, -EEXIST, "snapshot '%s' of '%s' already exists", snap, rd);
         _cleanup_(json_decrefp) json_t *rdo = NULL, *reps = NULL, *nodes = NULL, *vols = json_array();
         int64_t rev;
         json_t *v;
@@ -133,10 +133,10 @@ static int snapshot_create_build(Service *s, Txn *t, void *userdata, char **ret_
         char when[32];
         if (!vols)
                 return -ENOMEM;
-        if ((r = rd_load(s, rd, &rdo, &rev, ret_msg)) < 0 || (r = replicas_load(s, rd, &reps, ret_msg)) < 0)
+        if ((r = service_rd_load(s, rd, &rdo, &rev, ret_msg)) < 0 || (r = service_replicas_load(s, rd, &reps, ret_msg)) < 0)
                 return r;
         if (json_array_size(json_object_get(rdo, "volumes")) == 0)
-                return msgf(ret_msg, -EINVAL, "'%s' has no volumes to snapshot", rd);
+                return service_msgf(ret_msg, -EINVAL, "'%s' has no volumes to snapshot", rd);
         if ((r = diskful_on_thin(s, rd, reps, &nodes, ret_msg)) < 0)
                 return r;
         json_array_foreach(json_object_get(rdo, "volumes"), i, v)
@@ -149,8 +149,8 @@ static int snapshot_create_build(Service *s, Txn *t, void *userdata, char **ret_
         if (!o)
                 return -ENOMEM;
         /* Guarded by rd's revision: no replica or volume changes under us. */
-        if ((r = txn_require_rev(t, rk, rev)) < 0 || (r = txn_require_rev(t, sk, 0)) < 0 ||
-            (r = txn_put_json(t, sk, o)) < 0)
+        if ((r = service_txn_require_rev(t, rk, rev)) < 0 || (r = service_txn_require_rev(t, sk, 0)) < 0 ||
+            (r = service_txn_put_json(t, sk, o)) < 0)
                 return r;
         if ((r = service_txn_notify(t, "snapshot", name, "created")) < 0)
                 return r;
@@ -160,8 +160,8 @@ static int snapshot_create_build(Service *s, Txn *t, void *userdata, char **ret_
 int service_snapshot_create(Service *s, const char *rd, const char *snap, json_t *options, char **ret_msg) {
         static const char *const allowed[] = { NULL };
         int r;
-        if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check_snap_name(snap, ret_msg)) < 0 ||
-            (r = opts_check_keys(options, allowed, ret_msg)) < 0)
+        if ((r = service_check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check_snap_name(snap, ret_msg)) < 0 ||
+            (r = service_opts_check_keys(options, allowed, ret_msg)) < 0)
                 return r;
         return service_txn_run(s, snapshot_create_build, &(SnapChange) { rd, snap }, ret_msg, "'%s'", rd);
 }
@@ -178,20 +178,20 @@ static int snapshot_delete_build(Service *s, Txn *t, void *userdata, char **ret_
         int64_t rev;
         if (!rvk)
                 return -ENOMEM;
-        r = obj_get(s, sk, &o, &rev);
+        r = service_obj_get(s, sk, &o, &rev);
         if (r == -ENOENT)
-                return msgf(ret_msg, r, "snapshot '%s' of '%s' not found", snap, rd);
+                return service_msgf(ret_msg, r, "snapshot '%s' of '%s' not found", snap, rd);
         if (r < 0)
-                return read_failed(ret_msg, r);
+                return service_read_failed(ret_msg, r);
         if ((r = readers_pending(s, rd, snap, &reader)) < 0)
-                return read_failed(ret_msg, r);
+                return service_read_failed(ret_msg, r);
         if (r > 0)
-                return msgf(ret_msg, -EBUSY, "snapshot '%s' of '%s' is being restored into '%s'; try again later",
+                return service_msgf(ret_msg, -EBUSY, "snapshot '%s' of '%s' is being restored into '%s'; try again later",
                             snap, rd, reader);
-        if (obj_get(s, rvk, &rev_o, NULL) >= 0 && streq(json_get_str(rev_o, "snapshot", ""), snap) &&
+        if (service_obj_get(s, rvk, &rev_o, NULL) >= 0 && streq(json_get_str(rev_o, "snapshot", ""), snap) &&
             service_revert_running(s, rev_o))
-                return msgf(ret_msg, -EBUSY, "'%s' is being reverted to snapshot '%s'; try again later", rd, snap);
-        if ((r = txn_require_rev(t, sk, rev)) < 0 || (r = txn_delete(t, sk)) < 0)
+                return service_msgf(ret_msg, -EBUSY, "'%s' is being reverted to snapshot '%s'; try again later", rd, snap);
+        if ((r = service_txn_require_rev(t, sk, rev)) < 0 || (r = service_txn_delete(t, sk)) < 0)
                 return r;
         if ((r = service_txn_notify(t, "snapshot", name, "deleted")) < 0)
                 return r;
@@ -200,7 +200,7 @@ static int snapshot_delete_build(Service *s, Txn *t, void *userdata, char **ret_
 
 int service_snapshot_delete(Service *s, const char *rd, const char *snap, char **ret_msg) {
         int r;
-        if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check_name(NAME_RESOURCE, snap, ret_msg)) < 0)
+        if ((r = service_check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = service_check_name(NAME_RESOURCE, snap, ret_msg)) < 0)
                 return r;
         return service_txn_run(s, snapshot_delete_build, &(SnapChange){rd, snap}, ret_msg, "snapshot '%s' of '%s'",
                                snap, rd);
@@ -242,14 +242,14 @@ int service_snapshot_list(Service *s, const char *rd, json_t **ret, char **ret_m
         size_t i;
         int r;
         if (rd && *rd) {
-                if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = rd_load(s, rd, &rdo, NULL, ret_msg)) < 0)
+                if ((r = service_check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = service_rd_load(s, rd, &rdo, NULL, ret_msg)) < 0)
                         return r;
                 if (asprintf(&prefix, KEY_SNAPS "%s/", rd) < 0)
                         return -ENOMEM;
         } else if (!(prefix = strdup(KEY_SNAPS)))
                 return -ENOMEM;
-        if ((r = obj_range(s, prefix, &l)) < 0)
-                return read_failed(ret_msg, r);
+        if ((r = service_obj_range(s, prefix, &l)) < 0)
+                return service_read_failed(ret_msg, r);
         json_array_foreach(l, i, e)
                 snapshot_decorate(s, e);
         *ret = TAKE_PTR(l);
@@ -260,10 +260,10 @@ static int snapshot_load(Service *s, const char *rd, const char *snap, json_t **
         _cleanup_free_ char *sk = key_snap(rd, snap);
         if (!sk)
                 return -ENOMEM;
-        int r = obj_get(s, sk, ret, NULL);
+        int r = service_obj_get(s, sk, ret, NULL);
         if (r == -ENOENT)
-                return msgf(ret_msg, r, "snapshot '%s' of '%s' not found", snap, rd);
-        return r < 0 ? read_failed(ret_msg, r) : 0;
+                return service_msgf(ret_msg, r, "snapshot '%s' of '%s' not found", snap, rd);
+        return r < 0 ? service_read_failed(ret_msg, r) : 0;
 }
 
 /* ---- restore and clone ------------------------------------------------------ */
@@ -285,10 +285,10 @@ static int rd_from_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         json_t *v, *n;
         size_t i;
         int r;
-        if ((r = check_name(NAME_RESOURCE, c->new_rd, ret_msg)) < 0 || (r = opts_check_keys(c->options, allowed, ret_msg)) < 0 ||
-            (r = opt_string(c->options, "resource-group", &group, ret_msg)) < 0 ||
-            (r = check_name(NAME_RESOURCE, group, ret_msg)) < 0 ||
-            (r = opt_uint(c->options, "place-count", 1, 16, &count, ret_msg)) < 0)
+        if ((r = service_check_name(NAME_RESOURCE, c->new_rd, ret_msg)) < 0 || (r = service_opts_check_keys(c->options, allowed, ret_msg)) < 0 ||
+            (r = service_opt_string(c->options, "resource-group", &group, ret_msg)) < 0 ||
+            (r = service_check_name(NAME_RESOURCE, group, ret_msg)) < 0 ||
+            (r = service_opt_uint(c->options, "place-count", 1, 16, &count, ret_msg)) < 0)
                 return r;
         _cleanup_(json_decrefp) json_t *o = json_pack("{s:s, s:I}", "resource-group", group, "peer-slots",
                                                       json_get_int(c->src_rdo, "peer-slots", 7));
@@ -334,14 +334,14 @@ int service_snapshot_restore(Service *s, const char *rd, const char *snap, const
                              char **ret_msg) {
         _cleanup_(json_decrefp) json_t *so = NULL, *rdo = NULL, *src = NULL;
         int r;
-        if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check_name(NAME_RESOURCE, snap, ret_msg)) < 0 ||
-            (r = rd_load(s, rd, &rdo, NULL, ret_msg)) < 0 || (r = snapshot_load(s, rd, snap, &so, ret_msg)) < 0)
+        if ((r = service_check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = service_check_name(NAME_RESOURCE, snap, ret_msg)) < 0 ||
+            (r = service_rd_load(s, rd, &rdo, NULL, ret_msg)) < 0 || (r = snapshot_load(s, rd, snap, &so, ret_msg)) < 0)
                 return r;
         /* A pending snapshot is fine: the agents take it before they create
          * the new volumes from it (they retry until it exists). */
         snapshot_decorate(s, so);
         if (streq(json_get_str(so, "state", ""), "failed"))
-                return msgf(ret_msg, -EIO, "snapshot '%s' of '%s' failed: %s", snap, rd, json_get_str(so, "error", "?"));
+                return service_msgf(ret_msg, -EIO, "snapshot '%s' of '%s' failed: %s", snap, rd, json_get_str(so, "error", "?"));
         if (!(src = json_pack("{s:s, s:s, s:s, s:O}", "kind", "snapshot", "resource", rd, "snapshot", snap, "nodes",
                               json_object_get(so, "nodes"))))
                 return -ENOMEM;
@@ -353,11 +353,11 @@ int service_snapshot_restore(Service *s, const char *rd, const char *snap, const
 int service_rd_clone(Service *s, const char *rd, const char *new_rd, json_t *options, char **ret_msg) {
         _cleanup_(json_decrefp) json_t *rdo = NULL, *reps = NULL, *nodes = NULL, *src = NULL;
         int r;
-        if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = rd_load(s, rd, &rdo, NULL, ret_msg)) < 0 ||
-            (r = replicas_load(s, rd, &reps, ret_msg)) < 0)
+        if ((r = service_check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = service_rd_load(s, rd, &rdo, NULL, ret_msg)) < 0 ||
+            (r = service_replicas_load(s, rd, &reps, ret_msg)) < 0)
                 return r;
         if (json_array_size(json_object_get(rdo, "volumes")) == 0)
-                return msgf(ret_msg, -EINVAL, "'%s' has no volumes to clone", rd);
+                return service_msgf(ret_msg, -EINVAL, "'%s' has no volumes to clone", rd);
         if ((r = diskful_on_thin(s, rd, reps, &nodes, ret_msg)) < 0)
                 return r;
         if (!(src = json_pack("{s:s, s:s, s:O}", "kind", "clone", "resource", rd, "nodes", nodes)))
@@ -399,7 +399,7 @@ static bool obs_in_use(json_t *ob) {
 static int snapshot_revert_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         const SnapChange *c = userdata;
         const char *rd = c->rd, *snap = c->snap;
-        _cleanup_free_ char *rvk = service_key_under(KEY_REVERT, rd, NULL), *rk = key_rd(rd);
+        _cleanup_free_ char *rvk = service_key_under(KEY_REVERT, rd, NULL), *rk = service_key_rd(rd);
         int r;
         if (!rvk || !rk)
                 return -ENOMEM;
@@ -409,20 +409,20 @@ static int snapshot_revert_build(Service *s, Txn *t, void *userdata, char **ret_
         size_t i;
         if (!nodes)
                 return -ENOMEM;
-        if ((r = rd_load(s, rd, &rdo, &rev, ret_msg)) < 0 || (r = snapshot_load(s, rd, snap, &so, ret_msg)) < 0 ||
-            (r = replicas_load(s, rd, &reps, ret_msg)) < 0)
+        if ((r = service_rd_load(s, rd, &rdo, &rev, ret_msg)) < 0 || (r = snapshot_load(s, rd, snap, &so, ret_msg)) < 0 ||
+            (r = service_replicas_load(s, rd, &reps, ret_msg)) < 0)
                 return r;
         snapshot_decorate(s, so);
         if (!streq(json_get_str(so, "state", ""), "ready"))
-                return msgf(ret_msg, -EBUSY, "snapshot '%s' of '%s' is not ready yet", snap, rd);
+                return service_msgf(ret_msg, -EBUSY, "snapshot '%s' of '%s' is not ready yet", snap, rd);
         if (json_object_get(rdo, "primary"))
-                return msgf(ret_msg, -EBUSY, "'%s' is asked to be Primary on node '%s'; clear that first", rd,
+                return service_msgf(ret_msg, -EBUSY, "'%s' is asked to be Primary on node '%s'; clear that first", rd,
                             json_get_str(rdo, "primary", ""));
-        r = obj_get(s, rvk, &cur, &cur_rev);
+        r = service_obj_get(s, rvk, &cur, &cur_rev);
         if (r < 0 && r != -ENOENT)
-                return read_failed(ret_msg, r);
+                return service_read_failed(ret_msg, r);
         if (service_revert_running(s, cur))
-                return msgf(ret_msg, -EBUSY, "'%s' is still being reverted to snapshot '%s'", rd,
+                return service_msgf(ret_msg, -EBUSY, "'%s' is still being reverted to snapshot '%s'", rd,
                             json_get_str(cur, "snapshot", "?"));
         /* Every diskful replica of the snapshot must still be there. */
         json_array_foreach(json_object_get(so, "nodes"), i, e) {
@@ -433,14 +433,14 @@ static int snapshot_revert_build(Service *s, Txn *t, void *userdata, char **ret_
                         found = found || (streq(json_get_str(x, "node", ""), json_get_str(e, "node", "")) &&
                                           !json_get_bool(x, "diskless", false));
                 if (!found)
-                        return msgf(ret_msg, -EINVAL, "snapshot '%s' has no data for a replica any more: node '%s' "
+                        return service_msgf(ret_msg, -EINVAL, "snapshot '%s' has no data for a replica any more: node '%s' "
                                     "no longer holds '%s'", snap, json_get_str(e, "node", ""), rd);
         }
         json_array_foreach(reps, i, e) {
                 const char *node = json_get_str(e, "node", "");
                 _cleanup_(json_decrefp) json_t *ob = service_observed_get(s, SERVICE_KEY_OBSERVED, node, rd);
                 if (obs_in_use(ob))
-                        return msgf(ret_msg, -EBUSY, "'%s' is in use (Primary) on node '%s' or its peers; "
+                        return service_msgf(ret_msg, -EBUSY, "'%s' is in use (Primary) on node '%s' or its peers; "
                                     "detach it before reverting", rd, node);
                 if (!json_get_bool(e, "diskless", false)) {
                         bool in_snap = false;
@@ -449,7 +449,7 @@ static int snapshot_revert_build(Service *s, Txn *t, void *userdata, char **ret_
                         json_array_foreach(json_object_get(so, "nodes"), j, x)
                                 in_snap = in_snap || streq(json_get_str(x, "node", ""), node);
                         if (!in_snap)
-                                return msgf(ret_msg, -EINVAL, "the replica of '%s' on node '%s' is newer than "
+                                return service_msgf(ret_msg, -EINVAL, "the replica of '%s' on node '%s' is newer than "
                                             "snapshot '%s'; delete it first", rd, node, snap);
                 }
                 json_array_append_new(nodes, json_string(node));
@@ -460,8 +460,8 @@ static int snapshot_revert_build(Service *s, Txn *t, void *userdata, char **ret_
                 "snapshot", snap, "id", (json_int_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000, "nodes", nodes);
         if (!o)
                 return -ENOMEM;
-        if ((r = txn_require_rev(t, rk, rev)) < 0 || (r = txn_require_rev(t, rvk, cur_rev)) < 0 ||
-            (r = txn_put_json(t, rvk, o)) < 0)
+        if ((r = service_txn_require_rev(t, rk, rev)) < 0 || (r = service_txn_require_rev(t, rvk, cur_rev)) < 0 ||
+            (r = service_txn_put_json(t, rvk, o)) < 0)
                 return r;
         if ((r = service_txn_notify(t, "resource-definition", rd, "reverting")) < 0)
                 return r;
@@ -470,30 +470,30 @@ static int snapshot_revert_build(Service *s, Txn *t, void *userdata, char **ret_
 
 int service_snapshot_revert(Service *s, const char *rd, const char *snap, char **ret_msg) {
         int r;
-        if ((r = check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = check_name(NAME_RESOURCE, snap, ret_msg)) < 0)
+        if ((r = service_check_name(NAME_RESOURCE, rd, ret_msg)) < 0 || (r = service_check_name(NAME_RESOURCE, snap, ret_msg)) < 0)
                 return r;
         return service_txn_run(s, snapshot_revert_build, &(SnapChange) { rd, snap }, ret_msg, "'%s'", rd);
 }
 
 /* ---- deleting a resource definition ------------------------------------------ */
 
-int rd_delete_extras(Service *s, const char *rd, Txn *t, char **ret_msg) {
+int service_rd_delete_extras(Service *s, const char *rd, Txn *t, char **ret_msg) {
         _cleanup_(json_decrefp) json_t *snaps = NULL;
         _cleanup_free_ char *prefix = NULL, *reader = NULL, *ek = service_key_under(KEY_EXPORT, rd, NULL),
                             *rvk = service_key_under(KEY_REVERT, rd, NULL);
         int r;
         if (!ek || !rvk || asprintf(&prefix, KEY_SNAPS "%s/", rd) < 0)
                 return -ENOMEM;
-        if ((r = obj_range(s, prefix, &snaps)) < 0)
-                return read_failed(ret_msg, r);
+        if ((r = service_obj_range(s, prefix, &snaps)) < 0)
+                return service_read_failed(ret_msg, r);
         if (json_array_size(snaps) > 0)
-                return msgf(ret_msg, -EBUSY, "'%s' has %zu snapshot(s) (e.g. '%s'); delete them first", rd,
+                return service_msgf(ret_msg, -EBUSY, "'%s' has %zu snapshot(s) (e.g. '%s'); delete them first", rd,
                             json_array_size(snaps), json_get_str(json_array_get(snaps, 0), "name", "?"));
         if ((r = readers_pending(s, rd, NULL, &reader)) < 0)
-                return read_failed(ret_msg, r);
+                return service_read_failed(ret_msg, r);
         if (r > 0)
-                return msgf(ret_msg, -EBUSY, "'%s' is being cloned into '%s'; try again later", rd, reader);
-        if ((r = txn_delete(t, ek)) < 0 || (r = txn_delete(t, rvk)) < 0)
+                return service_msgf(ret_msg, -EBUSY, "'%s' is being cloned into '%s'; try again later", rd, reader);
+        if ((r = service_txn_delete(t, ek)) < 0 || (r = service_txn_delete(t, rvk)) < 0)
                 return r;
         return 0;
 }

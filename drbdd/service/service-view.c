@@ -89,23 +89,23 @@ static void rd_view_done(RdView *v) {
 }
 
 static int rd_view_load(Service *s, const char *rd, RdView *v, char **ret_msg) {
-        _cleanup_free_ char *rk = key_rd(rd), *resp = NULL, *rgk = NULL;
+        _cleanup_free_ char *rk = service_key_rd(rd), *resp = NULL, *rgk = NULL;
         char *m = NULL;
         int r;
         *v = (RdView) {};
         if (name_validate(NAME_RESOURCE, rd, &m) < 0)
-                return msg_take(ret_msg, -EINVAL, m);
+                return service_msg_take(ret_msg, -EINVAL, m);
         if (!rk || asprintf(&resp, KEY_RES "%s/", rd) < 0)
                 return -ENOMEM;
-        r = obj_get(s, rk, &v->rd, NULL);
+        r = service_obj_get(s, rk, &v->rd, NULL);
         if (r == -ENOENT)
-                return msgf(ret_msg, r, "resource definition '%s' not found", rd);
-        if (r < 0 || (r = obj_range(s, resp, &v->replicas)) < 0 || (r = obj_range(s, KEY_NODES, &v->nodes)) < 0 ||
-            (r = obj_range(s, KEY_POOLS, &v->pools)) < 0)
+                return service_msgf(ret_msg, r, "resource definition '%s' not found", rd);
+        if (r < 0 || (r = service_obj_range(s, resp, &v->replicas)) < 0 || (r = service_obj_range(s, KEY_NODES, &v->nodes)) < 0 ||
+            (r = service_obj_range(s, KEY_POOLS, &v->pools)) < 0)
                 goto fail;
-        if (!(rgk = key_rg(json_get_str(v->rd, "resource-group", DEFAULT_RG))))
+        if (!(rgk = service_key_rg(json_get_str(v->rd, "resource-group", DEFAULT_RG))))
                 return -ENOMEM;
-        r = obj_get(s, rgk, &v->rg, NULL);
+        r = service_obj_get(s, rgk, &v->rg, NULL);
         if (r == -ENOENT)
                 v->rg = json_object();
         else if (r < 0)
@@ -113,7 +113,7 @@ static int rd_view_load(Service *s, const char *rd, RdView *v, char **ret_msg) {
         return 0;
 fail:
         rd_view_done(v);
-        return read_failed(ret_msg, r);
+        return service_read_failed(ret_msg, r);
 }
 
 /* What views of many resources need, read once (five ranges) instead of
@@ -126,7 +126,7 @@ typedef struct ViewSet {
         json_t *rds;              /* name -> definition */
         json_t *replicas;         /* definition name -> [replica] */
         json_t *rgs;              /* name -> group */
-        json_t *nodes, *pools;    /* all, as obj_range() reads them */
+        json_t *nodes, *pools;    /* all, as service_obj_range() reads them */
 } ViewSet;
 
 static void view_set_done(ViewSet *vs) {
@@ -159,11 +159,11 @@ static int view_set_load(Service *s, ViewSet *vs, char **ret_msg) {
         size_t i;
         int r;
         *vs = (ViewSet) {};
-        if ((r = obj_range(s, KEY_RDS, &rds)) < 0 || (r = obj_range(s, KEY_RES, &res)) < 0 ||
-            (r = obj_range(s, KEY_RGS, &rgs)) < 0 || (r = obj_range(s, KEY_NODES, &vs->nodes)) < 0 ||
-            (r = obj_range(s, KEY_POOLS, &vs->pools)) < 0) {
+        if ((r = service_obj_range(s, KEY_RDS, &rds)) < 0 || (r = service_obj_range(s, KEY_RES, &res)) < 0 ||
+            (r = service_obj_range(s, KEY_RGS, &rgs)) < 0 || (r = service_obj_range(s, KEY_NODES, &vs->nodes)) < 0 ||
+            (r = service_obj_range(s, KEY_POOLS, &vs->pools)) < 0) {
                 view_set_done(vs);
-                return read_failed(ret_msg, r);
+                return service_read_failed(ret_msg, r);
         }
         if ((r = index_by(rds, "name", &vs->rds)) < 0 || (r = index_by(rgs, "name", &vs->rgs)) < 0 ||
             !(vs->replicas = json_object())) {
@@ -207,7 +207,7 @@ static DrbdDialect rd_view_dialect(RdView *v) {
         size_t i;
         json_array_foreach(v->replicas, i, e) {
                 json_t *n = find_by(v->nodes, "name", json_get_str(e, "node", ""), NULL, NULL);
-                if (n && node_dialect(n) == DRBD_DIALECT_84)
+                if (n && service_node_dialect(n) == DRBD_DIALECT_84)
                         return DRBD_DIALECT_84;
         }
         return DRBD_DIALECT_9;
@@ -221,7 +221,7 @@ static json_t *replica_volumes(RdView *v, json_t *res) {
         json_t *pool = find_by(v->pools, "node", json_get_str(res, "node", ""), "name",
                                json_get_str(res, "storage-pool", ""));
         bool diskless = json_get_bool(res, "diskless", false);
-        unsigned slots = rd_peer_slots(v->rd, rd_view_dialect(v));
+        unsigned slots = service_rd_peer_slots(v->rd, rd_view_dialect(v));
         (void) node;
         json_array_foreach(json_object_get(v->rd, "volumes"), i, vol) {
                 unsigned vnr = (unsigned) json_get_int(vol, "volume", 0);
@@ -233,8 +233,8 @@ static json_t *replica_volumes(RdView *v, json_t *res) {
                                       dev, "requested-kib", (json_int_t) req);
                 if (!diskless && pool) {
                         Sizing z;
-                        _cleanup_free_ char *path = pool_volume_path(pool, json_get_str(v->rd, "name", ""), vnr);
-                        if (sizing_compute(req, slots, pool_extent_kib(pool), &z) >= 0) {
+                        _cleanup_free_ char *path = service_pool_volume_path(pool, json_get_str(v->rd, "name", ""), vnr);
+                        if (sizing_compute(req, slots, service_pool_extent_kib(pool), &z) >= 0) {
                                 json_object_set_new(o, "backing-kib", json_integer((json_int_t) z.backing_kib));
                                 json_object_set_new(o, "usable-kib", json_integer((json_int_t) z.usable_kib));
                                 json_object_set_new(o, "metadata-kib", json_integer((json_int_t) z.md_kib));
@@ -287,7 +287,7 @@ static int observed_get(Service *s, json_t *all, const char *node, const char *r
         _cleanup_free_ char *key = NULL;
         if (asprintf(&key, SERVICE_KEY_OBSERVED "%s", k) < 0)
                 return -ENOMEM;
-        return obj_get(s, key, ret, NULL);
+        return service_obj_get(s, key, ret, NULL);
 }
 
 static int list_resources(Service *s, const char *filter, json_t *out, char **ret_msg) {
@@ -296,7 +296,7 @@ static int list_resources(Service *s, const char *filter, json_t *out, char **re
         json_t *rd;
         size_t i;
         int r;
-        if (obj_range(s, SERVICE_KEY_USAGE, &usage) < 0)
+        if (service_obj_range(s, SERVICE_KEY_USAGE, &usage) < 0)
                 usage = json_array(); /* a listing without it rather than none */
         /* A whole listing reads the observed states in one go; one resource
          * reads its replicas' own. Unreadable (store unreachable and never
@@ -306,11 +306,11 @@ static int list_resources(Service *s, const char *filter, json_t *out, char **re
         if (filter) {
                 char *m = NULL;
                 if (name_validate(NAME_RESOURCE, filter, &m) < 0)
-                        return msg_take(ret_msg, -EINVAL, m);
+                        return service_msg_take(ret_msg, -EINVAL, m);
                 if (!(rds = json_pack("[{s:s}]", "name", filter)))
                         return -ENOMEM;
-        } else if ((r = obj_range(s, KEY_RDS, &rds)) < 0)
-                return read_failed(ret_msg, r);
+        } else if ((r = service_obj_range(s, KEY_RDS, &rds)) < 0)
+                return service_read_failed(ret_msg, r);
         if (!filter && (r = view_set_load(s, &vs, ret_msg)) < 0)
                 return r;
         json_array_foreach(rds, i, rd) {
@@ -331,9 +331,9 @@ static int list_resources(Service *s, const char *filter, json_t *out, char **re
                                             json_string(drbd_dialect_to_string(rd_view_dialect(&v))));
                         json_t *n = find_by(v.nodes, "name", json_get_str(res, "node", ""), NULL, NULL);
                         json_object_set_new(o, "address", json_string(json_get_str(n, "address", "")));
-                        json_object_set_new(o, "attached", json_boolean(rd_attached(v.rd, json_get_str(res, "node", ""))));
-                        json_object_set_new(o, "window", json_boolean(rd_window_open(v.rd)));
-                        json_t *ub = usage_domains(usage, json_get_str(res, "node", ""), json_get_str(v.rd, "name", ""));
+                        json_object_set_new(o, "attached", json_boolean(service_rd_attached(v.rd, json_get_str(res, "node", ""))));
+                        json_object_set_new(o, "window", json_boolean(service_rd_window_open(v.rd)));
+                        json_t *ub = service_usage_domains(usage, json_get_str(res, "node", ""), json_get_str(v.rd, "name", ""));
                         json_object_set_new(o, "used-by", ub ? json_incref(ub) : json_array());
                         _cleanup_(json_decrefp) json_t *obs = NULL;
                         int k = filter || obs_all ? observed_get(s, obs_all, json_get_str(res, "node", ""),
@@ -401,20 +401,20 @@ static int list_objects(Service *s, const char *kind, const char *filter, json_t
                              : streq(kind, "volume-definition")   ? KEY_RDS
                                                                   : NULL;
         if (!prefix)
-                return msgf(ret_msg, -EINVAL, "unknown object kind");
-        if ((r = obj_range(s, prefix, &all)) < 0)
-                return read_failed(ret_msg, r);
+                return service_msgf(ret_msg, -EINVAL, "unknown object kind");
+        if ((r = service_obj_range(s, prefix, &all)) < 0)
+                return service_read_failed(ret_msg, r);
         if (streq(kind, "storage-pool")) {
                 _cleanup_(json_decrefp) json_t *nodes = NULL;
                 /* Without them, pools show nothing allocated rather than no list. */
-                if (obj_range(s, KEY_NODES, &nodes) < 0 || pools_used_kib(s, nodes, all, &used_all) < 0)
+                if (service_obj_range(s, KEY_NODES, &nodes) < 0 || service_pools_used_kib(s, nodes, all, &used_all) < 0)
                         used_all = NULL;
         }
         json_array_foreach(all, i, e) {
                 if (streq(kind, "storage-pool")) {
                         if (filter && !streq(json_get_str(e, "node", ""), filter))
                                 continue;
-                        uint64_t used = pools_used_get(used_all, json_get_str(e, "node", ""), json_get_str(e, "name", "")),
+                        uint64_t used = service_pools_used_get(used_all, json_get_str(e, "node", ""), json_get_str(e, "name", "")),
                                  cap = (uint64_t) json_get_int(e, "capacity-kib", 0);
                         json_object_set_new(e, "allocated-kib", json_integer((json_int_t) used));
                         json_object_set_new(e, "free-kib", json_integer((json_int_t) (cap > used ? cap - used : 0)));
@@ -442,7 +442,7 @@ static int list_objects(Service *s, const char *kind, const char *filter, json_t
         if (filter && json_array_size(out) == 0 && !streq(kind, "storage-pool") && !streq(kind, "volume-definition")) {
                 /* filter is not validated here (any name can match nothing). */
                 _cleanup_free_ char *q = utf8_quote_untrusted(filter);
-                return q ? msgf(ret_msg, -ENOENT, "%s '%s' not found", kind, q) : -ENOMEM;
+                return q ? service_msgf(ret_msg, -ENOENT, "%s '%s' not found", kind, q) : -ENOMEM;
         }
         return 0;
 }
@@ -455,7 +455,7 @@ static char *render_disk_path(json_t *pool, const char *rd, unsigned vnr) {
          * stable link to it so the configuration does not change with it. */
         if (streq(json_get_str(pool, "driver", ""), "file"))
                 return asprintf(&p, "/dev/drbdd/%s_%05u", rd, vnr) < 0 ? NULL : p;
-        return pool_volume_path(pool, rd, vnr);
+        return service_pool_volume_path(pool, rd, vnr);
 }
 
 static int render_config_view(RdView *vp, const char *rd, const char *node, char **ret_text, char **ret_msg);
@@ -466,7 +466,7 @@ int service_render_config(Service *s, const char *rd, const char *node, char **r
         int r;
 
         if (name_validate(NAME_NODE, node, &m) < 0)
-                return msg_take(ret_msg, -EINVAL, m);
+                return service_msg_take(ret_msg, -EINVAL, m);
         if ((r = rd_view_load(s, rd, &v, ret_msg)) < 0)
                 return r;
         return render_config_view(&v, rd, node, ret_text, ret_msg);
@@ -476,11 +476,11 @@ int service_render_config(Service *s, const char *rd, const char *node, char **r
 static int render_config_view(RdView *vp, const char *rd, const char *node, char **ret_text, char **ret_msg) {
         RdView v = *vp;
         if (!find_by(v.replicas, "node", node, NULL, NULL))
-                return msgf(ret_msg, -ENOENT, "'%s' has no replica on node '%s'", rd, node);
+                return service_msgf(ret_msg, -ENOENT, "'%s' has no replica on node '%s'", rd, node);
         json_t *vols = json_object_get(v.rd, "volumes");
         size_t nv = json_array_size(vols), nh = json_array_size(v.replicas), i, j;
         if (nv == 0)
-                return msgf(ret_msg, -EINVAL, "'%s' has no volumes yet", rd);
+                return service_msgf(ret_msg, -EINVAL, "'%s' has no volumes yet", rd);
 
         _cleanup_free_ RenderVolume *rv = calloc(nv, sizeof *rv);
         _cleanup_free_ RenderHost *rh = calloc(nh, sizeof *rh);
@@ -498,9 +498,9 @@ static int render_config_view(RdView *vp, const char *rd, const char *node, char
                 json_t *pool = find_by(v.pools, "node", nn, "name", json_get_str(e, "storage-pool", ""));
                 bool diskless = json_get_bool(e, "diskless", false);
                 if (!n)
-                        return msgf(ret_msg, -EIO, "node '%s' of '%s' is missing from the store", nn, rd);
+                        return service_msgf(ret_msg, -EIO, "node '%s' of '%s' is missing from the store", nn, rd);
                 if (!diskless && !pool)
-                        return msgf(ret_msg, -EIO, "storage pool of '%s' on '%s' is missing from the store", rd, nn);
+                        return service_msgf(ret_msg, -EIO, "storage pool of '%s' on '%s' is missing from the store", rd, nn);
                 for (j = 0; j < nv && !diskless; j++) {
                         _cleanup_free_ char *path = render_disk_path(pool, rd, rv[j].vnr);
                         json_t *str = json_string_nocheck(path ?: "");
@@ -528,8 +528,8 @@ static int render_config_view(RdView *vp, const char *rd, const char *node, char
         DrbdDialect d = rd_view_dialect(&v);
         RenderResource res = {
                 .name = rd, .dialect = d, .secret = json_get_str(v.rd, "secret", NULL),
-                .peer_slots = rd_peer_slots(v.rd, d), .quorum = d == DRBD_DIALECT_9 && nh >= 3,
-                .two_primaries = d == DRBD_DIALECT_9 && rd_window_open(v.rd),
+                .peer_slots = service_rd_peer_slots(v.rd, d), .quorum = d == DRBD_DIALECT_9 && nh >= 3,
+                .two_primaries = d == DRBD_DIALECT_9 && service_rd_window_open(v.rd),
                 .volumes = rv, .n_volumes = nv, .hosts = rh, .n_hosts = nh, .options = ro, .n_options = i,
         };
         return drbd_render_res(&res, ret_text, ret_msg);
@@ -550,15 +550,15 @@ int service_node_desired(Service *s, const char *node, json_t **ret, char **ret_
                 return -ENOMEM;
         char *m = NULL;
         if (name_validate(NAME_NODE, node, &m) < 0)
-                return msg_take(ret_msg, -EINVAL, m);
+                return service_msg_take(ret_msg, -EINVAL, m);
         /* Any read failure fails the whole read: a resource left out would
          * be torn down by the agent (seen in the lab: with etcd unreachable,
          * a resource whose group was never read through the cache lost its
          * volumes on every node). */
         if ((r = view_set_load(s, &vs, ret_msg)) < 0)
                 return r;
-        if ((r = obj_range(s, pprefix, &pools)) < 0)
-                return read_failed(ret_msg, r);
+        if ((r = service_obj_range(s, pprefix, &pools)) < 0)
+                return service_read_failed(ret_msg, r);
         json_t *per_rd;
         const char *rdname;
         json_object_foreach(vs.replicas, rdname, per_rd) {
@@ -615,14 +615,14 @@ int service_node_desired(Service *s, const char *node, json_t **ret, char **ret_
                 }
                 json_array_append_new(out, json_pack("{s:s, s:O, s:s, s:i, s:I, s:O?, s:o, s:s, s:b, s:b, s:b, s:I, s:O, s:I}",
                         "name", rdname, "replica", e, "dialect", drbd_dialect_to_string(d),
-                        "peer-slots", rd_peer_slots(v.rd, d), "port", json_get_int(v.rd, "port", 0),
+                        "peer-slots", service_rd_peer_slots(v.rd, d), "port", json_get_int(v.rd, "port", 0),
                         "pool", diskless ? NULL : pool, "volumes", vols, "config", text,
                         "initial-sync-source", !diskless && my_id == source,
                         "primary", streq(json_get_str(v.rd, "primary", ""), node),
                         "zeroed", zeroed, "peers", (json_int_t) json_array_size(v.replicas) - 1,
                         "peer-ids", peer_ids, "diskful-peers", diskful_peers));
                 json_object_set_new(json_array_get(out, json_array_size(out) - 1), "two-primaries",
-                                    json_boolean(d == DRBD_DIALECT_9 && rd_window_open(v.rd)));
+                                    json_boolean(d == DRBD_DIALECT_9 && service_rd_window_open(v.rd)));
         }
         *ret = json_pack("{s:O, s:O}", "resources", out, "pools", pools);
         return *ret ? 0 : -ENOMEM;
@@ -630,13 +630,13 @@ int service_node_desired(Service *s, const char *node, json_t **ret, char **ret_
 
 int service_observed_put(Service *s, const char *node, const char *rd, json_t *state, char **ret_msg) {
         _cleanup_free_ char *k = NULL;
-        _cleanup_(txn_done) Txn t = {};
+        _cleanup_(service_txn_done) Txn t = {};
         int r;
         if (asprintf(&k, SERVICE_KEY_OBSERVED "%s/%s", node, rd) < 0)
                 return -ENOMEM;
-        if ((r = state ? txn_put_json(&t, k, state) : txn_delete(&t, k)) < 0)
+        if ((r = state ? service_txn_put_json(&t, k, state) : service_txn_delete(&t, k)) < 0)
                 return r;
-        if ((r = txn_commit(s, &t, ret_msg)) < 0)
+        if ((r = service_txn_commit(s, &t, ret_msg)) < 0)
                 return r;
         char name[300];
         snprintf(name, sizeof name, "%s/%s", rd, node);

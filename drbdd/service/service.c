@@ -62,7 +62,7 @@ void service_notify(Service *s, const char *kind, const char *name, const char *
                 s->change_fn(kind, name, action, s->change_userdata);
 }
 
-int msgf(char **ret_msg, int error, const char *fmt, ...) {
+int service_msgf(char **ret_msg, int error, const char *fmt, ...) {
         if (ret_msg) {
                 va_list ap;
                 va_start(ap, fmt);
@@ -73,7 +73,7 @@ int msgf(char **ret_msg, int error, const char *fmt, ...) {
         return error;
 }
 
-int msg_take(char **ret_msg, int error, char *msg) {
+int service_msg_take(char **ret_msg, int error, char *msg) {
         if (ret_msg)
                 *ret_msg = msg;
         else
@@ -92,11 +92,11 @@ static char *keyf(const char *fmt, ...) {
         return k;
 }
 
-char *key_node(const char *node) { return keyf(KEY_NODES "%s", node); }
-char *key_pool(const char *node, const char *pool) { return keyf(KEY_POOLS "%s/%s", node, pool); }
-char *key_rg(const char *rg) { return keyf(KEY_RGS "%s", rg); }
-char *key_rd(const char *rd) { return keyf(KEY_RDS "%s", rd); }
-char *key_res(const char *rd, const char *node) { return keyf(KEY_RES "%s/%s", rd, node); }
+char *service_key_node(const char *node) { return keyf(KEY_NODES "%s", node); }
+char *service_key_pool(const char *node, const char *pool) { return keyf(KEY_POOLS "%s/%s", node, pool); }
+char *service_key_rg(const char *rg) { return keyf(KEY_RGS "%s", rg); }
+char *service_key_rd(const char *rd) { return keyf(KEY_RDS "%s", rd); }
+char *service_key_res(const char *rd, const char *node) { return keyf(KEY_RES "%s/%s", rd, node); }
 
 char *service_key_under(const char *prefix, const char *a, const char *b) {
         return b ? keyf("%s%s/%s", prefix, a, b) : keyf("%s%s", prefix, a);
@@ -115,12 +115,12 @@ bool service_chars_ok(const char *v, const char *extra, size_t min, size_t max) 
 json_t *service_observed_get(Service *s, const char *prefix, const char *node, const char *name) {
         _cleanup_free_ char *k = service_key_under(prefix, node, name);
         json_t *o = NULL;
-        if (!k || obj_get(s, k, &o, NULL) < 0)
+        if (!k || service_obj_get(s, k, &o, NULL) < 0)
                 return NULL;
         return o;
 }
 
-int obj_get(Service *s, const char *key, json_t **ret, int64_t *ret_rev) {
+int service_obj_get(Service *s, const char *key, json_t **ret, int64_t *ret_rev) {
         StoreKV kv;
         int r = store_get(s->store, key, &kv);
         if (r < 0)
@@ -138,7 +138,7 @@ int obj_get(Service *s, const char *key, json_t **ret, int64_t *ret_rev) {
         return 0;
 }
 
-int obj_range(Service *s, const char *prefix, json_t **ret) {
+int service_obj_range(Service *s, const char *prefix, json_t **ret) {
         StoreKVList l;
         int r = store_range(s->store, prefix, &l);
         if (r < 0)
@@ -160,45 +160,45 @@ int obj_range(Service *s, const char *prefix, json_t **ret) {
         return 0;
 }
 
-int check_name(int kind, const char *name, char **ret_msg) {
+int service_check_name(int kind, const char *name, char **ret_msg) {
         char *m = NULL;
         if (name_validate((NameKind) kind, name, &m) < 0)
-                return msg_take(ret_msg, -EINVAL, m);
+                return service_msg_take(ret_msg, -EINVAL, m);
         return 0;
 }
 
-int read_failed(char **ret_msg, int r) {
+int service_read_failed(char **ret_msg, int r) {
         if (r == -EHOSTUNREACH || r == -ETIMEDOUT || r == -ECONNREFUSED)
-                return msgf(ret_msg, -EHOSTUNREACH, "cluster store unavailable");
-        return msgf(ret_msg, r == -EBADMSG ? -EIO : r, "cannot read the cluster store: %s", strerror(-r));
+                return service_msgf(ret_msg, -EHOSTUNREACH, "cluster store unavailable");
+        return service_msgf(ret_msg, r == -EBADMSG ? -EIO : r, "cannot read the cluster store: %s", strerror(-r));
 }
 
-int rd_load(Service *s, const char *rd, json_t **ret, int64_t *ret_rev, char **ret_msg) {
-        _cleanup_free_ char *k = key_rd(rd);
+int service_rd_load(Service *s, const char *rd, json_t **ret, int64_t *ret_rev, char **ret_msg) {
+        _cleanup_free_ char *k = service_key_rd(rd);
         if (!k)
                 return -ENOMEM;
-        int r = obj_get(s, k, ret, ret_rev);
+        int r = service_obj_get(s, k, ret, ret_rev);
         if (r == -ENOENT)
-                return msgf(ret_msg, r, "resource definition '%s' not found", rd);
-        return r < 0 ? read_failed(ret_msg, r) : 0;
+                return service_msgf(ret_msg, r, "resource definition '%s' not found", rd);
+        return r < 0 ? service_read_failed(ret_msg, r) : 0;
 }
 
 int service_node_load(Service *s, const char *node, json_t **ret, int64_t *ret_rev, char **ret_msg) {
-        _cleanup_free_ char *k = key_node(node);
+        _cleanup_free_ char *k = service_key_node(node);
         if (!k)
                 return -ENOMEM;
-        int r = obj_get(s, k, ret, ret_rev);
+        int r = service_obj_get(s, k, ret, ret_rev);
         if (r == -ENOENT)
-                return msgf(ret_msg, r, "node '%s' not found", node);
-        return r < 0 ? read_failed(ret_msg, r) : 0;
+                return service_msgf(ret_msg, r, "node '%s' not found", node);
+        return r < 0 ? service_read_failed(ret_msg, r) : 0;
 }
 
-int replicas_load(Service *s, const char *rd, json_t **ret, char **ret_msg) {
+int service_replicas_load(Service *s, const char *rd, json_t **ret, char **ret_msg) {
         _cleanup_free_ char *p = NULL;
         if (asprintf(&p, KEY_RES "%s/", rd) < 0)
                 return -ENOMEM;
-        int r = obj_range(s, p, ret);
-        return r < 0 ? read_failed(ret_msg, r) : 0;
+        int r = service_obj_range(s, p, ret);
+        return r < 0 ? service_read_failed(ret_msg, r) : 0;
 }
 
 typedef struct ObjModify {
@@ -211,25 +211,25 @@ static int obj_modify_build(Service *s, Txn *t, void *userdata, char **ret_msg) 
         const ObjModify *m = userdata;
         _cleanup_(json_decrefp) json_t *obj = NULL;
         int64_t rev;
-        int r = obj_get(s, m->key, &obj, &rev);
+        int r = service_obj_get(s, m->key, &obj, &rev);
         if (r == -ENOENT)
-                return msgf(ret_msg, r, "%s not found", m->what);
+                return service_msgf(ret_msg, r, "%s not found", m->what);
         if (r < 0)
-                return read_failed(ret_msg, r);
+                return service_read_failed(ret_msg, r);
         if ((r = m->modify(obj, m->userdata, ret_msg)) <= 0)
                 return r;
-        if ((r = txn_require_rev(t, m->key, rev)) < 0 || (r = txn_put_json(t, m->key, obj)) < 0)
+        if ((r = service_txn_require_rev(t, m->key, rev)) < 0 || (r = service_txn_put_json(t, m->key, obj)) < 0)
                 return r;
         return 1;
 }
 
-int obj_modify(Service *s, const char *key, const char *what, ObjModifyFn modify, void *userdata, char **ret_msg) {
+int service_obj_modify(Service *s, const char *key, const char *what, ObjModifyFn modify, void *userdata, char **ret_msg) {
         return service_txn_run(s, obj_modify_build, &(ObjModify) { key, what, modify, userdata }, ret_msg, "%s", what);
 }
 
 /* ---- transactions --------------------------------------------------------- */
 
-void txn_done(Txn *t) {
+void service_txn_done(Txn *t) {
         for (size_t i = 0; i < t->n_owned; i++)
                 free(t->owned[i]);
         free(t->owned);
@@ -251,7 +251,7 @@ static const char *txn_own(Txn *t, const char *str) {
         return d;
 }
 
-int txn_require_rev(Txn *t, const char *key, int64_t mod_rev) {
+int service_txn_require_rev(Txn *t, const char *key, int64_t mod_rev) {
         const char *k = txn_own(t, key);
         StoreCompare *n = k ? realloc(t->cmp, (t->n_cmp + 1) * sizeof *n) : NULL;
         if (!n)
@@ -273,29 +273,29 @@ static int txn_add(Txn *t, StoreOpType type, const char *key, const char *value)
         return 0;
 }
 
-int txn_put(Txn *t, const char *key, const char *value) { return txn_add(t, STORE_OP_PUT, key, value); }
-int txn_delete(Txn *t, const char *key) { return txn_add(t, STORE_OP_DELETE, key, NULL); }
-int txn_delete_prefix(Txn *t, const char *prefix) { return txn_add(t, STORE_OP_DELETE_PREFIX, prefix, NULL); }
+int service_txn_put(Txn *t, const char *key, const char *value) { return txn_add(t, STORE_OP_PUT, key, value); }
+int service_txn_delete(Txn *t, const char *key) { return txn_add(t, STORE_OP_DELETE, key, NULL); }
+int service_txn_delete_prefix(Txn *t, const char *prefix) { return txn_add(t, STORE_OP_DELETE_PREFIX, prefix, NULL); }
 
-int txn_put_json(Txn *t, const char *key, json_t *value) {
+int service_txn_put_json(Txn *t, const char *key, json_t *value) {
         _cleanup_free_ char *text = json_dump_compact(value);
         if (!text)
                 return -ENOMEM;
-        return txn_put(t, key, text);
+        return service_txn_put(t, key, text);
 }
 
-int txn_commit(Service *s, Txn *t, char **ret_msg) {
+int service_txn_commit(Service *s, Txn *t, char **ret_msg) {
         int r = store_txn(s->store, t->cmp, t->n_cmp, t->ops, t->n_ops, NULL);
         if (r == -EAGAIN || r >= 0)
                 return r;
         if (r == -ETIMEDOUT)
-                return msgf(ret_msg, -EHOSTUNREACH,
+                return service_msgf(ret_msg, -EHOSTUNREACH,
                             "cluster store unavailable: no answer in time (the change may or may not have been made)");
         if (r == -EHOSTUNREACH || r == -ECONNREFUSED)
-                return msgf(ret_msg, -EHOSTUNREACH, "cluster store unavailable: it cannot be reached; try again later");
+                return service_msgf(ret_msg, -EHOSTUNREACH, "cluster store unavailable: it cannot be reached; try again later");
         if (r == -ENOSPC)
-                return msgf(ret_msg, r, "cluster store is full");
-        return msgf(ret_msg, -EIO, "cluster store write failed: %s", strerror(-r));
+                return service_msgf(ret_msg, r, "cluster store is full");
+        return service_msgf(ret_msg, -EIO, "cluster store write failed: %s", strerror(-r));
 }
 
 bool service_txn_has_key(const Txn *t, const char *key) {
@@ -320,12 +320,12 @@ int service_txn_notify(Txn *t, const char *kind, const char *name, const char *a
 
 int service_txn_run(Service *s, TxnBuildFn build, void *userdata, char **ret_msg, const char *what_fmt, ...) {
         for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
-                _cleanup_(txn_done) Txn t = {};
+                _cleanup_(service_txn_done) Txn t = {};
                 int r = build(s, &t, userdata, ret_msg);
                 if (r == TXN_NOTHING)
                         return 0;
                 if (r >= 0)
-                        r = txn_commit(s, &t, ret_msg);
+                        r = service_txn_commit(s, &t, ret_msg);
                 if (r == -EAGAIN) {
                         if (ret_msg) {
                                 free(*ret_msg);
@@ -347,96 +347,96 @@ int service_txn_run(Service *s, TxnBuildFn build, void *userdata, char **ret_msg
         va_end(ap);
         if (!what)
                 return -ENOMEM;
-        return msgf(ret_msg, -EBUSY, "%s is being changed concurrently; try again", what);
+        return service_msgf(ret_msg, -EBUSY, "%s is being changed concurrently; try again", what);
 }
 
 /* ---- options -------------------------------------------------------------- */
 
-int opts_check_keys(json_t *opts, const char *const *allowed, char **ret_msg) {
+int service_opts_check_keys(json_t *opts, const char *const *allowed, char **ret_msg) {
         const char *key;
         json_t *v;
         if (!opts)
                 return 0;
         if (!json_is_object(opts))
-                return msgf(ret_msg, -EINVAL, "options must be a dictionary");
+                return service_msgf(ret_msg, -EINVAL, "options must be a dictionary");
         json_object_foreach(opts, key, v) {
                 bool ok = false;
                 for (const char *const *a = allowed; *a && !ok; a++)
                         ok = streq(*a, key);
                 if (!ok) {
                         _cleanup_free_ char *q = utf8_quote_untrusted(key);
-                        return q ? msgf(ret_msg, -EINVAL, "unknown option '%s'", q) : -ENOMEM;
+                        return q ? service_msgf(ret_msg, -EINVAL, "unknown option '%s'", q) : -ENOMEM;
                 }
         }
         return 0;
 }
 
-int opt_string(json_t *opts, const char *key, const char **ret, char **ret_msg) {
+int service_opt_string(json_t *opts, const char *key, const char **ret, char **ret_msg) {
         json_t *v = json_object_get(opts, key);
         if (!v)
                 return 0;
         if (!json_is_string(v))
-                return msgf(ret_msg, -EINVAL, "option '%s' must be a string", key);
+                return service_msgf(ret_msg, -EINVAL, "option '%s' must be a string", key);
         *ret = json_string_value(v);
         return 0;
 }
 
-int opt_uint(json_t *opts, const char *key, uint64_t min, uint64_t max, uint64_t *ret, char **ret_msg) {
+int service_opt_uint(json_t *opts, const char *key, uint64_t min, uint64_t max, uint64_t *ret, char **ret_msg) {
         json_t *v = json_object_get(opts, key);
         if (!v)
                 return 0;
         if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t) json_integer_value(v) < min ||
             (uint64_t) json_integer_value(v) > max)
-                return msgf(ret_msg, -EINVAL, "option '%s' must be an integer from %llu to %llu", key,
+                return service_msgf(ret_msg, -EINVAL, "option '%s' must be an integer from %llu to %llu", key,
                             (unsigned long long) min, (unsigned long long) max);
         *ret = (uint64_t) json_integer_value(v);
         return 0;
 }
 
-int opt_bool(json_t *opts, const char *key, bool *ret, char **ret_msg) {
+int service_opt_bool(json_t *opts, const char *key, bool *ret, char **ret_msg) {
         json_t *v = json_object_get(opts, key);
         if (!v)
                 return 0;
         if (!json_is_boolean(v))
-                return msgf(ret_msg, -EINVAL, "option '%s' must be a boolean", key);
+                return service_msgf(ret_msg, -EINVAL, "option '%s' must be a boolean", key);
         *ret = json_is_true(v);
         return 0;
 }
 
-int opt_names(json_t *opts, const char *key, int name_kind, json_t **ret, char **ret_msg) {
+int service_opt_names(json_t *opts, const char *key, int name_kind, json_t **ret, char **ret_msg) {
         json_t *v = json_object_get(opts, key), *e;
         size_t i;
         if (!v)
                 return 0;
         if (!json_is_array(v) || json_array_size(v) > 64)
-                return msgf(ret_msg, -EINVAL, "option '%s' must be a list of at most 64 names", key);
+                return service_msgf(ret_msg, -EINVAL, "option '%s' must be a list of at most 64 names", key);
         json_array_foreach(v, i, e) {
                 char *m = NULL;
                 if (!json_is_string(e))
-                        return msgf(ret_msg, -EINVAL, "option '%s' must be a list of names", key);
+                        return service_msgf(ret_msg, -EINVAL, "option '%s' must be a list of names", key);
                 if (name_validate(name_kind, json_string_value(e), &m) < 0)
-                        return msg_take(ret_msg, -EINVAL, m);
+                        return service_msg_take(ret_msg, -EINVAL, m);
         }
         *ret = v;
         return 0;
 }
 
-int opt_drbd_options(json_t *opts, const char *key, json_t **ret, char **ret_msg) {
+int service_opt_drbd_options(json_t *opts, const char *key, json_t **ret, char **ret_msg) {
         json_t *v = json_object_get(opts, key), *e;
         const char *k;
         if (!v)
                 return 0;
         if (!json_is_object(v))
-                return msgf(ret_msg, -EINVAL, "option '%s' must be a dictionary of DRBD options", key);
+                return service_msgf(ret_msg, -EINVAL, "option '%s' must be a dictionary of DRBD options", key);
         json_object_foreach(v, k, e) {
                 char *m = NULL;
                 if (!json_is_string(e))
-                        return msgf(ret_msg, -EINVAL, "DRBD option values must be strings");
+                        return service_msgf(ret_msg, -EINVAL, "DRBD option values must be strings");
                 /* An empty value removes an inherited option on modify. */
                 if (json_string_length(e) == 0 && drbd_option_index(k) >= 0)
                         continue;
                 if (drbd_option_validate(k, json_string_value(e), &m) < 0)
-                        return msg_take(ret_msg, -EINVAL, m);
+                        return service_msg_take(ret_msg, -EINVAL, m);
         }
         *ret = v;
         return 0;
@@ -444,11 +444,11 @@ int opt_drbd_options(json_t *opts, const char *key, json_t **ret, char **ret_msg
 
 /* ---- shared derivations ---------------------------------------------------- */
 
-DrbdDialect node_dialect(json_t *node) {
+DrbdDialect service_node_dialect(json_t *node) {
         return streq(json_get_str(node, "drbd-version", "9"), "8.4") ? DRBD_DIALECT_84 : DRBD_DIALECT_9;
 }
 
-bool node_runs_drbd9(Service *s, json_t *node) {
+bool service_node_runs_drbd9(Service *s, json_t *node) {
         const char *dialect = json_get_str(json_object_get(node, "kernel"), "dialect", "");
         _cleanup_free_ char *k = NULL;
         StoreKV kv;
@@ -460,7 +460,7 @@ bool node_runs_drbd9(Service *s, json_t *node) {
         return true;
 }
 
-uint64_t pool_extent_kib(json_t *pool) {
+uint64_t service_pool_extent_kib(json_t *pool) {
         /* What the node's agent measured (the VG's extent size), once it reported. */
         json_int_t reported = json_get_int(pool, "extent-kib", 0);
         if (reported > 0)
@@ -470,7 +470,7 @@ uint64_t pool_extent_kib(json_t *pool) {
         return 4096; /* LVM's default extent of 4 MiB: thin volumes' sizes are rounded to it too */
 }
 
-char *pool_volume_path(json_t *pool, const char *rd, unsigned vnr) {
+char *service_pool_volume_path(json_t *pool, const char *rd, unsigned vnr) {
         const char *d = json_get_str(pool, "driver", "");
         char *p;
         int r;
@@ -481,7 +481,7 @@ char *pool_volume_path(json_t *pool, const char *rd, unsigned vnr) {
         return r < 0 ? NULL : p;
 }
 
-unsigned rd_peer_slots(json_t *rd, DrbdDialect d) {
+unsigned service_rd_peer_slots(json_t *rd, DrbdDialect d) {
         if (d == DRBD_DIALECT_84)
                 return 1;
         return (unsigned) json_get_int(rd, "peer-slots", 7);
@@ -495,7 +495,7 @@ static int index_set(json_t *index, const char *a, const char *b, json_t *o) {
         return json_object_set(index, k, o) < 0 ? -ENOMEM : 0;
 }
 
-int pools_used_kib(Service *s, json_t *nodes, json_t *pools, json_t **ret) {
+int service_pools_used_kib(Service *s, json_t *nodes, json_t *pools, json_t **ret) {
         _cleanup_(json_decrefp) json_t *res = NULL, *rds = NULL, *by_rd = json_object(), *by_node = json_object(),
                                        *by_pool = json_object(), *used = json_object();
         json_t *e;
@@ -504,7 +504,7 @@ int pools_used_kib(Service *s, json_t *nodes, json_t *pools, json_t **ret) {
 
         if (!by_rd || !by_node || !by_pool || !used)
                 return -ENOMEM;
-        if ((k = obj_range(s, KEY_RES, &res)) < 0 || (k = obj_range(s, KEY_RDS, &rds)) < 0)
+        if ((k = service_obj_range(s, KEY_RES, &res)) < 0 || (k = service_obj_range(s, KEY_RDS, &rds)) < 0)
                 return k;
         json_array_foreach(rds, i, e)
                 if ((k = index_set(by_rd, json_get_str(e, "name", ""), NULL, e)) < 0)
@@ -530,8 +530,8 @@ int pools_used_kib(Service *s, json_t *nodes, json_t *pools, json_t **ret) {
                 size_t j;
                 json_array_foreach(json_object_get(rd, "volumes"), j, v) {
                         Sizing z;
-                        if (sizing_compute((uint64_t) json_get_int(v, "size-kib", 0), rd_peer_slots(rd, node_dialect(n)),
-                                           pool_extent_kib(p), &z) >= 0)
+                        if (sizing_compute((uint64_t) json_get_int(v, "size-kib", 0), service_rd_peer_slots(rd, service_node_dialect(n)),
+                                           service_pool_extent_kib(p), &z) >= 0)
                                 sum += z.backing_kib;
                 }
                 if (json_object_set_new(used, pk, json_integer((json_int_t) sum)) < 0)
@@ -541,7 +541,7 @@ int pools_used_kib(Service *s, json_t *nodes, json_t *pools, json_t **ret) {
         return 0;
 }
 
-uint64_t pools_used_get(json_t *used, const char *node, const char *pool) {
+uint64_t service_pools_used_get(json_t *used, const char *node, const char *pool) {
         _cleanup_free_ char *k = NULL;
         if (asprintf(&k, "%s/%s", node, pool) < 0)
                 return 0;
@@ -556,7 +556,7 @@ static int validate_address(const char *a, char **ret_msg) {
                 _cleanup_free_ char *q = utf8_quote_untrusted(a);
                 if (!q)
                         return -ENOMEM;
-                return msgf(ret_msg, -EINVAL, "invalid address '%s': expected an IPv4 or IPv6 address", q);
+                return service_msgf(ret_msg, -EINVAL, "invalid address '%s': expected an IPv4 or IPv6 address", q);
         }
         return 0;
 }
@@ -567,15 +567,15 @@ static int validate_properties(json_t *props, char **ret_msg) {
         if (!props)
                 return 0;
         if (!json_is_object(props) || json_object_size(props) > 64)
-                return msgf(ret_msg, -EINVAL, "properties must be a dictionary of at most 64 strings");
+                return service_msgf(ret_msg, -EINVAL, "properties must be a dictionary of at most 64 strings");
         json_object_foreach(props, k, v) {
                 char *m = NULL;
                 if (name_validate(NAME_PROPERTY, k, &m) < 0)
-                        return msg_take(ret_msg, -EINVAL, m);
+                        return service_msg_take(ret_msg, -EINVAL, m);
                 if (!json_is_string(v))
-                        return msgf(ret_msg, -EINVAL, "property '%s' must be a string", k);
-                if (property_value_validate(json_string_value(v), &m) < 0)
-                        return msg_take(ret_msg, -EINVAL, m);
+                        return service_msgf(ret_msg, -EINVAL, "property '%s' must be a string", k);
+                if (name_property_value_validate(json_string_value(v), &m) < 0)
+                        return service_msg_take(ret_msg, -EINVAL, m);
         }
         return 0;
 }
@@ -594,9 +594,9 @@ static int obj_create_build(Service *s, Txn *t, void *userdata, char **ret_msg) 
         int r;
         if (store_get(s->store, c->key, &kv) >= 0) {
                 store_kv_done(&kv);
-                return msgf(ret_msg, -EEXIST, "%s '%s' already exists", c->what, c->name);
+                return service_msgf(ret_msg, -EEXIST, "%s '%s' already exists", c->what, c->name);
         }
-        if ((r = txn_require_rev(t, c->key, 0)) < 0 || (r = txn_put_json(t, c->key, c->obj)) < 0 ||
+        if ((r = service_txn_require_rev(t, c->key, 0)) < 0 || (r = service_txn_put_json(t, c->key, c->obj)) < 0 ||
             (r = service_txn_notify(t, c->kind, c->name, "created")) < 0)
                 return r;
         return TXN_COMMIT;
@@ -609,15 +609,15 @@ int service_node_create(Service *s, const char *name, const char *address, json_
         int r;
 
         if (name_validate(NAME_NODE, name, &m) < 0)
-                return msg_take(ret_msg, -EINVAL, m);
-        if ((r = validate_address(address, ret_msg)) < 0 || (r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
-            (r = opt_string(options, "drbd-version", &version, ret_msg)) < 0 ||
+                return service_msg_take(ret_msg, -EINVAL, m);
+        if ((r = validate_address(address, ret_msg)) < 0 || (r = service_opts_check_keys(options, allowed, ret_msg)) < 0 ||
+            (r = service_opt_string(options, "drbd-version", &version, ret_msg)) < 0 ||
             (r = validate_properties(json_object_get(options, "properties"), ret_msg)) < 0)
                 return r;
         if (drbd_dialect_from_string(version) < 0)
-                return msgf(ret_msg, -EINVAL, "invalid drbd-version: expected '9' or '8.4'");
+                return service_msgf(ret_msg, -EINVAL, "invalid drbd-version: expected '9' or '8.4'");
 
-        _cleanup_free_ char *key = key_node(name);
+        _cleanup_free_ char *key = service_key_node(name);
         json_t *props = json_object_get(options, "properties");
         _cleanup_(json_decrefp) json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "name", name, "address", address,
                                                       "drbd-version", version, "properties",
@@ -632,31 +632,31 @@ int service_node_create(Service *s, const char *name, const char *address, json_
 static int node_delete_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         const char *name = userdata;
         _cleanup_(json_decrefp) json_t *node = NULL, *res = NULL;
-        _cleanup_free_ char *key = key_node(name), *pools = NULL;
+        _cleanup_free_ char *key = service_key_node(name), *pools = NULL;
         int64_t rev;
         json_t *e;
         size_t i;
         int r;
         if (!key || asprintf(&pools, KEY_POOLS "%s/", name) < 0)
                 return -ENOMEM;
-        r = obj_get(s, key, &node, &rev);
+        r = service_obj_get(s, key, &node, &rev);
         if (r == -ENOENT)
-                return msgf(ret_msg, r, "node '%s' not found", name);
-        if (r < 0 || (r = obj_range(s, KEY_RES, &res)) < 0)
-                return read_failed(ret_msg, r);
+                return service_msgf(ret_msg, r, "node '%s' not found", name);
+        if (r < 0 || (r = service_obj_range(s, KEY_RES, &res)) < 0)
+                return service_read_failed(ret_msg, r);
         json_array_foreach(res, i, e)
                 if (streq(json_get_str(e, "node", ""), name))
-                        return msgf(ret_msg, -EBUSY, "node '%s' still holds a replica of '%s'; delete it first",
+                        return service_msgf(ret_msg, -EBUSY, "node '%s' still holds a replica of '%s'; delete it first",
                                     name, json_get_str(e, "resource-definition", "?"));
-        if ((r = txn_require_rev(t, key, rev)) < 0 || (r = txn_delete(t, key)) < 0 ||
-            (r = txn_delete_prefix(t, pools)) < 0 || (r = service_txn_notify(t, "node", name, "deleted")) < 0)
+        if ((r = service_txn_require_rev(t, key, rev)) < 0 || (r = service_txn_delete(t, key)) < 0 ||
+            (r = service_txn_delete_prefix(t, pools)) < 0 || (r = service_txn_notify(t, "node", name, "deleted")) < 0)
                 return r;
         return TXN_COMMIT;
 }
 
 int service_node_delete(Service *s, const char *name, char **ret_msg) {
         int r;
-        if ((r = check_name(NAME_NODE, name, ret_msg)) < 0)
+        if ((r = service_check_name(NAME_NODE, name, ret_msg)) < 0)
                 return r;
         return service_txn_run(s, node_delete_build, (void *) name, ret_msg, "node '%s'", name);
 }
@@ -684,13 +684,13 @@ int service_node_set_property(Service *s, const char *name, const char *key, con
         char *m = NULL;
         int r;
 
-        if ((r = check_name(NAME_NODE, name, ret_msg)) < 0 || (r = check_name(NAME_PROPERTY, key, ret_msg)) < 0)
+        if ((r = service_check_name(NAME_NODE, name, ret_msg)) < 0 || (r = service_check_name(NAME_PROPERTY, key, ret_msg)) < 0)
                 return r;
-        if (value && *value && property_value_validate(value, &m) < 0)
-                return msg_take(ret_msg, -EINVAL, m);
-        if (!(k = key_node(name)) || asprintf(&what, "node '%s'", name) < 0)
+        if (value && *value && name_property_value_validate(value, &m) < 0)
+                return service_msg_take(ret_msg, -EINVAL, m);
+        if (!(k = service_key_node(name)) || asprintf(&what, "node '%s'", name) < 0)
                 return -ENOMEM;
-        r = obj_modify(s, k, what, property_apply, &(PropertyChange) { key, value }, ret_msg);
+        r = service_obj_modify(s, k, what, property_apply, &(PropertyChange) { key, value }, ret_msg);
         if (r >= 0)
                 service_notify(s, "node", name, "modified");
         return r;
@@ -714,7 +714,7 @@ typedef struct PoolChange {
 
 static int pool_create_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         const PoolChange *c = userdata;
-        _cleanup_free_ char *nk = key_node(c->node), *pk = key_pool(c->node, c->pool), *nm = NULL;
+        _cleanup_free_ char *nk = service_key_node(c->node), *pk = service_key_pool(c->node, c->pool), *nm = NULL;
         _cleanup_(json_decrefp) json_t *n = NULL;
         int64_t nrev;
         StoreKV kv;
@@ -725,10 +725,10 @@ static int pool_create_build(Service *s, Txn *t, void *userdata, char **ret_msg)
                 return r;
         if (store_get(s->store, pk, &kv) >= 0) {
                 store_kv_done(&kv);
-                return msgf(ret_msg, -EEXIST, "storage pool '%s' already exists on node '%s'", c->pool, c->node);
+                return service_msgf(ret_msg, -EEXIST, "storage pool '%s' already exists on node '%s'", c->pool, c->node);
         }
-        if ((r = txn_require_rev(t, nk, nrev)) < 0 || (r = txn_require_rev(t, pk, 0)) < 0 ||
-            (r = txn_put_json(t, pk, c->obj)) < 0 || (r = service_txn_notify(t, "storage-pool", nm, "created")) < 0)
+        if ((r = service_txn_require_rev(t, nk, nrev)) < 0 || (r = service_txn_require_rev(t, pk, 0)) < 0 ||
+            (r = service_txn_put_json(t, pk, c->obj)) < 0 || (r = service_txn_notify(t, "storage-pool", nm, "created")) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -740,25 +740,25 @@ int service_pool_create(Service *s, const char *node, const char *pool, const ch
         uint64_t capacity = 0;
         int r;
 
-        if ((r = check_name(NAME_NODE, node, ret_msg)) < 0 || (r = check_name(NAME_POOL, pool, ret_msg)) < 0)
+        if ((r = service_check_name(NAME_NODE, node, ret_msg)) < 0 || (r = service_check_name(NAME_POOL, pool, ret_msg)) < 0)
                 return r;
         if (!driver || (!streq(driver, "lvm") && !streq(driver, "lvm-thin") && !streq(driver, "file")))
-                return msgf(ret_msg, -EINVAL, "invalid storage driver: expected lvm, lvm-thin or file");
-        if ((r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
-            (r = opt_string(options, "volume-group", &vg, ret_msg)) < 0 ||
-            (r = opt_string(options, "thin-pool", &thin, ret_msg)) < 0 ||
-            (r = opt_string(options, "directory", &dir, ret_msg)) < 0 ||
-            (r = opt_uint(options, "capacity", 0, SIZE_MAX_KIB * 1024 * 64, &capacity, ret_msg)) < 0)
+                return service_msgf(ret_msg, -EINVAL, "invalid storage driver: expected lvm, lvm-thin or file");
+        if ((r = service_opts_check_keys(options, allowed, ret_msg)) < 0 ||
+            (r = service_opt_string(options, "volume-group", &vg, ret_msg)) < 0 ||
+            (r = service_opt_string(options, "thin-pool", &thin, ret_msg)) < 0 ||
+            (r = service_opt_string(options, "directory", &dir, ret_msg)) < 0 ||
+            (r = service_opt_uint(options, "capacity", 0, SIZE_MAX_KIB * 1024 * 64, &capacity, ret_msg)) < 0)
                 return r;
         if (streq(driver, "file")) {
                 if (!dir || !is_safe_path(dir))
-                        return msgf(ret_msg, -EINVAL, "file pools need option 'directory': an absolute path of "
+                        return service_msgf(ret_msg, -EINVAL, "file pools need option 'directory': an absolute path of "
                                                       "A-Z a-z 0-9 / _ . + - without '..'");
         } else {
-                if (!vg || (r = check_name(NAME_POOL, vg, NULL)) < 0)
-                        return msgf(ret_msg, -EINVAL, "%s pools need option 'volume-group' (a valid LVM name)", driver);
-                if (streq(driver, "lvm-thin") && (!thin || check_name(NAME_POOL, thin, NULL) < 0))
-                        return msgf(ret_msg, -EINVAL, "lvm-thin pools need option 'thin-pool' (a valid LVM name)");
+                if (!vg || (r = service_check_name(NAME_POOL, vg, NULL)) < 0)
+                        return service_msgf(ret_msg, -EINVAL, "%s pools need option 'volume-group' (a valid LVM name)", driver);
+                if (streq(driver, "lvm-thin") && (!thin || service_check_name(NAME_POOL, thin, NULL) < 0))
+                        return service_msgf(ret_msg, -EINVAL, "lvm-thin pools need option 'thin-pool' (a valid LVM name)");
         }
 
         _cleanup_(json_decrefp) json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "node", node, "name", pool, "driver",
@@ -777,23 +777,23 @@ int service_pool_create(Service *s, const char *node, const char *pool, const ch
 static int pool_delete_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         const PoolChange *c = userdata;
         _cleanup_(json_decrefp) json_t *res = NULL, *p = NULL;
-        _cleanup_free_ char *pk = key_pool(c->node, c->pool), *nm = NULL;
+        _cleanup_free_ char *pk = service_key_pool(c->node, c->pool), *nm = NULL;
         int64_t rev;
         json_t *e;
         size_t i;
         int r;
         if (!pk || asprintf(&nm, "%s/%s", c->node, c->pool) < 0)
                 return -ENOMEM;
-        r = obj_get(s, pk, &p, &rev);
+        r = service_obj_get(s, pk, &p, &rev);
         if (r == -ENOENT)
-                return msgf(ret_msg, r, "storage pool '%s' not found on node '%s'", c->pool, c->node);
-        if (r < 0 || (r = obj_range(s, KEY_RES, &res)) < 0)
-                return read_failed(ret_msg, r);
+                return service_msgf(ret_msg, r, "storage pool '%s' not found on node '%s'", c->pool, c->node);
+        if (r < 0 || (r = service_obj_range(s, KEY_RES, &res)) < 0)
+                return service_read_failed(ret_msg, r);
         json_array_foreach(res, i, e)
                 if (streq(json_get_str(e, "node", ""), c->node) && streq(json_get_str(e, "storage-pool", ""), c->pool))
-                        return msgf(ret_msg, -EBUSY, "storage pool '%s' on '%s' still holds '%s'", c->pool, c->node,
+                        return service_msgf(ret_msg, -EBUSY, "storage pool '%s' on '%s' still holds '%s'", c->pool, c->node,
                                     json_get_str(e, "resource-definition", "?"));
-        if ((r = txn_require_rev(t, pk, rev)) < 0 || (r = txn_delete(t, pk)) < 0 ||
+        if ((r = service_txn_require_rev(t, pk, rev)) < 0 || (r = service_txn_delete(t, pk)) < 0 ||
             (r = service_txn_notify(t, "storage-pool", nm, "deleted")) < 0)
                 return r;
         return TXN_COMMIT;
@@ -801,7 +801,7 @@ static int pool_delete_build(Service *s, Txn *t, void *userdata, char **ret_msg)
 
 int service_pool_delete(Service *s, const char *node, const char *pool, char **ret_msg) {
         int r;
-        if ((r = check_name(NAME_NODE, node, ret_msg)) < 0 || (r = check_name(NAME_POOL, pool, ret_msg)) < 0)
+        if ((r = service_check_name(NAME_NODE, node, ret_msg)) < 0 || (r = service_check_name(NAME_POOL, pool, ret_msg)) < 0)
                 return r;
         return service_txn_run(s, pool_delete_build, &(PoolChange){node, pool, NULL}, ret_msg, "storage pool '%s'",
                                pool);
@@ -824,20 +824,20 @@ static int rg_apply(json_t *rg, json_t *options, char **ret_msg) {
         json_t *pools = NULL, *same = NULL, *diff = NULL, *drbd = NULL;
         int r;
 
-        if ((r = opts_check_keys(options, allowed, ret_msg)) < 0 ||
-            (r = opt_uint(options, "place-count", 1, 16, &count, ret_msg)) < 0 ||
-            (r = opt_uint(options, "peer-slots", 1, DRBD_MAX_PEERS, &slots, ret_msg)) < 0 ||
-            (r = opt_bool(options, "diskless-on-remaining", &dor, ret_msg)) < 0 ||
-            (r = opt_names(options, "storage-pools", NAME_POOL, &pools, ret_msg)) < 0 ||
-            (r = opt_names(options, "replicas-on-same", NAME_PROPERTY, &same, ret_msg)) < 0 ||
-            (r = opt_names(options, "replicas-on-different", NAME_PROPERTY, &diff, ret_msg)) < 0 ||
-            (r = opt_drbd_options(options, "drbd-options", &drbd, ret_msg)) < 0 ||
-            (r = opt_uint(options, "auto-diskful", 0, 525600, &auto_diskful, ret_msg)) < 0 ||
-            (r = opt_bool(options, "auto-diskful-allow-cleanup", &cleanup, ret_msg)) < 0 ||
-            (r = opt_bool(options, "remove-orphans", &orphans, ret_msg)) < 0)
+        if ((r = service_opts_check_keys(options, allowed, ret_msg)) < 0 ||
+            (r = service_opt_uint(options, "place-count", 1, 16, &count, ret_msg)) < 0 ||
+            (r = service_opt_uint(options, "peer-slots", 1, DRBD_MAX_PEERS, &slots, ret_msg)) < 0 ||
+            (r = service_opt_bool(options, "diskless-on-remaining", &dor, ret_msg)) < 0 ||
+            (r = service_opt_names(options, "storage-pools", NAME_POOL, &pools, ret_msg)) < 0 ||
+            (r = service_opt_names(options, "replicas-on-same", NAME_PROPERTY, &same, ret_msg)) < 0 ||
+            (r = service_opt_names(options, "replicas-on-different", NAME_PROPERTY, &diff, ret_msg)) < 0 ||
+            (r = service_opt_drbd_options(options, "drbd-options", &drbd, ret_msg)) < 0 ||
+            (r = service_opt_uint(options, "auto-diskful", 0, 525600, &auto_diskful, ret_msg)) < 0 ||
+            (r = service_opt_bool(options, "auto-diskful-allow-cleanup", &cleanup, ret_msg)) < 0 ||
+            (r = service_opt_bool(options, "remove-orphans", &orphans, ret_msg)) < 0)
                 return r;
         if (slots < count - 1)
-                return msgf(ret_msg, -EINVAL, "peer-slots (%llu) must be at least place-count - 1 (%llu)",
+                return service_msgf(ret_msg, -EINVAL, "peer-slots (%llu) must be at least place-count - 1 (%llu)",
                             (unsigned long long) slots, (unsigned long long) (count - 1));
         json_object_set_new(rg, "place-count", json_integer((json_int_t) count));
         json_object_set_new(rg, "peer-slots", json_integer((json_int_t) slots));
@@ -880,9 +880,9 @@ int service_rg_create(Service *s, const char *name, json_t *options, char **ret_
         _cleanup_free_ char *k = NULL;
         int r;
 
-        if ((r = check_name(NAME_RESOURCE, name, ret_msg)) < 0)
+        if ((r = service_check_name(NAME_RESOURCE, name, ret_msg)) < 0)
                 return r;
-        if (!(rg = json_pack("{s:s}", "name", name)) || !(k = key_rg(name)))
+        if (!(rg = json_pack("{s:s}", "name", name)) || !(k = service_key_rg(name)))
                 return -ENOMEM;
         if ((r = rg_apply(rg, options, ret_msg)) < 0)
                 return r;
@@ -899,23 +899,23 @@ typedef struct RgChange {
 static int rg_modify_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         const RgChange *c = userdata;
         _cleanup_(json_decrefp) json_t *rg = NULL;
-        _cleanup_free_ char *k = key_rg(c->name);
+        _cleanup_free_ char *k = service_key_rg(c->name);
         int64_t rev;
         int r;
         if (!k)
                 return -ENOMEM;
-        r = obj_get(s, k, &rg, &rev);
+        r = service_obj_get(s, k, &rg, &rev);
         if (r == -ENOENT && streq(c->name, DEFAULT_RG)) {
                 if (!(rg = json_pack("{s:s}", "name", c->name)))
                         return -ENOMEM;
                 rev = 0;
         } else if (r == -ENOENT)
-                return msgf(ret_msg, r, "resource group '%s' not found", c->name);
+                return service_msgf(ret_msg, r, "resource group '%s' not found", c->name);
         else if (r < 0)
-                return read_failed(ret_msg, r);
+                return service_read_failed(ret_msg, r);
         if ((r = rg_apply(rg, c->options, ret_msg)) < 0)
                 return r;
-        if ((r = txn_require_rev(t, k, rev)) < 0 || (r = txn_put_json(t, k, rg)) < 0 ||
+        if ((r = service_txn_require_rev(t, k, rev)) < 0 || (r = service_txn_put_json(t, k, rg)) < 0 ||
             (r = service_txn_notify(t, "resource-group", c->name, "modified")) < 0)
                 return r;
         return TXN_COMMIT;
@@ -923,7 +923,7 @@ static int rg_modify_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
 
 int service_rg_modify(Service *s, const char *name, json_t *options, char **ret_msg) {
         int r;
-        if ((r = check_name(NAME_RESOURCE, name, ret_msg)) < 0)
+        if ((r = service_check_name(NAME_RESOURCE, name, ret_msg)) < 0)
                 return r;
         return service_txn_run(s, rg_modify_build, &(RgChange) { name, options }, ret_msg, "resource group '%s'", name);
 }
@@ -931,23 +931,23 @@ int service_rg_modify(Service *s, const char *name, json_t *options, char **ret_
 static int rg_delete_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
         const RgChange *c = userdata;
         _cleanup_(json_decrefp) json_t *rg = NULL, *rds = NULL;
-        _cleanup_free_ char *k = key_rg(c->name);
+        _cleanup_free_ char *k = service_key_rg(c->name);
         int64_t rev;
         json_t *e;
         size_t i;
         int r;
         if (!k)
                 return -ENOMEM;
-        r = obj_get(s, k, &rg, &rev);
+        r = service_obj_get(s, k, &rg, &rev);
         if (r == -ENOENT)
-                return msgf(ret_msg, r, "resource group '%s' not found", c->name);
-        if (r < 0 || (r = obj_range(s, KEY_RDS, &rds)) < 0)
-                return read_failed(ret_msg, r);
+                return service_msgf(ret_msg, r, "resource group '%s' not found", c->name);
+        if (r < 0 || (r = service_obj_range(s, KEY_RDS, &rds)) < 0)
+                return service_read_failed(ret_msg, r);
         json_array_foreach(rds, i, e)
                 if (streq(json_get_str(e, "resource-group", ""), c->name))
-                        return msgf(ret_msg, -EBUSY, "resource group '%s' is used by '%s'", c->name,
+                        return service_msgf(ret_msg, -EBUSY, "resource group '%s' is used by '%s'", c->name,
                                     json_get_str(e, "name", "?"));
-        if ((r = txn_require_rev(t, k, rev)) < 0 || (r = txn_delete(t, k)) < 0 ||
+        if ((r = service_txn_require_rev(t, k, rev)) < 0 || (r = service_txn_delete(t, k)) < 0 ||
             (r = service_txn_notify(t, "resource-group", c->name, "deleted")) < 0)
                 return r;
         return TXN_COMMIT;
@@ -955,7 +955,7 @@ static int rg_delete_build(Service *s, Txn *t, void *userdata, char **ret_msg) {
 
 int service_rg_delete(Service *s, const char *name, char **ret_msg) {
         int r;
-        if ((r = check_name(NAME_RESOURCE, name, ret_msg)) < 0)
+        if ((r = service_check_name(NAME_RESOURCE, name, ret_msg)) < 0)
                 return r;
         return service_txn_run(s, rg_delete_build, &(RgChange) { name, NULL }, ret_msg, "resource group '%s'", name);
 }
@@ -973,10 +973,10 @@ static int kernel_apply(json_t *node, void *userdata, char **ret_msg) {
 }
 
 int service_node_report_kernel(Service *s, const char *name, json_t *info, char **ret_msg) {
-        _cleanup_free_ char *k = key_node(name), *what = NULL;
+        _cleanup_free_ char *k = service_key_node(name), *what = NULL;
         if (!k || asprintf(&what, "node '%s'", name) < 0)
                 return -ENOMEM;
-        int r = obj_modify(s, k, what, kernel_apply, info, ret_msg);
+        int r = service_obj_modify(s, k, what, kernel_apply, info, ret_msg);
         if (r > 0)
                 r = 0;
         return r;
@@ -1001,8 +1001,8 @@ static int capacity_apply(json_t *p, void *userdata, char **ret_msg) {
 
 int service_pool_report(Service *s, const char *node, const char *pool, uint64_t total_kib, uint64_t free_kib,
                         uint64_t extent_kib, char **ret_msg) {
-        _cleanup_free_ char *k = key_pool(node, pool), *what = NULL;
+        _cleanup_free_ char *k = service_key_pool(node, pool), *what = NULL;
         if (!k || asprintf(&what, "storage pool '%s' on '%s'", pool, node) < 0)
                 return -ENOMEM;
-        return obj_modify(s, k, what, capacity_apply, &(Capacity) { total_kib, free_kib, extent_kib }, ret_msg);
+        return service_obj_modify(s, k, what, capacity_apply, &(Capacity) { total_kib, free_kib, extent_kib }, ret_msg);
 }

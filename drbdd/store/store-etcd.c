@@ -1084,12 +1084,12 @@ static int http_error(const Http *h, long status) {
 static int post_any(EtcdConfig *c, Http *h, const char *path, const char *body, size_t body_len, bool idempotent,
                     const char *token) {
         size_t start = config_preferred(c);
-        uint64_t deadline = monotonic_usec() + ((uint64_t) c->timeout_ms + body_len / 1024) * 1000;
+        uint64_t deadline = thread_monotonic_usec() + ((uint64_t) c->timeout_ms + body_len / 1024) * 1000;
         int r = -EHOSTUNREACH;
 
         for (size_t i = 0; i < c->n_endpoints; i++) {
                 size_t ep = (start + i) % c->n_endpoints;
-                uint64_t now = monotonic_usec();
+                uint64_t now = thread_monotonic_usec();
                 long status = 0;
 
                 if (now + 1000 > deadline)
@@ -1187,7 +1187,7 @@ static void token_invalidate(EtcdConfig *c, const char *token) {
 
 static bool breaker_open(EtcdConfig *c) {
         uint64_t until = atomic_load(&c->down_until);
-        return until && monotonic_usec() < until;
+        return until && thread_monotonic_usec() < until;
 }
 
 /* 1: a member answered and has a leader; 0: not yet. */
@@ -1218,7 +1218,7 @@ static void *probe_thread(void *userdata) {
                         log_info("etcd: reachable again");
                         break;
                 }
-                atomic_store(&c->down_until, monotonic_usec() + BREAKER_HOLD_USEC);
+                atomic_store(&c->down_until, thread_monotonic_usec() + BREAKER_HOLD_USEC);
                 for (int i = 0; i < PROBE_INTERVAL_MS / 10 && !atomic_load(&c->probe_stop); i++) {
                         struct timespec ts = { .tv_sec = 0, .tv_nsec = 10 * 1000000L };
                         nanosleep(&ts, NULL);
@@ -1230,7 +1230,7 @@ static void *probe_thread(void *userdata) {
 }
 
 static void breaker_trip(EtcdConfig *c, int error) {
-        if (atomic_exchange(&c->down_until, monotonic_usec() + BREAKER_HOLD_USEC) == 0)
+        if (atomic_exchange(&c->down_until, thread_monotonic_usec() + BREAKER_HOLD_USEC) == 0)
                 log_warning("etcd: not reachable (%s); failing requests at once until it answers", strerror(-error));
         pthread_mutex_lock(&c->lock);
         if (c->probe_started && atomic_load(&c->probe_done)) {

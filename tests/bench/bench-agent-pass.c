@@ -140,7 +140,7 @@ typedef struct Figures {
 } Figures;
 
 static double now_ms(void) {
-        return (double) monotonic_usec() / 1000.0;
+        return (double) thread_monotonic_usec() / 1000.0;
 }
 
 static int pass(Agent *a, Store *st, Service *svc, double *ret_ms, uint64_t *ret_cmds, int64_t *ret_writes) {

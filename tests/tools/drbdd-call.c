@@ -17,7 +17,7 @@ int main(int argc, char **argv) {
         _cleanup_free_ char *text = NULL;
         const char *args_text = argc > 3 ? argv[3] : "[]";
         if (streq(args_text, "-")) {
-                if (read_file_full("/dev/stdin", 64u << 20, &text, NULL) < 0)
+                if (fileio_read_full("/dev/stdin", 64u << 20, &text, NULL) < 0)
                         return 2;
                 args_text = text;
         }

@@ -40,13 +40,13 @@ static int setup_tree(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(fake_modules); i++) {
                 snprintf(path, sizeof(path), "%s/%s", moddir, fake_modules[i]);
                 *strrchr(path, '/') = 0;
-                assert_int_equal(mkdir_p(path, 0755), 0);
+                assert_int_equal(fileio_mkdir_p(path, 0755), 0);
                 snprintf(path, sizeof(path), "%s/%s", moddir, fake_modules[i]);
-                assert_int_equal(write_file_atomic(path, "", 0, 0644), 0);
+                assert_int_equal(fileio_write_atomic(path, "", 0, 0644), 0);
         }
-        assert_int_equal(mkdir_p(confdir, 0755), 0);
+        assert_int_equal(fileio_mkdir_p(confdir, 0755), 0);
         snprintf(path, sizeof(path), "%s/test.conf", confdir);
-        assert_int_equal(write_file_atomic(path, "blacklist fake_black\n", 21, 0644), 0);
+        assert_int_equal(fileio_write_atomic(path, "blacklist fake_black\n", 21, 0644), 0);
 
         const char *depmods[] = { "depmod", "/usr/sbin/depmod", "/sbin/depmod" };
         for (size_t i = 0; i < ELEMENTSOF(depmods); i++) {
@@ -270,18 +270,18 @@ static void test_param_set(void **state) {
 
         assert_non_null(mkdtemp(root));
         snprintf(path, sizeof path, "%s/module/drbd/parameters", root);
-        assert_int_equal(mkdir_p(path, 0755), 0);
+        assert_int_equal(fileio_mkdir_p(path, 0755), 0);
         snprintf(path, sizeof path, "%s/module/drbd/parameters/usermode_helper", root);
-        assert_int_equal(write_file_atomic(path, "/sbin/drbdadm\n", 14, 0644), 0);
+        assert_int_equal(fileio_write_atomic(path, "/sbin/drbdadm\n", 14, 0644), 0);
 
         assert_int_equal(kmod_module_param_set(root, "drbd", "usermode_helper", "/bin/true", &old), 1);
         assert_string_equal(old, "/sbin/drbdadm");
-        assert_int_equal(read_file_full(path, 4096, &now, &len), 0);
+        assert_int_equal(fileio_read_full(path, 4096, &now, &len), 0);
         assert_string_equal(now, "/bin/true");
         free(old);
         old = NULL;
         /* Already right (sysfs adds a newline): nothing written. */
-        assert_int_equal(write_file_atomic(path, "/bin/true\n", 10, 0644), 0);
+        assert_int_equal(fileio_write_atomic(path, "/bin/true\n", 10, 0644), 0);
         assert_int_equal(kmod_module_param_set(root, "drbd", "usermode_helper", "/bin/true", &old), 0);
         assert_string_equal(old, "/bin/true");
 
@@ -291,7 +291,7 @@ static void test_param_set(void **state) {
         assert_int_equal(kmod_module_param_set(root, "drbd", "usermode_helper", "a\nb", NULL), -EINVAL);
         /* A read-only parameter (mode 0444; root ignores modes, so a directory stands in). */
         snprintf(path, sizeof path, "%s/module/drbd/parameters/ro", root);
-        assert_int_equal(mkdir_p(path, 0755), 0);
+        assert_int_equal(fileio_mkdir_p(path, 0755), 0);
         assert_true(kmod_module_param_set(root, "drbd", "ro", "x", NULL) < 0);
 
         char *argv[] = { (char *) "rm", (char *) "-rf", root, NULL };

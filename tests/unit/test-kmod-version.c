@@ -168,8 +168,8 @@ static void write_under(const char *root, const char *rel, const char *content) 
         snprintf(path, sizeof(path), "%s/%s", root, rel);
         snprintf(dir, sizeof(dir), "%s", path);
         *strrchr(dir, '/') = 0;
-        assert_int_equal(mkdir_p(dir, 0755), 0);
-        assert_int_equal(write_file_atomic(path, content, strlen(content), 0644), 0);
+        assert_int_equal(fileio_mkdir_p(dir, 0755), 0);
+        assert_int_equal(fileio_write_atomic(path, content, strlen(content), 0644), 0);
 }
 
 static void rm_rf(const char *path) {

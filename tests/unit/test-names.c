@@ -114,7 +114,7 @@ static void test_huge(void **state) {
                 assert_true(strlen(m) < 200);
                 assert_non_null(strstr(m, "..."));
         }
-        assert_int_equal(property_value_validate(big, &msg), -EINVAL);
+        assert_int_equal(name_property_value_validate(big, &msg), -EINVAL);
         assert_true(strlen(msg) < 200);
 
         big[100] = '/';
@@ -191,12 +191,12 @@ static void test_property_value(void **state) {
         const char *bad[] = { "", "a b", "a;b", "a}", "{a", "a\"b", "a'b", "a#b", "a\\b", "a\nb", "caf\xc3\xa9",
                               "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklm" };
 
-        assert_int_equal(property_value_validate("rack-1", NULL), 0);
-        assert_int_equal(property_value_validate("eu-west/az1:row=2", NULL), 0);
-        assert_int_equal(property_value_validate("abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl", NULL), 0);
+        assert_int_equal(name_property_value_validate("rack-1", NULL), 0);
+        assert_int_equal(name_property_value_validate("eu-west/az1:row=2", NULL), 0);
+        assert_int_equal(name_property_value_validate("abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl", NULL), 0);
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 _cleanup_free_ char *msg = NULL;
-                assert_int_equal(property_value_validate(bad[i], &msg), -EINVAL);
+                assert_int_equal(name_property_value_validate(bad[i], &msg), -EINVAL);
                 assert_non_null(msg);
                 assert_true(startswith(msg, "invalid property value"));
                 /* One line of UTF-8 that sd-bus sends: escaping changes nothing. */
@@ -205,7 +205,7 @@ static void test_property_value(void **state) {
                         assert_string_equal(e, msg);
                 }
         }
-        assert_int_equal(property_value_validate(NULL, NULL), -EINVAL);
+        assert_int_equal(name_property_value_validate(NULL, NULL), -EINVAL);
 }
 
 static void test_bad_kind(void **state) {

@@ -132,8 +132,8 @@ static void assert_golden(const char *golden, const RenderResource *r) {
 
         snprintf(path, sizeof path, "%s/tests/golden/%s", find_srcdir(), golden);
         if (getenv("DRBDD_UPDATE_GOLDEN"))
-                assert_int_equal(write_file_atomic(path, text, strlen(text), 0644), 0);
-        k = read_file_full(path, 1 << 20, &expected, &len);
+                assert_int_equal(fileio_write_atomic(path, text, strlen(text), 0644), 0);
+        k = fileio_read_full(path, 1 << 20, &expected, &len);
         if (k < 0)
                 fail_msg("cannot read %s (%s); DRBDD_UPDATE_GOLDEN=1 writes it", path, strerror(-k));
         if (!streq(text, expected))

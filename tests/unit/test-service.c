@@ -1056,8 +1056,8 @@ static int conflicting_build(Service *s, Txn *t, void *userdata, char **ret_msg)
         Conflicts *c = userdata;
         int r;
         c->attempts++;
-        if ((r = txn_require_rev(t, "/drbdd/test/k", c->attempts <= c->fail_first ? c->rev + 1000 : c->rev)) < 0 ||
-            (r = txn_put(t, "/drbdd/test/k", "v")) < 0 || (r = service_txn_notify(t, "test", "k", "modified")) < 0)
+        if ((r = service_txn_require_rev(t, "/drbdd/test/k", c->attempts <= c->fail_first ? c->rev + 1000 : c->rev)) < 0 ||
+            (r = service_txn_put(t, "/drbdd/test/k", "v")) < 0 || (r = service_txn_notify(t, "test", "k", "modified")) < 0)
                 return r;
         return TXN_COMMIT;
 }
@@ -1392,7 +1392,7 @@ static void test_read_failed(void **state) {
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 _cleanup_free_ char *m = NULL;
-                assert_int_equal(read_failed(&m, cases[i].in), cases[i].out);
+                assert_int_equal(service_read_failed(&m, cases[i].in), cases[i].out);
                 assert_non_null(m);
                 assert_true(startswith(m, "cannot read the cluster store") || streq(m, "cluster store unavailable"));
         }
