@@ -9,6 +9,15 @@ const char *json_get_str(const json_t *o, const char *key, const char *def) {
         return json_is_string(v) ? json_string_value(v) : def;
 }
 
+json_t *json_array_find(json_t *arr, const char *key, const char *value) {
+        json_t *e;
+        size_t i;
+        json_array_foreach(arr, i, e)
+                if (streq(json_get_str(e, key, ""), value))
+                        return e;
+        return NULL;
+}
+
 int64_t json_get_int(const json_t *o, const char *key, int64_t def) {
         json_t *v = json_object_get(o, key);
         return json_is_integer(v) ? (int64_t) json_integer_value(v) : def;

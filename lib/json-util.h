@@ -12,6 +12,9 @@
 
 /* Getters return the default when the key is missing or of the wrong type. */
 const char *json_get_str(const json_t *o, const char *key, const char *def);
+/* The first object of array arr whose string field key equals value
+ * (borrowed), or NULL. */
+json_t *json_array_find(json_t *arr, const char *key, const char *value);
 int64_t json_get_int(const json_t *o, const char *key, int64_t def);
 bool json_get_bool(const json_t *o, const char *key, bool def);
 

@@ -43,12 +43,7 @@ static void load_modules(Agent *a) {
 }
 
 static json_t *desired_of(json_t *res, const char *rd) {
-        json_t *e;
-        size_t i;
-        json_array_foreach(res, i, e)
-                if (streq(json_get_str(e, "name", ""), rd))
-                        return e;
-        return NULL;
+        return json_array_find(res, "name", rd);
 }
 
 static int export_one(Agent *a, const char *rd, json_t *ex, json_t *d, char **ret_msg) {

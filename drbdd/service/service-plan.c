@@ -10,15 +10,6 @@
 /* Where a node's agent keeps its files by default (drbdd --state-dir). */
 #define AGENT_STATE_DIR "/var/lib/drbdd"
 
-static json_t *find_named(json_t *arr, const char *name) {
-        json_t *e;
-        size_t i;
-        json_array_foreach(arr, i, e)
-                if (streq(json_get_str(e, "name", ""), name))
-                        return e;
-        return NULL;
-}
-
 int service_plan_commands(Service *s, const char *rd, const char *node, json_t **ret, char **ret_msg) {
         _cleanup_(json_decrefp) json_t *desired = NULL, *out = json_array(), *observed = NULL;
         _cleanup_free_ char *res_path = NULL, *text = NULL;
@@ -34,7 +25,7 @@ int service_plan_commands(Service *s, const char *rd, const char *node, json_t *
         if ((r = service_render_config(s, rd, node, &text, ret_msg)) < 0 ||
             (r = service_node_desired(s, node, &desired, ret_msg)) < 0)
                 return r;
-        json_t *d = find_named(json_object_get(desired, "resources"), rd);
+        json_t *d = json_array_find(json_object_get(desired, "resources"), "name", rd);
         if (!d)
                 return service_msgf(ret_msg, -ENOENT, "resource '%s' has no replica with volumes on node '%s'", rd, node);
         json_t *pj = json_object_get(d, "pool");

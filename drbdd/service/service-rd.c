@@ -551,12 +551,7 @@ int service_replicas_add_step(Service *s, Txn *t, RdDraft *d, const NewReplica *
 }
 
 json_t *service_replica_of(json_t *replicas, const char *node) {
-        json_t *e;
-        size_t i;
-        json_array_foreach(replicas, i, e)
-                if (streq(json_get_str(e, "node", ""), node))
-                        return e;
-        return NULL;
+        return json_array_find(replicas, "node", node);
 }
 
 static bool replica_on(json_t *replicas, const char *node) {
