@@ -127,7 +127,7 @@ if [ "$LAB_DRBD" = 9 ]; then
 	drbdsetup status p1 | grep -q "disk:UpToDate" && state_is p1 vm2 Connecting || { drbdsetup status p1; ctl r l p1; exit 1; }
 	echo "ok: back, not connected: the kernel says UpToDate, drbdd lists it as Connecting"
 else
-	echo "ok: back, not connected: listed as $(ctl -o json r l p1 | jq -r ".[] | select(.node == "vm2") | .state")"
+	echo "ok: back, not connected: listed as $(ctl -o json r l p1 | jq -r ".[] | select(.node == \"vm2\") | .state")"
 fi
 ctl r set-primary vm2 p1
 sleep 8

@@ -103,7 +103,9 @@ dialect_reported() {
 		'length == $n and all(.[]; ."drbd-version" == $d and (.kernel.version // "" | startswith($d + ".")))' >/dev/null
 }
 pools_reported() { ctl -o json sp l | jq -e 'length > 0 and all(.[]; ."capacity-kib" > 0)' >/dev/null; }
-is_primary() { drbdsetup status "$1" 2>/dev/null | grep -q 'role:Primary'; }
+# This node's role: the first line ("r1 role:Primary"); later lines hold
+# the peers' ("peer role:Primary" on 8.4, "vm2 role:Primary" on 9).
+is_primary() { drbdsetup status "$1" 2>/dev/null | head -n 1 | grep -q ' role:Primary'; }
 dev_size() { local m=${1#/dev/drbd}; echo $(( $(cat /sys/block/drbd$m/size) * 512 )); }
 size_at_least() { local m=${1#/dev/drbd}; [ $(( $(cat /sys/block/drbd$m/size 2>/dev/null || echo 0) * 512 )) -ge "$2" ]; }
 converged() { [ "$(our_lvs)" = "$1" ] && [ "$(kernel_resources)" = "$2" ]; }
