@@ -1922,6 +1922,53 @@ static void test_pool_usage_reads(void **state) {
         free(c);
 }
 
+/* The agent's desired state and the resource listing read the store a
+ * fixed number of times, however many resources there are (they read each
+ * resource's definition, replicas, group, nodes and pools, twice for the
+ * desired state: ~11 reads a resource, milliseconds each on etcd). */
+static unsigned many_reads(Fixture *f, Counting *c) {
+        _cleanup_(json_decrefp) json_t *desired = NULL;
+        unsigned before = c->reads;
+        OK(service_node_desired(f->s, "n0", &desired, ret_msg));
+        json_decref(list(f, "resource", NULL));
+        return c->reads - before;
+}
+
+static void add_resources(Fixture *f, unsigned from, unsigned to) {
+        for (unsigned i = from; i < to; i++) {
+                char rd[16];
+                snprintf(rd, sizeof rd, "r%u", i);
+                OK(service_rd_create(f->s, rd, NULL, ret_msg));
+                OK(service_vd_create(f->s, rd, GIB, NULL, NULL, ret_msg));
+                OK(service_autoplace(f->s, rd, NULL, ret_msg));
+        }
+}
+
+static void test_many_resource_reads(void **state) {
+        Fixture *f = *state;
+        Counting *c = calloc(1, sizeof *c);
+        assert_non_null(c);
+        *c = (Counting) { .base.ops = &counting_ops, .real = f->st };
+        ServiceConfig cfg;
+        service_config_defaults(&cfg);
+        service_free(f->s);
+        assert_int_equal(service_new(&c->base, &cfg, &f->s), 0);
+        node(f, "n0", "10.0.0.1", NULL, NULL);
+        lvm_pool(f, "n0", "pool1", 100);
+        node(f, "n1", "10.0.0.2", NULL, NULL);
+        lvm_pool(f, "n1", "pool1", 100);
+        add_resources(f, 0, 3);
+        unsigned small = many_reads(f, c);
+        add_resources(f, 3, 12);
+        _cleanup_(json_decrefp) json_t *desired = NULL;
+        OK(service_node_desired(f->s, "n0", &desired, ret_msg));
+        assert_int_equal(json_array_size(json_object_get(desired, "resources")), 12);
+        assert_int_equal(many_reads(f, c), small);
+        service_free(f->s);
+        f->s = NULL;
+        free(c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_nodes, setup, teardown),
@@ -1952,6 +1999,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_node_desired_zeroed, setup, teardown),
                 cmocka_unit_test(test_replica_health),
                 cmocka_unit_test_setup_teardown(test_pool_usage_reads, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_many_resource_reads, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
