@@ -10,8 +10,9 @@
  *
  * For each N: the first pass (creates everything), then passes until one
  * runs no command, then one more steady pass; prints for the steady pass its
- * time, its commands and the store writes it made (revisions), side by side.
- * Exits 1 if a steady pass is not reached. */
+ * time, its commands and the store writes it made, side by side.
+ * Exits 1 if a steady pass is not reached or it ran a command or wrote to
+ * the store (tests/integration/test-agent-pass.sh relies on that). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -269,7 +270,7 @@ int main(int argc, char **argv) {
                         fprintf(stderr, "bench-agent-pass: invalid N '%s'\n", argv[i]);
                         return 2;
                 }
-                if (one((unsigned) v, &f[n]) < 0 || !f[n].ok)
+                if (one((unsigned) v, &f[n]) < 0 || !f[n].ok || f[n].steady_cmds || f[n].steady_writes)
                         rc = 1;
         }
         printf("node agent reconcile pass, recorded commands (algorithmic: no kernel, no LVM; SQLite store):\n");
