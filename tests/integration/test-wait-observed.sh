@@ -4,20 +4,9 @@
 # a second of the observed object appearing in the store. The "agent" here
 # is etcdctl writing the object a node's agent would write.
 . "$(dirname "$0")/lib.sh"
-t_need etcd etcd-server
-t_need etcdctl etcd-client
-port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-EP=$(port); PP=$(port)
-etcd --name t --data-dir "$T_DIR/etcd" --listen-client-urls http://127.0.0.1:$EP --advertise-client-urls http://127.0.0.1:$EP \
-	--listen-peer-urls http://127.0.0.1:$PP --initial-advertise-peer-urls http://127.0.0.1:$PP \
-	--initial-cluster t=http://127.0.0.1:$PP >>"$T_DIR/etcd.log" 2>&1 &
-ETCD_PID=$!
-ETCDCTL() { ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:$EP "$@"; }
-for _ in $(seq 100); do ETCDCTL endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
-ETCDCTL endpoint health >/dev/null 2>&1 || { echo "FATAL: etcd did not start"; tail "$T_DIR/etcd.log"; exit 1; }
+t_start_etcd
 t_start_bus
-t_start_drbdd --agent=no --store "etcd:http://127.0.0.1:$EP"
-trap 'kill $ETCD_PID 2>/dev/null; wait $ETCD_PID 2>/dev/null; t_cleanup' EXIT
+t_start_drbdd --agent=no --store "etcd:$T_ETCD_URL"
 C=$DRBDCTL
 CALL="$BUILD/drbdd-call"
 
@@ -36,7 +25,7 @@ wait_observed() {
 	local wpid=$!
 	sleep 0.5 # pending, and its watch open
 	start=$(date +%s%N)
-	ETCDCTL put "/drbdd/obs/$node/w1" '{"state": "UpToDate", "initial-sync": true, "kernel": {"role": "Secondary"}}' >/dev/null
+	t_etcdctl put "/drbdd/obs/$node/w1" '{"state": "UpToDate", "initial-sync": true, "kernel": {"role": "Secondary"}}' >/dev/null
 	wait $wpid; rc=$?
 	ms=$(( ($(date +%s%N) - start) / 1000000 ))
 	if [ $rc -eq 0 ] && grep -q UpToDate "$T_DIR/wait-$node.out" && [ $ms -lt 1000 ]; then
