@@ -147,6 +147,10 @@ bool service_node_runs_drbd9(Service *s, json_t *node);
 uint64_t service_pool_extent_kib(json_t *pool);
 /* Backing device path of volume vnr of rd on pool (newly allocated). */
 char *service_pool_volume_path(json_t *pool, const char *rd, unsigned vnr);
+/* Indexes the objects of arr (borrowed references kept alive by the index)
+ * by their field k1, or "k1/k2" when k2 is given, into *ret (new object).
+ * Returns 0 or -ENOMEM. */
+int service_index_by(json_t *arr, const char *k1, const char *k2, json_t **ret);
 /* Backing KiB allocated on every pool from the desired state, in one read
  * of all replicas and definitions (not one per pool): *ret (new reference)
  * maps "node/pool" to KiB; read it with service_pools_used_get(). nodes and pools

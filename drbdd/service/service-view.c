@@ -138,21 +138,6 @@ static void view_set_done(ViewSet *vs) {
         *vs = (ViewSet) {};
 }
 
-/* Indexes arr's objects by their field key into *ret (new object). */
-static int index_by(json_t *arr, const char *key, json_t **ret) {
-        json_t *m = json_object(), *e;
-        size_t i;
-        if (!m)
-                return -ENOMEM;
-        json_array_foreach(arr, i, e)
-                if (json_object_set(m, json_get_str(e, key, ""), e) < 0) {
-                        json_decref(m);
-                        return -ENOMEM;
-                }
-        *ret = m;
-        return 0;
-}
-
 static int view_set_load(Service *s, ViewSet *vs, char **ret_msg) {
         _cleanup_(json_decrefp) json_t *rds = NULL, *res = NULL, *rgs = NULL;
         json_t *e;
@@ -165,7 +150,7 @@ static int view_set_load(Service *s, ViewSet *vs, char **ret_msg) {
                 view_set_done(vs);
                 return service_read_failed(ret_msg, r);
         }
-        if ((r = index_by(rds, "name", &vs->rds)) < 0 || (r = index_by(rgs, "name", &vs->rgs)) < 0 ||
+        if ((r = service_index_by(rds, "name", NULL, &vs->rds)) < 0 || (r = service_index_by(rgs, "name", NULL, &vs->rgs)) < 0 ||
             !(vs->replicas = json_object())) {
                 view_set_done(vs);
                 return r < 0 ? r : -ENOMEM;

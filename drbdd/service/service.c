@@ -487,34 +487,37 @@ unsigned service_rd_peer_slots(json_t *rd, DrbdDialect d) {
         return (unsigned) json_get_int(rd, "peer-slots", 7);
 }
 
-/* Adds o to index under key (borrowed reference kept alive by its array). */
-static int index_set(json_t *index, const char *a, const char *b, json_t *o) {
-        _cleanup_free_ char *k = NULL;
-        if (asprintf(&k, "%s%s%s", a, b ? "/" : "", b ?: "") < 0)
+int service_index_by(json_t *arr, const char *k1, const char *k2, json_t **ret) {
+        _cleanup_(json_decrefp) json_t *m = json_object();
+        json_t *e;
+        size_t i;
+        if (!m)
                 return -ENOMEM;
-        return json_object_set(index, k, o) < 0 ? -ENOMEM : 0;
+        json_array_foreach(arr, i, e) {
+                _cleanup_free_ char *k = NULL;
+                if (asprintf(&k, "%s%s%s", json_get_str(e, k1, ""), k2 ? "/" : "", k2 ? json_get_str(e, k2, "") : "") < 0 ||
+                    json_object_set(m, k, e) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(m);
+        return 0;
 }
 
 int service_pools_used_kib(Service *s, json_t *nodes, json_t *pools, json_t **ret) {
-        _cleanup_(json_decrefp) json_t *res = NULL, *rds = NULL, *by_rd = json_object(), *by_node = json_object(),
-                                       *by_pool = json_object(), *used = json_object();
+        _cleanup_(json_decrefp) json_t *res = NULL, *rds = NULL, *by_rd = NULL, *by_node = NULL, *by_pool = NULL,
+                                       *used = json_object();
         json_t *e;
         size_t i;
         int k;
 
-        if (!by_rd || !by_node || !by_pool || !used)
+        if (!used)
                 return -ENOMEM;
         if ((k = service_obj_range(s, KEY_RES, &res)) < 0 || (k = service_obj_range(s, KEY_RDS, &rds)) < 0)
                 return k;
-        json_array_foreach(rds, i, e)
-                if ((k = index_set(by_rd, json_get_str(e, "name", ""), NULL, e)) < 0)
-                        return k;
-        json_array_foreach(nodes, i, e)
-                if ((k = index_set(by_node, json_get_str(e, "name", ""), NULL, e)) < 0)
-                        return k;
-        json_array_foreach(pools, i, e)
-                if ((k = index_set(by_pool, json_get_str(e, "node", ""), json_get_str(e, "name", ""), e)) < 0)
-                        return k;
+        if ((k = service_index_by(rds, "name", NULL, &by_rd)) < 0 ||
+            (k = service_index_by(nodes, "name", NULL, &by_node)) < 0 ||
+            (k = service_index_by(pools, "node", "name", &by_pool)) < 0)
+                return k;
         json_array_foreach(res, i, e) {
                 const char *node = json_get_str(e, "node", "");
                 _cleanup_free_ char *pk = NULL;
