@@ -1871,8 +1871,8 @@ static unsigned pool_list_reads(Fixture *f, Counting *c) {
         return reads;
 }
 
-static void test_pool_usage_reads(void **state) {
-        Fixture *f = *state;
+/* f's Service, now on a counting store in front of f's SQLite store. */
+static Counting *counting_service(Fixture *f) {
         Counting *c = calloc(1, sizeof *c);
         assert_non_null(c);
         *c = (Counting) { .base.ops = &counting_ops, .real = f->st };
@@ -1880,6 +1880,12 @@ static void test_pool_usage_reads(void **state) {
         service_config_defaults(&cfg);
         service_free(f->s);
         assert_int_equal(service_new(&c->base, &cfg, &f->s), 0);
+        return c;
+}
+
+static void test_pool_usage_reads(void **state) {
+        Fixture *f = *state;
+        Counting *c = counting_service(f);
         for (unsigned n = 0; n < 4; n++) {
                 char name[16], addr[16];
                 snprintf(name, sizeof name, "n%u", n);
@@ -1946,13 +1952,7 @@ static void add_resources(Fixture *f, unsigned from, unsigned to) {
 
 static void test_many_resource_reads(void **state) {
         Fixture *f = *state;
-        Counting *c = calloc(1, sizeof *c);
-        assert_non_null(c);
-        *c = (Counting) { .base.ops = &counting_ops, .real = f->st };
-        ServiceConfig cfg;
-        service_config_defaults(&cfg);
-        service_free(f->s);
-        assert_int_equal(service_new(&c->base, &cfg, &f->s), 0);
+        Counting *c = counting_service(f);
         node(f, "n0", "10.0.0.1", NULL, NULL);
         lvm_pool(f, "n0", "pool1", 100);
         node(f, "n1", "10.0.0.2", NULL, NULL);
